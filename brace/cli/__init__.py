@@ -1,0 +1,1 @@
+"""The `brace` command line: Typer and Rich live here and nowhere else."""

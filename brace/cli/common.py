@@ -1,0 +1,95 @@
+"""What every command shares: the -o/--output option, the store, printing.
+
+stdout carries the result (JSON with `-o json`, text for people otherwise); notes,
+warnings and errors go to stderr, so `brace ... -o json | jq` always sees clean JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from brace.errors import ServerError
+from brace.home import brace_home
+from brace.store import Store
+
+
+class Output(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class _Session:
+    """The output mode of the running command, known before any error can occur."""
+
+    output: Output = Output.text
+
+
+session = _Session()
+
+
+def _remember_output(value: Output) -> Output:
+    session.output = value
+    return value
+
+
+OutputOpt = Annotated[
+    Output,
+    typer.Option(
+        "-o",
+        "--output",
+        callback=_remember_output,
+        is_eager=True,
+        help="text for people, or json (the management API's shapes) for scripts.",
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("-m", "--model", help="Model name or id (needed when there are several)."),
+]
+EnvironmentOpt = Annotated[str, typer.Option("-e", "--environment", help="Environment name.")]
+
+# Not a terminal (a pipe, a file, a test): do not wrap tables at 80 columns.
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def open_store() -> Store:
+    return Store(brace_home())
+
+
+def emit(data: Any, text: Callable[[], None] | str) -> None:
+    """Print the result: `data` as JSON, or the text rendering for people."""
+    if session.output is Output.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    elif isinstance(text, str):
+        stdout.print(text, markup=False)
+    else:
+        text()
+
+
+def line(text: str) -> None:
+    """One line of text-mode output."""
+    stdout.print(text, markup=False)
+
+
+def note(message: str) -> None:
+    stderr.print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"warning: {message}", style="yellow", markup=False)
+
+
+def needs_server(command: str) -> ServerError:
+    return ServerError(
+        f"`brace {command}` needs the brace server, which this version of brace "
+        "does not include yet",
+        "State commands (push, promote, deployments, environments, rollout) work without it.",
+    )

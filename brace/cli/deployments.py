@@ -1,0 +1,92 @@
+"""`brace deployments list | show | autoscaling`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from brace.cli import render
+from brace.cli.common import ModelOpt, Output, OutputOpt, emit, open_store
+from brace.cli.lifecycle import DeploymentArg
+from brace.services import deployments, views
+from brace.services.lookup import find_deployment, find_model
+
+app = typer.Typer(help="Deployments of a model.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_deployments(model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+    """List deployments (of every model, or of -m MODEL).
+
+    Example:
+
+      brace deployments list -m hello
+    """
+    with open_store() as store, store.read() as tx:
+        model_id = find_model(tx, model).id if model is not None else None
+        data = views.deployments_json(tx, tx.deployments(model_id))
+        names = {m.id: m.name for m in tx.models()}
+    emit(data, lambda: render.deployments(data["deployments"], names))
+
+
+@app.command("show")
+def show(
+    deployment: DeploymentArg, model: ModelOpt = None, output: OutputOpt = Output.text
+) -> None:
+    """Show one deployment.
+
+    Example:
+
+      brace deployments show production -m hello
+    """
+    with open_store() as store, store.read() as tx:
+        data = views.deployment_json(tx, find_deployment(tx, deployment, model))
+    emit(data, lambda: render.deployment(data))
+
+
+@app.command("autoscaling")
+def autoscaling(
+    deployment: DeploymentArg,
+    model: ModelOpt = None,
+    min_replica: Annotated[
+        int | None, typer.Option(help="Fewest replicas (0 allows scale to zero).", min=0)
+    ] = None,
+    max_replica: Annotated[int | None, typer.Option(help="Most replicas.", min=1)] = None,
+    autoscaling_window: Annotated[
+        int | None, typer.Option(help="Seconds of traffic averaged to size the deployment.", min=1)
+    ] = None,
+    scale_down_delay: Annotated[
+        int | None, typer.Option(help="Seconds demand must stay lower before scaling down.", min=0)
+    ] = None,
+    concurrency_target: Annotated[
+        int | None, typer.Option(help="In-flight requests per replica.", min=1)
+    ] = None,
+    target_utilization_percentage: Annotated[
+        int | None, typer.Option(help="Share of the concurrency target to aim for.", min=1, max=100)
+    ] = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Change a deployment's autoscaling settings (only the ones given).
+
+    Example:
+
+      brace deployments autoscaling production -m hello --min-replica 1 --max-replica 3
+    """
+    changes = {
+        "min_replica": min_replica,
+        "max_replica": max_replica,
+        "autoscaling_window": autoscaling_window,
+        "scale_down_delay": scale_down_delay,
+        "concurrency_target": concurrency_target,
+        "target_utilization_percentage": target_utilization_percentage,
+    }
+    with open_store() as store:
+        result, changed = deployments.set_autoscaling(store, deployment, changes, model)
+    status = "ACCEPTED" if changed else "UNCHANGED"
+    message = (
+        f"Autoscaling settings of {result.name} ({result.id}) updated."
+        if changed
+        else f"Autoscaling settings of {result.name} ({result.id}) are unchanged."
+    )
+    emit({"status": status, "message": message}, message)

@@ -1,0 +1,135 @@
+"""`brace environments list | show | create | update | delete`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from brace.cli import render
+from brace.cli.common import ModelOpt, Output, OutputOpt, emit, open_store
+from brace.services import environments, views
+from brace.services.lookup import find_environment, find_model
+from brace.store import CleanupStrategy
+
+app = typer.Typer(
+    help="Environments (production, staging, ...) and their promotion settings.",
+    no_args_is_help=True,
+)
+
+EnvironmentArg = Annotated[str, typer.Argument(help="Environment name.")]
+
+
+@app.command("list")
+def list_environments(model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+    """List a model's environments.
+
+    Example:
+
+      brace environments list -m hello
+    """
+    with open_store() as store, store.read() as tx:
+        found = find_model(tx, model)
+        data = {"environments": [views.environment_json(tx, e) for e in tx.environments(found.id)]}
+    emit(data, lambda: render.environments(data["environments"]))
+
+
+@app.command("show")
+def show(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+    """Show an environment: its current deployment, promotion and settings.
+
+    Example:
+
+      brace environments show production -m hello
+    """
+    with open_store() as store, store.read() as tx:
+        data = views.environment_json(tx, find_environment(tx, find_model(tx, model), name))
+    emit(data, lambda: render.environment(data))
+
+
+@app.command("create")
+def create(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+    """Create an environment (it has no deployment until one is promoted to it).
+
+    Example:
+
+      brace environments create staging -m hello
+    """
+    with open_store() as store:
+        result = environments.create(store, name, model)
+        data = views.read(store, views.environment_json, result)
+    emit(data, f"Created environment {result.name}.")
+
+
+@app.command("update")
+def update(
+    name: EnvironmentArg,
+    model: ModelOpt = None,
+    rolling_deploy: Annotated[
+        bool | None,
+        typer.Option(
+            "--rolling-deploy/--no-rolling-deploy", help="Promote with a rolling deployment."
+        ),
+    ] = None,
+    max_surge_percent: Annotated[
+        int | None, typer.Option(help="Surge mode: extra replicas per step, 0-50 %.")
+    ] = None,
+    max_unavailable_percent: Annotated[
+        int | None, typer.Option(help="Unavailable mode: replicas replaced per step, 0-50 %.")
+    ] = None,
+    stabilization_time_seconds: Annotated[
+        int | None, typer.Option(help="Wait after each traffic shift, 0-3600 s.")
+    ] = None,
+    replica_overhead_percent: Annotated[
+        int | None,
+        typer.Option(help="Extra replicas for the current deployment before the rollout, 0-500 %."),
+    ] = None,
+    cleanup_strategy: Annotated[
+        CleanupStrategy | None,
+        typer.Option(help="What happens to the previous deployment after a rollout."),
+    ] = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Change an environment's promotion settings (only the ones given).
+
+    Exactly one of --max-surge-percent and --max-unavailable-percent is non-zero.
+
+    Example:
+
+      brace environments update production --rolling-deploy --max-surge-percent 25
+    """
+    rolling: dict[str, Any] = {
+        "max_surge_percent": max_surge_percent,
+        "max_unavailable_percent": max_unavailable_percent,
+        "stabilization_time_seconds": stabilization_time_seconds,
+        "replica_overhead_percent": replica_overhead_percent,
+    }
+    settings: dict[str, Any] = {
+        "rolling_deploy": rolling_deploy,
+        "promotion_cleanup_strategy": cleanup_strategy,
+        "rolling_deploy_config": rolling if any(v is not None for v in rolling.values()) else None,
+    }
+    with open_store() as store:
+        result, changed = environments.update(store, name, model, promotion_settings=settings)
+    message = (
+        f"Settings of environment {result.name} updated."
+        if changed
+        else f"Settings of environment {result.name} are unchanged."
+    )
+    emit({"status": "ACCEPTED" if changed else "UNCHANGED", "message": message}, message)
+
+
+@app.command("delete")
+def delete(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+    """Delete an environment (not production). Its deployments stay.
+
+    Example:
+
+      brace environments delete staging -m hello
+    """
+    with open_store() as store:
+        result = environments.delete(store, name, model)
+    emit(
+        {"name": result.name, "model_id": result.model_id, "deleted": True},
+        f"Deleted environment {result.name}.",
+    )

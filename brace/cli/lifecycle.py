@@ -1,0 +1,116 @@
+"""Deployment lifecycle commands: promote, activate, deactivate, delete, rename."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from brace.cli.common import ModelOpt, Output, OutputOpt, emit, needs_server, open_store
+from brace.services import deployments, views
+from brace.services import promote as promotion
+from brace.services.lookup import PRODUCTION
+
+DeploymentArg = Annotated[
+    str,
+    typer.Argument(
+        help="Deployment id or name; `development` and `production` name those deployments."
+    ),
+]
+
+
+def promote_command(
+    deployment: DeploymentArg,
+    environment: Annotated[
+        str, typer.Option("-e", "--environment", help="Environment to promote to.")
+    ] = PRODUCTION,
+    model: ModelOpt = None,
+    wait: Annotated[bool, typer.Option(help="Wait until the promotion finishes.")] = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Promote a deployment to production (or another environment).
+
+    Promoting `development` publishes its current code as a new deployment first.
+
+    Examples:
+
+      brace promote deployment-2
+
+      brace promote development --environment staging
+    """
+    if wait:
+        raise needs_server("promote --wait")
+    with open_store() as store:
+        result = promotion.promote(store, deployment, model_ref=model, environment=environment)
+        data = views.read(store, views.deployment_json, result.deployment)
+    status = result.promotion.status
+    emit(
+        data,
+        f"Promoted {result.deployment.name} ({result.deployment.id}) to {environment}."
+        if status.finished
+        else f"Rolling promotion of {result.deployment.name} ({result.deployment.id}) to "
+        f"{environment} started ({status.value}); follow it with `brace rollout status`.",
+    )
+
+
+def activate_command(
+    deployment: DeploymentArg, model: ModelOpt = None, output: OutputOpt = Output.text
+) -> None:
+    """Activate a deactivated deployment.
+
+    Example:
+
+      brace activate deployment-1
+    """
+    with open_store() as store:
+        result = deployments.activate(store, deployment, model)
+    emit({"success": True}, f"Activated {result.name} ({result.id}): {result.status.value}.")
+
+
+def deactivate_command(
+    deployment: DeploymentArg, model: ModelOpt = None, output: OutputOpt = Output.text
+) -> None:
+    """Deactivate a deployment: its replicas stop and its URLs answer 404.
+
+    Example:
+
+      brace deactivate deployment-1
+    """
+    with open_store() as store:
+        result = deployments.deactivate(store, deployment, model)
+    emit({"success": True}, f"Deactivated {result.name} ({result.id}).")
+
+
+def delete_command(
+    deployment: DeploymentArg, model: ModelOpt = None, output: OutputOpt = Output.text
+) -> None:
+    """Delete a deployment for good (not an environment's current one).
+
+    Example:
+
+      brace delete deployment-1
+    """
+    with open_store() as store:
+        result = deployments.delete(store, deployment, model)
+    emit(
+        {"id": result.id, "deleted": True, "model_id": result.model_id},
+        f"Deleted {result.name} ({result.id}).",
+    )
+
+
+def rename_command(
+    deployment: DeploymentArg,
+    new_name: Annotated[str, typer.Argument(help="The new name.")],
+    model: ModelOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Rename a published deployment.
+
+    Example:
+
+      brace rename deployment-3 v2-int8
+    """
+    with open_store() as store:
+        result = deployments.rename(store, deployment, new_name, model)
+        data = views.read(store, views.deployment_json, result)
+    emit(data, f"Renamed deployment {result.id} to {result.name}.")

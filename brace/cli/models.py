@@ -1,0 +1,62 @@
+"""`brace models list | show | delete`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from brace.cli import render
+from brace.cli.common import Output, OutputOpt, emit, open_store
+from brace.services import models as model_service
+from brace.services import views
+from brace.services.lookup import find_model
+
+app = typer.Typer(help="Models: each owns its deployments and environments.", no_args_is_help=True)
+
+ModelArg = Annotated[str, typer.Argument(help="Model name or id.")]
+
+
+@app.command("list")
+def list_models(output: OutputOpt = Output.text) -> None:
+    """List models.
+
+    Example:
+
+      brace models list -o json
+    """
+    with open_store() as store, store.read() as tx:
+        data = {"models": [views.model_json(tx, m) for m in tx.models()]}
+    emit(data, lambda: render.models(data["models"]))
+
+
+@app.command("show")
+def show(model: ModelArg, output: OutputOpt = Output.text) -> None:
+    """Show one model.
+
+    Example:
+
+      brace models show hello
+    """
+    with open_store() as store, store.read() as tx:
+        data = views.model_json(tx, find_model(tx, model))
+    emit(data, lambda: render.model(data))
+
+
+@app.command("delete")
+def delete(
+    model: ModelArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Delete a model with all its deployments and environments.
+
+    Example:
+
+      brace models delete hello --yes
+    """
+    if not yes and not typer.confirm(f"Delete model {model} and all its deployments?"):
+        raise typer.Exit(1)
+    with open_store() as store:
+        result = model_service.delete(store, model)
+    emit({"id": result.id, "deleted": True}, f"Deleted model {result.name} ({result.id}).")

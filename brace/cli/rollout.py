@@ -1,0 +1,140 @@
+"""`brace rollout status | pause | resume | cancel | force-cancel | force-roll-forward`."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from brace.cli import render
+from brace.cli.common import EnvironmentOpt, ModelOpt, Output, OutputOpt, emit, open_store
+from brace.services import rollout, views
+from brace.services.lookup import PRODUCTION, find_environment, find_model
+from brace.store import PromotionStatus, RolloutAction, Store
+
+app = typer.Typer(help="Follow and steer an environment's promotion.", no_args_is_help=True)
+
+
+def _environment_json(store: Store, model: str | None, environment: str) -> dict[str, object]:
+    with store.read() as tx:
+        return views.environment_json(tx, find_environment(tx, find_model(tx, model), environment))
+
+
+@app.command("status")
+def status(
+    model: ModelOpt = None,
+    environment: EnvironmentOpt = PRODUCTION,
+    watch: Annotated[bool, typer.Option(help="Keep printing until the promotion ends.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between updates with --watch.")] = 1.0,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Show the environment's promotion (status, traffic to the new version).
+
+    Example:
+
+      brace rollout status -m hello --watch
+    """
+    with open_store() as store:
+        while True:
+            data = _environment_json(store, model, environment)
+            emit(data, lambda: render.environment(data))  # noqa: B023
+            promotion = data["in_progress_promotion"]
+            if (
+                not watch
+                or promotion is None
+                or PromotionStatus(
+                    promotion["status"]  # type: ignore[index]
+                ).finished
+            ):
+                return
+            time.sleep(interval)
+
+
+def _act(action: RolloutAction, model: str | None, environment: str) -> None:
+    with open_store() as store:
+        promotion, leads_to = rollout.request(store, action, model, environment)
+    message = (
+        f"{action.value.replace('_', ' ').capitalize()} requested for the promotion of "
+        f"{promotion.candidate_id} to {environment}; it takes effect between steps "
+        f"(then {leads_to.value})."
+    )
+    if action is RolloutAction.CANCEL:
+        emit({"status": leads_to.value, "message": message}, message)
+    else:
+        emit({"success": True}, message)
+
+
+@app.command("pause")
+def pause(
+    model: ModelOpt = None,
+    environment: EnvironmentOpt = PRODUCTION,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Pause a rolling promotion at its current traffic split.
+
+    Example:
+
+      brace rollout pause -m hello
+    """
+    _act(RolloutAction.PAUSE, model, environment)
+
+
+@app.command("resume")
+def resume(
+    model: ModelOpt = None,
+    environment: EnvironmentOpt = PRODUCTION,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Resume a paused rolling promotion.
+
+    Example:
+
+      brace rollout resume -m hello
+    """
+    _act(RolloutAction.RESUME, model, environment)
+
+
+@app.command("cancel")
+def cancel(
+    model: ModelOpt = None,
+    environment: EnvironmentOpt = PRODUCTION,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Cancel gracefully: ramp traffic back to the previous deployment.
+
+    Example:
+
+      brace rollout cancel -m hello
+    """
+    _act(RolloutAction.CANCEL, model, environment)
+
+
+@app.command("force-cancel")
+def force_cancel(
+    model: ModelOpt = None,
+    environment: EnvironmentOpt = PRODUCTION,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Cancel at once: all traffic back to the previous deployment.
+
+    Example:
+
+      brace rollout force-cancel -m hello
+    """
+    _act(RolloutAction.FORCE_CANCEL, model, environment)
+
+
+@app.command("force-roll-forward")
+def force_roll_forward(
+    model: ModelOpt = None,
+    environment: EnvironmentOpt = PRODUCTION,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Finish at once: all traffic to the new deployment, even while ramping down.
+
+    Example:
+
+      brace rollout force-roll-forward -m hello
+    """
+    _act(RolloutAction.FORCE_ROLL_FORWARD, model, environment)

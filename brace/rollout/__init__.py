@@ -1,0 +1,1 @@
+"""Rolling deployments: pure decisions (settings rules, actions) and, later, the driver."""

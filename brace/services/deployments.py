@@ -1,0 +1,114 @@
+"""Lifecycle of one deployment: activate, deactivate, delete, rename, autoscaling.
+
+Baseten's rules, enforced here for the CLI and the API alike: any active deployment may
+be deactivated (production included); only an inactive one may be activated; an
+environment's current deployment, or one a promotion is moving, cannot be deleted; the
+development deployment cannot be renamed and keeps min 0 / max 1 replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from brace.errors import RefusedError
+from brace.services.lookup import find_deployment
+from brace.services.names import check_deployment_name
+from brace.services.promote import check_unique_name
+from brace.services.settings import update_autoscaling
+from brace.services.snapshots import remove_unused
+from brace.store import Deployment, DeploymentStatus, Store, Tx
+
+
+def _describe(deployment: Deployment) -> str:
+    return f"deployment {deployment.name} ({deployment.id})"
+
+
+def _promotion_using(tx: Tx, deployment: Deployment) -> str | None:
+    """The environment whose in-progress promotion involves `deployment`, if any."""
+    for promotion in tx.active_promotions(deployment.model_id):
+        if deployment.id in (promotion.candidate_id, promotion.previous_id):
+            return promotion.environment
+    return None
+
+
+def activate(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
+    with store.transaction() as tx:
+        deployment = find_deployment(tx, ref, model_ref)
+        if not deployment.status.inactive:
+            raise RefusedError(
+                f"{_describe(deployment)} is {deployment.status.value}, not inactive",
+                "Only a deactivated deployment can be activated.",
+            )
+        return tx.update_deployment(deployment, status=DeploymentStatus.DEPLOYING)
+
+
+def deactivate(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
+    with store.transaction() as tx:
+        deployment = find_deployment(tx, ref, model_ref)
+        if deployment.status.inactive:
+            raise RefusedError(f"{_describe(deployment)} is already {deployment.status.value}")
+        environment = _promotion_using(tx, deployment)
+        if environment is not None:
+            raise RefusedError(
+                f"{_describe(deployment)} is part of the promotion in progress in {environment}",
+                f"Cancel it first: `brace rollout cancel -e {environment}`.",
+            )
+        return tx.update_deployment(
+            deployment, status=DeploymentStatus.INACTIVE, active_replica_count=0
+        )
+
+
+def delete(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
+    with store.transaction() as tx:
+        deployment = find_deployment(tx, ref, model_ref)
+        for environment in tx.environments(deployment.model_id):
+            if environment.current_deployment_id == deployment.id:
+                raise RefusedError(
+                    f"{_describe(deployment)} is {environment.name}'s current deployment "
+                    "and cannot be deleted",
+                    f"Promote another deployment to {environment.name} first "
+                    f"(`brace promote DEPLOYMENT --environment {environment.name}`), "
+                    "or delete the whole model (`brace models delete MODEL`).",
+                )
+        environment_name = _promotion_using(tx, deployment)
+        if environment_name is not None:
+            raise RefusedError(
+                f"{_describe(deployment)} is part of the promotion in progress in "
+                f"{environment_name}",
+                f"Cancel it first: `brace rollout cancel -e {environment_name}`.",
+            )
+        tx.delete_deployment(deployment.id)
+        remove_unused(store.home, tx.snapshots_in_use())
+        return deployment
+
+
+def rename(store: Store, ref: str, new_name: str, model_ref: str | None = None) -> Deployment:
+    with store.transaction() as tx:
+        deployment = find_deployment(tx, ref, model_ref)
+        if deployment.is_development:
+            raise RefusedError(
+                "the development deployment is always named 'development' and cannot be renamed",
+                "Publish it (`brace push --publish --deployment-name NAME`) to name a version.",
+            )
+        check_deployment_name(new_name)
+        if new_name == deployment.name:
+            return deployment
+        model = tx.model(deployment.model_id)
+        assert model is not None
+        check_unique_name(tx, model, new_name)
+        return tx.update_deployment(deployment, name=new_name)
+
+
+def set_autoscaling(
+    store: Store, ref: str, changes: Mapping[str, Any], model_ref: str | None = None
+) -> tuple[Deployment, bool]:
+    """Apply a partial autoscaling update; also says whether anything changed."""
+    with store.transaction() as tx:
+        deployment = find_deployment(tx, ref, model_ref)
+        settings = update_autoscaling(
+            deployment.autoscaling, changes, development=deployment.is_development
+        )
+        if settings == deployment.autoscaling:
+            return deployment, False
+        return tx.update_deployment(deployment, autoscaling=settings), True

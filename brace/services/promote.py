@@ -1,0 +1,173 @@
+"""Promotion: making a deployment an environment's current deployment.
+
+Promoting the development deployment publishes its live code as a new deployment (new
+id and name, the autoscaling settings of the environment's current deployment) and
+promotes that; the development deployment is left as it was. A published deployment
+is promoted as itself, keeping its id and settings; an inactive or failed one is
+refused. One promotion per environment at a time.
+
+A non-rolling promotion switches the environment in the same transaction; the
+controller starts the candidate's replicas. A rolling promotion is recorded as
+RELEASING with its settings frozen at the start, for the controller to drive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from brace.config import Truss, load_truss
+from brace.errors import RefusedError
+from brace.services.lookup import PRODUCTION, find_deployment, find_environment
+from brace.services.names import check_deployment_name
+from brace.services.snapshots import snapshot_path, take_snapshot
+from brace.store import (
+    AutoscalingSettings,
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    Model,
+    Promotion,
+    PromotionStatus,
+    Store,
+    Tx,
+)
+from brace.store.db import new_id
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    deployment: Deployment
+    promotion: Promotion
+    environment: Environment
+
+
+def promote(
+    store: Store, ref: str, *, model_ref: str | None = None, environment: str = PRODUCTION
+) -> PromoteResult:
+    with store.read() as tx:
+        source = find_deployment(tx, ref, model_ref)
+    truss = snapshot = None
+    if source.is_development:
+        # Copy the live code before taking the write lock: it may be large.
+        assert source.source_dir is not None
+        truss = load_truss(source.source_dir)
+        snapshot = take_snapshot(store.home, truss)
+    with store.transaction() as tx:
+        source = find_deployment(tx, source.id)
+        model = tx.model(source.model_id)
+        assert model is not None
+        target = find_environment(tx, model, environment)
+        check_no_promotion(tx, target)
+        if source.is_development:
+            assert truss is not None and snapshot is not None
+            candidate = create_published(
+                tx, store.home, model, truss, snapshot, inherited_autoscaling(tx, target)
+            )
+        else:
+            check_promotable(target, source)
+            candidate = source
+        promotion = start_promotion(tx, target, candidate)
+        target = find_environment(tx, model, environment)
+        return PromoteResult(deployment=candidate, promotion=promotion, environment=target)
+
+
+def check_no_promotion(tx: Tx, environment: Environment) -> None:
+    promotion = tx.latest_promotion(environment.model_id, environment.name)
+    if promotion is not None and not promotion.status.finished:
+        raise RefusedError(
+            f"a promotion to {environment.name} is already in progress "
+            f"({promotion.status.value}, deployment {promotion.candidate_id})",
+            f"Wait for it to finish, or stop it with `brace rollout cancel -e {environment.name}`.",
+        )
+
+
+def check_promotable(environment: Environment, deployment: Deployment) -> None:
+    if environment.current_deployment_id == deployment.id:
+        raise RefusedError(
+            f"deployment {deployment.name} ({deployment.id}) is already "
+            f"{environment.name}'s current deployment"
+        )
+    if deployment.status.inactive:
+        raise RefusedError(
+            f"deployment {deployment.name} ({deployment.id}) is {deployment.status.value} "
+            "and cannot be promoted",
+            f"Activate it first: `brace activate {deployment.id}`, then promote it once it is up.",
+        )
+    if deployment.status.failed:
+        raise RefusedError(
+            f"deployment {deployment.name} ({deployment.id}) is {deployment.status.value} "
+            "and cannot be promoted",
+            "Fix the model and push again.",
+        )
+
+
+def inherited_autoscaling(tx: Tx, environment: Environment) -> AutoscalingSettings:
+    """Settings for a deployment created to be promoted: those of the one it replaces."""
+    current = environment.current_deployment_id
+    deployment = tx.deployment(current) if current else None
+    return deployment.autoscaling if deployment else environment.autoscaling
+
+
+def create_published(
+    tx: Tx,
+    home: Path,
+    model: Model,
+    truss: Truss,
+    snapshot: str,
+    autoscaling: AutoscalingSettings,
+    name: str | None = None,
+) -> Deployment:
+    """A new published deployment of `snapshot` (taken again if it was collected)."""
+    if name is None:
+        taken = {d.name for d in tx.deployments(model.id)}
+        name = f"deployment-{tx.next_deployment_number(model.id)}"
+        while name in taken:
+            name = f"deployment-{tx.next_deployment_number(model.id)}"
+    else:
+        check_unique_name(tx, model, check_deployment_name(name))
+    if not snapshot_path(home, snapshot).is_dir():
+        snapshot = take_snapshot(home, truss)
+    return tx.insert_deployment(
+        Deployment(
+            id=new_id(),
+            model_id=model.id,
+            name=name,
+            is_development=False,
+            status=initial_status(truss),
+            autoscaling=autoscaling,
+            created_at=tx.now(),
+            snapshot=snapshot,
+        )
+    )
+
+
+def check_unique_name(tx: Tx, model: Model, name: str) -> None:
+    if any(d.name == name for d in tx.deployments(model.id)):
+        raise RefusedError(
+            f"model {model.name!r} already has a deployment named {name!r}",
+            "Choose another name.",
+        )
+
+
+def initial_status(truss: Truss) -> DeploymentStatus:
+    """BUILDING when an environment has to be built for requirements, else DEPLOYING."""
+    return DeploymentStatus.BUILDING if truss.requirements() else DeploymentStatus.DEPLOYING
+
+
+def start_promotion(tx: Tx, environment: Environment, candidate: Deployment) -> Promotion:
+    previous = environment.current_deployment_id
+    settings = environment.promotion_settings
+    rolling = settings.rolling_deploy and previous is not None
+    values = {
+        "model_id": environment.model_id,
+        "environment": environment.name,
+        "candidate_id": candidate.id,
+        "previous_id": previous,
+        "rolling": rolling,
+        "settings": settings,
+    }
+    if rolling:
+        return tx.insert_promotion(**values, status=PromotionStatus.RELEASING, percent_traffic=0)
+    tx.update_environment(environment, current_deployment_id=candidate.id)
+    return tx.insert_promotion(**values, status=PromotionStatus.SUCCEEDED, percent_traffic=100)

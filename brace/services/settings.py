@@ -1,0 +1,139 @@
+"""Validation of autoscaling and promotion settings: pure functions over records.
+
+Updates are partial, as in Baseten's PATCH bodies: only the fields given change, and
+the result is checked as a whole (so `min_replica` may not pass the new `max_replica`,
+and exactly one of surge and unavailable must be non-zero).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from typing import Any
+
+from brace.errors import InvalidError
+from brace.store.records import (
+    DEVELOPMENT_AUTOSCALING,
+    AutoscalingSettings,
+    CleanupStrategy,
+    PromotionSettings,
+    RollingDeployConfig,
+)
+
+# (lowest, highest) allowed; None means no upper bound. Windows and delays may be small
+# so that tests and experiments run in seconds.
+AUTOSCALING_RANGES: dict[str, tuple[int, int | None]] = {
+    "min_replica": (0, None),
+    "max_replica": (1, None),
+    "autoscaling_window": (1, 3600),
+    "scale_down_delay": (0, 3600),
+    "concurrency_target": (1, None),
+    "target_utilization_percentage": (1, 100),
+}
+ROLLING_RANGES: dict[str, tuple[int, int]] = {
+    "max_surge_percent": (0, 50),
+    "max_unavailable_percent": (0, 50),
+    "stabilization_time_seconds": (0, 3600),
+    "replica_overhead_percent": (0, 500),
+}
+
+
+def _check_int(name: str, value: object, low: int, high: int | None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidError(f"{name} must be a whole number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        allowed = f"{low} or more" if high is None else f"{low} to {high}"
+        raise InvalidError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
+def _unknown(kind: str, changes: Mapping[str, Any], known: set[str]) -> None:
+    extra = sorted(set(changes) - known)
+    if extra:
+        raise InvalidError(
+            f"unknown {kind} field{'s' if len(extra) > 1 else ''}: {', '.join(extra)}",
+            f"Allowed: {', '.join(sorted(known))}.",
+        )
+
+
+def update_autoscaling(
+    current: AutoscalingSettings, changes: Mapping[str, Any], *, development: bool = False
+) -> AutoscalingSettings:
+    """`current` with `changes` applied, or InvalidError saying which value is wrong."""
+    changes = {key: value for key, value in changes.items() if value is not None}
+    _unknown("autoscaling", changes, {f.name for f in fields(AutoscalingSettings)})
+    for name, value in changes.items():
+        _check_int(name, value, *AUTOSCALING_RANGES[name])
+    settings = replace(current, **changes)
+    if settings.min_replica > settings.max_replica:
+        raise InvalidError(
+            f"min_replica ({settings.min_replica}) must not exceed "
+            f"max_replica ({settings.max_replica})"
+        )
+    if development and (
+        settings.min_replica != DEVELOPMENT_AUTOSCALING.min_replica
+        or settings.max_replica != DEVELOPMENT_AUTOSCALING.max_replica
+    ):
+        raise InvalidError(
+            "the development deployment always has min_replica 0 and max_replica 1",
+            "Publish the model (`brace push --publish`) to choose its replica counts.",
+        )
+    return settings
+
+
+def update_promotion_settings(
+    current: PromotionSettings, changes: Mapping[str, Any]
+) -> PromotionSettings:
+    """Apply a partial `promotion_settings` body (the API's nesting) to `current`."""
+    changes = {key: value for key, value in changes.items() if value is not None}
+    _unknown(
+        "promotion_settings",
+        changes,
+        {"rolling_deploy", "rolling_deploy_config", "promotion_cleanup_strategy"},
+    )
+    settings = current
+    if "rolling_deploy" in changes:
+        value = changes["rolling_deploy"]
+        if not isinstance(value, bool):
+            raise InvalidError(f"rolling_deploy must be true or false, got {value!r}")
+        settings = replace(settings, rolling_deploy=value)
+    if "promotion_cleanup_strategy" in changes:
+        value = changes["promotion_cleanup_strategy"]
+        try:
+            strategy = CleanupStrategy(value)
+        except ValueError:
+            allowed = ", ".join(s.value for s in CleanupStrategy)
+            raise InvalidError(
+                f"promotion_cleanup_strategy must be one of {allowed}, got {value!r}"
+            ) from None
+        settings = replace(settings, promotion_cleanup_strategy=strategy)
+    if "rolling_deploy_config" in changes:
+        settings = replace(
+            settings,
+            rolling_deploy_config=update_rolling_config(
+                settings.rolling_deploy_config, changes["rolling_deploy_config"]
+            ),
+        )
+    return settings
+
+
+def update_rolling_config(current: RollingDeployConfig, changes: object) -> RollingDeployConfig:
+    if not isinstance(changes, Mapping):
+        raise InvalidError(f"rolling_deploy_config must be an object, got {changes!r}")
+    values = {key: value for key, value in changes.items() if value is not None}
+    strategy = values.pop("rolling_deploy_strategy", "REPLICA")
+    if strategy != "REPLICA":
+        raise InvalidError(f"rolling_deploy_strategy must be REPLICA, got {strategy!r}")
+    _unknown("rolling_deploy_config", values, set(ROLLING_RANGES))
+    for name, value in values.items():
+        _check_int(name, value, *ROLLING_RANGES[name])
+    config = replace(current, **values)
+    surge, unavailable = config.max_surge_percent, config.max_unavailable_percent
+    if (surge == 0) == (unavailable == 0):
+        raise InvalidError(
+            f"max_surge_percent is {surge} and max_unavailable_percent is {unavailable}: "
+            "exactly one of them must be non-zero",
+            "Set the one you do not use to 0, e.g. --max-surge-percent 0 "
+            "--max-unavailable-percent 20.",
+        )
+    return config

@@ -1,0 +1,110 @@
+"""Content-addressed snapshots of model directories, for published deployments.
+
+A published deployment must not change when the user edits their directory, so its
+files are copied into `<home>/snapshots/<hash>`. The hash covers every path and byte
+that would be copied, so identical pushes share one copy. A snapshot is written to a
+temporary directory and renamed into place, so a half-copied snapshot is never seen.
+External package directories (outside the model directory) are copied in as
+`__external__/<n>`, listed in `brace-snapshot.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from brace.config import Truss
+
+SNAPSHOTS = "snapshots"
+MANIFEST = "brace-snapshot.json"
+EXTERNAL = "__external__"
+_IGNORED_DIRS = {
+    ".git",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "node_modules",
+    ".idea",
+    ".vscode",
+}
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
+_IGNORED_FILES = {".DS_Store"}
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_DIRS)
+        for name in sorted(filenames):
+            if name in _IGNORED_FILES or name.endswith(_IGNORED_SUFFIXES):
+                continue
+            yield Path(directory, name)
+
+
+def _sources(truss: Truss) -> list[tuple[str, Path]]:
+    """(prefix in the snapshot, source directory) for the model and its external dirs."""
+    sources = [("", truss.path)]
+    for index, name in enumerate(truss.config.external_package_dirs):
+        sources.append((f"{EXTERNAL}/{index}/", (truss.path / name).resolve()))
+    return sources
+
+
+def content_hash(truss: Truss) -> str:
+    digest = hashlib.sha256()
+    for prefix, root in _sources(truss):
+        for path in _files(root):
+            relative = prefix + path.relative_to(root).as_posix()
+            digest.update(relative.encode() + b"\0")
+            digest.update(b"x" if os.access(path, os.X_OK) else b"-")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:24]
+
+
+def snapshot_path(home: Path, snapshot: str) -> Path:
+    return home / SNAPSHOTS / snapshot
+
+
+def take_snapshot(home: Path, truss: Truss) -> str:
+    """Copy the model directory into the home (once per distinct content); its hash."""
+    snapshot = content_hash(truss)
+    target = snapshot_path(home, snapshot)
+    if target.is_dir():
+        return snapshot
+    target.parent.mkdir(mode=0o700, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        for prefix, root in _sources(truss):
+            for path in _files(root):
+                destination = staging / prefix / path.relative_to(root)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination)
+        external = {
+            name: f"{EXTERNAL}/{index}"
+            for index, name in enumerate(truss.config.external_package_dirs)
+        }
+        (staging / MANIFEST).write_text(json.dumps({"external_package_dirs": external}))
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():  # not a concurrent push of the same content
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return snapshot
+
+
+def remove_unused(home: Path, in_use: set[str]) -> None:
+    """Delete snapshots no deployment refers to any more."""
+    root = home / SNAPSHOTS
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        if entry.name not in in_use and not entry.name.startswith(".staging-"):
+            shutil.rmtree(entry, ignore_errors=True)

@@ -1,0 +1,116 @@
+"""The management API's JSON shapes (Baseten's ModelV1, DeploymentV1, EnvironmentV1...).
+
+The CLI's `-o json` prints exactly these, so a script can move between `brace` and
+Baseten's API without translating.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from brace.services.lookup import PRODUCTION
+from brace.store import Deployment, Environment, Model, Promotion, Store, Tx
+
+INSTANCE_TYPE = "local"
+T = TypeVar("T")
+
+
+def _environment_of(tx: Tx, deployment: Deployment) -> str | None:
+    names = [
+        e.name
+        for e in tx.environments(deployment.model_id)
+        if e.current_deployment_id == deployment.id
+    ]
+    return names[0] if names else None
+
+
+def deployment_json(tx: Tx, deployment: Deployment) -> dict[str, Any]:
+    environment = _environment_of(tx, deployment)
+    return {
+        "id": deployment.id,
+        "created_at": deployment.created_at,
+        "name": deployment.name,
+        "model_id": deployment.model_id,
+        "is_production": environment == PRODUCTION,
+        "is_development": deployment.is_development,
+        "status": deployment.status.value,
+        "active_replica_count": deployment.active_replica_count,
+        "autoscaling_settings": deployment.autoscaling.to_json(),
+        "instance_type_name": INSTANCE_TYPE,
+        "environment": environment,
+        "labels": None,
+    }
+
+
+def deployments_json(tx: Tx, deployments: list[Deployment]) -> dict[str, Any]:
+    return {"deployments": [deployment_json(tx, d) for d in deployments]}
+
+
+def model_json(tx: Tx, model: Model) -> dict[str, Any]:
+    deployments = tx.deployments(model.id)
+    production = tx.environment(model.id, PRODUCTION)
+    development = next((d.id for d in deployments if d.is_development), None)
+    return {
+        "id": model.id,
+        "created_at": model.created_at,
+        "name": model.name,
+        "deployments_count": len(deployments),
+        "production_deployment_id": production.current_deployment_id if production else None,
+        "development_deployment_id": development,
+        "instance_type_name": INSTANCE_TYPE,
+        "team_name": "local",
+    }
+
+
+def promotion_json(promotion: Promotion) -> dict[str, Any]:
+    return {
+        "status": promotion.status.value,
+        "percent_traffic_to_new_version": promotion.percent_traffic,
+        "error_message": promotion.error_message,
+        "rolling_deploy": promotion.rolling,
+    }
+
+
+def instance_type_json() -> dict[str, Any]:
+    """This machine, described as Baseten describes an instance type."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    return {
+        "id": INSTANCE_TYPE,
+        "name": INSTANCE_TYPE,
+        "memory_limit_mib": memory,
+        "millicpu_limit": (os.cpu_count() or 1) * 1000,
+        "gpu_count": 0,
+        "gpu_type": None,
+        "gpu_memory_limit_mib": None,
+    }
+
+
+def environment_json(tx: Tx, environment: Environment) -> dict[str, Any]:
+    current = environment.current_deployment_id
+    current_deployment = tx.deployment(current) if current else None
+    promotion = tx.latest_promotion(environment.model_id, environment.name)
+    candidate = None
+    if promotion is not None and not promotion.status.finished:
+        candidate = tx.deployment(promotion.candidate_id)
+    autoscaling = current_deployment.autoscaling if current_deployment else environment.autoscaling
+    return {
+        "name": environment.name,
+        "created_at": environment.created_at,
+        "model_id": environment.model_id,
+        "current_deployment": deployment_json(tx, current_deployment)
+        if current_deployment
+        else None,
+        "candidate_deployment": deployment_json(tx, candidate) if candidate else None,
+        "in_progress_promotion": promotion_json(promotion) if promotion else None,
+        "autoscaling_settings": autoscaling.to_json(),
+        "promotion_settings": environment.promotion_settings.to_json(),
+        "instance_type": instance_type_json(),
+    }
+
+
+def read(store: Store, view: Callable[..., T], *args: Any) -> T:
+    """Run a view in its own read transaction."""
+    with store.read() as tx:
+        return view(tx, *args)

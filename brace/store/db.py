@@ -1,0 +1,351 @@
+"""The state store: one SQLite file in the brace home, shared by the CLI and the server.
+
+Every mutation runs in `Store.transaction()`, which takes SQLite's write lock up front
+(`BEGIN IMMEDIATE`), so two brace processes never interleave a read-modify-write and
+never see a half-applied change. WAL lets readers proceed while one process writes; the
+busy timeout makes writers queue instead of failing. The file survives `kill -9` of any
+process: an interrupted transaction is simply not there when the file is next opened.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import string
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from brace.errors import BraceError
+from brace.home import ensure_private_dir, touch_private
+from brace.store.records import (
+    AutoscalingSettings,
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    Model,
+    Promotion,
+    PromotionSettings,
+    PromotionStatus,
+    RolloutAction,
+)
+from brace.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_FILE = "brace.db"
+BUSY_TIMEOUT_MS = 30_000
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A short random id like Baseten's (8 lowercase letters and digits)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+class Store:
+    """The open state file. One per process (or per thread); cheap to create."""
+
+    def __init__(self, home: Path, clock: Callable[[], datetime] = utc_now) -> None:
+        self.home = ensure_private_dir(home)
+        self.path = touch_private(home / DB_FILE)
+        self.clock = clock
+        self._conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise BraceError(
+                f"{self.path} was written by a newer brace (schema {version}, "
+                f"this brace knows {SCHEMA_VERSION})",
+                "Upgrade brace, or point BRACE_HOME at another directory.",
+            )
+        with self.transaction() as tx:
+            # Another process may have migrated while we waited for the lock.
+            version = tx.conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        tx.conn.execute(statement)
+                tx.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction: holds the write lock from the first statement."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(self._conn, self.clock)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read transaction: a consistent snapshot while it lasts."""
+        self._conn.execute("BEGIN")
+        try:
+            yield Tx(self._conn, self.clock)
+        finally:
+            self._conn.execute("ROLLBACK")
+
+
+def _to_sql(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (AutoscalingSettings, PromotionSettings)):
+        return json.dumps(value.to_json())
+    return value
+
+
+def _columns(record: object) -> dict[str, object]:
+    return {f.name: _to_sql(getattr(record, f.name)) for f in fields(record)}  # type: ignore[arg-type]
+
+
+def _model(row: sqlite3.Row) -> Model:
+    return Model(id=row["id"], name=row["name"], created_at=row["created_at"])
+
+
+def _deployment(row: sqlite3.Row) -> Deployment:
+    return Deployment(
+        id=row["id"],
+        model_id=row["model_id"],
+        name=row["name"],
+        is_development=bool(row["is_development"]),
+        status=DeploymentStatus(row["status"]),
+        autoscaling=AutoscalingSettings.from_json(json.loads(row["autoscaling"])),
+        created_at=row["created_at"],
+        source_dir=row["source_dir"],
+        snapshot=row["snapshot"],
+        revision=row["revision"],
+        active_replica_count=row["active_replica_count"],
+    )
+
+
+def _environment(row: sqlite3.Row) -> Environment:
+    return Environment(
+        model_id=row["model_id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        autoscaling=AutoscalingSettings.from_json(json.loads(row["autoscaling"])),
+        promotion_settings=PromotionSettings.from_json(json.loads(row["promotion_settings"])),
+        current_deployment_id=row["current_deployment_id"],
+    )
+
+
+def _promotion(row: sqlite3.Row) -> Promotion:
+    action = row["requested_action"]
+    return Promotion(
+        id=row["id"],
+        model_id=row["model_id"],
+        environment=row["environment"],
+        candidate_id=row["candidate_id"],
+        previous_id=row["previous_id"],
+        rolling=bool(row["rolling"]),
+        status=PromotionStatus(row["status"]),
+        percent_traffic=row["percent_traffic"],
+        settings=PromotionSettings.from_json(json.loads(row["settings"])),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        error_message=row["error_message"],
+        requested_action=RolloutAction(action) if action else None,
+    )
+
+
+_ACTIVE_PROMOTION = "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED')"
+
+
+@dataclass
+class Tx:
+    """Queries and writes inside one transaction; returns and takes records."""
+
+    conn: sqlite3.Connection
+    clock: Callable[[], datetime]
+
+    def now(self) -> str:
+        return self.clock().isoformat().replace("+00:00", "Z")
+
+    def _insert(self, table: str, values: dict[str, object]) -> sqlite3.Cursor:
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        return self.conn.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(values.values())
+        )
+
+    def _update(self, table: str, where: str, key: tuple[object, ...], **changes: Any) -> None:
+        if not changes:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        values = tuple(_to_sql(value) for value in changes.values())
+        self.conn.execute(f"UPDATE {table} SET {assignments} WHERE {where}", values + key)
+
+    # models
+
+    def insert_model(self, name: str) -> Model:
+        model = Model(id=new_id(), name=name, created_at=self.now())
+        self._insert("models", _columns(model))
+        return model
+
+    def model(self, model_id: str) -> Model | None:
+        row = self.conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
+        return _model(row) if row else None
+
+    def model_by_name(self, name: str) -> Model | None:
+        row = self.conn.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
+        return _model(row) if row else None
+
+    def models(self) -> list[Model]:
+        rows = self.conn.execute("SELECT * FROM models ORDER BY created_at, name")
+        return [_model(row) for row in rows]
+
+    def next_deployment_number(self, model_id: str) -> int:
+        row = self.conn.execute(
+            "UPDATE models SET next_deployment_number = next_deployment_number + 1 "
+            "WHERE id = ? RETURNING next_deployment_number - 1",
+            (model_id,),
+        ).fetchone()
+        return int(row[0])
+
+    def delete_model(self, model_id: str) -> None:
+        self.conn.execute(
+            "UPDATE environments SET current_deployment_id = NULL WHERE model_id = ?", (model_id,)
+        )
+        self.conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
+
+    # deployments
+
+    def insert_deployment(self, deployment: Deployment) -> Deployment:
+        self._insert("deployments", _columns(deployment))
+        return deployment
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        row = self.conn.execute(
+            "SELECT * FROM deployments WHERE id = ?", (deployment_id,)
+        ).fetchone()
+        return _deployment(row) if row else None
+
+    def deployments(self, model_id: str | None = None) -> list[Deployment]:
+        if model_id is None:
+            rows = self.conn.execute("SELECT * FROM deployments ORDER BY created_at, rowid")
+        else:
+            rows = self.conn.execute(
+                "SELECT * FROM deployments WHERE model_id = ? ORDER BY created_at, rowid",
+                (model_id,),
+            )
+        return [_deployment(row) for row in rows]
+
+    def deployments_named(self, name: str) -> list[Deployment]:
+        rows = self.conn.execute("SELECT * FROM deployments WHERE name = ?", (name,))
+        return [_deployment(row) for row in rows]
+
+    def update_deployment(self, deployment: Deployment, **changes: Any) -> Deployment:
+        self._update("deployments", "id = ?", (deployment.id,), **changes)
+        return replace(deployment, **changes)
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        self.conn.execute("DELETE FROM deployments WHERE id = ?", (deployment_id,))
+
+    def snapshots_in_use(self) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT snapshot FROM deployments WHERE snapshot IS NOT NULL"
+        )
+        return {row[0] for row in rows}
+
+    # environments
+
+    def insert_environment(self, environment: Environment) -> Environment:
+        self._insert("environments", _columns(environment))
+        return environment
+
+    def environment(self, model_id: str, name: str) -> Environment | None:
+        row = self.conn.execute(
+            "SELECT * FROM environments WHERE model_id = ? AND name = ?", (model_id, name)
+        ).fetchone()
+        return _environment(row) if row else None
+
+    def environments(self, model_id: str) -> list[Environment]:
+        rows = self.conn.execute(
+            "SELECT * FROM environments WHERE model_id = ? "
+            "ORDER BY name != 'production', created_at, name",
+            (model_id,),
+        )
+        return [_environment(row) for row in rows]
+
+    def update_environment(self, environment: Environment, **changes: Any) -> Environment:
+        self._update(
+            "environments",
+            "model_id = ? AND name = ?",
+            (environment.model_id, environment.name),
+            **changes,
+        )
+        return replace(environment, **changes)
+
+    def delete_environment(self, environment: Environment) -> None:
+        self.conn.execute(
+            "DELETE FROM environments WHERE model_id = ? AND name = ?",
+            (environment.model_id, environment.name),
+        )
+
+    # promotions
+
+    def insert_promotion(self, **values: Any) -> Promotion:
+        now = self.now()
+        columns = {"created_at": now, "updated_at": now, **values}
+        cursor = self._insert("promotions", {k: _to_sql(v) for k, v in columns.items()})
+        promotion = self.promotion(int(cursor.lastrowid or 0))
+        assert promotion is not None
+        return promotion
+
+    def promotion(self, promotion_id: int) -> Promotion | None:
+        row = self.conn.execute("SELECT * FROM promotions WHERE id = ?", (promotion_id,)).fetchone()
+        return _promotion(row) if row else None
+
+    def latest_promotion(self, model_id: str, environment: str) -> Promotion | None:
+        row = self.conn.execute(
+            "SELECT * FROM promotions WHERE model_id = ? AND environment = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (model_id, environment),
+        ).fetchone()
+        return _promotion(row) if row else None
+
+    def active_promotions(self, model_id: str | None = None) -> list[Promotion]:
+        query = f"SELECT * FROM promotions WHERE {_ACTIVE_PROMOTION}"
+        args: tuple[str, ...] = ()
+        if model_id is not None:
+            query += " AND model_id = ?"
+            args = (model_id,)
+        return [_promotion(row) for row in self.conn.execute(query + " ORDER BY id", args)]
+
+    def update_promotion(self, promotion: Promotion, **changes: Any) -> Promotion:
+        changes["updated_at"] = self.now()
+        self._update("promotions", "id = ?", (promotion.id,), **changes)
+        return replace(promotion, **changes)

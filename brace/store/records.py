@@ -1,0 +1,171 @@
+"""Typed records of brace's state and the enums of Baseten's statuses.
+
+Rows become frozen dataclasses here, and nowhere else; everything above the store
+works with these values, never with sqlite rows. Settings objects carry Baseten's
+defaults and convert to and from the JSON shapes of the management API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class DeploymentStatus(StrEnum):
+    BUILDING = "BUILDING"
+    DEPLOYING = "DEPLOYING"
+    LOADING_MODEL = "LOADING_MODEL"
+    ACTIVE = "ACTIVE"
+    UNHEALTHY = "UNHEALTHY"
+    UPDATING = "UPDATING"
+    SCALED_TO_ZERO = "SCALED_TO_ZERO"
+    WAKING_UP = "WAKING_UP"
+    DEACTIVATING = "DEACTIVATING"
+    INACTIVE = "INACTIVE"
+    BUILD_FAILED = "BUILD_FAILED"
+    DEPLOY_FAILED = "DEPLOY_FAILED"
+    FAILED = "FAILED"
+
+    @property
+    def failed(self) -> bool:
+        return self in (self.BUILD_FAILED, self.DEPLOY_FAILED, self.FAILED)
+
+    @property
+    def inactive(self) -> bool:
+        return self in (self.INACTIVE, self.DEACTIVATING)
+
+
+class PromotionStatus(StrEnum):
+    RELEASING = "RELEASING"
+    RAMPING_UP = "RAMPING_UP"
+    PAUSED = "PAUSED"
+    RAMPING_DOWN = "RAMPING_DOWN"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (self.SUCCEEDED, self.FAILED, self.CANCELED)
+
+
+class RolloutAction(StrEnum):
+    """A request recorded for the controller, applied between rollout steps."""
+
+    PAUSE = "PAUSE"
+    RESUME = "RESUME"
+    CANCEL = "CANCEL"
+    FORCE_CANCEL = "FORCE_CANCEL"
+    FORCE_ROLL_FORWARD = "FORCE_ROLL_FORWARD"
+
+
+class CleanupStrategy(StrEnum):
+    SCALE_TO_ZERO = "SCALE_TO_ZERO"
+    KEEP = "KEEP"
+    DEACTIVATE = "DEACTIVATE"
+
+
+@dataclass(frozen=True)
+class AutoscalingSettings:
+    min_replica: int = 0
+    max_replica: int = 1
+    autoscaling_window: int = 60
+    scale_down_delay: int = 900
+    concurrency_target: int = 1
+    target_utilization_percentage: int = 70
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AutoscalingSettings:
+        return cls(**data)
+
+
+# The development deployment: at most one replica, always scales to zero.
+DEVELOPMENT_AUTOSCALING = AutoscalingSettings(min_replica=0, max_replica=1)
+
+
+@dataclass(frozen=True)
+class RollingDeployConfig:
+    max_surge_percent: int = 10
+    max_unavailable_percent: int = 0
+    stabilization_time_seconds: int = 0
+    replica_overhead_percent: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rolling_deploy_strategy": "REPLICA", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class PromotionSettings:
+    rolling_deploy: bool = False
+    rolling_deploy_config: RollingDeployConfig = field(default_factory=RollingDeployConfig)
+    promotion_cleanup_strategy: CleanupStrategy = CleanupStrategy.SCALE_TO_ZERO
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rolling_deploy": self.rolling_deploy,
+            "rolling_deploy_config": self.rolling_deploy_config.to_json(),
+            "promotion_cleanup_strategy": self.promotion_cleanup_strategy.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PromotionSettings:
+        config = dict(data["rolling_deploy_config"])
+        config.pop("rolling_deploy_strategy", None)
+        return cls(
+            rolling_deploy=bool(data["rolling_deploy"]),
+            rolling_deploy_config=RollingDeployConfig(**config),
+            promotion_cleanup_strategy=CleanupStrategy(data["promotion_cleanup_strategy"]),
+        )
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    model_id: str
+    name: str
+    is_development: bool
+    status: DeploymentStatus
+    autoscaling: AutoscalingSettings
+    created_at: str
+    source_dir: str | None = None  # the user's live directory (development)
+    snapshot: str | None = None  # content hash of the copied directory (published)
+    revision: int = 1  # bumped whenever the code or config to run changes
+    active_replica_count: int = 0
+
+
+@dataclass(frozen=True)
+class Environment:
+    model_id: str
+    name: str
+    created_at: str
+    autoscaling: AutoscalingSettings
+    promotion_settings: PromotionSettings
+    current_deployment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    id: int
+    model_id: str
+    environment: str
+    candidate_id: str
+    previous_id: str | None
+    rolling: bool
+    status: PromotionStatus
+    percent_traffic: int
+    settings: PromotionSettings
+    created_at: str
+    updated_at: str
+    error_message: str | None = None
+    requested_action: RolloutAction | None = None

@@ -1,0 +1,64 @@
+"""The SQLite schema and its migrations.
+
+`PRAGMA user_version` holds the number of migrations applied. A migration is appended,
+never edited: the list index + 1 is the version it produces. Settings are stored as
+JSON text because they are read and written whole, in the API's own shape.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        next_deployment_number INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        is_development INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        autoscaling TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        source_dir TEXT,
+        snapshot TEXT,
+        revision INTEGER NOT NULL DEFAULT 1,
+        active_replica_count INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (model_id, name)
+    );
+    CREATE UNIQUE INDEX one_development_per_model
+        ON deployments (model_id) WHERE is_development = 1;
+    CREATE TABLE environments (
+        model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        autoscaling TEXT NOT NULL,
+        promotion_settings TEXT NOT NULL,
+        current_deployment_id TEXT REFERENCES deployments(id),
+        PRIMARY KEY (model_id, name)
+    );
+    CREATE TABLE promotions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        candidate_id TEXT NOT NULL,
+        previous_id TEXT,
+        rolling INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        percent_traffic INTEGER NOT NULL DEFAULT 0,
+        settings TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        error_message TEXT,
+        requested_action TEXT,
+        FOREIGN KEY (model_id, environment)
+            REFERENCES environments(model_id, name) ON DELETE CASCADE
+    );
+    CREATE INDEX promotions_by_environment ON promotions (model_id, environment, id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
