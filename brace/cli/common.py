@@ -10,14 +10,16 @@ import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from brace.errors import ServerError
 from brace.home import brace_home
-from brace.store import Store
+
+if TYPE_CHECKING:
+    from brace.store import Store
 
 
 class Output(StrEnum):
@@ -61,6 +63,8 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def open_store() -> Store:
+    from brace.store import Store
+
     return Store(brace_home())
 
 

@@ -9,8 +9,6 @@ import typer
 from brace.cli import render
 from brace.cli.common import ModelOpt, Output, OutputOpt, emit, open_store
 from brace.cli.lifecycle import DeploymentArg
-from brace.services import deployments, views
-from brace.services.lookup import find_deployment, find_model
 
 app = typer.Typer(help="Deployments of a model.", no_args_is_help=True)
 
@@ -21,8 +19,12 @@ def list_deployments(model: ModelOpt = None, output: OutputOpt = Output.text) ->
 
     Example:
 
+    \b
       brace deployments list -m hello
     """
+    from brace.services import views
+    from brace.services.lookup import find_model
+
     with open_store() as store, store.read() as tx:
         model_id = find_model(tx, model).id if model is not None else None
         data = views.deployments_json(tx, tx.deployments(model_id))
@@ -38,8 +40,12 @@ def show(
 
     Example:
 
+    \b
       brace deployments show production -m hello
     """
+    from brace.services import views
+    from brace.services.lookup import find_deployment
+
     with open_store() as store, store.read() as tx:
         data = views.deployment_json(tx, find_deployment(tx, deployment, model))
     emit(data, lambda: render.deployment(data))
@@ -71,6 +77,7 @@ def autoscaling(
 
     Example:
 
+    \b
       brace deployments autoscaling production -m hello --min-replica 1 --max-replica 3
     """
     changes = {
@@ -81,6 +88,8 @@ def autoscaling(
         "concurrency_target": concurrency_target,
         "target_utilization_percentage": target_utilization_percentage,
     }
+    from brace.services import deployments
+
     with open_store() as store:
         result, changed = deployments.set_autoscaling(store, deployment, changes, model)
     status = "ACCEPTED" if changed else "UNCHANGED"

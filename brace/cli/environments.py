@@ -8,9 +8,7 @@ import typer
 
 from brace.cli import render
 from brace.cli.common import ModelOpt, Output, OutputOpt, emit, open_store
-from brace.services import environments, views
-from brace.services.lookup import find_environment, find_model
-from brace.store import CleanupStrategy
+from brace.store.statuses import CleanupStrategy
 
 app = typer.Typer(
     help="Environments (production, staging, ...) and their promotion settings.",
@@ -26,8 +24,12 @@ def list_environments(model: ModelOpt = None, output: OutputOpt = Output.text) -
 
     Example:
 
+    \b
       brace environments list -m hello
     """
+    from brace.services import views
+    from brace.services.lookup import find_model
+
     with open_store() as store, store.read() as tx:
         found = find_model(tx, model)
         data = {"environments": [views.environment_json(tx, e) for e in tx.environments(found.id)]}
@@ -40,8 +42,12 @@ def show(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Outpu
 
     Example:
 
+    \b
       brace environments show production -m hello
     """
+    from brace.services import views
+    from brace.services.lookup import find_environment, find_model
+
     with open_store() as store, store.read() as tx:
         data = views.environment_json(tx, find_environment(tx, find_model(tx, model), name))
     emit(data, lambda: render.environment(data))
@@ -53,8 +59,11 @@ def create(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Out
 
     Example:
 
+    \b
       brace environments create staging -m hello
     """
+    from brace.services import environments, views
+
     with open_store() as store:
         result = environments.create(store, name, model)
         data = views.read(store, views.environment_json, result)
@@ -96,6 +105,7 @@ def update(
 
     Example:
 
+    \b
       brace environments update production --rolling-deploy --max-surge-percent 25
     """
     rolling: dict[str, Any] = {
@@ -109,6 +119,8 @@ def update(
         "promotion_cleanup_strategy": cleanup_strategy,
         "rolling_deploy_config": rolling if any(v is not None for v in rolling.values()) else None,
     }
+    from brace.services import environments
+
     with open_store() as store:
         result, changed = environments.update(store, name, model, promotion_settings=settings)
     message = (
@@ -125,8 +137,11 @@ def delete(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Out
 
     Example:
 
+    \b
       brace environments delete staging -m hello
     """
+    from brace.services import environments
+
     with open_store() as store:
         result = environments.delete(store, name, model)
     emit(

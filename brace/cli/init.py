@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from brace.cli.common import Output, OutputOpt, emit
-from brace.config import load_truss
-from brace.scaffold import scaffold
 
 
 def init_command(
@@ -23,8 +21,12 @@ def init_command(
 
     Example:
 
+    \b
       brace init my-model && brace push my-model
     """
+    from brace.config import load_truss
+    from brace.scaffold import scaffold
+
     path = scaffold(directory, model_name)
     truss = load_truss(path)
     emit(

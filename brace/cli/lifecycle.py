@@ -7,9 +7,7 @@ from typing import Annotated
 import typer
 
 from brace.cli.common import ModelOpt, Output, OutputOpt, emit, needs_server, open_store
-from brace.services import deployments, views
-from brace.services import promote as promotion
-from brace.services.lookup import PRODUCTION
+from brace.store.statuses import PRODUCTION
 
 DeploymentArg = Annotated[
     str,
@@ -34,14 +32,17 @@ def promote_command(
 
     Examples:
 
+    \b
       brace promote deployment-2
-
       brace promote development --environment staging
     """
     if wait:
         raise needs_server("promote --wait")
+    from brace.services import views
+    from brace.services.promote import promote
+
     with open_store() as store:
-        result = promotion.promote(store, deployment, model_ref=model, environment=environment)
+        result = promote(store, deployment, model_ref=model, environment=environment)
         data = views.read(store, views.deployment_json, result.deployment)
     status = result.promotion.status
     emit(
@@ -60,8 +61,11 @@ def activate_command(
 
     Example:
 
+    \b
       brace activate deployment-1
     """
+    from brace.services import deployments
+
     with open_store() as store:
         result = deployments.activate(store, deployment, model)
     emit({"success": True}, f"Activated {result.name} ({result.id}): {result.status.value}.")
@@ -74,8 +78,11 @@ def deactivate_command(
 
     Example:
 
+    \b
       brace deactivate deployment-1
     """
+    from brace.services import deployments
+
     with open_store() as store:
         result = deployments.deactivate(store, deployment, model)
     emit({"success": True}, f"Deactivated {result.name} ({result.id}).")
@@ -88,8 +95,11 @@ def delete_command(
 
     Example:
 
+    \b
       brace delete deployment-1
     """
+    from brace.services import deployments
+
     with open_store() as store:
         result = deployments.delete(store, deployment, model)
     emit(
@@ -108,8 +118,11 @@ def rename_command(
 
     Example:
 
+    \b
       brace rename deployment-3 v2-int8
     """
+    from brace.services import deployments, views
+
     with open_store() as store:
         result = deployments.rename(store, deployment, new_name, model)
         data = views.read(store, views.deployment_json, result)

@@ -8,9 +8,6 @@ import typer
 
 from brace.cli import render
 from brace.cli.common import Output, OutputOpt, emit, open_store
-from brace.services import models as model_service
-from brace.services import views
-from brace.services.lookup import find_model
 
 app = typer.Typer(help="Models: each owns its deployments and environments.", no_args_is_help=True)
 
@@ -23,8 +20,11 @@ def list_models(output: OutputOpt = Output.text) -> None:
 
     Example:
 
+    \b
       brace models list -o json
     """
+    from brace.services import views
+
     with open_store() as store, store.read() as tx:
         data = {"models": [views.model_json(tx, m) for m in tx.models()]}
     emit(data, lambda: render.models(data["models"]))
@@ -36,8 +36,12 @@ def show(model: ModelArg, output: OutputOpt = Output.text) -> None:
 
     Example:
 
+    \b
       brace models show hello
     """
+    from brace.services import views
+    from brace.services.lookup import find_model
+
     with open_store() as store, store.read() as tx:
         data = views.model_json(tx, find_model(tx, model))
     emit(data, lambda: render.model(data))
@@ -53,10 +57,13 @@ def delete(
 
     Example:
 
+    \b
       brace models delete hello --yes
     """
     if not yes and not typer.confirm(f"Delete model {model} and all its deployments?"):
         raise typer.Exit(1)
+    from brace.services import models as model_service
+
     with open_store() as store:
         result = model_service.delete(store, model)
     emit({"id": result.id, "deleted": True}, f"Deleted model {result.name} ({result.id}).")

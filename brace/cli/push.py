@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,8 +17,9 @@ from brace.cli.common import (
     open_store,
     warn,
 )
-from brace.services import views
-from brace.services.push import PushResult, push
+
+if TYPE_CHECKING:
+    from brace.services.push import PushResult
 
 
 def push_command(
@@ -44,14 +45,16 @@ def push_command(
 
     Examples:
 
+    \b
       brace push examples/hello                 # development deployment, live code
-
       brace push examples/hello --publish       # new published deployment (a snapshot)
-
       brace push examples/hello --promote       # publish and promote to production
     """
     if wait:
         raise needs_server("push --wait")
+    from brace.services import views
+    from brace.services.push import push
+
     with open_store() as store:
         result = push(
             store,
@@ -101,6 +104,7 @@ def watch_command(
 
     Example:
 
+    \b
       brace watch examples/hello
     """
     raise needs_server("watch")

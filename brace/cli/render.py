@@ -5,14 +5,17 @@ They take the same dicts that `-o json` prints, so text and JSON never disagree.
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from brace.cli.common import stdout
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
 
 def _table(*columns: str) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in columns:
         table.add_column(column)

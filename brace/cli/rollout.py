@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from brace.cli import render
 from brace.cli.common import EnvironmentOpt, ModelOpt, Output, OutputOpt, emit, open_store
-from brace.services import rollout, views
-from brace.services.lookup import PRODUCTION, find_environment, find_model
-from brace.store import PromotionStatus, RolloutAction, Store
+from brace.store.statuses import PRODUCTION, PromotionStatus, RolloutAction
+
+if TYPE_CHECKING:
+    from brace.store import Store
 
 app = typer.Typer(help="Follow and steer an environment's promotion.", no_args_is_help=True)
 
 
 def _environment_json(store: Store, model: str | None, environment: str) -> dict[str, object]:
+    from brace.services import views
+    from brace.services.lookup import find_environment, find_model
+
     with store.read() as tx:
         return views.environment_json(tx, find_environment(tx, find_model(tx, model), environment))
 
@@ -33,6 +37,7 @@ def status(
 
     Example:
 
+    \b
       brace rollout status -m hello --watch
     """
     with open_store() as store:
@@ -52,6 +57,8 @@ def status(
 
 
 def _act(action: RolloutAction, model: str | None, environment: str) -> None:
+    from brace.services import rollout
+
     with open_store() as store:
         promotion, leads_to = rollout.request(store, action, model, environment)
     message = (
@@ -75,6 +82,7 @@ def pause(
 
     Example:
 
+    \b
       brace rollout pause -m hello
     """
     _act(RolloutAction.PAUSE, model, environment)
@@ -90,6 +98,7 @@ def resume(
 
     Example:
 
+    \b
       brace rollout resume -m hello
     """
     _act(RolloutAction.RESUME, model, environment)
@@ -105,6 +114,7 @@ def cancel(
 
     Example:
 
+    \b
       brace rollout cancel -m hello
     """
     _act(RolloutAction.CANCEL, model, environment)
@@ -120,6 +130,7 @@ def force_cancel(
 
     Example:
 
+    \b
       brace rollout force-cancel -m hello
     """
     _act(RolloutAction.FORCE_CANCEL, model, environment)
@@ -135,6 +146,7 @@ def force_roll_forward(
 
     Example:
 
+    \b
       brace rollout force-roll-forward -m hello
     """
     _act(RolloutAction.FORCE_ROLL_FORWARD, model, environment)

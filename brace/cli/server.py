@@ -22,6 +22,7 @@ def server_command(
 
     Example:
 
+    \b
       brace server --port 8765
     """
     raise needs_server("server")
@@ -34,6 +35,7 @@ def up_command(
 
     Example:
 
+    \b
       brace up
     """
     raise needs_server("up")
@@ -46,6 +48,7 @@ def down_command(
 
     Example:
 
+    \b
       brace down
     """
     raise needs_server("down")
@@ -58,6 +61,7 @@ def status_command(
 
     Example:
 
+    \b
       brace status -o json
     """
     raise needs_server("status")
@@ -84,6 +88,7 @@ def predict_command(
 
     Example:
 
+    \b
       brace predict -m hello -d '{"text": "hi"}'
     """
     raise needs_server("predict")
@@ -101,6 +106,7 @@ def logs_command(
 
     Example:
 
+    \b
       brace logs development -m hello --follow
     """
     raise needs_server("logs")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from brace.errors import NotFoundError, UsageError
 from brace.store import Deployment, Environment, Model, Tx
+from brace.store.records import DEVELOPMENT, PRODUCTION
 
-DEVELOPMENT = "development"
-PRODUCTION = "production"
+__all__ = ["DEVELOPMENT", "PRODUCTION", "find_deployment", "find_environment", "find_model"]
 
 
 def find_model(tx: Tx, ref: str | None) -> Model:

@@ -1,4 +1,4 @@
-"""Typed records of brace's state and the enums of Baseten's statuses.
+"""Typed records of brace's state.
 
 Rows become frozen dataclasses here, and nowhere else; everything above the store
 works with these values, never with sqlite rows. Settings objects carry Baseten's
@@ -8,62 +8,25 @@ defaults and convert to and from the JSON shapes of the management API.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from brace.store.statuses import (
+    DEVELOPMENT,
+    PRODUCTION,
+    CleanupStrategy,
+    DeploymentStatus,
+    PromotionStatus,
+    RolloutAction,
+)
 
-class DeploymentStatus(StrEnum):
-    BUILDING = "BUILDING"
-    DEPLOYING = "DEPLOYING"
-    LOADING_MODEL = "LOADING_MODEL"
-    ACTIVE = "ACTIVE"
-    UNHEALTHY = "UNHEALTHY"
-    UPDATING = "UPDATING"
-    SCALED_TO_ZERO = "SCALED_TO_ZERO"
-    WAKING_UP = "WAKING_UP"
-    DEACTIVATING = "DEACTIVATING"
-    INACTIVE = "INACTIVE"
-    BUILD_FAILED = "BUILD_FAILED"
-    DEPLOY_FAILED = "DEPLOY_FAILED"
-    FAILED = "FAILED"
-
-    @property
-    def failed(self) -> bool:
-        return self in (self.BUILD_FAILED, self.DEPLOY_FAILED, self.FAILED)
-
-    @property
-    def inactive(self) -> bool:
-        return self in (self.INACTIVE, self.DEACTIVATING)
-
-
-class PromotionStatus(StrEnum):
-    RELEASING = "RELEASING"
-    RAMPING_UP = "RAMPING_UP"
-    PAUSED = "PAUSED"
-    RAMPING_DOWN = "RAMPING_DOWN"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-
-    @property
-    def finished(self) -> bool:
-        return self in (self.SUCCEEDED, self.FAILED, self.CANCELED)
-
-
-class RolloutAction(StrEnum):
-    """A request recorded for the controller, applied between rollout steps."""
-
-    PAUSE = "PAUSE"
-    RESUME = "RESUME"
-    CANCEL = "CANCEL"
-    FORCE_CANCEL = "FORCE_CANCEL"
-    FORCE_ROLL_FORWARD = "FORCE_ROLL_FORWARD"
-
-
-class CleanupStrategy(StrEnum):
-    SCALE_TO_ZERO = "SCALE_TO_ZERO"
-    KEEP = "KEEP"
-    DEACTIVATE = "DEACTIVATE"
+__all__ = [
+    "DEVELOPMENT",
+    "PRODUCTION",
+    "CleanupStrategy",
+    "DeploymentStatus",
+    "PromotionStatus",
+    "RolloutAction",
+]
 
 
 @dataclass(frozen=True)

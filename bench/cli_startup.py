@@ -1,0 +1,71 @@
+"""How fast `brace` starts, next to the interpreter and its CLI libraries.
+
+Runs, interleaved so that machine noise hits every command alike:
+  python -c pass                      the interpreter alone
+  python -c "import typer, rich"      the floor for any Typer + Rich CLI
+  brace --help
+  brace deployments list              a state-only command on a home with 1 model, 3 deployments
+and prints the median and p90 wall time of each, and each one's ratio to
+`import typer, rich`. Usage: python bench/cli_startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def brace_executable() -> list[str]:
+    script = Path(sys.executable).parent / "brace"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "brace"]
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    runs = parser.parse_args().runs
+    brace = brace_executable()
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "BRACE_HOME": home}
+        example = str(ROOT / "examples" / "hello")
+        for args in (["push", example], ["push", example, "--publish"],
+                     ["push", example, "--promote"]):  # fmt: skip
+            subprocess.run([*brace, *args], env=env, check=True, capture_output=True)
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import typer, rich'": [sys.executable, "-c", "import typer, rich"],
+            "brace --help": [*brace, "--help"],
+            "brace deployments list": [*brace, "deployments", "list"],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for name, command in commands.items():  # warm the page cache once
+            timed(command, env)
+        for _ in range(runs):
+            for name, command in commands.items():
+                samples[name].append(timed(command, env))
+    baseline = statistics.median(samples["python -c 'import typer, rich'"])
+    print(f"{'command':34} {'median ms':>10} {'p90 ms':>8} {'vs typer+rich':>14}")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        p90 = statistics.quantiles(values, n=10)[-1]
+        print(f"{name:34} {median * 1000:10.1f} {p90 * 1000:8.1f} {median / baseline:13.2f}x")
+    print(f"({runs} interleaved runs each; Python {sys.version.split()[0]})")
+
+
+if __name__ == "__main__":
+    main()

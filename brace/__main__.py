@@ -1,0 +1,5 @@
+"""`python -m brace` runs the CLI."""
+
+from brace.cli.app import main
+
+main()
