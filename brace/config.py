@@ -108,7 +108,7 @@ _RUNTIME_KNOWN = {
 }
 _RESOURCES_KNOWN = {"cpu", "memory", "use_gpu", "accelerator", "instance_type", "node_count"}
 _CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
-_MEMORY = re.compile(r"^\d+(\.\d+)?([kMGTPE]i?)?$")
+_MEMORY = re.compile(r"^\d+(\.\d+)?(k|M|G|T|Ki|Mi|Gi|Ti)?$")
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,9 @@ class Truss:
         if self.config.requirements_file is None:
             return self.config.requirements
         text = (self.path / self.config.requirements_file).read_text()
-        lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+        # pip: '#' starts a comment at the start of a line or after white space only
+        # (a URL's '#sha256=...' fragment is not a comment).
+        lines = (re.sub(r"(^|\s)#.*$", "", line).strip() for line in text.splitlines())
         return tuple(line for line in lines if line)
 
 
@@ -289,7 +291,11 @@ class _Checker:
                 "Serve the model from model/model.py instead.",
             )
         requirements = self.str_list(raw, "requirements")
-        requirements_file = self.optional_str(raw, "requirements_file")
+        requirements_file = (
+            self.path_field(raw, "requirements_file", "")
+            if raw.get("requirements_file") is not None
+            else None
+        )
         if requirements and requirements_file:
             raise self.fail(
                 "requirements",
@@ -550,6 +556,12 @@ def find_model_class(model_file: Path, class_name: str) -> None:
         if isinstance(node, ast.Assign)
         for target in node.targets
         if isinstance(target, ast.Name)
+    }
+    names |= {
+        alias.asname or alias.name.split(".")[0]
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
     }
     if class_name not in names:
         raise ConfigError(

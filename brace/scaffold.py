@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 
+from brace.config import PYTHON_VERSIONS
 from brace.errors import RefusedError
 
 CONFIG = """\
 model_name: {name}
 description: A new model. Edit model/model.py, then `brace push` or `brace watch`.
-python_version: py311
+python_version: {python_version}
 requirements: []
 environment_variables: {{}}
 secrets: {{}}
@@ -43,6 +46,12 @@ class Model:
 '''
 
 
+def running_python_version() -> str:
+    """This interpreter as a Truss python_version (py311), or the newest Truss knows."""
+    version = f"py{sys.version_info.major}{sys.version_info.minor}"
+    return version if version in PYTHON_VERSIONS else PYTHON_VERSIONS[-1]
+
+
 def default_model_name(directory: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._ -]", "-", directory.resolve().name) or "model"
 
@@ -58,7 +67,9 @@ def scaffold(directory: Path, model_name: str | None = None) -> Path:
     (directory / "model").mkdir(parents=True, exist_ok=True)
     (directory / "data").mkdir()
     (directory / "packages").mkdir()
-    (directory / "config.yaml").write_text(CONFIG.format(name=name))
+    # A JSON string is a valid double-quoted YAML scalar: names like "v2: int8" stay names.
+    config = CONFIG.format(name=json.dumps(name), python_version=running_python_version())
+    (directory / "config.yaml").write_text(config)
     (directory / "model" / "__init__.py").write_text("")
     (directory / "model" / "model.py").write_text(MODEL)
     return directory.resolve()

@@ -83,9 +83,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def report(error: BraceError) -> None:
     if session.output is Output.json:
         sys.stdout.write(json.dumps(error.to_json()) + "\n")
-    stderr.print(f"Error: {error.message}", style="red", markup=False)
+    stderr().print(f"Error: {error.message}", style="red", markup=False)
     if error.hint:
-        stderr.print(f"Hint: {error.hint}", markup=False)
+        stderr().print(f"Hint: {error.hint}", markup=False)
 
 
 def main() -> None:

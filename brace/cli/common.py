@@ -10,15 +10,17 @@ import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from brace.errors import ServerError
 from brace.home import brace_home
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from brace.store import Store
 
 
@@ -57,9 +59,22 @@ ModelOpt = Annotated[
 ]
 EnvironmentOpt = Annotated[str, typer.Option("-e", "--environment", help="Environment name.")]
 
-# Not a terminal (a pipe, a file, a test): do not wrap tables at 80 columns.
-stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def stdout() -> Console:
+    import rich.console
+
+    # Not a terminal (a pipe, a file, a test): do not wrap tables at 80 columns.
+    return rich.console.Console(
+        highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200
+    )
+
+
+@cache
+def stderr() -> Console:
+    import rich.console
+
+    return rich.console.Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def open_store() -> Store:
@@ -73,22 +88,22 @@ def emit(data: Any, text: Callable[[], None] | str) -> None:
     if session.output is Output.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif isinstance(text, str):
-        stdout.print(text, markup=False)
+        stdout().print(text, markup=False)
     else:
         text()
 
 
 def line(text: str) -> None:
     """One line of text-mode output."""
-    stdout.print(text, markup=False)
+    stdout().print(text, markup=False)
 
 
 def note(message: str) -> None:
-    stderr.print(message, markup=False)
+    stderr().print(message, markup=False)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"warning: {message}", style="yellow", markup=False)
+    stderr().print(f"warning: {message}", style="yellow", markup=False)
 
 
 def needs_server(command: str) -> ServerError:

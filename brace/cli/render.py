@@ -30,7 +30,7 @@ def _role(deployment: dict[str, Any]) -> str:
 
 def deployments(items: list[dict[str, Any]], model_names: dict[str, str]) -> None:
     if not items:
-        stdout.print("No deployments. Create one with `brace push DIR`.", markup=False)
+        stdout().print("No deployments. Create one with `brace push DIR`.", markup=False)
         return
     table = _table("MODEL", "ID", "NAME", "ENVIRONMENT", "STATUS", "REPLICAS", "CREATED")
     for item in items:
@@ -43,12 +43,12 @@ def deployments(items: list[dict[str, Any]], model_names: dict[str, str]) -> Non
             str(item["active_replica_count"]),
             item["created_at"][:16].replace("T", " "),
         )
-    stdout.print(table)
+    stdout().print(table)
 
 
 def models(items: list[dict[str, Any]]) -> None:
     if not items:
-        stdout.print("No models. Create one with `brace push DIR`.", markup=False)
+        stdout().print("No models. Create one with `brace push DIR`.", markup=False)
         return
     table = _table("ID", "NAME", "DEPLOYMENTS", "PRODUCTION", "DEVELOPMENT", "CREATED")
     for item in items:
@@ -60,7 +60,7 @@ def models(items: list[dict[str, Any]]) -> None:
             item["development_deployment_id"] or "-",
             item["created_at"][:16].replace("T", " "),
         )
-    stdout.print(table)
+    stdout().print(table)
 
 
 def environments(items: list[dict[str, Any]]) -> None:
@@ -78,16 +78,16 @@ def environments(items: list[dict[str, Any]]) -> None:
             "yes" if item["promotion_settings"]["rolling_deploy"] else "no",
             f"{settings['min_replica']}-{settings['max_replica']}",
         )
-    stdout.print(table)
+    stdout().print(table)
 
 
 def details(title: str, rows: list[tuple[str, Any]]) -> None:
-    stdout.print(title, style="bold", markup=False)
+    stdout().print(title, style="bold", markup=False)
     table = _table("", "")
     table.show_header = False
     for key, value in rows:
         table.add_row(key, "-" if value is None else str(value))
-    stdout.print(table)
+    stdout().print(table)
 
 
 def settings_rows(prefix: str, settings: dict[str, Any]) -> list[tuple[str, Any]]:

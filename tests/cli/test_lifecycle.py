@@ -1,0 +1,398 @@
+"""promote, activate, deactivate, delete, rename; lookups by id, name and model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brace.services.snapshots import snapshot_path
+from brace.store import Store
+from tests.cli.conftest import (
+    DEFAULT_AUTOSCALING,
+    DEPLOYMENT_KEYS,
+    data,
+    deployment,
+    deployment_names,
+    environment,
+    expect_error,
+    expect_json_error,
+    model_id,
+    ok,
+)
+from tests.conftest import Cli, MakeTruss
+
+
+def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
+    directory = tmp_path / "hello"
+    created = data(cli, "init", directory)
+    assert created == {"path": str(directory.resolve()), "model_name": "hello"}
+
+    dev = data(cli, "push", directory)["deployment"]
+    first = data(cli, "push", directory, "--publish")["deployment"]
+    second = data(cli, "push", directory, "--promote")["deployment"]
+    assert (dev["name"], first["name"], second["name"]) == (
+        "development",
+        "deployment-1",
+        "deployment-2",
+    )
+
+    listed = data(cli, "deployments", "list")["deployments"]
+    assert [(d["name"], d["environment"], d["is_production"]) for d in listed] == [
+        ("development", None, False),
+        ("deployment-1", None, False),
+        ("deployment-2", "production", True),
+    ]
+
+    refused = cli("delete", "deployment-2")
+    expect_error(
+        refused,
+        5,
+        f"deployment deployment-2 ({second['id']}) is production's current deployment "
+        "and cannot be deleted",
+        "Promote another deployment to production first "
+        "(`brace promote DEPLOYMENT --environment production`), "
+        "or delete the whole model (`brace models delete MODEL`).",
+    )
+    assert deployment_names(store) == ["development", "deployment-1", "deployment-2"]
+
+    promoted = data(cli, "promote", "deployment-1")
+    assert (promoted["id"], promoted["is_production"]) == (first["id"], True)
+
+    deleted = data(cli, "delete", "deployment-2")
+    assert deleted == {"id": second["id"], "deleted": True, "model_id": second["model_id"]}
+    assert deployment_names(store) == ["development", "deployment-1"]
+
+    assert data(cli, "deactivate", "production") == {"success": True}
+    assert deployment(store, "deployment-1").status == "INACTIVE"
+    assert data(cli, "activate", "production") == {"success": True}
+    assert deployment(store, "deployment-1").status == "DEPLOYING"
+
+    update = data(
+        cli, "environments", "update", "production", "--rolling-deploy", "--max-surge-percent", "25"
+    )
+    assert update == {
+        "status": "ACCEPTED",
+        "message": "Settings of environment production updated.",
+    }
+    production = data(cli, "environments", "show", "production")
+    assert production["current_deployment"]["id"] == first["id"]
+    assert production["promotion_settings"]["rolling_deploy"] is True
+    assert production["promotion_settings"]["rolling_deploy_config"]["max_surge_percent"] == 25
+
+
+# promote
+
+
+def test_promote_development_publishes_a_new_deployment(
+    cli: Cli, hello: Path, store: Store
+) -> None:
+    ok(cli("push", hello, "--promote"))
+    ok(cli("deployments", "autoscaling", "production", "--max-replica", "4"))
+    dev_before = data(cli, "deployments", "show", "development")
+
+    promoted = data(cli, "promote", "development")
+    assert set(promoted) == DEPLOYMENT_KEYS
+    assert promoted["id"] != dev_before["id"]
+    assert promoted["name"] == "deployment-2"
+    assert (promoted["is_production"], promoted["is_development"]) == (True, False)
+    assert promoted["environment"] == "production"
+    # It takes the settings of the deployment it replaces.
+    assert promoted["autoscaling_settings"] == DEFAULT_AUTOSCALING | {"max_replica": 4}
+
+    assert data(cli, "deployments", "show", "development") == dev_before
+    assert environment(store, "production").current_deployment_id == promoted["id"]
+    new = deployment(store, "deployment-2")
+    assert new.snapshot is not None and new.source_dir is None
+
+
+def test_promote_development_without_production_takes_standard_settings(
+    cli: Cli, hello: Path
+) -> None:
+    ok(cli("push", hello))
+    promoted = data(cli, "promote", "development")
+    assert promoted["name"] == "deployment-1"
+    assert promoted["autoscaling_settings"] == DEFAULT_AUTOSCALING
+
+
+def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--promote"))
+    candidate = data(cli, "push", hello, "--publish")["deployment"]
+    ok(cli("deployments", "autoscaling", "deployment-2", "--min-replica", "1", "--max-replica", "2"))
+
+    result = ok(cli("promote", "deployment-2"))
+    assert result.stdout == f"Promoted deployment-2 ({candidate['id']}) to production.\n"
+    promoted = data(cli, "deployments", "show", "production")
+    assert promoted["id"] == candidate["id"]
+    assert promoted["autoscaling_settings"] == DEFAULT_AUTOSCALING | {
+        "min_replica": 1,
+        "max_replica": 2,
+    }
+    former = data(cli, "deployments", "show", "deployment-1")
+    assert (former["is_production"], former["environment"], former["status"]) == (
+        False,
+        None,
+        "DEPLOYING",
+    )
+
+
+def test_promote_to_another_environment(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--publish"))
+    ok(cli("environments", "create", "staging"))
+    promoted = data(cli, "promote", "deployment-1", "--environment", "staging")
+    assert (promoted["environment"], promoted["is_production"]) == ("staging", False)
+    assert environment(store, "staging").current_deployment_id == promoted["id"]
+    assert environment(store, "production").current_deployment_id is None
+
+
+def test_promote_inactive_deployment_is_refused(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--publish"))
+    ok(cli("deactivate", "deployment-1"))
+    inactive = deployment(store, "deployment-1")
+
+    result = cli("promote", "deployment-1")
+    expect_error(
+        result,
+        5,
+        f"deployment deployment-1 ({inactive.id}) is INACTIVE and cannot be promoted",
+        f"Activate it first: `brace activate {inactive.id}`, then promote it once it is up.",
+    )
+    assert "brace activate" in result.stderr
+    assert environment(store, "production").current_deployment_id is None
+
+
+def test_promote_current_deployment_is_refused(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--promote"))
+    current = deployment(store, "deployment-1")
+    expect_error(
+        cli("promote", "deployment-1"),
+        5,
+        f"deployment deployment-1 ({current.id}) is already production's current deployment",
+    )
+
+
+# activate / deactivate
+
+
+def test_deactivate_then_activate(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--publish"))
+    published = deployment(store, "deployment-1")
+    assert ok(cli("deactivate", "deployment-1")).stdout == (
+        f"Deactivated deployment-1 ({published.id}).\n"
+    )
+    stopped = deployment(store, "deployment-1")
+    assert (stopped.status, stopped.active_replica_count) == ("INACTIVE", 0)
+    expect_error(
+        cli("deactivate", "deployment-1"),
+        5,
+        f"deployment deployment-1 ({published.id}) is already INACTIVE",
+    )
+
+    assert ok(cli("activate", published.id)).stdout == (
+        f"Activated deployment-1 ({published.id}): DEPLOYING.\n"
+    )
+    assert deployment(store, "deployment-1").status == "DEPLOYING"
+    expect_error(
+        cli("activate", "deployment-1"),
+        5,
+        f"deployment deployment-1 ({published.id}) is DEPLOYING, not inactive",
+        "Only a deactivated deployment can be activated.",
+    )
+
+
+# rename
+
+
+def test_rename(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--promote"))
+    before = deployment(store, "deployment-1")
+    renamed = data(cli, "rename", "deployment-1", "v2-int8")
+    assert (renamed["id"], renamed["name"], renamed["is_production"]) == (
+        before.id,
+        "v2-int8",
+        True,
+    )
+    assert deployment_names(store) == ["v2-int8"]
+    text = ok(cli("rename", "v2-int8", "v3"))
+    assert text.stdout == f"Renamed deployment {before.id} to v3.\n"
+    assert data(cli, "rename", "v3", "v3")["name"] == "v3"
+    assert deployment_names(store) == ["v3"]
+
+
+def test_rename_development_is_refused(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello))
+    expect_error(
+        cli("rename", "development", "dev2"),
+        5,
+        "the development deployment is always named 'development' and cannot be renamed",
+        "Publish it (`brace push --publish --deployment-name NAME`) to name a version.",
+    )
+    assert deployment_names(store) == ["development"]
+
+
+@pytest.mark.parametrize(
+    ("new_name", "message", "hint"),
+    [
+        pytest.param(
+            "deployment-2",
+            "model 'hello' already has a deployment named 'deployment-2'",
+            "Choose another name.",
+            id="duplicate",
+        ),
+        pytest.param(
+            "development",
+            "'development' is reserved: it names the model's development deployment",
+            "Choose another name.",
+            id="reserved",
+        ),
+        pytest.param(
+            "no/slash",
+            "invalid deployment name 'no/slash'",
+            "Use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            id="invalid",
+        ),
+    ],
+)
+def test_rename_refused(
+    cli: Cli, hello: Path, store: Store, new_name: str, message: str, hint: str
+) -> None:
+    ok(cli("push", hello, "--publish"))
+    ok(cli("push", hello, "--publish"))
+    expect_error(cli("rename", "deployment-1", new_name), 5, message, hint)
+    assert deployment_names(store) == ["deployment-1", "deployment-2"]
+
+
+# delete
+
+
+def test_delete_returns_id_and_removes_the_deployment(
+    cli: Cli, make_truss: MakeTruss, store: Store, home: Path
+) -> None:
+    directory = make_truss("hello")
+    ok(cli("push", directory))
+    ok(cli("push", directory, "--publish"))
+    (directory / "model" / "extra.py").write_text("X = 1\n")
+    ok(cli("push", directory, "--promote"))
+    first = deployment(store, "deployment-1")
+    assert first.snapshot is not None
+    assert first.snapshot != deployment(store, "deployment-2").snapshot
+
+    deleted = data(cli, "delete", "deployment-1")
+    assert deleted == {"id": first.id, "deleted": True, "model_id": model_id(store)}
+    assert deployment_names(store) == ["development", "deployment-2"]
+    assert not snapshot_path(home, first.snapshot).exists()
+    assert snapshot_path(home, str(deployment(store, "deployment-2").snapshot)).is_dir()
+
+    development = deployment(store, "development")
+    assert ok(cli("delete", "development")).stdout == (
+        f"Deleted development ({development.id}).\n"
+    )
+    assert deployment_names(store) == ["deployment-2"]
+    expect_error(
+        cli("deployments", "show", "development"),
+        4,
+        "model 'hello' has no development deployment",
+        "Create it with `brace push DIR`.",
+    )
+
+
+def test_delete_staging_current_deployment_is_refused(
+    cli: Cli, hello: Path, store: Store
+) -> None:
+    ok(cli("push", hello))
+    ok(cli("environments", "create", "staging"))
+    ok(cli("push", hello, "--environment", "staging"))
+    staged = deployment(store, "deployment-1")
+    result = cli("delete", "deployment-1")
+    assert result.exit_code == 5
+    assert result.stderr.startswith(
+        f"Error: deployment deployment-1 ({staged.id}) is staging's current deployment "
+        "and cannot be deleted\n"
+    )
+    assert deployment_names(store) == ["development", "deployment-1"]
+
+
+# lookups
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["promote", "nope"], id="promote"),
+        pytest.param(["activate", "nope"], id="activate"),
+        pytest.param(["deactivate", "nope"], id="deactivate"),
+        pytest.param(["delete", "nope"], id="delete"),
+        pytest.param(["rename", "nope", "other"], id="rename"),
+        pytest.param(["deployments", "show", "nope"], id="deployments-show"),
+        pytest.param(["deployments", "autoscaling", "nope", "--max-replica", "2"], id="autoscaling"),
+    ],
+)
+def test_unknown_deployment_is_not_found(
+    cli: Cli, hello: Path, store: Store, args: list[str]
+) -> None:
+    ok(cli("push", hello, "--publish"))
+    hint = "List them with `brace deployments list`."
+    expect_error(cli(*args), 4, "no deployment 'nope'", hint)
+    expect_json_error(
+        cli(*args, "-m", "hello", "-o", "json"), 4, "no deployment 'nope' in model 'hello'", hint
+    )
+    assert deployment_names(store) == ["deployment-1"]
+
+
+def test_unknown_model_is_not_found(cli: Cli, hello: Path) -> None:
+    expect_error(
+        cli("promote", "development"),
+        4,
+        "there are no models yet",
+        "Push one with `brace push DIR`.",
+    )
+    ok(cli("push", hello))
+    expect_error(
+        cli("promote", "development", "-m", "nope"), 4, "no model named 'nope'", "Models: hello."
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["promote", "development"], id="promote-development"),
+        pytest.param(["deactivate", "production"], id="deactivate-production"),
+        pytest.param(["delete", "development"], id="delete-development"),
+        pytest.param(["deployments", "show", "production"], id="show-production"),
+        pytest.param(["environments", "list"], id="environments-list"),
+        pytest.param(["rollout", "status"], id="rollout-status"),
+    ],
+)
+def test_several_models_need_dash_m(
+    cli: Cli, make_truss: MakeTruss, store: Store, args: list[str]
+) -> None:
+    for name in ("alpha", "beta"):
+        ok(cli("push", make_truss(name), "--promote"))
+        ok(cli("push", make_truss(name)))
+    message = "there are several models; say which one"
+    hint = "Pass -m MODEL, one of: alpha, beta."
+    expect_error(cli(*args), 2, message, hint)
+    expect_json_error(cli(*args, "-o", "json"), 2, message, hint)
+    for name in ("alpha", "beta"):
+        assert deployment_names(store, name) == ["deployment-1", "development"]
+    ok(cli(*args, "-m", "beta"))
+
+
+def test_same_deployment_name_in_several_models_needs_dash_m(
+    cli: Cli, make_truss: MakeTruss, store: Store
+) -> None:
+    for name in ("alpha", "beta"):
+        ok(cli("push", make_truss(name), "--publish"))
+    expect_error(
+        cli("delete", "deployment-1"),
+        2,
+        "several models have a deployment named 'deployment-1'",
+        "Pass -m MODEL, one of: alpha, beta.",
+    )
+    deleted = data(cli, "delete", "deployment-1", "-m", "alpha")
+    assert deleted["model_id"] == model_id(store, "alpha")
+    assert deployment_names(store, "alpha") == []
+    assert deployment_names(store, "beta") == ["deployment-1"]
+    # An id needs no model.
+    beta = deployment(store, "deployment-1", "beta")
+    assert data(cli, "delete", beta.id)["id"] == beta.id

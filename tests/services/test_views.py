@@ -1,0 +1,177 @@
+"""The management API's JSON shapes: exactly Baseten's keys, with brace's values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brace.services import views
+from brace.services.promote import promote
+from brace.services.push import push
+from brace.store import Deployment, Model, Store
+from tests.services.conftest import enable_rolling, environment
+
+DEPLOYMENT_KEYS = {
+    "id",
+    "created_at",
+    "name",
+    "model_id",
+    "is_production",
+    "is_development",
+    "status",
+    "active_replica_count",
+    "autoscaling_settings",
+    "instance_type_name",
+    "environment",
+    "labels",
+}
+MODEL_KEYS = {
+    "id",
+    "created_at",
+    "name",
+    "deployments_count",
+    "production_deployment_id",
+    "development_deployment_id",
+    "instance_type_name",
+    "team_name",
+}
+ENVIRONMENT_KEYS = {
+    "name",
+    "created_at",
+    "model_id",
+    "current_deployment",
+    "candidate_deployment",
+    "in_progress_promotion",
+    "autoscaling_settings",
+    "promotion_settings",
+    "instance_type",
+}
+PROMOTION_KEYS = {"status", "percent_traffic_to_new_version", "error_message", "rolling_deploy"}
+AUTOSCALING_KEYS = {
+    "min_replica",
+    "max_replica",
+    "autoscaling_window",
+    "scale_down_delay",
+    "concurrency_target",
+    "target_utilization_percentage",
+}
+
+
+@pytest.fixture
+def hello(store: Store, truss_dir: Path) -> tuple[Model, Deployment, Deployment]:
+    """The model, its development deployment and its production deployment."""
+    dev = push(store, truss_dir)
+    production = push(store, truss_dir, promote=True).deployment
+    return dev.model, dev.deployment, production
+
+
+def test_deployment_json(store: Store, hello: tuple[Model, Deployment, Deployment]) -> None:
+    model, dev, production = hello
+
+    shown = views.read(store, views.deployment_json, production)
+    shown_dev = views.read(store, views.deployment_json, dev)
+
+    assert set(shown) == DEPLOYMENT_KEYS
+    assert set(shown_dev) == DEPLOYMENT_KEYS
+    assert set(shown["autoscaling_settings"]) == AUTOSCALING_KEYS
+    assert shown["id"] == production.id
+    assert shown["model_id"] == model.id
+    assert shown["name"] == "deployment-1"
+    assert (shown["is_production"], shown["is_development"]) == (True, False)
+    assert shown["environment"] == "production"
+    assert shown["status"] == "DEPLOYING"
+    assert (shown_dev["is_production"], shown_dev["is_development"]) == (False, True)
+    assert shown_dev["environment"] is None
+    assert shown_dev["autoscaling_settings"]["max_replica"] == 1
+
+
+def test_deployments_json(store: Store, hello: tuple[Model, Deployment, Deployment]) -> None:
+    _, dev, production = hello
+
+    shown = views.read(store, views.deployments_json, [dev, production])
+
+    assert list(shown) == ["deployments"]
+    assert [d["id"] for d in shown["deployments"]] == [dev.id, production.id]
+
+
+def test_model_json(store: Store, hello: tuple[Model, Deployment, Deployment]) -> None:
+    model, dev, production = hello
+
+    shown = views.read(store, views.model_json, model)
+
+    assert set(shown) == MODEL_KEYS
+    assert shown["id"] == model.id
+    assert shown["name"] == "hello"
+    assert shown["deployments_count"] == 2
+    assert shown["production_deployment_id"] == production.id
+    assert shown["development_deployment_id"] == dev.id
+
+
+def test_model_json_without_deployments(store: Store, truss_dir: Path) -> None:
+    model = push(store, truss_dir, publish=True).model
+
+    shown = views.read(store, views.model_json, model)
+
+    assert shown["production_deployment_id"] is None
+    assert shown["development_deployment_id"] is None
+    assert shown["deployments_count"] == 1
+
+
+def test_environment_json(store: Store, hello: tuple[Model, Deployment, Deployment]) -> None:
+    model, _, production = hello
+
+    shown = views.read(store, views.environment_json, environment(store))
+
+    assert set(shown) == ENVIRONMENT_KEYS
+    assert shown["name"] == "production"
+    assert shown["model_id"] == model.id
+    assert shown["current_deployment"]["id"] == production.id
+    assert set(shown["current_deployment"]) == DEPLOYMENT_KEYS
+    assert shown["candidate_deployment"] is None
+    assert set(shown["in_progress_promotion"]) == PROMOTION_KEYS
+    assert shown["in_progress_promotion"]["status"] == "SUCCEEDED"
+    assert set(shown["autoscaling_settings"]) == AUTOSCALING_KEYS
+    assert shown["promotion_settings"] == {
+        "rolling_deploy": False,
+        "rolling_deploy_config": {
+            "rolling_deploy_strategy": "REPLICA",
+            "max_surge_percent": 10,
+            "max_unavailable_percent": 0,
+            "stabilization_time_seconds": 0,
+            "replica_overhead_percent": 0,
+        },
+        "promotion_cleanup_strategy": "SCALE_TO_ZERO",
+    }
+
+
+def test_environment_json_before_any_promotion(store: Store, truss_dir: Path) -> None:
+    push(store, truss_dir)
+
+    shown = views.read(store, views.environment_json, environment(store))
+
+    assert set(shown) == ENVIRONMENT_KEYS
+    assert shown["current_deployment"] is None
+    assert shown["candidate_deployment"] is None
+    assert shown["in_progress_promotion"] is None
+
+
+def test_environment_json_during_a_rolling_promotion(
+    store: Store, hello: tuple[Model, Deployment, Deployment]
+) -> None:
+    _, _, production = hello
+    enable_rolling(store)
+    candidate = promote(store, "development").deployment
+
+    shown = views.read(store, views.environment_json, environment(store))
+
+    assert shown["current_deployment"]["id"] == production.id
+    assert shown["candidate_deployment"]["id"] == candidate.id
+    assert set(shown["candidate_deployment"]) == DEPLOYMENT_KEYS
+    assert shown["candidate_deployment"]["is_production"] is False
+    assert shown["in_progress_promotion"] == {
+        "status": "RELEASING",
+        "percent_traffic_to_new_version": 0,
+        "error_message": None,
+        "rolling_deploy": True,
+    }
