@@ -23,8 +23,13 @@ def commands() -> Iterator[tuple[str, str]]:
     def walk(
         command: click.Command, path: str, parent: click.Context | None
     ) -> Iterator[tuple[str, str]]:
-        ctx = click.Context(command, info_name=path.split()[-1], parent=parent,
-                            terminal_width=WIDTH, max_content_width=WIDTH)
+        ctx = click.Context(
+            command,
+            info_name=path.split()[-1],
+            parent=parent,
+            terminal_width=WIDTH,
+            max_content_width=WIDTH,
+        )
         yield path, command.get_help(ctx)
         if isinstance(command, click.Group):
             for name in command.list_commands(ctx):

@@ -20,7 +20,7 @@ from brace.config import Truss, load_truss
 from brace.errors import RefusedError
 from brace.services.lookup import PRODUCTION, find_deployment, find_environment
 from brace.services.names import check_deployment_name
-from brace.services.snapshots import snapshot_path, take_snapshot
+from brace.services.snapshots import new_snapshot, snapshot_path, take_snapshot
 from brace.store import (
     AutoscalingSettings,
     Deployment,
@@ -47,18 +47,18 @@ def promote(
 ) -> PromoteResult:
     with store.read() as tx:
         source = find_deployment(tx, ref, model_ref)
-    truss = snapshot = None
+    truss = None
     if source.is_development:
-        # Copy the live code before taking the write lock: it may be large.
         assert source.source_dir is not None
         truss = load_truss(source.source_dir)
-        snapshot = take_snapshot(store.home, truss)
-    with store.transaction() as tx:
+    # The live code is copied before the write lock is taken: it may be large.
+    with new_snapshot(store, truss) as snapshot, store.transaction() as tx:
         source = find_deployment(tx, source.id)
         model = tx.model(source.model_id)
         assert model is not None
         target = find_environment(tx, model, environment)
         check_no_promotion(tx, target)
+        check_can_run(source)
         if source.is_development:
             assert truss is not None and snapshot is not None
             candidate = create_published(
@@ -88,6 +88,10 @@ def check_promotable(environment: Environment, deployment: Deployment) -> None:
             f"deployment {deployment.name} ({deployment.id}) is already "
             f"{environment.name}'s current deployment"
         )
+
+
+def check_can_run(deployment: Deployment) -> None:
+    """Only an active deployment can be promoted (Baseten: "any active deployment")."""
     if deployment.status.inactive:
         raise RefusedError(
             f"deployment {deployment.name} ({deployment.id}) is {deployment.status.value} "

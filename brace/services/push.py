@@ -27,7 +27,7 @@ from brace.services.promote import (
     initial_status,
     start_promotion,
 )
-from brace.services.snapshots import take_snapshot
+from brace.services.snapshots import new_snapshot
 from brace.store import (
     DEVELOPMENT_AUTOSCALING,
     AutoscalingSettings,
@@ -82,8 +82,7 @@ def push(
             "Set model_name in config.yaml, or pass --model-name NAME.",
         )
     name = check_model_name(chosen)
-    snapshot = take_snapshot(store.home, truss) if published else None
-    with store.transaction() as tx:
+    with new_snapshot(store, truss if published else None) as snapshot, store.transaction() as tx:
         model = tx.model_by_name(name)
         created = model is None
         if model is None:

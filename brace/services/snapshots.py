@@ -16,9 +16,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from brace.config import Truss
+from brace.store import Store
 
 SNAPSHOTS = "snapshots"
 MANIFEST = "brace-snapshot.json"
@@ -98,6 +100,24 @@ def take_snapshot(home: Path, truss: Truss) -> str:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return snapshot
+
+
+@contextmanager
+def new_snapshot(store: Store, truss: Truss | None) -> Iterator[str | None]:
+    """Snapshot `truss` (if given) for a deployment about to be recorded.
+
+    If recording fails (a refused push or promotion), the copy is removed again unless
+    some deployment uses it, so refused pushes leave no large copies behind.
+    """
+    snapshot = take_snapshot(store.home, truss) if truss is not None else None
+    try:
+        yield snapshot
+    except BaseException:
+        if snapshot is not None:
+            with store.transaction() as tx:
+                if snapshot not in tx.snapshots_in_use():
+                    shutil.rmtree(snapshot_path(store.home, snapshot), ignore_errors=True)
+        raise
 
 
 def remove_unused(home: Path, in_use: set[str]) -> None:

@@ -13,6 +13,7 @@ import json
 import secrets
 import sqlite3
 import string
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -61,12 +62,33 @@ class Store:
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
         )
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._use_wal()
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _use_wal(self) -> None:
+        """Switch a new file to WAL, waiting for other processes that are doing the same.
+
+        The switch needs an exclusive lock, and SQLite does not call the busy handler
+        for it (two connections could deadlock), so "database is locked" is retried
+        here for as long as the busy timeout would have waited.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def close(self) -> None:
         self._conn.close()
@@ -192,7 +214,8 @@ class Tx:
     clock: Callable[[], datetime]
 
     def now(self) -> str:
-        return self.clock().isoformat().replace("+00:00", "Z")
+        # Always with microseconds, so that the strings sort in time order.
+        return self.clock().isoformat(timespec="microseconds").replace("+00:00", "Z")
 
     def _insert(self, table: str, values: dict[str, object]) -> sqlite3.Cursor:
         names = ", ".join(values)

@@ -288,9 +288,7 @@ def test_rename_to_an_invalid_name_is_refused(
 # autoscaling
 
 
-def test_autoscaling_partial_update_keeps_other_fields(
-    store: Store, published: Deployment
-) -> None:
+def test_autoscaling_partial_update_keeps_other_fields(store: Store, published: Deployment) -> None:
     updated, changed = deployments.set_autoscaling(
         store, published.id, {"max_replica": 5, "concurrency_target": 4}
     )

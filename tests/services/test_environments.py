@@ -92,9 +92,7 @@ def test_create_production_again_is_refused(store: Store, model: None) -> None:
         ),
     ],
 )
-def test_create_invalid_name_is_refused(
-    store: Store, model: None, name: str, message: str
-) -> None:
+def test_create_invalid_name_is_refused(store: Store, model: None, name: str, message: str) -> None:
     with pytest.raises(InvalidError) as caught:
         environments.create(store, name)
 

@@ -93,7 +93,9 @@ def test_promoted_development_takes_production_autoscaling(
     assert created.autoscaling == PRODUCTION_SCALING
     assert environment(store).current_deployment_id == created.id
     assert deployment(store, production.id) == before
-    assert deployment(store, dev.id).autoscaling == AutoscalingSettings(min_replica=0, max_replica=1)
+    assert deployment(store, dev.id).autoscaling == AutoscalingSettings(
+        min_replica=0, max_replica=1
+    )
 
 
 def test_promoted_development_takes_environment_settings_without_current(
@@ -108,9 +110,7 @@ def test_promoted_development_takes_environment_settings_without_current(
     assert environment(store).current_deployment_id is None
 
 
-def test_promoting_development_twice_creates_two_deployments(
-    store: Store, dev: Deployment
-) -> None:
+def test_promoting_development_twice_creates_two_deployments(store: Store, dev: Deployment) -> None:
     first = promote(store, "development").deployment
     second = promote(store, "development").deployment
 
@@ -173,8 +173,9 @@ def test_inactive_deployment_is_refused(
     assert caught.value.hint is not None
     assert f"brace activate {published.id}" in caught.value.hint
     assert environment(store).current_deployment_id == production.id
-    assert latest_promotion(store) is not None
-    assert latest_promotion(store).candidate_id == production.id  # type: ignore[union-attr]
+    last = latest_promotion(store)
+    assert last is not None
+    assert last.candidate_id == production.id
 
 
 def test_deactivated_deployment_can_be_promoted_once_activated(
@@ -211,9 +212,7 @@ def test_failed_deployment_is_refused(
     assert environment(store).current_deployment_id == production.id
 
 
-def test_promoting_the_current_deployment_is_refused(
-    store: Store, production: Deployment
-) -> None:
+def test_promoting_the_current_deployment_is_refused(store: Store, production: Deployment) -> None:
     with pytest.raises(RefusedError) as caught:
         promote(store, production.id)
 

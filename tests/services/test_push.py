@@ -51,9 +51,7 @@ def test_first_push_creates_model_production_and_development(store: Store, truss
     assert production.current_deployment_id is None
 
 
-def test_second_push_updates_the_same_development_deployment(
-    store: Store, truss_dir: Path
-) -> None:
+def test_second_push_updates_the_same_development_deployment(store: Store, truss_dir: Path) -> None:
     first = push(store, truss_dir).deployment
     second = push(store, truss_dir)
 
@@ -236,9 +234,7 @@ def test_promote_and_production_environment_agree(store: Store, truss_dir: Path)
     assert environment(store).current_deployment_id == result.deployment.id
 
 
-def test_promote_with_another_environment_is_a_usage_error(
-    store: Store, truss_dir: Path
-) -> None:
+def test_promote_with_another_environment_is_a_usage_error(store: Store, truss_dir: Path) -> None:
     with pytest.raises(UsageError) as caught:
         push(store, truss_dir, promote=True, environment="staging")
 
@@ -258,7 +254,9 @@ def test_push_to_missing_environment_is_not_found(store: Store, truss_dir: Path)
         assert tx.models() == []
 
 
-def test_push_to_an_environment_promotes_there(store: Store, production: Deployment, truss_dir: Path) -> None:
+def test_push_to_an_environment_promotes_there(
+    store: Store, production: Deployment, truss_dir: Path
+) -> None:
     environments.create(store, "staging")
 
     result = push(store, truss_dir, environment="staging")

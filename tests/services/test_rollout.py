@@ -58,9 +58,7 @@ def test_pause_records_the_request(store: Store, in_progress: Promotion) -> None
     assert stored.id == in_progress.id
 
 
-def test_pause_then_resume_before_the_controller_acts(
-    store: Store, in_progress: Promotion
-) -> None:
+def test_pause_then_resume_before_the_controller_acts(store: Store, in_progress: Promotion) -> None:
     rollout.request(store, RolloutAction.PAUSE)
 
     promotion, leads_to = rollout.request(store, RolloutAction.RESUME)

@@ -1,0 +1,446 @@
+"""The state store: schema and migrations, file modes, transactions, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import stat
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from brace.errors import BraceError
+from brace.services.push import push
+from brace.store import (
+    AutoscalingSettings,
+    CleanupStrategy,
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    PromotionSettings,
+    PromotionStatus,
+    RollingDeployConfig,
+    RolloutAction,
+    Store,
+    Tx,
+)
+from brace.store import db as store_db
+from brace.store.schema import SCHEMA_VERSION
+from tests.conftest import ECHO_MODEL
+from tests.store import workers
+
+WORKERS = 8
+PER_WORKER = workers.PER_WORKER
+
+
+def user_version(home: Path) -> int:
+    with sqlite3.connect(home / "brace.db") as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def model_names(store: Store) -> list[str]:
+    with store.read() as tx:
+        return [m.name for m in tx.models()]
+
+
+def write_truss(directory: Path, name: str) -> Path:
+    (directory / "model").mkdir(parents=True)
+    (directory / "config.yaml").write_text(f"model_name: {name}\n")
+    (directory / "model" / "model.py").write_text(ECHO_MODEL)
+    return directory
+
+
+# schema and migrations
+
+
+def test_open_sets_the_schema_version(home: Path) -> None:
+    with Store(home):
+        pass
+
+    assert SCHEMA_VERSION >= 1
+    assert user_version(home) == SCHEMA_VERSION
+    with sqlite3.connect(home / "brace.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"models", "deployments", "environments", "promotions"} <= tables
+
+
+def test_reopen_does_not_migrate_again(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(home) as store, store.transaction() as tx:
+        tx.insert_model("kept")
+
+    def no_write(self: Store) -> None:
+        raise AssertionError("reopening an up-to-date store must not write")
+
+    monkeypatch.setattr(Store, "transaction", no_write)
+    with Store(home) as reopened:
+        assert model_names(reopened) == ["kept"]
+    assert user_version(home) == SCHEMA_VERSION
+
+
+def test_store_from_a_newer_brace_is_refused(home: Path) -> None:
+    with Store(home) as store, store.transaction() as tx:
+        tx.insert_model("kept")
+    with sqlite3.connect(home / "brace.db") as conn:
+        conn.execute("PRAGMA user_version = 99")
+
+    with pytest.raises(BraceError) as caught:
+        Store(home)
+
+    assert "was written by a newer brace (schema 99" in caught.value.message
+    assert f"this brace knows {SCHEMA_VERSION}" in caught.value.message
+    assert caught.value.hint is not None
+    assert "Upgrade brace" in caught.value.hint
+    assert user_version(home) == 99
+
+
+# files
+
+
+def test_home_and_database_are_private(home: Path) -> None:
+    with Store(home) as store, store.transaction() as tx:
+        tx.insert_model("m")
+
+        assert mode(home) == 0o700
+        assert mode(home / "brace.db") == 0o600
+        for sidecar in ("brace.db-wal", "brace.db-shm"):
+            assert mode(home / sidecar) == 0o600, sidecar
+
+
+def test_loose_home_and_database_are_tightened(home: Path) -> None:
+    home.mkdir()
+    home.chmod(0o755)
+    (home / "brace.db").touch()
+    (home / "brace.db").chmod(0o644)
+
+    with Store(home):
+        pass
+
+    assert mode(home) == 0o700
+    assert mode(home / "brace.db") == 0o600
+
+
+def test_nested_home_is_created(tmp_path: Path) -> None:
+    home = tmp_path / "a" / "b" / "home"
+
+    with Store(home) as store:
+        assert store.home == home
+    assert mode(home) == 0o700
+
+
+def test_open_waits_for_another_writer_on_a_fresh_file(home: Path) -> None:
+    """Two brace processes starting on a new home: the second waits, it does not fail."""
+    home.mkdir(mode=0o700)
+    other = sqlite3.connect(home / "brace.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    outcome: list[BaseException | None] = []
+
+    def open_store() -> None:
+        try:
+            Store(home).close()
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=open_store)
+    thread.start()
+    thread.join(timeout=0.2)  # long enough for the store to reach the lock
+    other.execute("COMMIT")
+    other.close()
+    thread.join(timeout=30)
+
+    assert outcome == [None]
+    assert user_version(home) == SCHEMA_VERSION
+
+
+def test_journal_mode_is_wal(home: Path) -> None:
+    with Store(home):
+        pass
+
+    with sqlite3.connect(home / "brace.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# transactions
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(RuntimeError("boom"), id="exception"),
+        pytest.param(KeyboardInterrupt(), id="interrupt"),
+    ],
+)
+def test_failed_transaction_leaves_no_change(store: Store, error: BaseException) -> None:
+    with store.transaction() as tx:
+        tx.insert_model("before")
+
+    with pytest.raises(type(error)), store.transaction() as tx:
+        tx.insert_model("ghost")
+        model = tx.model_by_name("before")
+        assert model is not None
+        tx.conn.execute("DELETE FROM models WHERE id = ?", (model.id,))
+        raise error
+
+    assert model_names(store) == ["before"]
+    with store.transaction() as tx:
+        tx.insert_model("after")
+    assert model_names(store) == ["before", "after"]
+
+
+def test_constraint_violation_rolls_back(store: Store) -> None:
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+        tx.insert_model("twin")
+        tx.insert_model("twin")
+
+    assert model_names(store) == []
+
+
+def test_two_stores_see_each_others_commits(home: Path) -> None:
+    with Store(home) as first, Store(home) as second:
+        with first.transaction() as tx:
+            tx.insert_model("from-first")
+        assert model_names(second) == ["from-first"]
+
+        with second.transaction() as tx:
+            tx.insert_model("from-second")
+        assert model_names(first) == ["from-first", "from-second"]
+
+
+def test_read_is_a_consistent_snapshot(home: Path) -> None:
+    with Store(home) as reader, Store(home) as writer:
+        with reader.read() as tx:
+            assert tx.models() == []
+            with writer.transaction() as wtx:
+                wtx.insert_model("later")
+            assert tx.models() == []
+        assert model_names(reader) == ["later"]
+
+
+def test_transaction_takes_the_write_lock_up_front(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = Store(home)
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 50)
+    waiter = Store(home)
+    try:
+        # Nothing is written inside, but BEGIN IMMEDIATE already holds the lock.
+        with (
+            holder.transaction(),
+            pytest.raises(sqlite3.OperationalError, match="locked"),
+            waiter.transaction(),
+        ):
+            pass
+        with waiter.transaction() as tx:
+            tx.insert_model("now")
+        assert model_names(holder) == ["now"]
+    finally:
+        waiter.close()
+        holder.close()
+
+
+def test_clock_is_injected(home: Path) -> None:
+    moment = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+
+    with Store(home, clock=lambda: moment) as store, store.transaction() as tx:
+        assert tx.insert_model("timed").created_at == "2024-05-06T07:08:09.123456Z"
+
+
+def test_creation_order_holds_across_a_whole_second(home: Path) -> None:
+    """A time on the second must not sort after a later time in the same second."""
+    second = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    moments = iter([second, second.replace(microsecond=500000)] * 2)
+
+    with Store(home, clock=lambda: next(moments)) as store:
+        with store.transaction() as tx:
+            first = tx.insert_model("first")
+            tx.insert_model("second")
+        with store.transaction() as tx:
+            for name in ("older", "newer"):
+                tx.insert_deployment(
+                    Deployment(
+                        id=name,
+                        model_id=first.id,
+                        name=name,
+                        is_development=False,
+                        status=DeploymentStatus.ACTIVE,
+                        autoscaling=AutoscalingSettings(),
+                        created_at=tx.now(),
+                    )
+                )
+        assert model_names(store) == ["first", "second"]
+        with store.read() as tx:
+            assert [d.name for d in tx.deployments(first.id)] == ["older", "newer"]
+
+
+def test_new_ids_are_short_and_plain() -> None:
+    ids = {store_db.new_id() for _ in range(200)}
+
+    assert len(ids) == 200
+    for value in ids:
+        assert len(value) == 8
+        assert value.isalnum() and value == value.lower()
+
+
+# records survive the round trip
+
+
+def test_deployment_round_trip(store: Store) -> None:
+    with store.transaction() as tx:
+        model = tx.insert_model("m")
+        written = tx.insert_deployment(
+            Deployment(
+                id="abc12345",
+                model_id=model.id,
+                name="deployment-1",
+                is_development=False,
+                status=DeploymentStatus.SCALED_TO_ZERO,
+                autoscaling=AutoscalingSettings(min_replica=2, max_replica=9, scale_down_delay=5),
+                created_at=tx.now(),
+                snapshot="f00d",
+                revision=3,
+                active_replica_count=2,
+            )
+        )
+
+    with store.read() as tx:
+        assert tx.deployment("abc12345") == written
+        assert tx.deployments_named("deployment-1") == [written]
+        assert tx.snapshots_in_use() == {"f00d"}
+
+
+def test_promotion_round_trip(store: Store) -> None:
+    settings = PromotionSettings(
+        rolling_deploy=True,
+        rolling_deploy_config=RollingDeployConfig(
+            max_surge_percent=0, max_unavailable_percent=25, stabilization_time_seconds=3
+        ),
+        promotion_cleanup_strategy=CleanupStrategy.DEACTIVATE,
+    )
+    with store.transaction() as tx:
+        model = tx.insert_model("m")
+        push_model_environment(tx, model.id)
+        started = tx.insert_promotion(
+            model_id=model.id,
+            environment="production",
+            candidate_id="cand0001",
+            previous_id=None,
+            rolling=True,
+            settings=settings,
+            status=PromotionStatus.RAMPING_UP,
+            percent_traffic=40,
+        )
+        paused = tx.update_promotion(started, requested_action=RolloutAction.PAUSE)
+
+    with store.read() as tx:
+        stored = tx.latest_promotion(model.id, "production")
+        assert stored is not None
+        assert stored.settings == settings
+        assert stored.requested_action is RolloutAction.PAUSE
+        assert stored.percent_traffic == 40
+        assert stored == paused
+        assert tx.active_promotions(model.id) == [stored]
+
+    with store.transaction() as tx:
+        tx.update_promotion(stored, status=PromotionStatus.SUCCEEDED)
+    with store.read() as tx:
+        assert tx.active_promotions() == []
+
+
+def push_model_environment(tx: Tx, model_id: str) -> None:
+    tx.insert_environment(
+        Environment(
+            model_id=model_id,
+            name="production",
+            created_at=tx.now(),
+            autoscaling=AutoscalingSettings(),
+            promotion_settings=PromotionSettings(),
+        )
+    )
+
+
+# concurrent writers
+
+
+def run_in_processes(job: Callable[..., None], args: list[tuple[object, ...]]) -> None:
+    """Run `job(*a)` for each `a` in its own spawned process, all starting together."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    barrier = context.Barrier(len(args))
+    processes = [
+        context.Process(target=workers.run, args=(results, barrier, job, *a)) for a in args
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert outcomes == ["ok"] * len(args), "\n".join(o for o in outcomes if o != "ok")
+    assert [p.exitcode for p in processes] == [0] * len(args)
+
+
+def test_parallel_processes_creating_environments(home: Path, tmp_path: Path) -> None:
+    with Store(home) as store:
+        push(store, write_truss(tmp_path / "hello", "hello"))
+
+    run_in_processes(workers.create_environments, [(str(home), w) for w in range(WORKERS)])
+
+    with Store(home) as store, store.read() as tx:
+        model = tx.model_by_name("hello")
+        assert model is not None
+        names = {e.name for e in tx.environments(model.id)}
+    expected = {f"env-{w}-{n}" for w in range(WORKERS) for n in range(PER_WORKER)}
+    assert names == expected | {"production"}
+
+
+def test_parallel_publishes_get_distinct_names(home: Path, tmp_path: Path) -> None:
+    directory = write_truss(tmp_path / "hello", "hello")
+    with Store(home) as store:
+        push(store, directory)
+
+    run_in_processes(workers.publish, [(str(home), str(directory), 3) for _ in range(4)])
+
+    with Store(home) as store, store.read() as tx:
+        names = [d.name for d in tx.deployments() if not d.is_development]
+        assert len(tx.models()) == 1
+    assert sorted(names) == sorted(f"deployment-{n}" for n in range(1, 13))
+
+
+def test_parallel_first_open_migrates_once(home: Path) -> None:
+    run_in_processes(workers.open_and_write, [(str(home),) for _ in range(6)])
+
+    assert user_version(home) == SCHEMA_VERSION
+    with Store(home) as store:
+        assert len(model_names(store)) == 6
+
+
+def test_parallel_threads_with_their_own_stores(home: Path, tmp_path: Path) -> None:
+    with Store(home) as store:
+        push(store, write_truss(tmp_path / "hello", "hello"))
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(WORKERS)
+
+    def work(worker: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            workers.create_environments(str(home), worker)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    with Store(home) as store, store.read() as tx:
+        model = tx.model_by_name("hello")
+        assert model is not None
+        assert len(tx.environments(model.id)) == WORKERS * PER_WORKER + 1
