@@ -30,8 +30,9 @@ def brace_executable() -> list[str]:
 
 def timed(command: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
@@ -43,8 +44,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "BRACE_HOME": home}
         example = str(ROOT / "examples" / "hello")
-        for args in (["push", example], ["push", example, "--publish"],
-                     ["push", example, "--promote"]):  # fmt: skip
+        for args in (
+            ["push", example],
+            ["push", example, "--publish"],
+            ["push", example, "--promote"],
+        ):
             subprocess.run([*brace, *args], env=env, check=True, capture_output=True)
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
@@ -53,7 +57,7 @@ def main() -> None:
             "brace deployments list": [*brace, "deployments", "list"],
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        for name, command in commands.items():  # warm the page cache once
+        for command in commands.values():  # warm the page cache once
             timed(command, env)
         for _ in range(runs):
             for name, command in commands.items():

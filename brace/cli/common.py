@@ -83,10 +83,15 @@ def open_store() -> Store:
     return Store(brace_home())
 
 
-def emit(data: Any, text: Callable[[], None] | str) -> None:
-    """Print the result: `data` as JSON, or the text rendering for people."""
+def emit(data: Any, text: Callable[[], None] | str, *, stream: bool = False) -> None:
+    """Print the result: `data` as JSON, or the text rendering for people.
+
+    With `stream`, JSON is one compact object per line, for commands that print a
+    series of results (`rollout status --watch`).
+    """
     if session.output is Output.json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(json.dumps(data, indent=None if stream else 2) + "\n")
+        sys.stdout.flush()
     elif isinstance(text, str):
         stdout().print(text, markup=False)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -31,5 +32,6 @@ def init_command(
     truss = load_truss(path)
     emit(
         {"path": str(path), "model_name": truss.config.model_name},
-        f"Created {path} (model {truss.config.model_name}). Next: brace push {directory}",
+        f"Created {path} (model {truss.config.model_name}). "
+        f"Next: brace push {shlex.quote(str(directory))}",
     )

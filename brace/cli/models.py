@@ -60,7 +60,7 @@ def delete(
     \b
       brace models delete hello --yes
     """
-    if not yes and not typer.confirm(f"Delete model {model} and all its deployments?"):
+    if not yes and not typer.confirm(f"Delete model {model} and all its deployments?", err=True):
         raise typer.Exit(1)
     from brace.services import models as model_service
 

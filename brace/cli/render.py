@@ -22,6 +22,13 @@ def _table(*columns: str) -> Table:
     return table
 
 
+def _add_row(table: Table, *cells: str) -> None:
+    """Add cells as plain text: names like "x[bold]y" are shown as typed, not as markup."""
+    from rich.text import Text
+
+    table.add_row(*(Text(cell) for cell in cells))
+
+
 def _role(deployment: dict[str, Any]) -> str:
     if deployment["is_development"]:
         return "development"
@@ -34,7 +41,8 @@ def deployments(items: list[dict[str, Any]], model_names: dict[str, str]) -> Non
         return
     table = _table("MODEL", "ID", "NAME", "ENVIRONMENT", "STATUS", "REPLICAS", "CREATED")
     for item in items:
-        table.add_row(
+        _add_row(
+            table,
             model_names.get(item["model_id"], item["model_id"]),
             item["id"],
             item["name"],
@@ -52,7 +60,8 @@ def models(items: list[dict[str, Any]]) -> None:
         return
     table = _table("ID", "NAME", "DEPLOYMENTS", "PRODUCTION", "DEVELOPMENT", "CREATED")
     for item in items:
-        table.add_row(
+        _add_row(
+            table,
             item["id"],
             item["name"],
             str(item["deployments_count"]),
@@ -69,7 +78,8 @@ def environments(items: list[dict[str, Any]]) -> None:
         current = item["current_deployment"]
         promotion = item["in_progress_promotion"]
         settings = item["autoscaling_settings"]
-        table.add_row(
+        _add_row(
+            table,
             item["name"],
             f"{current['name']} ({current['id']})" if current else "-",
             f"{promotion['status']} {promotion['percent_traffic_to_new_version']}%"
@@ -86,7 +96,7 @@ def details(title: str, rows: list[tuple[str, Any]]) -> None:
     table = _table("", "")
     table.show_header = False
     for key, value in rows:
-        table.add_row(key, "-" if value is None else str(value))
+        _add_row(table, key, "-" if value is None else str(value))
     stdout().print(table)
 
 

@@ -43,7 +43,7 @@ def status(
     with open_store() as store:
         while True:
             data = _environment_json(store, model, environment)
-            emit(data, lambda: render.environment(data))  # noqa: B023
+            emit(data, lambda: render.environment(data), stream=watch)  # noqa: B023
             promotion = data["in_progress_promotion"]
             if (
                 not watch

@@ -55,8 +55,14 @@ class Store:
     """The open state file. One per process (or per thread); cheap to create."""
 
     def __init__(self, home: Path, clock: Callable[[], datetime] = utc_now) -> None:
-        self.home = ensure_private_dir(home)
-        self.path = touch_private(home / DB_FILE)
+        try:
+            self.home = ensure_private_dir(home)
+            self.path = touch_private(home / DB_FILE)
+        except OSError as error:
+            raise BraceError(
+                f"{home}: cannot use it as the brace home ({error.strerror})",
+                "Point BRACE_HOME at a directory you own.",
+            ) from None
         self.clock = clock
         self._conn = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None

@@ -165,9 +165,7 @@ def test_autoscaling_accepted_then_unchanged(cli: Cli, hello: Path, store: Store
     }
     text = ok(cli("deployments", "autoscaling", target.id, "--max-replica", "5"))
     assert text.stdout == f"Autoscaling settings of deployment-1 ({target.id}) updated.\n"
-    assert deployment(store, "deployment-1").autoscaling.to_json() == expected | {
-        "max_replica": 5
-    }
+    assert deployment(store, "deployment-1").autoscaling.to_json() == expected | {"max_replica": 5}
 
 
 def test_autoscaling_of_production_is_the_environments(cli: Cli, hello: Path) -> None:

@@ -88,6 +88,7 @@ def test_promote_development_publishes_a_new_deployment(
     cli: Cli, hello: Path, store: Store
 ) -> None:
     ok(cli("push", hello, "--promote"))
+    ok(cli("push", hello))
     ok(cli("deployments", "autoscaling", "production", "--max-replica", "4"))
     dev_before = data(cli, "deployments", "show", "development")
 
@@ -118,7 +119,8 @@ def test_promote_development_without_production_takes_standard_settings(
 def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, store: Store) -> None:
     ok(cli("push", hello, "--promote"))
     candidate = data(cli, "push", hello, "--publish")["deployment"]
-    ok(cli("deployments", "autoscaling", "deployment-2", "--min-replica", "1", "--max-replica", "2"))
+    replicas = ["--min-replica", "1", "--max-replica", "2"]
+    ok(cli("deployments", "autoscaling", "deployment-2", *replicas))
 
     result = ok(cli("promote", "deployment-2"))
     assert result.stdout == f"Promoted deployment-2 ({candidate['id']}) to production.\n"
@@ -284,9 +286,8 @@ def test_delete_returns_id_and_removes_the_deployment(
     assert snapshot_path(home, str(deployment(store, "deployment-2").snapshot)).is_dir()
 
     development = deployment(store, "development")
-    assert ok(cli("delete", "development")).stdout == (
-        f"Deleted development ({development.id}).\n"
-    )
+    deleted_text = ok(cli("delete", "development")).stdout
+    assert deleted_text == f"Deleted development ({development.id}).\n"
     assert deployment_names(store) == ["deployment-2"]
     expect_error(
         cli("deployments", "show", "development"),
@@ -296,9 +297,7 @@ def test_delete_returns_id_and_removes_the_deployment(
     )
 
 
-def test_delete_staging_current_deployment_is_refused(
-    cli: Cli, hello: Path, store: Store
-) -> None:
+def test_delete_staging_current_deployment_is_refused(cli: Cli, hello: Path, store: Store) -> None:
     ok(cli("push", hello))
     ok(cli("environments", "create", "staging"))
     ok(cli("push", hello, "--environment", "staging"))
@@ -324,7 +323,9 @@ def test_delete_staging_current_deployment_is_refused(
         pytest.param(["delete", "nope"], id="delete"),
         pytest.param(["rename", "nope", "other"], id="rename"),
         pytest.param(["deployments", "show", "nope"], id="deployments-show"),
-        pytest.param(["deployments", "autoscaling", "nope", "--max-replica", "2"], id="autoscaling"),
+        pytest.param(
+            ["deployments", "autoscaling", "nope", "--max-replica", "2"], id="autoscaling"
+        ),
     ],
 )
 def test_unknown_deployment_is_not_found(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from brace.services.snapshots import snapshot_path
+from brace.services.snapshots import SNAPSHOTS, snapshot_path
 from brace.store import Store
 from tests.cli.conftest import (
     DEFAULT_AUTOSCALING,
@@ -112,9 +112,7 @@ def test_publish_with_requirements_starts_building(cli: Cli, make_truss: MakeTru
     assert body["deployment"]["status"] == "BUILDING"
 
 
-def test_promote_publishes_and_promotes_to_production(
-    cli: Cli, hello: Path, store: Store
-) -> None:
+def test_promote_publishes_and_promotes_to_production(cli: Cli, hello: Path, store: Store) -> None:
     result = ok(cli("push", hello, "--promote"))
     promoted = deployment(store, "deployment-1")
     assert result.stdout == (
@@ -145,7 +143,7 @@ def test_environment_publishes_and_promotes_there(cli: Cli, hello: Path, store: 
 
 
 def test_environment_that_does_not_exist_creates_nothing(
-    cli: Cli, hello: Path, store: Store
+    cli: Cli, hello: Path, store: Store, home: Path
 ) -> None:
     result = cli("push", hello, "--environment", "staging")
     expect_error(
@@ -155,6 +153,9 @@ def test_environment_that_does_not_exist_creates_nothing(
         "Environments: production. Create one with `brace environments create staging`.",
     )
     assert data(cli, "models", "list") == {"models": []}
+    # A refused push leaves no copy of the model directory behind (it may hold weights).
+    snapshots = home / SNAPSHOTS
+    assert not snapshots.exists() or list(snapshots.iterdir()) == []
 
 
 def test_deployment_name(cli: Cli, hello: Path, store: Store) -> None:
@@ -203,9 +204,7 @@ def test_invalid_deployment_name_is_refused(
     assert deployment_names(store) == ["development"]
 
 
-def test_unknown_config_key_warns_but_pushes(
-    cli: Cli, make_truss: MakeTruss, store: Store
-) -> None:
+def test_unknown_config_key_warns_but_pushes(cli: Cli, make_truss: MakeTruss, store: Store) -> None:
     directory = make_truss("hello", config="model_name: hello\nflavour: vanilla\n")
     result = ok(cli("push", directory, "-o", "json"))
     assert result.stderr == (
@@ -221,8 +220,7 @@ def test_unknown_config_key_warns_but_pushes(
     [
         pytest.param(
             "model_name: hello\nresources:\n  cpu: lots\n",
-            "field 'resources.cpu': expected a string like \"1\", \"1.5\" or \"500m\", "
-            "got 'lots'",
+            'field \'resources.cpu\': expected a string like "1", "1.5" or "500m", got \'lots\'',
             id="resources-cpu",
         ),
         pytest.param(
@@ -304,7 +302,10 @@ def test_conflicting_options_are_usage_errors(
 def test_missing_directory(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     expect_error(
-        cli("push", missing), 5, f"{missing}: no such directory", "Pass the directory of a Truss model."
+        cli("push", missing),
+        5,
+        f"{missing}: no such directory",
+        "Pass the directory of a Truss model.",
     )
     assert data(cli, "models", "list") == {"models": []}
 
@@ -312,7 +313,9 @@ def test_missing_directory(cli: Cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("present", "hint"),
     [
-        pytest.param(None, "Create one with `brace init DIR`, or pass the model's directory.", id="none"),
+        pytest.param(
+            None, "Create one with `brace init DIR`, or pass the model's directory.", id="none"
+        ),
         pytest.param("config.yml", "Rename config.yml to config.yaml.", id="config-yml"),
     ],
 )
@@ -334,3 +337,49 @@ def test_missing_model_class(cli: Cli, make_truss: MakeTruss) -> None:
         f"{directory / 'model' / 'model.py'}: class 'Model' not found",
         "Define it at the top level of the file, or set model_class_name in config.yaml.",
     )
+
+
+def test_numbering_skips_names_already_taken(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--publish", "--deployment-name", "deployment-2"))
+    ok(cli("push", hello, "--publish"))
+    ok(cli("push", hello, "--publish"))
+    assert deployment_names(store) == ["deployment-2", "deployment-1", "deployment-3"]
+
+
+# init: a directory that pushes as it is
+
+
+def test_init_then_push_without_warnings(cli: Cli, tmp_path: Path, store: Store) -> None:
+    directory = tmp_path / "fresh"
+    result = ok(cli("init", directory))
+    assert result.stdout == (
+        f"Created {directory.resolve()} (model fresh). Next: brace push {directory}\n"
+    )
+    assert (directory / "config.yaml").is_file()
+    assert (directory / "model" / "model.py").is_file()
+    pushed = ok(cli("push", directory, "--publish"))
+    assert pushed.stderr == f"Created model fresh ({model_id(store, 'fresh')}).\n"
+    assert deployment_names(store, "fresh") == ["deployment-1"]
+
+
+def test_init_with_model_name(cli: Cli, tmp_path: Path) -> None:
+    body = data(cli, "init", tmp_path / "x", "--model-name", "Fancy Name")
+    assert body == {"path": str((tmp_path / "x").resolve()), "model_name": "Fancy Name"}
+    assert data(cli, "push", tmp_path / "x")["model"]["name"] == "Fancy Name"
+
+
+def test_init_next_command_is_quoted_for_the_shell(cli: Cli, tmp_path: Path) -> None:
+    directory = tmp_path / "my model"
+    result = ok(cli("init", directory))
+    assert result.stdout.endswith(f"Next: brace push '{directory}'\n")
+
+
+def test_init_never_overwrites(cli: Cli, hello: Path) -> None:
+    before = (hello / "config.yaml").read_text()
+    expect_error(
+        cli("init", hello),
+        5,
+        f"{hello} already exists and is not empty",
+        "Choose a new directory name; brace init never overwrites files.",
+    )
+    assert (hello / "config.yaml").read_text() == before

@@ -1,0 +1,381 @@
+"""Rolling promotions from the CLI: start, `rollout status`, and the five actions.
+
+No controller runs in these tests, so a promotion stays where the CLI put it: the
+actions are recorded on the promotion (for the controller to apply between steps) and
+the tests check what was recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brace.store import PromotionStatus, RolloutAction, Store
+from tests.cli.conftest import (
+    ENVIRONMENT_KEYS,
+    data,
+    deployment,
+    deployment_names,
+    environment,
+    expect_error,
+    latest_promotion,
+    model_id,
+    ok,
+    rows,
+)
+from tests.conftest import Cli
+
+NO_PROMOTION_HINT = "See the last one with `brace rollout status`."
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """Production serves `current`; `candidate` is published, not promoted yet."""
+
+    current: str
+    candidate: str
+
+
+@pytest.fixture
+def rolling(cli: Cli, hello: Path, store: Store) -> Rolling:
+    ok(cli("push", hello, "--promote"))
+    ok(cli("push", hello, "--publish"))
+    ok(cli("environments", "update", "production", "--rolling-deploy"))
+    return Rolling(deployment(store, "deployment-1").id, deployment(store, "deployment-2").id)
+
+
+@pytest.fixture
+def started(cli: Cli, rolling: Rolling) -> Rolling:
+    """`rolling`, with the promotion of the candidate started (RELEASING)."""
+    ok(cli("promote", "deployment-2"))
+    return rolling
+
+
+def test_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, store: Store) -> None:
+    result = ok(cli("promote", "deployment-2"))
+    assert result.stdout == (
+        f"Rolling promotion of deployment-2 ({rolling.candidate}) to production started "
+        "(RELEASING); follow it with `brace rollout status`.\n"
+    )
+    promotion = latest_promotion(store)
+    assert (promotion.status, promotion.rolling, promotion.percent_traffic) == (
+        PromotionStatus.RELEASING,
+        True,
+        0,
+    )
+    assert (promotion.candidate_id, promotion.previous_id) == (rolling.candidate, rolling.current)
+    # Traffic stays on the current deployment until the rollout moves it.
+    assert environment(store, "production").current_deployment_id == rolling.current
+
+
+def test_promote_json_is_the_candidate(cli: Cli, rolling: Rolling) -> None:
+    body = data(cli, "promote", "deployment-2")
+    assert (body["id"], body["is_production"], body["environment"]) == (
+        rolling.candidate,
+        False,
+        None,
+    )
+
+
+def test_push_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, hello: Path) -> None:
+    ok(cli("delete", "deployment-2"))
+    result = ok(cli("push", hello, "--promote"))
+    assert result.stdout.endswith(
+        "Rolling promotion to production started (RELEASING); "
+        "follow it with `brace rollout status`.\n"
+    )
+
+
+def test_status_json(cli: Cli, started: Rolling, store: Store) -> None:
+    status = data(cli, "rollout", "status")
+    assert set(status) == ENVIRONMENT_KEYS
+    assert status["name"] == "production"
+    assert status["in_progress_promotion"] == {
+        "status": "RELEASING",
+        "percent_traffic_to_new_version": 0,
+        "error_message": None,
+        "rolling_deploy": True,
+    }
+    assert status["candidate_deployment"]["id"] == started.candidate
+    assert status["current_deployment"]["id"] == started.current
+    assert status == data(cli, "environments", "show", "production")
+    assert data(cli, "rollout", "status", "-m", model_id(store), "-e", "production") == status
+
+
+def test_status_text(cli: Cli, started: Rolling) -> None:
+    shown = rows(ok(cli("rollout", "status")).stdout)
+    assert shown["current deployment"] == f"deployment-1 ({started.current})"
+    assert shown["candidate"] == f"deployment-2 ({started.candidate})"
+    assert shown["promotion"] == "RELEASING"
+    assert shown["traffic to candidate"] == "0%"
+
+
+def test_status_without_any_promotion(cli: Cli, hello: Path) -> None:
+    ok(cli("push", hello))
+    status = data(cli, "rollout", "status", "--watch")
+    assert (status["in_progress_promotion"], status["candidate_deployment"]) == (None, None)
+
+
+def test_status_of_unknown_environment(cli: Cli, started: Rolling) -> None:
+    expect_error(
+        cli("rollout", "status", "-e", "staging"),
+        4,
+        "model 'hello' has no environment 'staging'",
+        "Environments: production. Create one with `brace environments create staging`.",
+    )
+
+
+def test_watch_returns_at_once_when_the_promotion_is_finished(
+    cli: Cli, hello: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"--watch slept {seconds}s on a finished promotion")
+
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    ok(cli("push", hello, "--promote"))
+    status = data(cli, "rollout", "status", "--watch", "--interval", "3600")
+    assert status["in_progress_promotion"]["status"] == "SUCCEEDED"
+
+
+def test_watch_follows_until_the_promotion_ends(
+    cli: Cli, started: Rolling, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+
+    hello = model_id(store)
+
+    def finish_on_sleep(seconds: float) -> None:
+        # Stands in for the controller: the rollout finishes while the CLI waits.
+        sleeps.append(seconds)
+        with store.transaction() as tx:
+            promotion = tx.latest_promotion(hello, "production")
+            assert promotion is not None
+            tx.update_promotion(promotion, status=PromotionStatus.SUCCEEDED, percent_traffic=100)
+
+    monkeypatch.setattr(time, "sleep", finish_on_sleep)
+    result = ok(cli("rollout", "status", "--watch", "--interval", "0.5"))
+    assert sleeps == [0.5]
+    titles = [line for line in result.stdout.splitlines() if line == "Environment production"]
+    assert len(titles) == 2
+    assert "SUCCEEDED" in result.stdout.split("Environment production")[-1]
+
+
+@pytest.mark.parametrize(
+    ("command", "action", "body"),
+    [
+        pytest.param("pause", RolloutAction.PAUSE, {"success": True}, id="pause"),
+        pytest.param(
+            "cancel",
+            RolloutAction.CANCEL,
+            {
+                "status": "RAMPING_DOWN",
+                "message": "Cancel requested for the promotion of {candidate} to production; "
+                "it takes effect between steps (then RAMPING_DOWN).",
+            },
+            id="cancel",
+        ),
+        pytest.param(
+            "force-cancel", RolloutAction.FORCE_CANCEL, {"success": True}, id="force-cancel"
+        ),
+        pytest.param(
+            "force-roll-forward",
+            RolloutAction.FORCE_ROLL_FORWARD,
+            {"success": True},
+            id="force-roll-forward",
+        ),
+    ],
+)
+def test_action_is_recorded_for_the_controller(
+    cli: Cli,
+    started: Rolling,
+    store: Store,
+    command: str,
+    action: RolloutAction,
+    body: dict[str, Any],
+) -> None:
+    expected = {
+        key: value.format(candidate=started.candidate) if isinstance(value, str) else value
+        for key, value in body.items()
+    }
+    assert data(cli, "rollout", command) == expected
+    promotion = latest_promotion(store)
+    assert (promotion.status, promotion.requested_action) == (PromotionStatus.RELEASING, action)
+
+
+def test_action_text(cli: Cli, started: Rolling) -> None:
+    assert ok(cli("rollout", "pause")).stdout == (
+        f"Pause requested for the promotion of {started.candidate} to production; "
+        "it takes effect between steps (then PAUSED).\n"
+    )
+
+
+def test_pause_then_resume(cli: Cli, started: Rolling, store: Store) -> None:
+    assert data(cli, "rollout", "pause") == {"success": True}
+    expect_error(
+        cli("rollout", "pause"),
+        5,
+        "cannot pause a promotion that is PAUSED",
+        "Pause applies to a promotion that is RAMPING_UP, RELEASING.",
+    )
+    assert data(cli, "rollout", "resume") == {"success": True}
+    assert latest_promotion(store).requested_action is RolloutAction.RESUME
+
+
+def test_resume_when_not_paused_is_refused(cli: Cli, started: Rolling, store: Store) -> None:
+    expect_error(
+        cli("rollout", "resume"),
+        5,
+        "cannot resume a promotion that is RELEASING",
+        "Resume applies to a promotion that is PAUSED.",
+    )
+    assert latest_promotion(store).requested_action is None
+
+
+def test_nothing_goes_after_a_force_cancel(cli: Cli, started: Rolling, store: Store) -> None:
+    ok(cli("rollout", "force-cancel"))
+    expect_error(
+        cli("rollout", "force-roll-forward"),
+        5,
+        "cannot force-roll-forward a promotion that is CANCELED",
+        "Force-roll-forward applies to a promotion that is PAUSED, RAMPING_DOWN, RAMPING_UP, "
+        "RELEASING.",
+    )
+    assert latest_promotion(store).requested_action is RolloutAction.FORCE_CANCEL
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param("pause", id="pause"),
+        pytest.param("resume", id="resume"),
+        pytest.param("cancel", id="cancel"),
+        pytest.param("force-cancel", id="force-cancel"),
+        pytest.param("force-roll-forward", id="force-roll-forward"),
+    ],
+)
+def test_action_without_a_promotion_is_refused(
+    cli: Cli, rolling: Rolling, store: Store, command: str
+) -> None:
+    expect_error(
+        cli("rollout", command), 5, "no promotion is in progress in production", NO_PROMOTION_HINT
+    )
+    ok(cli("promote", "deployment-2", "-e", "production"))
+    ok(cli("rollout", "force-roll-forward"))
+    hello = model_id(store)
+    with store.transaction() as tx:
+        promotion = tx.latest_promotion(hello, "production")
+        assert promotion is not None
+        tx.update_promotion(promotion, status=PromotionStatus.SUCCEEDED, requested_action=None)
+    expect_error(
+        cli("rollout", command), 5, "no promotion is in progress in production", NO_PROMOTION_HINT
+    )
+
+
+def test_rolling_only_actions_on_a_non_rolling_promotion(
+    cli: Cli, rolling: Rolling, store: Store
+) -> None:
+    # A non-rolling promotion recorded in progress (as the controller sees one starting).
+    hello = model_id(store)
+    with store.transaction() as tx:
+        production = tx.environment(hello, "production")
+        assert production is not None
+        tx.insert_promotion(
+            model_id=production.model_id,
+            environment="production",
+            candidate_id=rolling.candidate,
+            previous_id=rolling.current,
+            rolling=False,
+            settings=production.promotion_settings,
+            status=PromotionStatus.RELEASING,
+            percent_traffic=0,
+        )
+    expect_error(
+        cli("rollout", "pause"),
+        5,
+        "cannot pause: this promotion is not a rolling deployment",
+        "Enable rolling deployments on the environment "
+        "(`brace environments update ENV --rolling-deploy`) before promoting.",
+    )
+    cancel = data(cli, "rollout", "cancel")
+    assert cancel["status"] == "CANCELED"
+
+
+def test_one_promotion_at_a_time(cli: Cli, started: Rolling, hello: Path, store: Store) -> None:
+    message = (
+        "a promotion to production is already in progress "
+        f"(RELEASING, deployment {started.candidate})"
+    )
+    hint = "Wait for it to finish, or stop it with `brace rollout cancel -e production`."
+    expect_error(cli("promote", "deployment-1"), 5, message, hint)
+    expect_error(cli("push", hello, "--promote"), 5, message, hint)
+    assert deployment_names(store) == ["deployment-1", "deployment-2"]
+    assert latest_promotion(store).candidate_id == started.candidate
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        pytest.param("delete", "deployment-2", id="delete-candidate"),
+        pytest.param("deactivate", "deployment-2", id="deactivate-candidate"),
+        pytest.param("deactivate", "deployment-1", id="deactivate-previous"),
+    ],
+)
+def test_deployments_of_a_promotion_are_protected(
+    cli: Cli, started: Rolling, store: Store, command: str, name: str
+) -> None:
+    target = deployment(store, name)
+    expect_error(
+        cli(command, name),
+        5,
+        f"deployment {name} ({target.id}) is part of the promotion in progress in production",
+        "Cancel it first: `brace rollout cancel -e production`.",
+    )
+    assert deployment(store, name).status == "DEPLOYING"
+
+
+def test_staging_rollout_is_separate(cli: Cli, started: Rolling, store: Store) -> None:
+    ok(cli("environments", "create", "staging"))
+    ok(cli("promote", "deployment-1", "-e", "staging"))
+    staging = data(cli, "rollout", "status", "-e", "staging")
+    assert staging["in_progress_promotion"]["status"] == "SUCCEEDED"
+    expect_error(
+        cli("rollout", "pause", "-e", "staging"),
+        5,
+        "no promotion is in progress in staging",
+        NO_PROMOTION_HINT,
+    )
+    assert data(cli, "rollout", "pause", "-e", "production") == {"success": True}
+
+
+def test_cancel_then_force_roll_forward(cli: Cli, started: Rolling, store: Store) -> None:
+    ok(cli("rollout", "pause"))
+    assert data(cli, "rollout", "cancel")["status"] == "RAMPING_DOWN"
+    expect_error(
+        cli("rollout", "resume"),
+        5,
+        "cannot resume a promotion that is RAMPING_DOWN",
+        "Resume applies to a promotion that is PAUSED.",
+    )
+    assert data(cli, "rollout", "force-roll-forward") == {"success": True}
+    assert latest_promotion(store).requested_action is RolloutAction.FORCE_ROLL_FORWARD
+
+
+def test_environment_with_a_promotion_cannot_be_deleted(
+    cli: Cli, started: Rolling, store: Store
+) -> None:
+    ok(cli("environments", "create", "staging"))
+    ok(cli("promote", "deployment-1", "-e", "staging"))
+    ok(cli("environments", "update", "staging", "--rolling-deploy"))
+    ok(cli("promote", "deployment-2", "-e", "staging"))
+    expect_error(
+        cli("environments", "delete", "staging"),
+        5,
+        "a promotion to staging is already in progress "
+        f"(RELEASING, deployment {started.candidate})",
+        "Wait for it to finish, or stop it with `brace rollout cancel -e staging`.",
+    )
+    assert environment(store, "staging").current_deployment_id == started.current
