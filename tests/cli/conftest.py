@@ -13,49 +13,11 @@ from typing import Any
 import pytest
 
 from brace.store import Deployment, Environment, Promotion, Store
+from tests.api_shapes import DEPLOYMENT_KEYS as DEPLOYMENT_KEYS
+from tests.api_shapes import ENVIRONMENT_KEYS as ENVIRONMENT_KEYS
+from tests.api_shapes import MODEL_KEYS as MODEL_KEYS
 from tests.conftest import Cli, MakeTruss, Result
 
-MODEL_KEYS = frozenset(
-    {
-        "id",
-        "created_at",
-        "name",
-        "deployments_count",
-        "production_deployment_id",
-        "development_deployment_id",
-        "instance_type_name",
-        "team_name",
-    }
-)
-DEPLOYMENT_KEYS = frozenset(
-    {
-        "id",
-        "created_at",
-        "name",
-        "model_id",
-        "is_production",
-        "is_development",
-        "status",
-        "active_replica_count",
-        "autoscaling_settings",
-        "instance_type_name",
-        "environment",
-        "labels",
-    }
-)
-ENVIRONMENT_KEYS = frozenset(
-    {
-        "name",
-        "created_at",
-        "model_id",
-        "current_deployment",
-        "candidate_deployment",
-        "in_progress_promotion",
-        "autoscaling_settings",
-        "promotion_settings",
-        "instance_type",
-    }
-)
 DEFAULT_AUTOSCALING: dict[str, int] = {
     "min_replica": 0,
     "max_replica": 1,

@@ -10,52 +10,14 @@ from brace.services import views
 from brace.services.promote import promote
 from brace.services.push import push
 from brace.store import Deployment, Model, Store
+from tests.api_shapes import (
+    AUTOSCALING_KEYS,
+    DEPLOYMENT_KEYS,
+    ENVIRONMENT_KEYS,
+    MODEL_KEYS,
+    PROMOTION_KEYS,
+)
 from tests.services.conftest import enable_rolling, environment
-
-DEPLOYMENT_KEYS = {
-    "id",
-    "created_at",
-    "name",
-    "model_id",
-    "is_production",
-    "is_development",
-    "status",
-    "active_replica_count",
-    "autoscaling_settings",
-    "instance_type_name",
-    "environment",
-    "labels",
-}
-MODEL_KEYS = {
-    "id",
-    "created_at",
-    "name",
-    "deployments_count",
-    "production_deployment_id",
-    "development_deployment_id",
-    "instance_type_name",
-    "team_name",
-}
-ENVIRONMENT_KEYS = {
-    "name",
-    "created_at",
-    "model_id",
-    "current_deployment",
-    "candidate_deployment",
-    "in_progress_promotion",
-    "autoscaling_settings",
-    "promotion_settings",
-    "instance_type",
-}
-PROMOTION_KEYS = {"status", "percent_traffic_to_new_version", "error_message", "rolling_deploy"}
-AUTOSCALING_KEYS = {
-    "min_replica",
-    "max_replica",
-    "autoscaling_window",
-    "scale_down_delay",
-    "concurrency_target",
-    "target_utilization_percentage",
-}
 
 
 @pytest.fixture
