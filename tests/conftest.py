@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,8 @@ import pytest
 
 from brace.cli.app import main
 from brace.cli.common import Output, session
-from brace.store import Store
+from brace.services.promote import finish_promotion
+from brace.store import Deployment, DeploymentStatus, Store, Tx
 
 ECHO_MODEL = """\
 class Model:
@@ -42,6 +44,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "brace-home"
     monkeypatch.setenv("BRACE_HOME", str(path))
     monkeypatch.delenv("BRACE_API_KEY", raising=False)
+    monkeypatch.delenv("BRACE_HOST", raising=False)
+    # A port nothing listens on, so no test ever talks to a server it did not start.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("BRACE_PORT", str(probe.getsockname()[1]))
     return path
 
 
@@ -49,6 +56,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def store(home: Path) -> Iterator[Store]:
     with Store(home) as opened:
         yield opened
+
+
+def come_up(tx: Tx, deployment: Deployment) -> Deployment:
+    """What the server's controller does once `deployment` is up: it becomes ACTIVE, and
+    a non-rolling promotion waiting for it finishes (its environment switches to it)."""
+    active = tx.update_deployment(deployment, status=DeploymentStatus.ACTIVE)
+    for environment in tx.environments(active.model_id):
+        promotion = tx.latest_promotion(active.model_id, environment.name)
+        if (
+            promotion is not None
+            and promotion.candidate_id == active.id
+            and not promotion.rolling
+            and not promotion.status.finished
+        ):
+            finish_promotion(tx, promotion)
+    return active
 
 
 MakeTruss = Callable[..., Path]

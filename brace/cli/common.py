@@ -111,9 +111,24 @@ def warn(message: str) -> None:
     stderr().print(f"warning: {message}", style="yellow", markup=False)
 
 
-def needs_server(command: str) -> ServerError:
+def not_available(command: str) -> ServerError:
     return ServerError(
-        f"`brace {command}` needs the brace server, which this version of brace "
-        "does not include yet",
-        "State commands (push, promote, deployments, environments, rollout) work without it.",
+        f"`brace {command}` is not available in this version of brace yet",
+        "Use `brace push DIR` after each change; the server serves the new code.",
     )
+
+
+def wait_and_report(wait: Callable[[Callable[[str], None]], object], deployment_id: str) -> None:
+    """Run a `services.wait` function, printing each status to stderr; on failure add
+    the deployment's last log lines to the error."""
+    from brace.server.client import tail
+    from brace.server.paths import ServerPaths
+    from brace.services.wait import DeploymentFailed
+
+    try:
+        wait(lambda status: note(f"  {status}"))
+    except DeploymentFailed as error:
+        log = ServerPaths(brace_home()).deployment_log(deployment_id)
+        lines = tail(log, 15)
+        hint = f"Last lines of {log}:\n{lines}" if lines else error.hint
+        raise DeploymentFailed(error.message, hint) from None

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from brace.cli.common import ModelOpt, Output, OutputOpt, emit, needs_server, open_store
+from brace.cli.common import (
+    ModelOpt,
+    Output,
+    OutputOpt,
+    emit,
+    note,
+    open_store,
+    wait_and_report,
+)
 from brace.store.statuses import PRODUCTION
 
 DeploymentArg = Annotated[
@@ -36,22 +44,33 @@ def promote_command(
       brace promote deployment-2
       brace promote development --environment staging
     """
-    if wait:
-        raise needs_server("promote --wait")
     from brace.services import views
     from brace.services.promote import promote
 
     with open_store() as store:
         result = promote(store, deployment, model_ref=model, environment=environment)
+        promotion = result.promotion
+        if wait and not promotion.status.finished:
+            from brace.cli.server import ensure_server
+            from brace.services.wait import wait_for_promotion
+
+            ensure_server()
+            note(f"Waiting for the promotion to {environment}:")
+            wait_and_report(
+                lambda report: wait_for_promotion(store, promotion.id, 1800, report),
+                result.deployment.id,
+            )
         data = views.read(store, views.deployment_json, result.deployment)
-    status = result.promotion.status
-    emit(
-        data,
-        f"Promoted {result.deployment.name} ({result.deployment.id}) to {environment}."
-        if status.finished
-        else f"Rolling promotion of {result.deployment.name} ({result.deployment.id}) to "
-        f"{environment} started ({status.value}); follow it with `brace rollout status`.",
-    )
+    name = f"{result.deployment.name} ({result.deployment.id})"
+    if data["environment"] == environment or wait:
+        text = f"Promoted {name} to {environment}."
+    else:
+        kind = "Rolling promotion" if promotion.rolling else "Promotion"
+        text = (
+            f"{kind} of {name} to {environment} started; {environment} switches once it is "
+            f"ACTIVE. Follow it with `brace rollout status -e {environment}`."
+        )
+    emit(data, text)
 
 
 def activate_command(

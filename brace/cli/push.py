@@ -12,14 +12,16 @@ from brace.cli.common import (
     OutputOpt,
     emit,
     line,
-    needs_server,
+    not_available,
     note,
     open_store,
+    wait_and_report,
     warn,
 )
 
 if TYPE_CHECKING:
     from brace.services.push import PushResult
+    from brace.store import Store
 
 
 def push_command(
@@ -50,8 +52,6 @@ def push_command(
       brace push examples/hello --publish       # new published deployment (a snapshot)
       brace push examples/hello --promote       # publish and promote to production
     """
-    if wait:
-        raise needs_server("push --wait")
     from brace.services import views
     from brace.services.push import push
 
@@ -67,12 +67,32 @@ def push_command(
         )
         for notice in result.notices:
             warn(notice.message)
+        if wait:
+            _wait(store, result, timeout_seconds)
         emit(
             {
                 "model": views.read(store, views.model_json, result.model),
                 "deployment": views.read(store, views.deployment_json, result.deployment),
             },
             lambda: _describe(result),
+        )
+
+
+def _wait(store: Store, result: PushResult, timeout: float) -> None:
+    from brace.cli.server import ensure_server
+    from brace.services.wait import wait_for_deployment, wait_for_promotion
+
+    ensure_server()
+    deployment, promotion = result.deployment, result.promotion
+    note(f"Waiting for {deployment.name} ({deployment.id}):")
+    wait_and_report(
+        lambda report: wait_for_deployment(store, deployment.id, timeout, report), deployment.id
+    )
+    if promotion is not None and not promotion.status.finished:
+        note(f"Waiting for the promotion to {promotion.environment}:")
+        wait_and_report(
+            lambda report: wait_for_promotion(store, promotion.id, timeout, report),
+            deployment.id,
         )
 
 
@@ -90,9 +110,10 @@ def _describe(result: PushResult) -> None:
         if promotion.status.finished:
             line(f"Promoted to {promotion.environment}.")
         else:
+            kind = "Rolling promotion" if promotion.rolling else "Promotion"
             line(
-                f"Rolling promotion to {promotion.environment} started "
-                f"({promotion.status.value}); follow it with `brace rollout status`."
+                f"{kind} to {promotion.environment} started ({promotion.status.value}); it "
+                "switches once the deployment is ACTIVE. Follow it with `brace rollout status`."
             )
 
 
@@ -107,4 +128,4 @@ def watch_command(
     \b
       brace watch examples/hello
     """
-    raise needs_server("watch")
+    raise not_available("watch")

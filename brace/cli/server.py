@@ -1,22 +1,60 @@
-"""Commands that talk to the brace server: server, up, down, status, predict, logs."""
+"""Commands that run or talk to the local server: server, up, down, status, predict, logs.
+
+Commands that need a running server (predict, `--wait`) start it in the background
+when it is not running, and say so on stderr.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from brace.cli.common import ModelOpt, Output, OutputOpt, needs_server
+from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open_store, session
+from brace.errors import InvalidError, NotFoundError, ServerError
+from brace.home import brace_home
 
-HostOpt = Annotated[str, typer.Option(envvar="BRACE_HOST", help="Server address.")]
-PortOpt = Annotated[int, typer.Option(envvar="BRACE_PORT", help="Server port.")]
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
+if TYPE_CHECKING:
+    from brace.server.client import Address
+
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="BRACE_HOST", help="Server address [default: the running server's, else 127.0.0.1]."
+    ),
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        envvar="BRACE_PORT", help="Server port [default: the running server's, else 8765]."
+    ),
+]
+
+
+def _address(host: str | None, port: int | None) -> Address:
+    from brace.server.client import address
+
+    return address(brace_home(), host, port)
+
+
+def ensure_server(host: str | None = None, port: int | None = None) -> Address:
+    """The address of this home's server, started in the background if needed."""
+    from brace.server import client
+
+    home = brace_home()
+    where = _address(host, port)
+    if not client.running(home, where):
+        note(f"Starting the brace server at {where.url} (log: {home / 'logs' / 'server.log'}).")
+        client.start_background(home, where)
+    return where
 
 
 def server_command(
-    host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, output: OutputOpt = Output.text
+    host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
 ) -> None:
     """Run the local server in the foreground (gateway, management API, controller).
 
@@ -25,12 +63,13 @@ def server_command(
     \b
       brace server --port 8765
     """
-    raise needs_server("server")
+    from brace.server.client import DEFAULT_HOST, DEFAULT_PORT
+    from brace.server.main import run_server
+
+    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT)
 
 
-def up_command(
-    host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, output: OutputOpt = Output.text
-) -> None:
+def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text) -> None:
     """Start the local server in the background and print its URL.
 
     Example:
@@ -38,12 +77,20 @@ def up_command(
     \b
       brace up
     """
-    raise needs_server("up")
+    from brace.server import client
+
+    where = _address(host, port)
+    started = not client.running(brace_home(), where)
+    if started:
+        client.start_background(brace_home(), where)
+    answer = client.health(where) or {}
+    emit(
+        {"url": where.url, "pid": answer.get("pid"), "started": started},
+        f"brace server {'started' if started else 'already running'} at {where.url}",
+    )
 
 
-def down_command(
-    host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, output: OutputOpt = Output.text
-) -> None:
+def down_command(output: OutputOpt = Output.text) -> None:
     """Stop the local server and every replica.
 
     Example:
@@ -51,20 +98,82 @@ def down_command(
     \b
       brace down
     """
-    raise needs_server("down")
+    from brace.server import client
+
+    record = client.stop(brace_home())
+    emit(
+        {"stopped": record is not None, "pid": record.pid if record else None},
+        f"Stopped the brace server (pid {record.pid})." if record else "No server was running.",
+    )
 
 
 def status_command(
-    host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, output: OutputOpt = Output.text
+    host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
 ) -> None:
-    """Say whether the local server is running and healthy.
+    """Say whether the local server is running and healthy (exit code 6 if not).
 
     Example:
 
     \b
       brace status -o json
     """
-    raise needs_server("status")
+    from brace.server import client
+
+    where = _address(host, port)
+    answer = client.health(where)
+    if answer is None or answer.get("home") != str(brace_home()):
+        raise ServerError(
+            f"no brace server is running at {where.url}", "Start one with `brace up`."
+        )
+    with open_store() as store, store.read() as tx:
+        replicas = len(tx.replicas())
+    emit(
+        {"running": True, "url": where.url, "pid": answer["pid"], "replicas": replicas},
+        f"brace server running at {where.url} (pid {answer['pid']}, {replicas} replicas)",
+    )
+
+
+def _predict_path(
+    model: str | None, environment: str | None, deployment: str | None, development: bool
+) -> str:
+    from brace.services.lookup import find_deployment, find_model
+
+    chosen = [environment is not None, deployment is not None, development]
+    if sum(chosen) > 1:
+        from brace.errors import UsageError
+
+        raise UsageError("choose one of --environment, --deployment and --development")
+    with open_store() as store, store.read() as tx:
+        found = find_model(tx, model)
+        if deployment is not None:
+            target = find_deployment(tx, deployment, found.id)
+            return f"/model/{found.id}/deployment/{target.id}/predict"
+    if development:
+        return f"/model/{found.id}/development/predict"
+    if environment is not None:
+        return f"/model/{found.id}/environments/{environment}/predict"
+    return f"/model/{found.id}/production/predict"
+
+
+def _input(data: str | None, file: Path | None) -> bytes:
+    if data is not None and file is not None:
+        from brace.errors import UsageError
+
+        raise UsageError("pass the input with -d or -f, not both")
+    if data is not None:
+        text = data
+    elif file is not None:
+        try:
+            text = file.read_text()
+        except OSError as error:
+            raise InvalidError(f"{file}: {error.strerror}") from None
+    else:
+        text = sys.stdin.read()
+    try:
+        json.loads(text)
+    except ValueError as error:
+        raise InvalidError(f"the input is not valid JSON: {error}") from None
+    return text.encode()
 
 
 def predict_command(
@@ -80,18 +189,45 @@ def predict_command(
     file: Annotated[
         Path | None, typer.Option("-f", "--file", help="File with the JSON input.")
     ] = None,
-    host: HostOpt = DEFAULT_HOST,
-    port: PortOpt = DEFAULT_PORT,
+    host: HostOpt = None,
+    port: PortOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Call a model's predict endpoint through the local server.
+    """Call a model's predict endpoint through the local server (production by default).
+
+    The input comes from -d, -f or stdin; the answer streams to stdout as it arrives.
 
     Example:
 
     \b
       brace predict -m hello -d '{"text": "hi"}'
     """
-    raise needs_server("predict")
+    from brace.server.client import post
+
+    path = _predict_path(model, environment, deployment, development)
+    body = _input(data, file)
+    where = ensure_server(host, port)
+    received: list[bytes] = []
+
+    def on_chunk(status: int, chunk: bytes) -> None:
+        received.append(chunk)
+        if status < 300:  # an answer streams to stdout as it arrives; an error is raised
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+
+    status = post(where, path, body, on_chunk)
+    answer = b"".join(received).decode(errors="replace")
+    if status >= 300:
+        message = f"the server answered {status}: {answer.strip()}"
+        if status == 404:
+            raise NotFoundError(message)
+        if status < 500:
+            raise InvalidError(message)
+        raise ServerError(
+            message, f"See the replica's log: brace logs {deployment or 'DEPLOYMENT'}"
+        )
+    if not answer.endswith("\n") and session.output is Output.text:
+        sys.stdout.write("\n")
 
 
 def logs_command(
@@ -102,11 +238,37 @@ def logs_command(
     ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Print a deployment's replica logs.
+    """Print a deployment's log: its replicas' output and what the server did.
 
     Example:
 
     \b
       brace logs development -m hello --follow
     """
-    raise needs_server("logs")
+    from brace.server.paths import ServerPaths
+    from brace.services.lookup import find_deployment
+
+    with open_store() as store, store.read() as tx:
+        found = find_deployment(tx, deployment, model)
+    path = ServerPaths(brace_home()).deployment_log(found.id)
+    position = 0
+    while True:
+        text = ""
+        if path.exists():
+            with path.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+            position += len(chunk)
+            text = chunk.decode(errors="replace")
+        lines = text.splitlines()
+        if session.output is Output.json and not follow:
+            emit({"logs": [{"message": m} for m in lines]}, "")
+        else:
+            for message in lines:
+                if session.output is Output.json:
+                    emit({"message": message}, "", stream=True)
+                else:
+                    line(message)
+        if not follow:
+            return
+        time.sleep(0.2)

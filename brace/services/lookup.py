@@ -90,6 +90,13 @@ def _special_deployment(tx: Tx, model: Model, ref: str) -> Deployment:
     environment = find_environment(tx, model, PRODUCTION)
     current = environment.current_deployment_id
     deployment = tx.deployment(current) if current else None
+    promotion = tx.latest_promotion(model.id, PRODUCTION)
+    if deployment is None and promotion is not None and not promotion.status.finished:
+        raise NotFoundError(
+            f"model {model.name!r} has no production deployment yet: deployment "
+            f"{promotion.candidate_id} is being promoted ({promotion.status.value})",
+            "It becomes production once it is ACTIVE; follow it with `brace rollout status`.",
+        )
     if deployment is None:
         raise NotFoundError(
             f"model {model.name!r} has no production deployment",

@@ -6,9 +6,11 @@ promotes that; the development deployment is left as it was. A published deploym
 is promoted as itself, keeping its id and settings; an inactive or failed one is
 refused. One promotion per environment at a time.
 
-A non-rolling promotion switches the environment in the same transaction; the
-controller starts the candidate's replicas. A rolling promotion is recorded as
-RELEASING with its settings frozen at the start, for the controller to drive.
+A promotion is recorded as RELEASING with the environment's settings frozen at the
+start. The server's controller switches the environment to a non-rolling one's
+candidate once it is ACTIVE (or scaled to zero, and it stays so); a candidate that
+fails to start fails the promotion and the environment keeps its deployment. A rolling one is driven step by
+step by the controller.
 """
 
 from __future__ import annotations
@@ -171,7 +173,30 @@ def start_promotion(tx: Tx, environment: Environment, candidate: Deployment) -> 
         "rolling": rolling,
         "settings": settings,
     }
-    if rolling:
-        return tx.insert_promotion(**values, status=PromotionStatus.RELEASING, percent_traffic=0)
-    tx.update_environment(environment, current_deployment_id=candidate.id)
-    return tx.insert_promotion(**values, status=PromotionStatus.SUCCEEDED, percent_traffic=100)
+    # Even a candidate that is already up is switched to by the server's controller, in
+    # the same step that hands the gateway its new routes: once a client sees SUCCEEDED,
+    # the gateway already routes to the candidate.
+    return tx.insert_promotion(**values, status=PromotionStatus.RELEASING, percent_traffic=0)
+
+
+def finish_promotion(tx: Tx, promotion: Promotion) -> Promotion:
+    """The candidate becomes the environment's current deployment."""
+    environment = tx.environment(promotion.model_id, promotion.environment)
+    if environment is not None:
+        tx.update_environment(environment, current_deployment_id=promotion.candidate_id)
+    return tx.update_promotion(
+        promotion, status=PromotionStatus.SUCCEEDED, percent_traffic=100, requested_action=None
+    )
+
+
+def end_promotion(
+    tx: Tx, promotion: Promotion, status: PromotionStatus, error_message: str | None = None
+) -> Promotion:
+    """End without switching (FAILED or CANCELED): traffic stays on the previous deployment."""
+    return tx.update_promotion(
+        promotion,
+        status=status,
+        percent_traffic=0,
+        error_message=error_message,
+        requested_action=None,
+    )

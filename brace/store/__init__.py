@@ -34,6 +34,9 @@ if TYPE_CHECKING:
         PromotionSettings as PromotionSettings,
     )
     from brace.store.records import (
+        ReplicaProcess as ReplicaProcess,
+    )
+    from brace.store.records import (
         RollingDeployConfig as RollingDeployConfig,
     )
     from brace.store.statuses import (
@@ -59,6 +62,7 @@ _HOME = {
     "Model": "records",
     "Promotion": "records",
     "PromotionSettings": "records",
+    "ReplicaProcess": "records",
     "RollingDeployConfig": "records",
     "CleanupStrategy": "statuses",
     "DeploymentStatus": "statuses",

@@ -33,6 +33,7 @@ from brace.store.records import (
     Promotion,
     PromotionSettings,
     PromotionStatus,
+    ReplicaProcess,
     RolloutAction,
 )
 from brace.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -378,3 +379,16 @@ class Tx:
         changes["updated_at"] = self.now()
         self._update("promotions", "id = ?", (promotion.id,), **changes)
         return replace(promotion, **changes)
+
+    # replica processes
+
+    def insert_replica(self, replica: ReplicaProcess) -> ReplicaProcess:
+        self._insert("replicas", _columns(replica))
+        return replica
+
+    def replicas(self) -> list[ReplicaProcess]:
+        rows = self.conn.execute("SELECT * FROM replicas ORDER BY started_at")
+        return [ReplicaProcess(**dict(row)) for row in rows]
+
+    def delete_replica(self, replica_id: str) -> None:
+        self.conn.execute("DELETE FROM replicas WHERE id = ?", (replica_id,))

@@ -118,6 +118,19 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class ReplicaProcess:
+    """A replica process the server started (kept so none outlives a crashed server)."""
+
+    id: str
+    deployment_id: str
+    revision: int
+    pid: int
+    process_started: float  # the process's start time, so a reused pid is not mistaken
+    socket: str
+    started_at: str
+
+
+@dataclass(frozen=True)
 class Promotion:
     id: int
     model_id: str

@@ -59,6 +59,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX promotions_by_environment ON promotions (model_id, environment, id);
     """,
+    # Replica processes started by the server, so that a server started after a crash
+    # (or `brace down`) can find and stop every one of them.
+    """
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        deployment_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        pid INTEGER NOT NULL,
+        process_started REAL NOT NULL,
+        socket TEXT NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,6 +33,11 @@ class DeploymentStatus(StrEnum):
         return self in (self.BUILD_FAILED, self.DEPLOY_FAILED, self.FAILED)
 
     @property
+    def serving(self) -> bool:
+        """Up, or scaled to zero and woken by the next request."""
+        return self in (self.ACTIVE, self.SCALED_TO_ZERO, self.WAKING_UP, self.UPDATING)
+
+    @property
     def inactive(self) -> bool:
         return self in (self.INACTIVE, self.DEACTIVATING)
 

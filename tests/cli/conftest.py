@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from brace.store import Deployment, Environment, Promotion, Store
+from brace.store import Deployment, DeploymentStatus, Environment, Promotion, Store
 from tests.api_shapes import DEPLOYMENT_KEYS as DEPLOYMENT_KEYS
 from tests.api_shapes import ENVIRONMENT_KEYS as ENVIRONMENT_KEYS
 from tests.api_shapes import MODEL_KEYS as MODEL_KEYS
-from tests.conftest import Cli, MakeTruss, Result
+from tests.conftest import Cli, MakeTruss, Result, come_up
 
 DEFAULT_AUTOSCALING: dict[str, int] = {
     "min_replica": 0,
@@ -90,6 +90,24 @@ def deployment(store: Store, name: str, model: str = "hello") -> Deployment:
         matches = [d for d in tx.deployments(found) if d.name == name]
     assert len(matches) == 1, f"{model} has no deployment {name}"
     return matches[0]
+
+
+def set_status(store: Store, name: str, status: DeploymentStatus, model: str = "hello") -> None:
+    """Record deployment `name`'s status, as the server's controller would."""
+    found = deployment(store, name, model)
+    with store.transaction() as tx:
+        tx.update_deployment(found, status=status)
+
+
+def become_active(store: Store, name: str, model: str = "hello") -> Deployment:
+    """Deployment `name` of `model` comes up, as the server's controller would record it:
+    ACTIVE, and the environment's current deployment if a non-rolling promotion was
+    waiting for it (see `tests.conftest.come_up`)."""
+    found = model_id(store, model)
+    with store.transaction() as tx:
+        matches = [d for d in tx.deployments(found) if d.name == name]
+        assert len(matches) == 1, f"{model} has no deployment {name}"
+        return come_up(tx, matches[0])
 
 
 def deployment_names(store: Store, model: str = "hello") -> list[str]:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from brace.store import Store
 from brace.store.db import DB_FILE
-from tests.cli.conftest import deployment, deployment_names, model_id, ok
+from tests.cli.conftest import become_active, deployment, deployment_names, model_id, ok
 from tests.conftest import Cli
 
 PARALLEL = 20
@@ -141,14 +143,18 @@ def test_parallel_autoscaling_updates_and_publishes(cli: Cli, hello: Path, home:
         assert model_id(store)
 
 
+@pytest.mark.parametrize("rolling", [True, False], ids=["rolling", "waiting"])
 def test_parallel_promotions_of_one_environment_leave_one_winner(
-    cli: Cli, hello: Path, home: Path
+    cli: Cli, hello: Path, home: Path, store: Store, rolling: bool
 ) -> None:
-    """Racing rolling promotions: exactly one starts, the others are refused (exit 5)."""
+    """Racing promotions (rolling, or non-rolling ones waiting for their DEPLOYING
+    candidate): exactly one starts, the others are refused (exit 5)."""
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     for _ in range(PARALLEL):
         ok(cli("push", hello, "--publish"))
-    ok(cli("environments", "update", "production", "--rolling-deploy"))
+    if rolling:
+        ok(cli("environments", "update", "production", "--rolling-deploy"))
     finished = run_at_once(
         home, [["promote", f"deployment-{n}", "-o", "json"] for n in range(2, PARALLEL + 2)]
     )
@@ -163,5 +169,8 @@ def test_parallel_promotions_of_one_environment_leave_one_winner(
     assert_intact(home)
     status = cli("rollout", "status", "-o", "json").json()
     assert status["candidate_deployment"]["id"] == winner["id"]
-    with Store(home) as store, store.read() as tx:
+    assert status["current_deployment"]["id"] == deployment(store, "deployment-1").id
+    assert status["in_progress_promotion"]["status"] == "RELEASING"
+    assert status["in_progress_promotion"]["rolling_deploy"] is rolling
+    with store.read() as tx:
         assert len(tx.active_promotions()) == 1

@@ -10,6 +10,7 @@ from brace.store import Store
 from tests.cli.conftest import (
     DEFAULT_AUTOSCALING,
     DEPLOYMENT_KEYS,
+    become_active,
     data,
     deployment,
     expect_error,
@@ -21,11 +22,12 @@ from tests.conftest import Cli, MakeTruss
 
 
 @pytest.fixture
-def two_models(cli: Cli, make_truss: MakeTruss) -> None:
-    """alpha: development, deployment-1 (production); beta: deployment-1."""
+def two_models(cli: Cli, make_truss: MakeTruss, store: Store) -> None:
+    """alpha: development, deployment-1 (production, ACTIVE); beta: deployment-1."""
     alpha = make_truss("alpha")
     ok(cli("push", alpha))
     ok(cli("push", alpha, "--promote"))
+    become_active(store, "deployment-1", "alpha")
     ok(cli("push", make_truss("beta"), "--publish"))
 
 
@@ -76,7 +78,7 @@ def test_list_text_is_a_table(cli: Cli, two_models: None, store: Store) -> None:
         production.id,
         "deployment-1",
         "production",
-        "DEPLOYING",
+        "ACTIVE",
         "0",
     ]
     assert len(lines) == 4
@@ -168,8 +170,9 @@ def test_autoscaling_accepted_then_unchanged(cli: Cli, hello: Path, store: Store
     assert deployment(store, "deployment-1").autoscaling.to_json() == expected | {"max_replica": 5}
 
 
-def test_autoscaling_of_production_is_the_environments(cli: Cli, hello: Path) -> None:
+def test_autoscaling_of_production_is_the_environments(cli: Cli, hello: Path, store: Store) -> None:
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     ok(cli("deployments", "autoscaling", "production", "--min-replica", "1", "--max-replica", "2"))
     shown = data(cli, "environments", "show", "production")
     assert shown["autoscaling_settings"] == DEFAULT_AUTOSCALING | {

@@ -12,8 +12,8 @@ from tests.cli.conftest import (
     DEFAULT_AUTOSCALING,
     DEFAULT_PROMOTION_SETTINGS,
     ENVIRONMENT_KEYS,
+    become_active,
     data,
-    deployment,
     environment,
     expect_error,
     expect_json_error,
@@ -58,7 +58,7 @@ def test_production_always_exists(cli: Cli, pushed: Path, store: Store) -> None:
 
 def test_show_with_current_deployment(cli: Cli, pushed: Path, store: Store) -> None:
     ok(cli("push", pushed, "--promote"))
-    current = deployment(store, "deployment-1")
+    current = become_active(store, "deployment-1")
     shown = data(cli, "environments", "show", "production")
     assert shown["current_deployment"]["id"] == current.id
     assert shown["current_deployment"]["is_production"] is True
@@ -236,12 +236,12 @@ def test_unknown_cleanup_strategy_is_a_usage_error(cli: Cli, pushed: Path) -> No
 def test_delete_keeps_the_deployments(cli: Cli, pushed: Path, store: Store) -> None:
     ok(cli("environments", "create", "staging"))
     ok(cli("push", pushed, "--environment", "staging"))
-    staged = deployment(store, "deployment-1")
+    staged = become_active(store, "deployment-1")
     deleted = data(cli, "environments", "delete", "staging")
     assert deleted == {"name": "staging", "model_id": model_id(store), "deleted": True}
     assert environment_names(cli) == ["production"]
     shown = data(cli, "deployments", "show", staged.id)
-    assert (shown["environment"], shown["status"]) == (None, "DEPLOYING")
+    assert (shown["environment"], shown["status"]) == (None, "ACTIVE")
     expect_error(
         cli("environments", "show", "staging"),
         4,

@@ -1,4 +1,8 @@
-"""promote, activate, deactivate, delete, rename; lookups by id, name and model."""
+"""promote, activate, deactivate, delete, rename; lookups by id, name and model.
+
+No server runs in these tests: where one would bring a deployment up (and so finish a
+promotion waiting for it), `become_active` records it as the controller would.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,24 @@ from pathlib import Path
 
 import pytest
 
+from brace.services.promote import end_promotion
 from brace.services.snapshots import snapshot_path
-from brace.store import Store
+from brace.store import DeploymentStatus, PromotionStatus, Store
 from tests.cli.conftest import (
     DEFAULT_AUTOSCALING,
     DEPLOYMENT_KEYS,
+    become_active,
     data,
     deployment,
     deployment_names,
     environment,
     expect_error,
     expect_json_error,
+    latest_promotion,
     model_id,
     ok,
+    rows,
+    set_status,
 )
 from tests.conftest import Cli, MakeTruss
 
@@ -36,6 +45,13 @@ def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
         "deployment-1",
         "deployment-2",
     )
+    # Production switches once the new deployment is up.
+    assert (second["status"], second["is_production"]) == ("DEPLOYING", False)
+    waiting = data(cli, "environments", "show", "production")
+    assert waiting["current_deployment"] is None
+    assert waiting["candidate_deployment"]["id"] == second["id"]
+    assert waiting["in_progress_promotion"]["status"] == "RELEASING"
+    become_active(store, "deployment-2")
 
     listed = data(cli, "deployments", "list")["deployments"]
     assert [(d["name"], d["environment"], d["is_production"]) for d in listed] == [
@@ -56,8 +72,11 @@ def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
     )
     assert deployment_names(store) == ["development", "deployment-1", "deployment-2"]
 
+    # By now deployment-1 is up too, so promoting it switches production at once.
+    become_active(store, "deployment-1")
     promoted = data(cli, "promote", "deployment-1")
     assert (promoted["id"], promoted["is_production"]) == (first["id"], True)
+    assert latest_promotion(store).status is PromotionStatus.SUCCEEDED
 
     deleted = data(cli, "delete", "deployment-2")
     assert deleted == {"id": second["id"], "deleted": True, "model_id": second["model_id"]}
@@ -88,6 +107,7 @@ def test_promote_development_publishes_a_new_deployment(
     cli: Cli, hello: Path, store: Store
 ) -> None:
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     ok(cli("push", hello))
     ok(cli("deployments", "autoscaling", "production", "--max-replica", "4"))
     dev_before = data(cli, "deployments", "show", "development")
@@ -96,13 +116,27 @@ def test_promote_development_publishes_a_new_deployment(
     assert set(promoted) == DEPLOYMENT_KEYS
     assert promoted["id"] != dev_before["id"]
     assert promoted["name"] == "deployment-2"
-    assert (promoted["is_production"], promoted["is_development"]) == (True, False)
-    assert promoted["environment"] == "production"
+    assert promoted["status"] == "DEPLOYING"
+    # A new deployment: production switches to it once it is up.
+    assert (promoted["is_production"], promoted["is_development"]) == (False, False)
+    assert promoted["environment"] is None
     # It takes the settings of the deployment it replaces.
     assert promoted["autoscaling_settings"] == DEFAULT_AUTOSCALING | {"max_replica": 4}
+    assert data(cli, "environments", "show", "production")["candidate_deployment"] == promoted
 
     assert data(cli, "deployments", "show", "development") == dev_before
+    assert (
+        environment(store, "production").current_deployment_id
+        == deployment(store, "deployment-1").id
+    )
+    become_active(store, "deployment-2")
     assert environment(store, "production").current_deployment_id == promoted["id"]
+    shown = data(cli, "deployments", "show", "production")
+    assert (shown["id"], shown["is_production"], shown["environment"]) == (
+        promoted["id"],
+        True,
+        "production",
+    )
     new = deployment(store, "deployment-2")
     assert new.snapshot is not None and new.source_dir is None
 
@@ -118,9 +152,11 @@ def test_promote_development_without_production_takes_standard_settings(
 
 def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, store: Store) -> None:
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     candidate = data(cli, "push", hello, "--publish")["deployment"]
     replicas = ["--min-replica", "1", "--max-replica", "2"]
     ok(cli("deployments", "autoscaling", "deployment-2", *replicas))
+    become_active(store, "deployment-2")
 
     result = ok(cli("promote", "deployment-2"))
     assert result.stdout == f"Promoted deployment-2 ({candidate['id']}) to production.\n"
@@ -134,12 +170,13 @@ def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, stor
     assert (former["is_production"], former["environment"], former["status"]) == (
         False,
         None,
-        "DEPLOYING",
+        "ACTIVE",
     )
 
 
 def test_promote_to_another_environment(cli: Cli, hello: Path, store: Store) -> None:
     ok(cli("push", hello, "--publish"))
+    become_active(store, "deployment-1")
     ok(cli("environments", "create", "staging"))
     promoted = data(cli, "promote", "deployment-1", "--environment", "staging")
     assert (promoted["environment"], promoted["is_production"]) == ("staging", False)
@@ -165,6 +202,7 @@ def test_promote_inactive_deployment_is_refused(cli: Cli, hello: Path, store: St
 
 def test_promote_current_deployment_is_refused(cli: Cli, hello: Path, store: Store) -> None:
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     current = deployment(store, "deployment-1")
     expect_error(
         cli("promote", "deployment-1"),
@@ -173,7 +211,121 @@ def test_promote_current_deployment_is_refused(cli: Cli, hello: Path, store: Sto
     )
 
 
-# activate / deactivate
+# a non-rolling promotion switches once the candidate is ACTIVE
+
+
+@pytest.fixture
+def waiting(cli: Cli, hello: Path, store: Store) -> str:
+    """deployment-1 is production's; deployment-2, DEPLOYING, is being promoted (RELEASING).
+
+    Returns deployment-2's id."""
+    ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
+    ok(cli("deployments", "autoscaling", "deployment-1", "--max-replica", "3"))
+    candidate = str(data(cli, "push", hello, "--publish")["deployment"]["id"])
+    assert ok(cli("promote", "deployment-2")).stdout == (
+        f"Promotion of deployment-2 ({candidate}) to production started; production switches "
+        "once it is ACTIVE. Follow it with `brace rollout status -e production`.\n"
+    )
+    return candidate
+
+
+def test_promote_of_a_deploying_deployment_waits_for_it(
+    cli: Cli, waiting: str, store: Store
+) -> None:
+    current = deployment(store, "deployment-1")
+    promotion = latest_promotion(store)
+    assert (promotion.status, promotion.percent_traffic, promotion.rolling) == (
+        PromotionStatus.RELEASING,
+        0,
+        False,
+    )
+    assert (promotion.candidate_id, promotion.previous_id) == (waiting, current.id)
+    assert environment(store, "production").current_deployment_id == current.id
+    shown = data(cli, "environments", "show", "production")
+    assert shown["current_deployment"]["id"] == current.id
+    assert shown["candidate_deployment"]["id"] == waiting
+    assert shown["in_progress_promotion"] == {
+        "status": "RELEASING",
+        "percent_traffic_to_new_version": 0,
+        "error_message": None,
+        "rolling_deploy": False,
+    }
+    assert data(cli, "rollout", "status") == shown
+    text = rows(ok(cli("rollout", "status")).stdout)
+    assert text["current deployment"] == f"deployment-1 ({current.id})"
+    assert text["candidate"] == f"deployment-2 ({waiting})"
+    assert (text["promotion"], text["traffic to candidate"]) == ("RELEASING", "0%")
+    assert data(cli, "deployments", "show", "production")["id"] == current.id
+
+
+def test_second_promotion_while_one_waits_is_refused(
+    cli: Cli, waiting: str, hello: Path, store: Store
+) -> None:
+    ok(cli("push", hello, "--publish"))
+    become_active(store, "deployment-3")
+    message = f"a promotion to production is already in progress (RELEASING, deployment {waiting})"
+    hint = "Wait for it to finish, or stop it with `brace rollout cancel -e production`."
+    expect_error(cli("promote", "deployment-3"), 5, message, hint)
+    expect_error(cli("push", hello, "--promote"), 5, message, hint)
+    assert deployment_names(store) == ["deployment-1", "deployment-2", "deployment-3"]
+    assert latest_promotion(store).candidate_id == waiting
+
+
+def test_waiting_promotion_finishes_when_the_candidate_is_active(
+    cli: Cli, waiting: str, store: Store
+) -> None:
+    former = deployment(store, "deployment-1")
+
+    become_active(store, "deployment-2")
+
+    shown = data(cli, "environments", "show", "production")
+    assert shown["current_deployment"]["id"] == waiting
+    assert shown["candidate_deployment"] is None
+    assert shown["in_progress_promotion"] == {
+        "status": "SUCCEEDED",
+        "percent_traffic_to_new_version": 100,
+        "error_message": None,
+        "rolling_deploy": False,
+    }
+    # The former deployment is demoted: same id, settings and status.
+    assert deployment(store, "deployment-1") == former
+    demoted = data(cli, "deployments", "show", former.id)
+    assert (demoted["is_production"], demoted["environment"], demoted["status"]) == (
+        False,
+        None,
+        "ACTIVE",
+    )
+    assert demoted["autoscaling_settings"] == DEFAULT_AUTOSCALING | {"max_replica": 3}
+    assert data(cli, "deployments", "show", "production")["id"] == waiting
+
+
+def test_waiting_promotion_fails_when_the_candidate_fails(
+    cli: Cli, waiting: str, hello: Path, store: Store
+) -> None:
+    current = deployment(store, "deployment-1")
+    message = "deployment-2 failed to start: load() raised RuntimeError"
+    # What the controller records when the candidate cannot start.
+    set_status(store, "deployment-2", DeploymentStatus.DEPLOY_FAILED)
+    promotion = latest_promotion(store)
+    with store.transaction() as tx:
+        end_promotion(tx, promotion, PromotionStatus.FAILED, message)
+
+    shown = data(cli, "environments", "show", "production")
+    assert shown["current_deployment"]["id"] == current.id
+    assert shown["candidate_deployment"] is None
+    assert shown["in_progress_promotion"] == {
+        "status": "FAILED",
+        "percent_traffic_to_new_version": 0,
+        "error_message": message,
+        "rolling_deploy": False,
+    }
+    assert rows(ok(cli("rollout", "status")).stdout)["promotion error"] == message
+    assert environment(store, "production").current_deployment_id == current.id
+    assert deployment(store, "deployment-1") == current
+    # The environment is free for the next promotion.
+    ok(cli("push", hello, "--promote"))
+    assert latest_promotion(store).candidate_id == deployment(store, "deployment-3").id
 
 
 def test_deactivate_then_activate(cli: Cli, hello: Path, store: Store) -> None:
@@ -207,6 +359,7 @@ def test_deactivate_then_activate(cli: Cli, hello: Path, store: Store) -> None:
 
 def test_rename(cli: Cli, hello: Path, store: Store) -> None:
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     before = deployment(store, "deployment-1")
     renamed = data(cli, "rename", "deployment-1", "v2-int8")
     assert (renamed["id"], renamed["name"], renamed["is_production"]) == (
@@ -301,7 +454,7 @@ def test_delete_staging_current_deployment_is_refused(cli: Cli, hello: Path, sto
     ok(cli("push", hello))
     ok(cli("environments", "create", "staging"))
     ok(cli("push", hello, "--environment", "staging"))
-    staged = deployment(store, "deployment-1")
+    staged = become_active(store, "deployment-1")
     result = cli("delete", "deployment-1")
     assert result.exit_code == 5
     assert result.stderr.startswith(
@@ -369,6 +522,7 @@ def test_several_models_need_dash_m(
 ) -> None:
     for name in ("alpha", "beta"):
         ok(cli("push", make_truss(name), "--promote"))
+        become_active(store, "deployment-1", name)
         ok(cli("push", make_truss(name)))
     message = "there are several models; say which one"
     hint = "Pass -m MODEL, one of: alpha, beta."

@@ -12,6 +12,7 @@ from brace.services.snapshots import SNAPSHOTS
 from brace.store import Store
 from tests.cli.conftest import (
     MODEL_KEYS,
+    become_active,
     data,
     deployment,
     deployment_names,
@@ -24,11 +25,12 @@ from tests.conftest import Cli, MakeTruss
 
 
 @pytest.fixture
-def two_models(cli: Cli, make_truss: MakeTruss) -> None:
+def two_models(cli: Cli, make_truss: MakeTruss, store: Store) -> None:
     """alpha: development and deployment-1 in production and staging; beta: development."""
     alpha = make_truss("alpha")
     ok(cli("push", alpha))
     ok(cli("push", alpha, "--promote"))
+    become_active(store, "deployment-1", "alpha")
     ok(cli("environments", "create", "staging", "-m", "alpha"))
     ok(cli("promote", "deployment-1", "-m", "alpha", "-e", "staging"))
     ok(cli("push", make_truss("beta")))

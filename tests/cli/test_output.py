@@ -19,10 +19,12 @@ import typer.main
 
 from brace import __version__
 from brace.cli.app import app
+from brace.store import Store
 from tests.cli.conftest import (
     DEPLOYMENT_KEYS,
     ENVIRONMENT_KEYS,
     MODEL_KEYS,
+    become_active,
     data,
     error_text,
     expect_error,
@@ -143,10 +145,11 @@ JSON_CASES: list[tuple[list[list[str]], list[str], frozenset[str]]] = [
 
 
 @pytest.fixture
-def world(cli: Cli, hello: Path) -> Path:
+def world(cli: Cli, hello: Path, store: Store) -> Path:
     """hello: development, deployment-1 (production), deployment-2, environment staging."""
     ok(cli("push", hello))
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     ok(cli("push", hello, "--publish"))
     ok(cli("environments", "create", "staging"))
     return hello
@@ -226,11 +229,18 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
         "Add --publish (or --promote) to create a published deployment.",
     ),
     (
-        "server",
+        "not-yet",
+        ["watch", "{dir}"],
+        6,
+        "`brace watch` is not available in this version of brace yet",
+        "Use `brace push DIR` after each change; the server serves the new code.",
+    ),
+    (
+        "no-server",
         ["status"],
         6,
-        "`brace status` needs the brace server, which this version of brace does not include yet",
-        "State commands (push, promote, deployments, environments, rollout) work without it.",
+        "no brace server is running at http://127.0.0.1:{port}",
+        "Start one with `brace up`.",
     ),
 ]
 ERROR_CASES = [pytest.param(*case[1:], id=case[0]) for case in ERROR_TABLE]
@@ -240,7 +250,8 @@ ERROR_CASES = [pytest.param(*case[1:], id=case[0]) for case in ERROR_TABLE]
 def test_error_text(
     cli: Cli, world: Path, args: list[str], code: int, message: str, hint: str | None
 ) -> None:
-    expect_error(cli(*[a.format(dir=world) for a in args]), code, message, hint)
+    port = os.environ["BRACE_PORT"]
+    expect_error(cli(*[a.format(dir=world) for a in args]), code, message.format(port=port), hint)
 
 
 @pytest.mark.parametrize(("args", "code", "message", "hint"), ERROR_CASES)
@@ -248,6 +259,7 @@ def test_error_json(
     cli: Cli, world: Path, args: list[str], code: int, message: str, hint: str | None
 ) -> None:
     argv = [a.format(dir=world) for a in args]
+    message = message.format(port=os.environ["BRACE_PORT"])
     expect_json_error(cli(*argv, "-o", "json"), code, message, hint)
     # The long form, given before the arguments, works alike.
     path = 2 if argv[0] in GROUPS else 1

@@ -12,6 +12,7 @@ from tests.cli.conftest import (
     DEFAULT_AUTOSCALING,
     DEPLOYMENT_KEYS,
     MODEL_KEYS,
+    become_active,
     data,
     deployment,
     deployment_names,
@@ -115,17 +116,30 @@ def test_publish_with_requirements_starts_building(cli: Cli, make_truss: MakeTru
 def test_promote_publishes_and_promotes_to_production(cli: Cli, hello: Path, store: Store) -> None:
     result = ok(cli("push", hello, "--promote"))
     promoted = deployment(store, "deployment-1")
-    assert result.stdout == (
-        f"Published deployment deployment-1 ({promoted.id}) of model hello: DEPLOYING\n"
-        "Promoted to production.\n"
-    )
+    first, promotion, *rest = result.stdout.splitlines()
+    assert first == f"Published deployment deployment-1 ({promoted.id}) of model hello: DEPLOYING"
+    # Production switches once the new deployment is ACTIVE.
+    assert "promotion to production started" in promotion.lower()
+    assert "`brace rollout status" in promotion
+    assert rest == []
+    assert environment(store, "production").current_deployment_id is None
+    waiting = data(cli, "environments", "show", "production")
+    assert waiting["candidate_deployment"]["id"] == promoted.id
+    assert waiting["in_progress_promotion"]["status"] == "RELEASING"
+    become_active(store, "deployment-1")
     assert environment(store, "production").current_deployment_id == promoted.id
 
     body = data(cli, "push", hello, "--promote")
     assert body["deployment"]["name"] == "deployment-2"
-    assert body["deployment"]["is_production"] is True
-    assert body["deployment"]["environment"] == "production"
-    assert body["model"]["production_deployment_id"] == body["deployment"]["id"]
+    assert (body["deployment"]["is_production"], body["deployment"]["environment"]) == (
+        False,
+        None,
+    )
+    assert body["model"]["production_deployment_id"] == promoted.id
+    become_active(store, "deployment-2")
+    shown = data(cli, "deployments", "show", "deployment-2")
+    assert (shown["is_production"], shown["environment"]) == (True, "production")
+    assert data(cli, "models", "show", "hello")["production_deployment_id"] == shown["id"]
     shown = data(cli, "deployments", "show", "deployment-1")
     assert (shown["is_production"], shown["environment"]) == (False, None)
 
@@ -135,7 +149,9 @@ def test_environment_publishes_and_promotes_there(cli: Cli, hello: Path, store: 
     ok(cli("environments", "create", "staging"))
     result = ok(cli("push", hello, "--environment", "staging"))
     staged = deployment(store, "deployment-1")
-    assert result.stdout.endswith("Promoted to staging.\n")
+    assert "promotion to staging started" in result.stdout.splitlines()[-1].lower()
+    assert environment(store, "staging").current_deployment_id is None
+    become_active(store, "deployment-1")
     body = data(cli, "deployments", "show", staged.id)
     assert (body["environment"], body["is_production"]) == ("staging", False)
     assert environment(store, "staging").current_deployment_id == staged.id

@@ -17,6 +17,7 @@ import pytest
 from brace.store import PromotionStatus, RolloutAction, Store
 from tests.cli.conftest import (
     ENVIRONMENT_KEYS,
+    become_active,
     data,
     deployment,
     deployment_names,
@@ -43,6 +44,7 @@ class Rolling:
 @pytest.fixture
 def rolling(cli: Cli, hello: Path, store: Store) -> Rolling:
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     ok(cli("push", hello, "--publish"))
     ok(cli("environments", "update", "production", "--rolling-deploy"))
     return Rolling(deployment(store, "deployment-1").id, deployment(store, "deployment-2").id)
@@ -58,8 +60,9 @@ def started(cli: Cli, rolling: Rolling) -> Rolling:
 def test_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, store: Store) -> None:
     result = ok(cli("promote", "deployment-2"))
     assert result.stdout == (
-        f"Rolling promotion of deployment-2 ({rolling.candidate}) to production started "
-        "(RELEASING); follow it with `brace rollout status`.\n"
+        f"Rolling promotion of deployment-2 ({rolling.candidate}) to production started; "
+        "production switches once it is ACTIVE. "
+        "Follow it with `brace rollout status -e production`.\n"
     )
     promotion = latest_promotion(store)
     assert (promotion.status, promotion.rolling, promotion.percent_traffic) == (
@@ -85,8 +88,8 @@ def test_push_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, hel
     ok(cli("delete", "deployment-2"))
     result = ok(cli("push", hello, "--promote"))
     assert result.stdout.endswith(
-        "Rolling promotion to production started (RELEASING); "
-        "follow it with `brace rollout status`.\n"
+        "Rolling promotion to production started (RELEASING); it switches once the "
+        "deployment is ACTIVE. Follow it with `brace rollout status`.\n"
     )
 
 
@@ -130,13 +133,14 @@ def test_status_of_unknown_environment(cli: Cli, started: Rolling) -> None:
 
 
 def test_watch_returns_at_once_when_the_promotion_is_finished(
-    cli: Cli, hello: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, hello: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_sleep(seconds: float) -> None:
         raise AssertionError(f"--watch slept {seconds}s on a finished promotion")
 
     monkeypatch.setattr(time, "sleep", no_sleep)
     ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
     status = data(cli, "rollout", "status", "--watch", "--interval", "3600")
     assert status["in_progress_promotion"]["status"] == "SUCCEEDED"
 
@@ -275,33 +279,75 @@ def test_action_without_a_promotion_is_refused(
     )
 
 
+@pytest.mark.parametrize("command", ["pause", "resume", "force-roll-forward"])
 def test_rolling_only_actions_on_a_non_rolling_promotion(
-    cli: Cli, rolling: Rolling, store: Store
+    cli: Cli, rolling: Rolling, store: Store, command: str
 ) -> None:
-    # A non-rolling promotion recorded in progress (as the controller sees one starting).
-    hello = model_id(store)
-    with store.transaction() as tx:
-        production = tx.environment(hello, "production")
-        assert production is not None
-        tx.insert_promotion(
-            model_id=production.model_id,
-            environment="production",
-            candidate_id=rolling.candidate,
-            previous_id=rolling.current,
-            rolling=False,
-            settings=production.promotion_settings,
-            status=PromotionStatus.RELEASING,
-            percent_traffic=0,
-        )
+    # Without rolling deploys, the promotion of a DEPLOYING deployment waits (RELEASING).
+    ok(cli("environments", "update", "production", "--no-rolling-deploy"))
+    ok(cli("promote", "deployment-2"))
+    assert (latest_promotion(store).status, latest_promotion(store).rolling) == (
+        PromotionStatus.RELEASING,
+        False,
+    )
     expect_error(
-        cli("rollout", "pause"),
+        cli("rollout", command),
         5,
-        "cannot pause: this promotion is not a rolling deployment",
+        f"cannot {command}: this promotion is not a rolling deployment",
         "Enable rolling deployments on the environment "
         "(`brace environments update ENV --rolling-deploy`) before promoting.",
     )
-    cancel = data(cli, "rollout", "cancel")
-    assert cancel["status"] == "CANCELED"
+    assert latest_promotion(store).requested_action is None
+
+
+@pytest.mark.parametrize(
+    ("command", "action", "body"),
+    [
+        pytest.param(
+            "cancel",
+            RolloutAction.CANCEL,
+            {
+                "status": "CANCELED",
+                "message": "Cancel requested for the promotion of {candidate} to production; "
+                "it takes effect between steps (then CANCELED).",
+            },
+            id="cancel",
+        ),
+        pytest.param(
+            "force-cancel", RolloutAction.FORCE_CANCEL, {"success": True}, id="force-cancel"
+        ),
+    ],
+)
+def test_a_non_rolling_promotion_can_be_canceled(
+    cli: Cli,
+    rolling: Rolling,
+    store: Store,
+    command: str,
+    action: RolloutAction,
+    body: dict[str, Any],
+) -> None:
+    ok(cli("environments", "update", "production", "--no-rolling-deploy"))
+    ok(cli("promote", "deployment-2"))
+    expected = {
+        key: value.format(candidate=rolling.candidate) if isinstance(value, str) else value
+        for key, value in body.items()
+    }
+
+    assert data(cli, "rollout", command) == expected
+
+    promotion = latest_promotion(store)
+    assert (promotion.status, promotion.rolling, promotion.requested_action) == (
+        PromotionStatus.RELEASING,
+        False,
+        action,
+    )
+    assert environment(store, "production").current_deployment_id == rolling.current
+    expect_error(
+        cli("rollout", "cancel"),
+        5,
+        "cannot cancel a promotion that is CANCELED",
+        "Cancel applies to a promotion that is PAUSED, RAMPING_UP, RELEASING.",
+    )
 
 
 def test_one_promotion_at_a_time(cli: Cli, started: Rolling, hello: Path, store: Store) -> None:
@@ -334,7 +380,7 @@ def test_deployments_of_a_promotion_are_protected(
         f"deployment {name} ({target.id}) is part of the promotion in progress in production",
         "Cancel it first: `brace rollout cancel -e production`.",
     )
-    assert deployment(store, name).status == "DEPLOYING"
+    assert deployment(store, name) == target
 
 
 def test_staging_rollout_is_separate(cli: Cli, started: Rolling, store: Store) -> None:

@@ -1,48 +1,60 @@
-"""Commands that need the brace server, which this version does not include yet.
+"""Server commands without a running server: what they say, and that they change nothing.
 
-Each one fails with exit code 6 and says so, in text and JSON mode, and changes nothing.
+The real server is exercised in tests/integration.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-
-import pytest
 
 from tests.cli.conftest import data, expect_error, expect_json_error, ok
 from tests.conftest import Cli
 
-HINT = "State commands (push, promote, deployments, environments, rollout) work without it."
 
-
-@pytest.mark.parametrize(
-    ("args", "command"),
-    [
-        pytest.param(["server"], "server", id="server"),
-        pytest.param(["server", "--port", "9000"], "server", id="server-port"),
-        pytest.param(["up"], "up", id="up"),
-        pytest.param(["down"], "down", id="down"),
-        pytest.param(["status"], "status", id="status"),
-        pytest.param(["predict", "-m", "hello", "-d", '{"x": 1}'], "predict", id="predict"),
-        pytest.param(["logs", "development", "--follow"], "logs", id="logs"),
-        pytest.param(["watch", "{dir}"], "watch", id="watch"),
-        pytest.param(["push", "{dir}", "--wait"], "push --wait", id="push-wait"),
-        pytest.param(["promote", "development", "--wait"], "promote --wait", id="promote-wait"),
-    ],
-)
-def test_needs_the_server(cli: Cli, hello: Path, args: list[str], command: str) -> None:
-    argv = [arg.replace("{dir}", str(hello)) for arg in args]
-    message = (
-        f"`brace {command}` needs the brace server, which this version of brace does not "
-        "include yet"
-    )
-    expect_error(cli(*argv), 6, message, HINT)
-    expect_json_error(cli(*argv, "-o", "json"), 6, message, HINT)
+def test_watch_is_not_available_yet(cli: Cli, hello: Path) -> None:
+    message = "`brace watch` is not available in this version of brace yet"
+    hint = "Use `brace push DIR` after each change; the server serves the new code."
+    expect_error(cli("watch", hello), 6, message, hint)
+    expect_json_error(cli("watch", hello, "-o", "json"), 6, message, hint)
     assert data(cli, "models", "list") == {"models": []}
 
 
-def test_push_wait_with_publish_creates_nothing(cli: Cli, hello: Path) -> None:
+def test_status_without_a_server(cli: Cli) -> None:
+    port = os.environ["BRACE_PORT"]
+    message = f"no brace server is running at http://127.0.0.1:{port}"
+    expect_error(cli("status"), 6, message, "Start one with `brace up`.")
+
+
+def test_down_without_a_server(cli: Cli) -> None:
+    assert data(cli, "down") == {"stopped": False, "pid": None}
+    assert cli("down").stdout == "No server was running.\n"
+
+
+def test_predict_checks_its_input_before_starting_anything(cli: Cli, hello: Path) -> None:
     ok(cli("push", hello))
-    result = cli("push", hello, "--publish", "--wait", "--timeout-seconds", "5")
-    assert result.exit_code == 6
-    assert [d["name"] for d in data(cli, "deployments", "list")["deployments"]] == ["development"]
+    expect_error(
+        cli("predict", "--development", "-d", "{not json"),
+        5,
+        "the input is not valid JSON: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)",
+        None,
+    )
+    expect_error(
+        cli("predict", "--development", "-e", "staging", "-d", "{}"),
+        2,
+        "choose one of --environment, --deployment and --development",
+        None,
+    )
+    expect_error(
+        cli("predict", "-m", "nope", "-d", "{}"), 4, "no model named 'nope'", "Models: hello."
+    )
+
+
+def test_logs_of_a_deployment_that_never_ran(cli: Cli, hello: Path) -> None:
+    ok(cli("push", hello))
+    assert cli("logs", "development").stdout == ""
+    assert data(cli, "logs", "development") == {"logs": []}
+    expect_error(
+        cli("logs", "nope"), 4, "no deployment 'nope'", "List them with `brace deployments list`."
+    )

@@ -1,7 +1,8 @@
 """Helpers for the service tests: a pushed model in a few shapes, and direct state edits.
 
-State the services cannot reach by themselves (a failed build, a finished promotion)
-is set with a store transaction, the way the controller would set it.
+State the services cannot reach by themselves (a failed build, a deployment that came
+up, a promotion that ended) is set with a store transaction, the way the server's
+controller would set it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from brace.services import environments
+from brace.services import promote as promotions
 from brace.services.push import push
 from brace.store import (
     Deployment,
@@ -22,7 +24,7 @@ from brace.store import (
     Store,
     Tx,
 )
-from tests.conftest import MakeTruss
+from tests.conftest import MakeTruss, come_up
 
 
 @pytest.fixture
@@ -33,8 +35,8 @@ def truss_dir(make_truss: MakeTruss) -> Path:
 
 @pytest.fixture
 def production(store: Store, truss_dir: Path) -> Deployment:
-    """`hello` pushed with --promote: deployment-1 is production's current deployment."""
-    return push(store, truss_dir, promote=True).deployment
+    """`hello` pushed with --promote and up: deployment-1 is production's current deployment."""
+    return become_active(store, push(store, truss_dir, promote=True).deployment.id)
 
 
 def _model(tx: Tx, name: str) -> Model:
@@ -81,9 +83,21 @@ def set_status(store: Store, deployment_id: str, status: DeploymentStatus) -> De
         return tx.update_deployment(found, status=status)
 
 
-def finish_promotion(store: Store, promotion: Promotion, status: PromotionStatus) -> None:
+def become_active(store: Store, deployment_id: str) -> Deployment:
+    """The deployment comes up (see `tests.conftest.come_up`): ACTIVE, and production's
+    (or another environment's) if a non-rolling promotion was waiting for it."""
     with store.transaction() as tx:
-        tx.update_promotion(promotion, status=status)
+        found = tx.deployment(deployment_id)
+        assert found is not None
+        return come_up(tx, found)
+
+
+def end_promotion(
+    store: Store, promotion: Promotion, status: PromotionStatus, message: str | None = None
+) -> Promotion:
+    """The controller ends `promotion` without switching (FAILED or CANCELED)."""
+    with store.transaction() as tx:
+        return promotions.end_promotion(tx, promotion, status, message)
 
 
 def enable_rolling(store: Store, name: str = "production", model_ref: str | None = None) -> None:

@@ -22,7 +22,7 @@ from tests.services.conftest import (
     deployment,
     deployment_names,
     enable_rolling,
-    finish_promotion,
+    end_promotion,
     latest_promotion,
     set_status,
 )
@@ -38,11 +38,17 @@ def published(store: Store, truss_dir: Path) -> Deployment:
     return push(store, truss_dir, publish=True).deployment
 
 
-@pytest.fixture
-def rolling_candidate(store: Store, production: Deployment, published: Deployment) -> Deployment:
-    """`published` is the candidate of a rolling promotion in progress to production."""
-    enable_rolling(store)
-    promote(store, published.id)
+@pytest.fixture(params=["rolling", "waiting"])
+def candidate(
+    store: Store, production: Deployment, published: Deployment, request: pytest.FixtureRequest
+) -> Deployment:
+    """`published` is the candidate of a promotion in progress to production: a rolling
+    one, or a non-rolling one waiting for it (DEPLOYING) to become ACTIVE."""
+    if request.param == "rolling":
+        enable_rolling(store)
+    promotion = promote(store, published.id).promotion
+    assert promotion.status is PromotionStatus.RELEASING
+    assert promotion.rolling == (request.param == "rolling")
     return published
 
 
@@ -127,6 +133,7 @@ def test_delete_current_deployment_of_staging_names_staging(
     store: Store, published: Deployment
 ) -> None:
     environments.create(store, "staging")
+    set_status(store, published.id, DeploymentStatus.ACTIVE)
     promote(store, published.id, environment="staging")
 
     with pytest.raises(RefusedError) as caught:
@@ -140,6 +147,7 @@ def test_delete_current_deployment_of_staging_names_staging(
 def test_former_production_can_be_deleted_after_promoting_another(
     store: Store, production: Deployment, published: Deployment
 ) -> None:
+    set_status(store, published.id, DeploymentStatus.ACTIVE)
     promote(store, published.id)
 
     deleted = deployments.delete(store, production.id)
@@ -177,33 +185,31 @@ def test_delete_missing_deployment_is_not_found(store: Store, published: Deploym
 # deployments a promotion is moving
 
 
-def test_candidate_of_a_promotion_cannot_be_deleted(
-    store: Store, rolling_candidate: Deployment
-) -> None:
+def test_candidate_of_a_promotion_cannot_be_deleted(store: Store, candidate: Deployment) -> None:
     with pytest.raises(RefusedError) as caught:
-        deployments.delete(store, rolling_candidate.id)
+        deployments.delete(store, candidate.id)
 
     assert caught.value.message == (
-        f"deployment deployment-2 ({rolling_candidate.id}) is part of the promotion in "
+        f"deployment deployment-2 ({candidate.id}) is part of the promotion in "
         "progress in production"
     )
     assert caught.value.hint == "Cancel it first: `brace rollout cancel -e production`."
-    assert deployment(store, rolling_candidate.id) == rolling_candidate
+    assert deployment(store, candidate.id) == candidate
 
 
 def test_candidate_of_a_promotion_cannot_be_deactivated(
-    store: Store, rolling_candidate: Deployment
+    store: Store, candidate: Deployment
 ) -> None:
     with pytest.raises(RefusedError) as caught:
-        deployments.deactivate(store, rolling_candidate.id)
+        deployments.deactivate(store, candidate.id)
 
     assert "is part of the promotion in progress in production" in caught.value.message
     assert caught.value.hint == "Cancel it first: `brace rollout cancel -e production`."
-    assert deployment(store, rolling_candidate.id).status is DeploymentStatus.DEPLOYING
+    assert deployment(store, candidate.id).status is DeploymentStatus.DEPLOYING
 
 
 def test_previous_of_a_promotion_cannot_be_deactivated(
-    store: Store, production: Deployment, rolling_candidate: Deployment
+    store: Store, production: Deployment, candidate: Deployment
 ) -> None:
     with pytest.raises(RefusedError) as caught:
         deployments.deactivate(store, production.id)
@@ -212,13 +218,13 @@ def test_previous_of_a_promotion_cannot_be_deactivated(
 
 
 def test_candidate_of_a_finished_promotion_can_be_deleted(
-    store: Store, rolling_candidate: Deployment
+    store: Store, candidate: Deployment
 ) -> None:
     promotion = latest_promotion(store)
     assert promotion is not None
-    finish_promotion(store, promotion, PromotionStatus.CANCELED)
+    end_promotion(store, promotion, PromotionStatus.CANCELED)
 
-    deployments.delete(store, rolling_candidate.id)
+    deployments.delete(store, candidate.id)
 
     assert deployment_names(store) == ["deployment-1"]
 

@@ -11,6 +11,7 @@ from brace.services.lookup import find_deployment, find_model
 from brace.services.push import push
 from brace.store import Deployment, Model, Store
 from tests.conftest import MakeTruss
+from tests.services.conftest import become_active
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def pushed(store: Store, truss_dir: Path) -> dict[str, Deployment]:
     """`hello` with a development deployment, deployment-1 (production) and deployment-2."""
     return {
         "development": push(store, truss_dir).deployment,
-        "deployment-1": push(store, truss_dir, promote=True).deployment,
+        "deployment-1": become_active(store, push(store, truss_dir, promote=True).deployment.id),
         "deployment-2": push(store, truss_dir, publish=True).deployment,
     }
 

@@ -12,14 +12,14 @@ from brace.services.push import push
 from brace.services.snapshots import snapshot_path
 from brace.store import Store
 from tests.conftest import MakeTruss
-from tests.services.conftest import enable_rolling
+from tests.services.conftest import become_active, enable_rolling
 
 
 def test_delete_removes_everything(
     store: Store, home: Path, truss_dir: Path, make_truss: MakeTruss
 ) -> None:
     push(store, truss_dir)
-    first = push(store, truss_dir, promote=True).deployment
+    first = become_active(store, push(store, truss_dir, promote=True).deployment.id)
     environments.create(store, "staging")
     enable_rolling(store)
     rolling = push(store, truss_dir, promote=True)

@@ -1,4 +1,9 @@
-"""Promotion: development → a new deployment; published → itself; rolling → RELEASING."""
+"""Promotion: development → a new deployment; published → itself.
+
+A non-rolling promotion switches the environment once the candidate is ACTIVE: at once
+when it is already serving, else when the controller finishes it; a rolling one is
+RELEASING for the controller to drive.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import pytest
 
 from brace.errors import NotFoundError, RefusedError
 from brace.services import deployments, environments, views
-from brace.services.promote import promote
+from brace.services.promote import end_promotion, finish_promotion, promote
 from brace.services.push import push
 from brace.store import (
     AutoscalingSettings,
@@ -18,6 +23,7 @@ from brace.store import (
     Store,
 )
 from tests.services.conftest import (
+    become_active,
     deployment,
     deployment_names,
     enable_rolling,
@@ -63,12 +69,20 @@ def test_promoting_development_creates_a_new_deployment(store: Store, dev: Deplo
     assert created.snapshot is not None
     assert created.status is DeploymentStatus.DEPLOYING
     assert created.autoscaling == AutoscalingSettings()
-    assert result.environment.current_deployment_id == created.id
-    assert environment(store).current_deployment_id == created.id
-    assert result.promotion.status is PromotionStatus.SUCCEEDED
-    assert result.promotion.percent_traffic == 100
+    # The new deployment has to start first: production waits for it.
+    assert result.promotion.status is PromotionStatus.RELEASING
+    assert result.promotion.percent_traffic == 0
     assert result.promotion.candidate_id == created.id
+    assert result.environment.current_deployment_id is None
+    assert environment(store).current_deployment_id is None
     assert deployment_names(store) == ["development", "deployment-1"]
+
+    become_active(store, created.id)
+
+    assert environment(store).current_deployment_id == created.id
+    finished = latest_promotion(store)
+    assert finished is not None
+    assert (finished.status, finished.percent_traffic) == (PromotionStatus.SUCCEEDED, 100)
 
 
 def test_development_deployment_is_unchanged_by_promotion(store: Store, dev: Deployment) -> None:
@@ -88,6 +102,7 @@ def test_promoted_development_takes_production_autoscaling(
     before = deployment(store, production.id)
 
     created = promote(store, dev.id).deployment
+    become_active(store, created.id)
 
     assert created.name == "deployment-2"
     assert created.autoscaling == PRODUCTION_SCALING
@@ -104,6 +119,7 @@ def test_promoted_development_takes_environment_settings_without_current(
     environments.create(store, "staging", autoscaling={"min_replica": 1, "max_replica": 2})
 
     created = promote(store, "development", environment="staging").deployment
+    become_active(store, created.id)
 
     assert created.autoscaling == AutoscalingSettings(min_replica=1, max_replica=2)
     assert environment(store, "staging").current_deployment_id == created.id
@@ -112,7 +128,9 @@ def test_promoted_development_takes_environment_settings_without_current(
 
 def test_promoting_development_twice_creates_two_deployments(store: Store, dev: Deployment) -> None:
     first = promote(store, "development").deployment
+    become_active(store, first.id)
     second = promote(store, "development").deployment
+    become_active(store, second.id)
 
     assert (first.name, second.name) == ("deployment-1", "deployment-2")
     assert first.snapshot == second.snapshot
@@ -131,6 +149,7 @@ def test_published_deployment_keeps_its_id_and_autoscaling(
     result = promote(store, published.name)
 
     assert result.deployment == published
+    assert result.promotion.status is PromotionStatus.SUCCEEDED
     assert result.promotion.previous_id == production.id
     assert environment(store).current_deployment_id == published.id
     assert deployment(store, published.id).autoscaling == AutoscalingSettings(
@@ -146,8 +165,9 @@ def test_scaled_to_zero_deployment_stays_scaled_to_zero(
 ) -> None:
     set_status(store, published.id, DeploymentStatus.SCALED_TO_ZERO)
 
-    promote(store, published.id)
+    result = promote(store, published.id)
 
+    assert result.promotion.status is PromotionStatus.SUCCEEDED
     assert deployment(store, published.id).status is DeploymentStatus.SCALED_TO_ZERO
     assert environment(store).current_deployment_id == published.id
 
@@ -186,8 +206,11 @@ def test_deactivated_deployment_can_be_promoted_once_activated(
         promote(store, published.id)
 
     deployments.activate(store, published.id)
-    promote(store, published.id)
+    promotion = promote(store, published.id).promotion
 
+    assert promotion.status is PromotionStatus.RELEASING
+    assert environment(store).current_deployment_id == production.id
+    become_active(store, published.id)
     assert environment(store).current_deployment_id == published.id
 
 
@@ -249,6 +272,161 @@ def test_promoting_into_staging_leaves_production_alone(
     assert environment(store).current_deployment_id == production.id
 
 
+# a non-rolling promotion switches once the candidate is ACTIVE
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param(DeploymentStatus.BUILDING, id="building"),
+        pytest.param(DeploymentStatus.DEPLOYING, id="deploying"),
+        pytest.param(DeploymentStatus.LOADING_MODEL, id="loading-model"),
+        pytest.param(DeploymentStatus.UNHEALTHY, id="unhealthy"),
+    ],
+)
+def test_candidate_not_yet_serving_leaves_the_promotion_releasing(
+    store: Store, production: Deployment, published: Deployment, status: DeploymentStatus
+) -> None:
+    set_status(store, published.id, status)
+
+    result = promote(store, published.id)
+
+    promotion = result.promotion
+    assert promotion.status is PromotionStatus.RELEASING
+    assert promotion.percent_traffic == 0
+    assert not promotion.rolling
+    assert promotion.candidate_id == published.id
+    assert promotion.previous_id == production.id
+    assert latest_promotion(store) == promotion
+    assert result.environment.current_deployment_id == production.id
+    assert environment(store).current_deployment_id == production.id
+    assert deployment(store, published.id).status is status
+    shown = views.read(store, views.environment_json, environment(store))
+    assert shown["current_deployment"]["id"] == production.id
+    assert shown["candidate_deployment"]["id"] == published.id
+    assert shown["in_progress_promotion"] == {
+        "status": "RELEASING",
+        "percent_traffic_to_new_version": 0,
+        "error_message": None,
+        "rolling_deploy": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param(DeploymentStatus.ACTIVE, id="active"),
+        pytest.param(DeploymentStatus.SCALED_TO_ZERO, id="scaled-to-zero"),
+        pytest.param(DeploymentStatus.WAKING_UP, id="waking-up"),
+        pytest.param(DeploymentStatus.UPDATING, id="updating"),
+    ],
+)
+def test_serving_candidate_switches_at_once(
+    store: Store, production: Deployment, published: Deployment, status: DeploymentStatus
+) -> None:
+    set_status(store, published.id, status)
+
+    result = promote(store, published.id)
+
+    promotion = result.promotion
+    assert promotion.status is PromotionStatus.SUCCEEDED
+    assert promotion.percent_traffic == 100
+    assert not promotion.rolling
+    assert promotion.previous_id == production.id
+    assert latest_promotion(store) == promotion
+    assert result.environment.current_deployment_id == published.id
+    assert environment(store).current_deployment_id == published.id
+    assert deployment(store, published.id).status is status
+    shown = views.read(store, views.environment_json, environment(store))
+    assert shown["current_deployment"]["id"] == published.id
+    assert shown["candidate_deployment"] is None
+    assert shown["in_progress_promotion"]["status"] == "SUCCEEDED"
+
+
+def test_finish_promotion_switches_and_keeps_the_former_deployment(
+    store: Store, production: Deployment, published: Deployment
+) -> None:
+    scale_production(store)
+    former = deployment(store, production.id)
+    candidate = set_status(store, published.id, DeploymentStatus.DEPLOYING)
+    started = promote(store, published.id).promotion
+    assert started.status is PromotionStatus.RELEASING
+
+    with store.transaction() as tx:
+        finished = finish_promotion(tx, started)
+
+    assert (finished.id, finished.status, finished.percent_traffic) == (
+        started.id,
+        PromotionStatus.SUCCEEDED,
+        100,
+    )
+    assert finished.requested_action is None
+    assert latest_promotion(store) == finished
+    assert environment(store).current_deployment_id == published.id
+    # The former deployment is demoted, keeping its id, settings and status.
+    assert deployment(store, production.id) == former
+    assert former.autoscaling == PRODUCTION_SCALING
+    assert former.status is DeploymentStatus.ACTIVE
+    assert deployment(store, published.id) == candidate
+    shown = views.read(store, views.environment_json, environment(store))
+    assert shown["current_deployment"]["id"] == published.id
+    assert shown["candidate_deployment"] is None
+    assert shown["in_progress_promotion"] == {
+        "status": "SUCCEEDED",
+        "percent_traffic_to_new_version": 100,
+        "error_message": None,
+        "rolling_deploy": False,
+    }
+
+
+def test_candidate_failing_to_start_fails_the_promotion(
+    store: Store, production: Deployment, published: Deployment
+) -> None:
+    set_status(store, published.id, DeploymentStatus.DEPLOYING)
+    started = promote(store, published.id).promotion
+    message = "deployment deployment-2 failed to start: load() raised RuntimeError"
+
+    set_status(store, published.id, DeploymentStatus.DEPLOY_FAILED)
+    with store.transaction() as tx:
+        ended = end_promotion(tx, started, PromotionStatus.FAILED, message)
+
+    assert (ended.id, ended.status, ended.percent_traffic, ended.error_message) == (
+        started.id,
+        PromotionStatus.FAILED,
+        0,
+        message,
+    )
+    assert latest_promotion(store) == ended
+    assert environment(store).current_deployment_id == production.id
+    assert deployment(store, production.id) == production
+    shown = views.read(store, views.environment_json, environment(store))
+    assert shown["current_deployment"]["id"] == production.id
+    assert shown["candidate_deployment"] is None
+    assert shown["in_progress_promotion"] == {
+        "status": "FAILED",
+        "percent_traffic_to_new_version": 0,
+        "error_message": message,
+        "rolling_deploy": False,
+    }
+
+
+def test_environment_can_be_promoted_to_again_after_a_failed_promotion(
+    store: Store, truss_dir: Path, production: Deployment, published: Deployment
+) -> None:
+    set_status(store, published.id, DeploymentStatus.DEPLOYING)
+    started = promote(store, published.id).promotion
+    with store.transaction() as tx:
+        end_promotion(tx, started, PromotionStatus.FAILED, "failed to start")
+    other = push(store, truss_dir, publish=True).deployment
+    set_status(store, other.id, DeploymentStatus.ACTIVE)
+
+    result = promote(store, other.id)
+
+    assert result.promotion.status is PromotionStatus.SUCCEEDED
+    assert result.promotion.previous_id == production.id
+    assert environment(store).current_deployment_id == other.id
+
+
 # rolling promotions
 
 
@@ -306,6 +484,7 @@ def test_rolling_promotion_keeps_the_settings_it_started_with(
 
 
 @pytest.mark.parametrize("second", ["published", "development"])
+@pytest.mark.parametrize("rolling", [True, False], ids=["rolling", "waiting"])
 def test_second_promotion_while_one_is_in_progress_is_refused(
     store: Store,
     truss_dir: Path,
@@ -313,10 +492,17 @@ def test_second_promotion_while_one_is_in_progress_is_refused(
     published: Deployment,
     dev: Deployment,
     second: str,
+    rolling: bool,
 ) -> None:
-    enable_rolling(store)
-    other = push(store, truss_dir, publish=True).deployment
+    if rolling:
+        enable_rolling(store)
+    else:
+        set_status(store, published.id, DeploymentStatus.DEPLOYING)
+    other = set_status(
+        store, push(store, truss_dir, publish=True).deployment.id, DeploymentStatus.ACTIVE
+    )
     started = promote(store, published.id).promotion
+    assert (started.status, started.rolling) == (PromotionStatus.RELEASING, rolling)
     names_before = deployment_names(store)
 
     with pytest.raises(RefusedError) as caught:
@@ -329,6 +515,7 @@ def test_second_promotion_while_one_is_in_progress_is_refused(
     assert "brace rollout cancel -e production" in caught.value.hint
     assert latest_promotion(store) == started
     assert deployment_names(store) == names_before
+    assert environment(store).current_deployment_id == production.id
 
 
 def test_rolling_without_a_current_deployment_switches_at_once(

@@ -18,10 +18,12 @@ from brace.store import (
 )
 from tests.conftest import MakeTruss
 from tests.services.conftest import (
+    become_active,
     deployment,
     deployment_names,
     enable_rolling,
     environment,
+    latest_promotion,
     the_model,
 )
 
@@ -154,6 +156,7 @@ def test_deployment_name_is_used(store: Store, truss_dir: Path) -> None:
 
 def test_deployment_name_with_promote(store: Store, truss_dir: Path) -> None:
     result = push(store, truss_dir, promote=True, deployment_name="first")
+    become_active(store, result.deployment.id)
 
     assert result.deployment.name == "first"
     assert environment(store).current_deployment_id == result.deployment.id
@@ -203,34 +206,61 @@ def test_invalid_deployment_name_is_refused(store: Store, truss_dir: Path) -> No
 # --promote and --environment
 
 
-def test_promote_with_a_new_model_makes_production(store: Store, truss_dir: Path) -> None:
+def test_promote_with_a_new_model_makes_production_once_active(
+    store: Store, truss_dir: Path
+) -> None:
     result = push(store, truss_dir, promote=True)
 
     assert result.model_created
     assert result.deployment.name == "deployment-1"
+    assert result.deployment.status is DeploymentStatus.DEPLOYING
     assert result.deployment.autoscaling == AutoscalingSettings()
     promotion = result.promotion
     assert promotion is not None
-    assert promotion.status is PromotionStatus.SUCCEEDED
-    assert promotion.percent_traffic == 100
+    assert promotion.status is PromotionStatus.RELEASING
+    assert promotion.percent_traffic == 0
     assert not promotion.rolling
     assert promotion.candidate_id == result.deployment.id
     assert promotion.previous_id is None
-    assert environment(store).current_deployment_id == result.deployment.id
+    assert latest_promotion(store) == promotion
+    assert environment(store).current_deployment_id is None
     assert deployment_names(store) == ["deployment-1"]
 
+    become_active(store, result.deployment.id)
 
-def test_promote_replaces_production(store: Store, production: Deployment, truss_dir: Path) -> None:
+    assert environment(store).current_deployment_id == result.deployment.id
+    finished = latest_promotion(store)
+    assert finished is not None
+    assert (finished.id, finished.status, finished.percent_traffic) == (
+        promotion.id,
+        PromotionStatus.SUCCEEDED,
+        100,
+    )
+
+
+def test_promote_replaces_production_once_active(
+    store: Store, production: Deployment, truss_dir: Path
+) -> None:
     result = push(store, truss_dir, promote=True)
 
     assert result.promotion is not None
     assert result.promotion.previous_id == production.id
+    assert result.promotion.status is PromotionStatus.RELEASING
+    assert environment(store).current_deployment_id == production.id
+
+    become_active(store, result.deployment.id)
+
     assert environment(store).current_deployment_id == result.deployment.id
+    assert deployment(store, production.id) == production
 
 
 def test_promote_and_production_environment_agree(store: Store, truss_dir: Path) -> None:
     result = push(store, truss_dir, promote=True, environment="production")
 
+    assert result.promotion is not None
+    assert result.promotion.environment == "production"
+    assert latest_promotion(store) == result.promotion
+    become_active(store, result.deployment.id)
     assert environment(store).current_deployment_id == result.deployment.id
 
 
@@ -261,6 +291,10 @@ def test_push_to_an_environment_promotes_there(
 
     result = push(store, truss_dir, environment="staging")
 
+    assert result.promotion is not None
+    assert latest_promotion(store, "staging") == result.promotion
+    assert environment(store, "staging").current_deployment_id is None
+    become_active(store, result.deployment.id)
     assert environment(store, "staging").current_deployment_id == result.deployment.id
     assert environment(store).current_deployment_id == production.id
 

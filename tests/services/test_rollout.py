@@ -8,9 +8,17 @@ import pytest
 
 from brace.errors import NotFoundError, RefusedError
 from brace.services import environments, rollout
+from brace.services.promote import promote
 from brace.services.push import push
-from brace.store import Deployment, Promotion, PromotionStatus, RolloutAction, Store
-from tests.services.conftest import enable_rolling, latest_promotion
+from brace.store import (
+    Deployment,
+    DeploymentStatus,
+    Promotion,
+    PromotionStatus,
+    RolloutAction,
+    Store,
+)
+from tests.services.conftest import enable_rolling, environment, latest_promotion
 
 
 @pytest.fixture
@@ -20,6 +28,16 @@ def in_progress(store: Store, production: Deployment, truss_dir: Path) -> Promot
     promotion = push(store, truss_dir, promote=True).promotion
     assert promotion is not None
     assert promotion.status is PromotionStatus.RELEASING
+    return promotion
+
+
+@pytest.fixture
+def waiting(store: Store, production: Deployment, truss_dir: Path) -> Promotion:
+    """A non-rolling promotion to production, RELEASING until its candidate is ACTIVE."""
+    candidate = push(store, truss_dir, publish=True).deployment
+    assert candidate.status is DeploymentStatus.DEPLOYING
+    promotion = promote(store, candidate.id).promotion
+    assert (promotion.status, promotion.rolling) == (PromotionStatus.RELEASING, False)
     return promotion
 
 
@@ -123,3 +141,53 @@ def test_request_names_the_model(store: Store, in_progress: Promotion) -> None:
     promotion, _ = rollout.request(store, RolloutAction.CANCEL, model_ref="hello")
 
     assert promotion.id == in_progress.id
+
+
+# a non-rolling promotion waiting for its candidate
+
+
+@pytest.mark.parametrize(
+    ("action", "leads_to"),
+    [
+        pytest.param(RolloutAction.CANCEL, PromotionStatus.CANCELED, id="cancel"),
+        pytest.param(RolloutAction.FORCE_CANCEL, PromotionStatus.CANCELED, id="force-cancel"),
+    ],
+)
+def test_waiting_promotion_can_be_canceled(
+    store: Store,
+    production: Deployment,
+    waiting: Promotion,
+    action: RolloutAction,
+    leads_to: PromotionStatus,
+) -> None:
+    promotion, status = rollout.request(store, action)
+
+    assert status is leads_to
+    assert (promotion.id, promotion.status, promotion.requested_action) == (
+        waiting.id,
+        PromotionStatus.RELEASING,
+        action,
+    )
+    assert latest_promotion(store) == promotion
+    assert environment(store).current_deployment_id == production.id
+    with pytest.raises(RefusedError) as caught:
+        rollout.request(store, RolloutAction.CANCEL)
+    assert caught.value.message == "cannot cancel a promotion that is CANCELED"
+
+
+@pytest.mark.parametrize(
+    ("action", "word"),
+    [
+        pytest.param(RolloutAction.PAUSE, "pause", id="pause"),
+        pytest.param(RolloutAction.RESUME, "resume", id="resume"),
+        pytest.param(RolloutAction.FORCE_ROLL_FORWARD, "force-roll-forward", id="roll-forward"),
+    ],
+)
+def test_waiting_promotion_refuses_rolling_actions(
+    store: Store, waiting: Promotion, action: RolloutAction, word: str
+) -> None:
+    with pytest.raises(RefusedError) as caught:
+        rollout.request(store, action)
+
+    assert caught.value.message == f"cannot {word}: this promotion is not a rolling deployment"
+    assert latest_promotion(store) == waiting

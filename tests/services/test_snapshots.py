@@ -15,7 +15,7 @@ from brace.services.push import push
 from brace.services.snapshots import MANIFEST, SNAPSHOTS, snapshot_path
 from brace.store import Deployment, Store
 from tests.conftest import ECHO_MODEL, MakeTruss
-from tests.services.conftest import enable_rolling
+from tests.services.conftest import become_active, enable_rolling
 
 EDITED_MODEL = ECHO_MODEL.replace('{"echo": model_input}', '{"edited": model_input}')
 
@@ -194,6 +194,7 @@ def test_refused_publish_leaves_no_snapshot(
 ) -> None:
     push(store, truss_dir)
     kept = push(store, truss_dir, promote=True, deployment_name="v1").deployment
+    become_active(store, kept.id)
     enable_rolling(store)
     push(store, truss_dir, promote=True)
     (truss_dir / "model" / "model.py").write_text(EDITED_MODEL)

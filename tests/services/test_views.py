@@ -17,14 +17,14 @@ from tests.api_shapes import (
     MODEL_KEYS,
     PROMOTION_KEYS,
 )
-from tests.services.conftest import enable_rolling, environment
+from tests.services.conftest import become_active, enable_rolling, environment
 
 
 @pytest.fixture
 def hello(store: Store, truss_dir: Path) -> tuple[Model, Deployment, Deployment]:
     """The model, its development deployment and its production deployment."""
     dev = push(store, truss_dir)
-    production = push(store, truss_dir, promote=True).deployment
+    production = become_active(store, push(store, truss_dir, promote=True).deployment.id)
     return dev.model, dev.deployment, production
 
 
@@ -42,7 +42,7 @@ def test_deployment_json(store: Store, hello: tuple[Model, Deployment, Deploymen
     assert shown["name"] == "deployment-1"
     assert (shown["is_production"], shown["is_development"]) == (True, False)
     assert shown["environment"] == "production"
-    assert shown["status"] == "DEPLOYING"
+    assert shown["status"] == "ACTIVE"
     assert (shown_dev["is_production"], shown_dev["is_development"]) == (False, True)
     assert shown_dev["environment"] is None
     assert shown_dev["autoscaling_settings"]["max_replica"] == 1
@@ -118,11 +118,14 @@ def test_environment_json_before_any_promotion(store: Store, truss_dir: Path) ->
     assert shown["in_progress_promotion"] is None
 
 
-def test_environment_json_during_a_rolling_promotion(
-    store: Store, hello: tuple[Model, Deployment, Deployment]
+@pytest.mark.parametrize("rolling", [True, False], ids=["rolling", "waiting"])
+def test_environment_json_during_a_promotion(
+    store: Store, hello: tuple[Model, Deployment, Deployment], rolling: bool
 ) -> None:
+    """A rolling promotion, or a non-rolling one waiting for its new candidate to start."""
     _, _, production = hello
-    enable_rolling(store)
+    if rolling:
+        enable_rolling(store)
     candidate = promote(store, "development").deployment
 
     shown = views.read(store, views.environment_json, environment(store))
@@ -131,9 +134,11 @@ def test_environment_json_during_a_rolling_promotion(
     assert shown["candidate_deployment"]["id"] == candidate.id
     assert set(shown["candidate_deployment"]) == DEPLOYMENT_KEYS
     assert shown["candidate_deployment"]["is_production"] is False
+    assert shown["candidate_deployment"]["environment"] is None
+    assert shown["current_deployment"]["is_production"] is True
     assert shown["in_progress_promotion"] == {
         "status": "RELEASING",
         "percent_traffic_to_new_version": 0,
         "error_message": None,
-        "rolling_deploy": True,
+        "rolling_deploy": rolling,
     }

@@ -1,0 +1,419 @@
+"""What the gateway costs: a replica directly, through brace's gateway, through nginx.
+
+One run starts a replica of a trivial model, the gateway in its own process, and (when
+installed) nginx with upstream keep-alive to the same replica as the reference, then
+drives each with `wrk` (a C load generator: a Python one measures itself) at
+concurrency 16 and 1, interleaved over several rounds so machine noise hits every
+target alike. It prints requests/second, p50/p99 latency and CPU time per request of
+the proxy process and of the replica (psutil, before and after each run; nginx counts
+its master and worker), the median over rounds, then the ratios the gateway is held to:
+
+  gateway/direct throughput at concurrency 16      target >= 0.8
+  added p50 at concurrency 1                        target <= 100 us
+  gateway CPU per request / nginx CPU per request   target <= 1.5
+
+Direct requests go to the replica over TCP (wrk speaks no Unix sockets); the gateway
+and nginx reach it over a Unix socket, as brace's gateway reaches replicas. The output
+says which replica ran: brace's runtime on examples/hello when `python -m brace.runtime`
+works (two processes of it, one per socket), else a Starlette JSON app on uvicorn
+(uvloop, httptools) in one process listening on both sockets.
+
+Usage: python bench/gateway.py [--duration S] [--rounds N]   (needs wrk; nginx optional)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODEL = "bench"
+BODY = '{"text": "hello, world", "n": 1}'
+GATEWAY_PATH = f"/model/{MODEL}/production/predict"
+REPLICA_PATH = "/v1/models/model:predict"
+CONCURRENCIES = (16, 1)
+
+
+# -- the processes under test ------------------------------------------------------------
+
+
+def run_starlette_replica(port: int, uds: str) -> None:
+    """A trivial model server: the Truss predict route, JSON in and out."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def predict(request: Request) -> JSONResponse:
+        return JSONResponse({"greeting": "hello", "echo": await request.json()})
+
+    async def ready(request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    app = Starlette(
+        routes=[
+            Route(REPLICA_PATH, predict, methods=["POST"]),
+            Route("/v1/models/model", ready),
+        ]
+    )
+    tcp = socket.create_server(("127.0.0.1", port), backlog=2048)
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(uds)
+    unix.listen(2048)
+    config = uvicorn.Config(
+        app, loop="uvloop", http="httptools", lifespan="off", log_level="warning",
+        access_log=False,
+    )  # fmt: skip
+    uvicorn.Server(config).run(sockets=[tcp, unix])
+
+
+def run_gateway(port: int, uds: str) -> None:
+    import uvloop
+
+    from brace.server.gateway import Gateway
+    from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
+
+    table = RoutingTable(
+        models={MODEL: MODEL},
+        environments={(MODEL, "production"): EnvironmentRoute("d1")},
+        deployments={"d1": DeploymentRoute("d1", MODEL, True, (uds,))},
+    )
+
+    async def serve() -> None:
+        await Gateway(table).serve("127.0.0.1", port)
+        await asyncio.Event().wait()
+
+    uvloop.run(serve())
+
+
+NGINX_CONF = """\
+{user}worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream replica {{
+        server unix:{uds};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        location = {path} {{
+            proxy_pass http://replica{replica_path};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
+
+
+# -- measuring ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    proxy: psutil.Process | None  # whose CPU is the proxy's (None: direct)
+
+
+@dataclass(frozen=True)
+class Sample:
+    rps: float
+    p50_us: float
+    p99_us: float
+    proxy_us: float | None  # proxy CPU per request
+    replica_us: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    total = 0.0
+    for proc in (process, *process.children(recursive=True)):
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def cpu_of(processes: list[psutil.Process]) -> float:
+    return sum(cpu_seconds(process) for process in processes)
+
+
+_UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
+
+
+def _micros(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if match is None:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def percentile(wrk_output: str, which: str) -> float:
+    """One line of wrk's "Latency Distribution", in microseconds."""
+    match = re.search(rf"^\s+{which}%\s+(\S+)\s*$", wrk_output, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"no {which}% latency in wrk's output:\n{wrk_output}")
+    return _micros(match.group(1))
+
+
+def wrk(url: str, concurrency: int, duration: int, script: Path) -> tuple[int, float, str]:
+    """Run wrk; returns (requests, requests/s, raw output)."""
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency"]
+    command += ["--timeout", "5s", "-s", str(script), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise RuntimeError(f"wrk saw errors against {url}:\n{output}")
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return requests, rps, output
+
+
+def measure(
+    target: Target, replicas: list[psutil.Process], concurrency: int, duration: int,
+    script: Path,
+) -> Sample:  # fmt: skip
+    proxy_before = cpu_seconds(target.proxy) if target.proxy else 0.0
+    replica_before = cpu_of(replicas)
+    requests, rps, output = wrk(target.url, concurrency, duration, script)
+    proxy_after = cpu_seconds(target.proxy) if target.proxy else 0.0
+    replica_after = cpu_of(replicas)
+    p50, p99 = (percentile(output, p) for p in ("50", "99"))
+    proxy_us = (proxy_after - proxy_before) / requests * 1e6 if target.proxy else None
+    replica_us = (replica_after - replica_before) / requests * 1e6
+    return Sample(rps, p50, p99, proxy_us, replica_us)
+
+
+def wait_http(port: int | None, uds: str | None, path: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if uds is not None:
+                conn: http.client.HTTPConnection = _UnixHTTPConnection(uds)
+            else:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("POST", path, body=BODY, headers={"Content-Type": "application/json"})
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answered on {uds or port} within {timeout} s")
+        time.sleep(0.1)
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=2)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self._path)
+
+
+@contextmanager
+def started(command: list[str], **kwargs: object) -> Iterator[psutil.Process]:
+    process = subprocess.Popen(command, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+    try:
+        yield psutil.Process(process.pid)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def runtime_works() -> bool:
+    probe = [sys.executable, "-m", "brace.runtime", "--help"]
+    try:
+        result = subprocess.run(probe, cwd=ROOT, capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0 and (ROOT / "examples" / "hello").is_dir()
+
+
+def median_sample(samples: list[Sample]) -> Sample:
+    def med(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return statistics.median(present) if present else None
+
+    return Sample(
+        rps=statistics.median(s.rps for s in samples),
+        p50_us=statistics.median(s.p50_us for s in samples),
+        p99_us=statistics.median(s.p99_us for s in samples),
+        proxy_us=med([s.proxy_us for s in samples]),
+        replica_us=statistics.median(s.replica_us for s in samples),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--role", choices=["replica", "gateway"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--uds", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "replica":
+        run_starlette_replica(args.port, args.uds)
+        return
+    if args.role == "gateway":
+        run_gateway(args.port, args.uds)
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk nginx")
+
+    with tempfile.TemporaryDirectory(prefix="brace-bench-") as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        script = work / "post.lua"
+        script.write_text(
+            f"wrk.method = 'POST'\nwrk.body = '{BODY}'\n"
+            "wrk.headers['Content-Type'] = 'application/json'\n"
+        )
+        uds = str(work / "replica.sock")
+        direct_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+        me = [sys.executable, str(Path(__file__).resolve())]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+
+        if runtime_works():
+            hello = str(ROOT / "examples" / "hello")
+            runtime = [sys.executable, "-m", "brace.runtime", "--truss", hello]
+            replicas = [
+                stack.enter_context(started([*runtime, "--port", str(direct_port)], cwd=ROOT)),
+                stack.enter_context(started([*runtime, "--uds", uds], cwd=ROOT)),
+            ]
+            replica_note = (
+                "brace.runtime on examples/hello, two processes: "
+                "TCP for direct, Unix socket behind the gateway and nginx"
+            )
+        else:
+            role = ["--role", "replica", "--port", str(direct_port), "--uds", uds]
+            replicas = [stack.enter_context(started([*me, *role], **quiet))]
+            replica_note = (
+                "Starlette JSON app on uvicorn (uvloop, httptools), brace.runtime not "
+                "available; one process: TCP for direct, Unix socket for gateway and nginx"
+            )
+        wait_http(direct_port, None, REPLICA_PATH, timeout=60)
+        wait_http(None, uds, REPLICA_PATH, timeout=60)
+
+        role = ["--role", "gateway", "--port", str(gateway_port), "--uds", uds]
+        gateway = stack.enter_context(started([*me, *role]))
+        wait_http(gateway_port, None, GATEWAY_PATH)
+        targets = [
+            Target("direct", f"http://127.0.0.1:{direct_port}{REPLICA_PATH}", None),
+            Target("gateway", f"http://127.0.0.1:{gateway_port}{GATEWAY_PATH}", gateway),
+        ]
+        nginx_binary = shutil.which("nginx") or (
+            "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+        )
+        if nginx_binary is not None:
+            conf = work / "nginx.conf"
+            conf.write_text(
+                NGINX_CONF.format(
+                    # As root, nginx's worker would run as nobody and not reach the socket.
+                    user="user root;\n" if os.geteuid() == 0 else "",
+                    dir=work, uds=uds, port=nginx_port, path=GATEWAY_PATH,
+                    replica_path=REPLICA_PATH,
+                )  # fmt: skip
+            )
+            nginx = stack.enter_context(
+                started([nginx_binary, "-c", str(conf), "-p", str(work)], **quiet)
+            )
+            wait_http(nginx_port, None, GATEWAY_PATH)
+            targets.append(
+                Target("nginx", f"http://127.0.0.1:{nginx_port}{GATEWAY_PATH}", nginx)
+            )
+
+        print(f"replica: {replica_note}")
+        print(
+            f"load: wrk -t1, {args.duration:g} s per run, {args.rounds} rounds interleaved, "
+            f"median shown; {psutil.cpu_count()} CPUs"
+        )
+        for target in targets:  # warm up: connections, caches, JIT-less but lazy imports
+            wrk(target.url, 16, 1, script)
+        samples: dict[tuple[str, int], list[Sample]] = {}
+        for _ in range(args.rounds):
+            for concurrency in CONCURRENCIES:
+                for target in targets:
+                    sample = measure(target, replicas, concurrency, args.duration, script)
+                    samples.setdefault((target.name, concurrency), []).append(sample)
+        report(samples, [t.name for t in targets])
+
+
+def report(samples: dict[tuple[str, int], list[Sample]], names: list[str]) -> None:
+    results = {key: median_sample(values) for key, values in samples.items()}
+    print()
+    print(f"{'target':<8} {'conc':>4} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} "
+          f"{'proxy CPU us/req':>17} {'replica CPU us/req':>19}")  # fmt: skip
+    for concurrency in CONCURRENCIES:
+        for name in names:
+            r = results[(name, concurrency)]
+            proxy = f"{r.proxy_us:.1f}" if r.proxy_us is not None else "-"
+            print(
+                f"{name:<8} {concurrency:>4} {r.rps:>9.0f} {r.p50_us:>8.0f} {r.p99_us:>8.0f} "
+                f"{proxy:>17} {r.replica_us:>19.1f}"
+            )
+    direct16, direct1 = results[("direct", 16)], results[("direct", 1)]
+    gw16, gw1 = results[("gateway", 16)], results[("gateway", 1)]
+    print()
+    print(f"gateway/direct throughput, concurrency 16: {gw16.rps / direct16.rps:.2f}  (>= 0.8)")
+    print(f"gateway/direct throughput, concurrency 1:  {gw1.rps / direct1.rps:.2f}")
+    print(f"gateway added p50, concurrency 1: {gw1.p50_us - direct1.p50_us:+.0f} us  (<= 100)")
+    gw_cpu = statistics.mean(
+        [x for x in (gw16.proxy_us, gw1.proxy_us) if x is not None]
+    )
+    print(f"gateway CPU per request: {gw16.proxy_us:.1f} us at 16, {gw1.proxy_us:.1f} us at 1")
+    if "nginx" in names:
+        ng16, ng1 = results[("nginx", 16)], results[("nginx", 1)]
+        ng_cpu = statistics.mean([x for x in (ng16.proxy_us, ng1.proxy_us) if x is not None])
+        print(
+            f"nginx (reference): throughput {ng16.rps / direct16.rps:.2f} of direct at 16, "
+            f"{ng1.rps / direct1.rps:.2f} at 1; added p50 {ng1.p50_us - direct1.p50_us:+.0f} us; "
+            f"CPU {ng16.proxy_us:.1f} us/request at 16, {ng1.proxy_us:.1f} at 1"
+        )
+        print(f"gateway throughput / nginx throughput, concurrency 16: {gw16.rps / ng16.rps:.2f}")
+        print(f"gateway CPU / nginx CPU per request (mean of both): {gw_cpu / ng_cpu:.2f}  (<= 1.5)")
+    else:
+        print("nginx not installed: no reference (apt-get install -y nginx)")
+
+
+if __name__ == "__main__":
+    main()

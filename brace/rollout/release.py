@@ -1,0 +1,60 @@
+"""The next step of a non-rolling promotion: a pure decision over its state.
+
+The candidate starts; once it is ACTIVE the environment switches to it at once. A
+candidate that cannot start fails the promotion and the environment keeps serving the
+previous deployment. A cancel (graceful or forced) ends it as CANCELED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from brace.store.statuses import DeploymentStatus, PromotionStatus, RolloutAction
+
+
+class Step(Enum):
+    WAIT = "wait"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Decision:
+    step: Step
+    reason: str | None = None
+
+
+def release_step(
+    status: PromotionStatus,
+    requested: RolloutAction | None,
+    candidate: DeploymentStatus | None,
+) -> Decision:
+    """What to do with a non-rolling promotion whose candidate has status `candidate`
+    (None when the candidate deployment no longer exists)."""
+    if status.finished:
+        return Decision(Step.WAIT)
+    if requested in (RolloutAction.CANCEL, RolloutAction.FORCE_CANCEL):
+        return Decision(Step.CANCEL)
+    if candidate is None:
+        return Decision(Step.FAIL, "the candidate deployment was deleted")
+    if candidate.failed:
+        return Decision(Step.FAIL, f"the candidate deployment is {candidate.value}")
+    if candidate.inactive:
+        return Decision(Step.FAIL, "the candidate deployment was deactivated")
+    if candidate.serving:
+        return Decision(Step.SUCCEED)
+    return Decision(Step.WAIT)
+
+
+def rolling_without_planner(
+    requested: RolloutAction | None, candidate: DeploymentStatus | None
+) -> Decision:
+    """A rolling promotion before the rollout planner exists: it moves only when the
+    user cancels it (no traffic has moved, so it ends at once) or forces it forward."""
+    if requested in (RolloutAction.CANCEL, RolloutAction.FORCE_CANCEL):
+        return Decision(Step.CANCEL)
+    if requested is RolloutAction.FORCE_ROLL_FORWARD and candidate is not None:
+        return Decision(Step.SUCCEED) if candidate.serving else Decision(Step.WAIT)
+    return Decision(Step.WAIT)

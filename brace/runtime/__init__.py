@@ -1,0 +1,21 @@
+"""The replica: one OS process that loads a Truss model and serves it over HTTP.
+
+`python -m brace.runtime --truss DIR --uds SOCKET` is what the controller spawns per
+replica. The start path stays slim (argparse, uvicorn, starlette; nothing from the CLI
+or the store) because every scale-up and every wake from zero pays for it.
+
+Modules, in the order a request meets them:
+  main        argument parsing and logging; the process entry point
+  server      uvicorn on uvloop + httptools; loads the model once the socket is up
+  app         the Starlette routes: liveness, readiness, predict
+  pipeline    preprocess -> predict -> postprocess, predict_concurrency, result kinds
+  streaming   the chunked response for generator predicts
+  holder      the current model and its version, swapped atomically (for live reload)
+  loader      import + construct + load(): returns a new model, touches nothing else
+  signatures  which arguments the user's methods take (Truss's rules), pure
+  sourceimport  imports user code from source text, never from bytecode
+  layout      where a Truss's code, packages and data are (live dir or snapshot)
+  secrets     the `secrets` mapping handed to the model
+  tracebacks  tracebacks cut to the user's own frames, pure
+  envs        per-requirement-set virtualenvs, layered on brace's own environment
+"""

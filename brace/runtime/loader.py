@@ -1,0 +1,143 @@
+"""Loading a model: import the model file, construct the class, run `load()`.
+
+`load_model` returns a new `LoadedModel` and changes nothing the current model relies
+on, so a reloader can call it while the old model keeps serving and swap only on
+success (holder.py). `prepare_process` does the once-per-process part: the config's
+environment variables (set before any user code runs, as Baseten's platform does) and
+the import roots. Both are called from the load thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from types import ModuleType
+from typing import Any
+
+from brace.config import Truss
+from brace.runtime import sourceimport
+from brace.runtime.layout import ModelLayout
+from brace.runtime.signatures import ModelMethods, describe_model, init_kwargs
+
+
+class Stage(Enum):
+    IMPORT = "importing the model file"
+    CONSTRUCT = "constructing the model"
+    DEFINITION = "checking the model's methods"
+    LOAD = "running load()"
+
+
+class LoadError(Exception):
+    """Loading failed at `stage`; `__cause__` is the user's exception."""
+
+    def __init__(self, stage: Stage, model_file: str) -> None:
+        super().__init__(f"{stage.value} ({model_file}) failed")
+        self.stage = stage
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    instance: Any
+    methods: ModelMethods
+    module: ModuleType
+    source_sha256: str  # of the model file text that was compiled, to detect edits mid-load
+    load_ms: int
+
+
+def prepare_process(truss: Truss, layout: ModelLayout) -> None:
+    """Environment variables and import roots; call once, before the first load."""
+    os.environ.update(truss.config.environment_variables)
+    sourceimport.install(layout.package_dirs)
+
+
+def _relative(layout: ModelLayout) -> str:
+    try:
+        return str(layout.model_file.relative_to(layout.root))
+    except ValueError:
+        return str(layout.model_file)
+
+
+def _import_model_class(
+    layout: ModelLayout, class_name: str, source: bytes
+) -> tuple[ModuleType, type]:
+    module_name = layout.model_file.stem  # Truss names the module after the file
+    try:
+        module = sourceimport.import_file(layout.model_file, module_name, source)
+    except ImportError as exc:
+        if "attempted relative import" in str(exc):
+            raise ImportError(
+                f"{exc}: the model file is imported on its own, not as part of a package; "
+                "use absolute imports and put shared code in packages/"
+            ) from exc
+        raise
+    model_class = getattr(module, class_name, None)
+    if not isinstance(model_class, type):
+        raise AttributeError(
+            f"{layout.model_file} defines no class {class_name!r} "
+            "(set model_class_name in config.yaml)"
+        )
+    return module, model_class
+
+
+def load_model(
+    truss: Truss,
+    layout: ModelLayout,
+    secrets: Mapping[str, str],
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> LoadedModel:
+    """Import, construct and load the model; raise LoadError (from the cause) on failure.
+
+    An `async def load()` runs on `loop` (the server's, so what it creates is bound to
+    the loop that serves requests), or on a private loop when none is given.
+    """
+    started = time.perf_counter()
+    where = _relative(layout)
+    try:
+        source = layout.model_file.read_bytes()
+        module, model_class = _import_model_class(layout, truss.config.model_class_name, source)
+    except Exception as exc:
+        raise LoadError(Stage.IMPORT, where) from exc
+    available: dict[str, object] = {
+        "config": dict(truss.config.raw),
+        "data_dir": layout.data_dir,
+        "secrets": secrets,
+        "environment": None,
+    }
+    try:
+        instance = model_class(**init_kwargs(model_class, available))
+    except Exception as exc:
+        raise LoadError(Stage.CONSTRUCT, where) from exc
+    try:
+        methods = describe_model(instance)
+    except Exception as exc:
+        raise LoadError(Stage.DEFINITION, where) from exc
+    try:
+        _run_load(instance, loop)
+    except Exception as exc:
+        raise LoadError(Stage.LOAD, where) from exc
+    return LoadedModel(
+        instance=instance,
+        methods=methods,
+        module=module,
+        source_sha256=hashlib.sha256(source).hexdigest(),
+        load_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
+def _run_load(instance: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+    load = getattr(instance, "load", None)
+    if load is None:
+        return
+    result = load()
+    if inspect.iscoroutine(result):
+        if loop is None:
+            asyncio.run(result)
+        else:
+            asyncio.run_coroutine_threadsafe(result, loop).result()

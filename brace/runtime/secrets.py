@@ -1,0 +1,81 @@
+"""The `secrets` mapping handed to the model, resolved at each lookup.
+
+A Truss names its secrets in config.yaml (`secrets: {hf_token: null}`); the value is
+never in the config. Looking one up reads, in order: `BRACE_SECRET_<name>`,
+`TRUSS_SECRET_<name>` (so a user's existing Truss setup works), then the file
+`$BRACE_HOME/secrets/<name>` (when BRACE_HOME is set). A secret without a value raises
+`SecretNotFound` (a KeyError) that says where to put it; so `name in secrets` and
+`secrets.get(name)` only see secrets that resolve. Lookups are not cached: a secret
+written after the replica started is seen by the next lookup, as on Baseten. Values
+never appear in reprs or errors, so a logged mapping or traceback cannot leak them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+SECRETS_DIR = "secrets"
+ENV_PREFIXES = ("BRACE_SECRET_", "TRUSS_SECRET_")
+
+
+class SecretNotFound(KeyError):
+    """A secret the model asked for has no value (or is not declared)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return self.message
+
+
+class Secrets(Mapping[str, str]):
+    def __init__(
+        self,
+        names: Mapping[str, object],
+        home: Path | None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        self._names = tuple(names)
+        self._home = home
+        self._environ = environ
+
+    def _where(self, name: str) -> str:
+        places = [f"the environment variable BRACE_SECRET_{name}"]
+        if self._home is not None:
+            places.append(f"the file {self._home / SECRETS_DIR / name}")
+        else:
+            places.append(f"the file $BRACE_HOME/{SECRETS_DIR}/{name}")
+        return " or ".join(places)
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._names:
+            raise SecretNotFound(
+                f"secret {name!r} is not declared in config.yaml; add `{name}: null` under "
+                f"`secrets:` and put its value in {self._where(name)}"
+            )
+        for prefix in ENV_PREFIXES:
+            value = self._environ.get(prefix + name)
+            if value is not None:
+                return value
+        if self._home is not None:
+            path = self._home / SECRETS_DIR / name
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                pass
+            else:
+                # `echo value > file` leaves a newline that is not part of the secret.
+                return text.removesuffix("\n").removesuffix("\r")
+        raise SecretNotFound(f"secret {name!r} has no value; put it in {self._where(name)}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"Secrets(names={list(self._names)!r})"

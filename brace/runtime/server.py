@@ -1,0 +1,214 @@
+"""Run one replica: uvicorn (uvloop + httptools) first, the model load right after.
+
+The socket is bound before any user code runs, so the controller can watch readiness
+(503 while loading) instead of guessing from the process. `load()` runs in a thread
+once uvicorn is listening; if importing, constructing or loading the model fails, the
+traceback is logged cut to the user's frames and the process exits with status 1, as
+Truss's server does (a replica without a model is of no use to anyone).
+
+Exit statuses: 0 after SIGTERM/SIGINT, 1 when the model fails to load, 3 when the
+socket cannot be bound, and a BraceError's code (5) when the Truss is invalid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from brace.config import Truss
+from brace.errors import BraceError
+from brace.runtime.app import Replica, build_app
+from brace.runtime.holder import ModelHolder
+from brace.runtime.layout import ModelLayout, layout_of, read_truss
+from brace.runtime.loader import LoadError, load_model, prepare_process
+from brace.runtime.pipeline import Pipeline
+from brace.runtime.secrets import Secrets
+from brace.runtime.tracebacks import cut_traceback
+
+log = logging.getLogger("brace.runtime")
+
+EXIT_LOAD_FAILED = 1
+EXIT_BIND_FAILED = 3  # uvicorn's own code for a startup failure
+# Threads for sync methods and sync generators. Like anyio's default (40), and never
+# fewer than predict_concurrency allows to run at once plus pre/postprocess.
+MIN_THREADS = 40
+
+
+@dataclass(frozen=True)
+class Options:
+    truss: Path
+    uds: Path | None = None
+    host: str = "127.0.0.1"
+    port: int | None = None
+    access_log: bool = False
+
+    @property
+    def address(self) -> str:
+        if self.uds is not None:
+            return f"unix:{self.uds}"
+        return f"http://{self.host}:{self.port}"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling us once its socket is listening."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_listening: Callable[[uvicorn.Server, asyncio.AbstractEventLoop], None],
+    ) -> None:
+        super().__init__(config)
+        self._on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            self._on_listening(self, asyncio.get_running_loop())
+
+
+class _FirstLoad:
+    """Loads the model in a thread and stops the server if that fails."""
+
+    def __init__(self, truss: Truss, layout: ModelLayout, holder: ModelHolder) -> None:
+        self.truss = truss
+        self.layout = layout
+        self.holder = holder
+        self.exit_code = 0
+        home = os.environ.get("BRACE_HOME")
+        self.secrets = Secrets(truss.config.secrets, Path(home).expanduser() if home else None)
+
+    def start(self, server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
+        thread = threading.Thread(
+            target=self._run, args=(server, loop), name="brace-load", daemon=True
+        )
+        thread.start()
+
+    def _run(self, server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            model = load_model(self.truss, self.layout, self.secrets, loop=loop)
+        except LoadError as exc:
+            cause = exc.__cause__ or exc
+            if isinstance(cause, BraceError):  # brace's own verdict: message and hint
+                hint = f"\n{cause.hint}" if cause.hint else ""
+                log.error("%s: %s%s", exc, cause.message, hint)
+            else:
+                log.error("%s:\n%s", exc, cut_traceback(cause, self.layout.user_roots))
+        except BaseException:
+            log.exception("Loading the model failed (a bug in brace)")
+        else:
+            current = self.holder.swap(model)
+            log.info("Model loaded in %d ms (version %d)", model.load_ms, current.version)
+            return
+        self.holder.mark_failed()
+        self.exit_code = EXIT_LOAD_FAILED
+        loop.call_soon_threadsafe(setattr, server, "should_exit", True)
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """Stands in for the default TERM/INT handlers while uvicorn runs.
+
+    uvicorn re-raises the signal that stopped it once it has shut down, with the
+    previous handler back in place. With the default handler that would kill the
+    process before it can clean up and exit with status 0.
+    """
+
+
+def serve(options: Options) -> int:
+    try:
+        truss = read_truss(options.truss)
+    except BraceError as exc:
+        log.error("%s%s", exc.message, f"\n{exc.hint}" if exc.hint else "")
+        return int(exc.exit_code)
+    layout = layout_of(truss)
+    # Before any user code, on this thread: config environment variables, import roots.
+    prepare_process(truss, layout)
+    concurrency = truss.config.runtime.predict_concurrency
+    executor = ThreadPoolExecutor(
+        max_workers=max(MIN_THREADS, 2 * concurrency), thread_name_prefix="brace-model"
+    )
+    holder = ModelHolder()
+    replica = Replica(holder, Pipeline(concurrency, executor, layout.user_roots), executor)
+    first_load = _FirstLoad(truss, layout, holder)
+    config = uvicorn.Config(
+        build_app(replica),
+        uds=str(options.uds) if options.uds is not None else None,
+        host=options.host,
+        port=options.port if options.port is not None else 8000,
+        loop="uvloop",
+        http="httptools",
+        ws="none",  # no websocket library imports on the start path
+        lifespan="off",
+        interface="asgi3",
+        log_config=None,  # our own plain-line logging (main.py)
+        access_log=options.access_log,
+    )
+
+    def on_listening(server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
+        log.info("Serving %s on %s (pid %d)", truss.path, _bound(server, options), os.getpid())
+        first_load.start(server, loop)
+
+    server = _Server(config, on_listening)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _ignore_signal)
+        signal.signal(signal.SIGINT, _ignore_signal)
+    try:
+        server.run()
+    except OSError as exc:
+        log.error("Cannot listen on %s: %s", options.address, exc)
+        return EXIT_BIND_FAILED
+    finally:
+        _remove_socket(options.uds)
+    return _finish(executor, first_load.exit_code)
+
+
+def _bound(server: uvicorn.Server, options: Options) -> str:
+    """The address actually listened on (`--port 0` picks a free port)."""
+    if options.uds is None:
+        for listener in server.servers:
+            for sock in listener.sockets:
+                host, port = sock.getsockname()[:2]
+                return f"http://{host}:{port}"
+    return options.address
+
+
+def _remove_socket(path: Path | None) -> None:
+    with contextlib.suppress(OSError):
+        if path is not None and stat.S_ISSOCK(path.stat().st_mode):
+            path.unlink()
+
+
+def _finish(executor: ThreadPoolExecutor, code: int) -> int:
+    """Return `code`, or exit with it at once if threads would keep the process alive.
+
+    A failed load() may have started threads that never end, and so may a predict that
+    never returns; the interpreter would wait for them forever. The process must end.
+    """
+    executor.shutdown(wait=False, cancel_futures=True)
+    if code != EXIT_LOAD_FAILED:
+        deadline = time.monotonic() + 1.0
+        for thread in _non_daemon_threads():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not _non_daemon_threads():
+            return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _non_daemon_threads() -> list[threading.Thread]:
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]

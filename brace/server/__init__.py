@@ -1,0 +1,1 @@
+"""The local server: gateway, management API, controller."""

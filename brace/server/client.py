@@ -1,0 +1,158 @@
+"""How commands find, start, stop and call the local server (stdlib HTTP only).
+
+Every command finds the server the same way: `--host`/`--port`, else
+`BRACE_HOST`/`BRACE_PORT`, else the address of the server running for this brace
+home (`server.json`), else 127.0.0.1:8765.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from brace.errors import ServerError
+from brace.server.paths import ServerPaths
+from brace.server.state import ServerRecord, read_record
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def address(home: Path, host: str | None = None, port: int | None = None) -> Address:
+    host = host or os.environ.get("BRACE_HOST")
+    port = port or (int(os.environ["BRACE_PORT"]) if os.environ.get("BRACE_PORT") else None)
+    record = read_record(ServerPaths(home)) if host is None or port is None else None
+    return Address(
+        host or (record.host if record else DEFAULT_HOST),
+        port or (record.port if record else DEFAULT_PORT),
+    )
+
+
+def health(where: Address, timeout: float = 1.0) -> dict[str, Any] | None:
+    """The server's /healthz answer, or None when nothing healthy answers."""
+    connection = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
+    try:
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return None
+        data: dict[str, Any] = json.loads(body)
+        return data
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def running(home: Path, where: Address) -> bool:
+    answer = health(where)
+    return answer is not None and answer.get("home") == str(home)
+
+
+def start_background(home: Path, where: Address, timeout: float = 30.0) -> ServerRecord:
+    """Start `brace server` detached, and return once it answers /healthz."""
+    paths = ServerPaths(home)
+    if health(where) is not None and not running(home, where):
+        raise ServerError(
+            f"{where.url} is taken by another server (not this brace home's)",
+            "Pass --port to use another port.",
+        )
+    log = os.open(paths.server_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    command = [
+        sys.executable,
+        "-m",
+        "brace",
+        "server",
+        "--host",
+        where.host,
+        "--port",
+        str(where.port),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "BRACE_HOME": str(home)},
+        start_new_session=True,
+    )
+    os.close(log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running(home, where):
+            record = read_record(paths)
+            if record is not None:
+                return record
+        if process.poll() is not None:
+            raise ServerError(
+                f"the brace server exited with code {process.returncode}",
+                f"See {paths.server_log}:\n{tail(paths.server_log)}",
+            )
+        time.sleep(0.05)
+    raise ServerError(
+        f"the brace server did not answer within {timeout:.0f} s", f"See {paths.server_log}."
+    )
+
+
+def stop(home: Path, timeout: float = 30.0) -> ServerRecord | None:
+    """Stop this home's server (TERM, then KILL after `timeout`); the record, if any."""
+    paths = ServerPaths(home)
+    record = read_record(paths)
+    if record is None:
+        return None
+    os.kill(record.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if read_record(paths) is None:
+            return record
+        time.sleep(0.05)
+    os.kill(record.pid, signal.SIGKILL)
+    return record
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def post(
+    where: Address,
+    path: str,
+    body: bytes,
+    on_chunk: Callable[[int, bytes], None],
+    timeout: float = 300.0,
+) -> int:
+    """POST `body` to `path`; pass (status, chunk) to `on_chunk` as the body streams in."""
+    connection = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        while chunk := response.read1(65536):
+            on_chunk(response.status, chunk)
+        return response.status
+    except OSError as error:
+        raise ServerError(f"cannot reach the brace server at {where.url}: {error}") from None
+    finally:
+        connection.close()

@@ -1,0 +1,293 @@
+"""The client side of the gateway: one asyncio Protocol per client connection.
+
+httptools parses the request stream in `data_received`; the callbacks fill an
+`Exchange`, and `on_headers_complete` hands it to the `Gateway`, which routes it at
+once (no task, no coroutine). Request body bytes collect in the exchange's `pending`
+list during one `feed_data` call and go upstream in one write after it, so a small
+request (head and body in one read) costs one upstream write.
+
+Responses are written in request order: only the `active` exchange may write to the
+client. A pipelined request that arrives while another is active waits in `queue` with
+its body buffered, and reading from the client pauses until it is its turn. Reading
+also pauses while the upstream socket is full (`upstream_full`) or while a request
+waiting for a connection or a waking deployment has buffered `PENDING_LIMIT` bytes;
+the other direction is `pause_writing`, which pauses the active upstream connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserUpgrade,
+    HttpRequestParser,
+)
+
+from brace.server.exchange import Exchange
+from brace.server.wire import (
+    CONTINUE,
+    CRLF,
+    HOP_BY_HOP,
+    LAST_CHUNK,
+    chunk_size,
+    error_response,
+    json_response,
+)
+
+if TYPE_CHECKING:
+    from brace.server.gateway import Gateway
+
+log = logging.getLogger("brace.gateway")
+
+PENDING_LIMIT = 1 << 20
+"""Request bytes buffered for one exchange before the gateway stops reading the client."""
+
+
+class ClientConnection(asyncio.Protocol):
+    __slots__ = (
+        "active",
+        "building",
+        "closing",
+        "feeding",
+        "gateway",
+        "parser",
+        "queue",
+        "reading",
+        "served",
+        "swept",
+        "transport",
+        "upstream_full",
+        "write_paused",
+    )
+
+    transport: asyncio.Transport
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.parser = HttpRequestParser(self)
+        self.building = Exchange(self)
+        """The request being parsed (or the last one parsed, when `request_complete`)."""
+        self.building.request_complete = True
+        self.active: Exchange | None = None
+        """The exchange whose response may be written now."""
+        self.queue: deque[Exchange] = deque()
+        self.reading = True
+        self.upstream_full = False
+        self.write_paused = False
+        self.closing = False
+        """No further request will be served: close once the last response is written."""
+        self.feeding = False
+        self.served = 0
+        self.swept = -1
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.gateway.client_opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gateway.client_closed(self)
+        active, self.active = self.active, None
+        if active is not None and not active.finished:
+            self.gateway.abandon(active)
+        for ex in self.queue:
+            ex.finished = True
+        self.queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self.feeding = True
+        try:
+            self.parser.feed_data(data)
+        except HttpParserUpgrade:
+            # Upgrades (websockets) are not supported: the request was forwarded without
+            # its Upgrade header; whatever follows it on this connection is not HTTP.
+            self.building.keep_alive = False
+            self._stop()
+        except HttpParserCallbackError:
+            log.exception("gateway bug while handling a request")
+            self._malformed(500, "Internal Server Error")
+        except HttpParserError:
+            self._malformed(400, "Bad Request")
+        finally:
+            self.feeding = False
+        ex = self.active
+        if ex is not None and ex.pending and ex.upstream is not None:
+            ex.upstream.send_pending(ex)
+
+    def eof_received(self) -> bool:
+        self.closing = True
+        if not self.building.request_complete:
+            return False  # the request can never complete: close, abandoning it
+        return self.active is not None  # keep the write side open for the response
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        ex = self.active
+        if ex is not None and ex.upstream is not None:
+            ex.upstream.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        ex = self.active
+        if ex is not None and ex.upstream is not None:
+            ex.upstream.resume_reading()
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.building = Exchange(self)
+
+    def on_url(self, url: bytes) -> None:
+        self.building.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        ex = self.building
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            if lower == b"transfer-encoding":
+                ex.body_chunked = True
+            elif lower == b"expect":
+                ex.expect_continue = value.lower() == b"100-continue"
+            return
+        if lower == b"host":
+            ex.host = value
+        ex.headers += (name, b": ", value, CRLF)
+
+    def on_headers_complete(self) -> None:
+        ex = self.building
+        parser = self.parser
+        ex.method = parser.get_method()
+        ex.http11 = parser.get_http_version() == "1.1"
+        ex.keep_alive = ex.http11 and parser.should_keep_alive()
+        ex.head_only = ex.method == b"HEAD"
+        if self.active is None:
+            self.active = ex
+            self.gateway.route(ex)
+        else:
+            self.queue.append(ex)
+            self.update_reading()
+
+    def on_body(self, body: bytes) -> None:
+        ex = self.building
+        if ex.discard:
+            return
+        if ex.body_chunked:
+            ex.pending += (chunk_size(body), body, CRLF)
+        else:
+            ex.pending.append(body)
+        ex.pending_size += len(body)
+        if ex.pending_size > PENDING_LIMIT and ex.upstream is None:
+            self.update_reading()
+
+    def on_message_complete(self) -> None:
+        ex = self.building
+        ex.request_complete = True
+        if ex.body_chunked and not ex.discard:
+            ex.pending.append(LAST_CHUNK)
+        if ex.finished and not ex.keep_alive:
+            self.transport.close()  # answered early; the body is read, now close
+
+    # -- called by the gateway and the upstream side ---------------------------------------
+
+    def send_continue(self, ex: Exchange) -> None:
+        """Tell a client waiting on `Expect: 100-continue` to send its body."""
+        if ex.expect_continue and not ex.continue_sent and not ex.request_complete:
+            ex.continue_sent = True
+            self.transport.write(CONTINUE)
+
+    def answer_error(self, ex: Exchange, status: int, message: str) -> None:
+        self.answer(ex, error_response(status, message, keep_alive=self._keeps_alive(ex)))
+
+    def answer_json(self, ex: Exchange, status: int, payload: object) -> None:
+        self.answer(ex, json_response(status, payload, keep_alive=self._keeps_alive(ex)))
+
+    def answer(self, ex: Exchange, response: bytes) -> None:
+        """Write a response the gateway made itself, whole, and finish the exchange."""
+        ex.discard = True
+        ex.pending = []
+        ex.pending_size = 0
+        ex.response_started = True
+        if not self.transport.is_closing():
+            self.transport.write(response)
+        self.finish(ex)
+
+    def finish(self, ex: Exchange) -> None:
+        """The response of the active exchange is written: start the next one."""
+        ex.finished = True
+        self.gateway.exchange_done(ex)
+        self.active = None
+        self.upstream_full = False
+        self.served += 1
+        if not ex.keep_alive or (self.closing and not self.queue):
+            self.closing = True
+            if ex.request_complete or (ex.expect_continue and not ex.continue_sent):
+                self.transport.close()
+            # else: on_message_complete closes once the rest of the body is read
+            return
+        if self.queue:
+            nxt = self.queue.popleft()
+            self.active = nxt
+            self.gateway.route(nxt)
+        if not self.reading:
+            self.update_reading()
+
+    def update_reading(self) -> None:
+        building = self.building
+        want = not (
+            self.upstream_full
+            or self.queue
+            or (building.pending_size > PENDING_LIMIT and building.upstream is None)
+            or (self.closing and building.request_complete)
+        )
+        if want is not self.reading and not self.transport.is_closing():
+            self.reading = want
+            if want:
+                self.transport.resume_reading()
+            else:
+                self.transport.pause_reading()
+
+    def close_if_idle(self) -> None:
+        """Close a keep-alive connection that served nothing since the last sweep."""
+        if self.active is None and self.building.request_complete and self.served == self.swept:
+            self.transport.close()
+        self.swept = self.served
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _keeps_alive(self, ex: Exchange) -> bool:
+        if not ex.request_complete and ex.expect_continue and not ex.continue_sent:
+            # The client waits for 100 before sending its body; it may never send it,
+            # so its next bytes cannot be told apart: close after this answer.
+            ex.keep_alive = False
+        return ex.keep_alive
+
+    def _stop(self) -> None:
+        """Serve no further requests on this connection."""
+        self.closing = True
+        if self.active is None and not self.queue:
+            self.transport.close()
+        else:
+            self.update_reading()
+
+    def _malformed(self, status: int, message: str) -> None:
+        broken = self.building
+        broken.request_complete = True
+        broken.discard = True
+        self.closing = True
+        if broken is self.active and not broken.finished:
+            # The body broke mid-way while it was being forwarded: nothing can be said.
+            self.transport.close()
+            return
+        if broken in self.queue:
+            self.queue.remove(broken)
+        if self.active is None and not self.queue:
+            self.transport.write(error_response(status, message, keep_alive=False))
+            self.transport.close()
+        else:
+            self.update_reading()

@@ -1,0 +1,93 @@
+"""One request and its response as it crosses the gateway.
+
+An `Exchange` is created when the client connection's parser sees a request begin and
+lives until its response is written (or the client goes away). It carries what both
+sides need: the parsed request head, the request bytes not yet written upstream
+(`pending`: while connecting, held for a waking deployment, or queued behind a
+pipelined request), what was already written (`replay`, for the one retry on a fresh
+connection), and where the response stands. It is plain state with no behaviour; the
+client side (`downstream`), the upstream side (`upstream`) and the `Gateway` move it
+along.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from brace.server.wire import CHUNKED, CRLF
+
+if TYPE_CHECKING:
+    from brace.server.downstream import ClientConnection
+    from brace.server.upstream import UpstreamConnection, UpstreamPool
+
+REPLAY_LIMIT = 1 << 20
+"""Request bytes kept for a retry; a request with a larger body is not retried."""
+
+
+class Exchange:
+    __slots__ = (
+        "body_chunked",
+        "client",
+        "continue_sent",
+        "deployment_id",
+        "discard",
+        "expect_continue",
+        "finished",
+        "head_only",
+        "headers",
+        "hold_timer",
+        "host",
+        "http11",
+        "keep_alive",
+        "method",
+        "pending",
+        "pending_size",
+        "pool",
+        "replay",
+        "replay_size",
+        "request_complete",
+        "response_started",
+        "retried",
+        "upstream",
+        "url",
+    )
+
+    def __init__(self, client: ClientConnection) -> None:
+        self.client = client
+        self.method = b""
+        self.url = b""
+        self.headers: list[bytes] = []
+        """Forwardable request headers as consecutive name, b": ", value, CRLF pieces."""
+        self.host: bytes | None = None
+        self.body_chunked = False
+        self.expect_continue = False
+        self.continue_sent = False
+        self.keep_alive = True
+        self.http11 = True
+        self.head_only = False
+        self.request_complete = False
+        self.discard = False
+        """The request body goes nowhere: answered locally, or the response already ended."""
+        self.deployment_id: str | None = None
+        """Set when the exchange counts towards a deployment's outstanding requests."""
+        self.pool: UpstreamPool | None = None
+        self.upstream: UpstreamConnection | None = None
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.replay: list[bytes] | None = None
+        self.replay_size = 0
+        self.retried = False
+        self.response_started = False
+        self.finished = False
+        self.hold_timer: asyncio.TimerHandle | None = None
+
+    def start_request(self, path: bytes) -> None:
+        """Put the upstream request head in front of whatever body is already pending."""
+        host = b"" if self.host is not None else b"host: localhost\r\n"
+        framing = CHUNKED if self.body_chunked else b""
+        head = b"".join(
+            (self.method, b" ", path, b" HTTP/1.1\r\n", *self.headers, host, framing, CRLF)
+        )
+        self.pending.insert(0, head)
+        self.pending_size += len(head)

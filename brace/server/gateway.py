@@ -1,0 +1,379 @@
+"""The gateway: the inference hot path of the local server, a small HTTP/1.1 reverse proxy.
+
+It is written directly on asyncio Protocols (run it on uvloop) with httptools parsing,
+after FIELD-NOTES.md: a proxy built on an HTTP client library costs several times what
+nginx costs per request; this design costs about the same. How a request flows:
+
+1. `downstream.ClientConnection` parses the request; in `on_headers_complete` it calls
+   `Gateway.route`, which asks `routing.resolve` (pure) where the request goes.
+2. `Forward`: the deployment's replica with the fewest requests in flight is chosen, an
+   idle keep-alive connection is taken from its `upstream.UpstreamPool` (LIFO) and the
+   request head and body are written to it after the parser returns. No task and no
+   coroutine run per request; a new connection is the only thing that needs a task.
+3. `upstream.UpstreamConnection` parses the response and relays it to the client as it
+   arrives, then returns to its pool. A reused connection that fails before any response
+   byte is retried once on a fresh connection; otherwise the client gets a 502.
+4. A deployment without ready replicas (starting, scaled to zero): the request is held,
+   the `wake` hook is called, and `set_table` releases it when the deployment gains a
+   replica, or it gets a 503 after `hold_timeout`.
+5. `Wake`, `NotFound` and `MethodNotAllowed` are answered here; `NotInference` requests
+   go, path unchanged, to the management app on `internal_uds`.
+
+Everything runs on the event loop that called `serve`. `set_table` may be called from
+any thread; the `wake` hook runs on the loop and must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable
+
+from brace.server.downstream import ClientConnection
+from brace.server.exchange import Exchange
+from brace.server.routing import (
+    DeploymentRoute,
+    Forward,
+    NotFound,
+    NotInference,
+    RoutingTable,
+    Wake,
+    resolve,
+)
+from brace.server.upstream import UpstreamConnection, UpstreamPool
+
+log = logging.getLogger("brace.gateway")
+
+IDLE_SWEEP = 60.0
+"""Seconds between sweeps that close client connections idle since the previous sweep."""
+
+KNOWN_LIMIT = 4096
+"""Most remembered routing decisions (URLs with query strings could grow it without end)."""
+
+WAKE_INTERVAL = 1.0
+"""While requests are held for a deployment, call the wake hook at most this often."""
+
+
+class Gateway:
+    def __init__(
+        self,
+        table: RoutingTable,
+        *,
+        internal_uds: str | None = None,
+        wake: Callable[[str], None] = lambda deployment_id: None,
+        hold_timeout: float = 120.0,
+        pick: Callable[[], float] = random.random,
+    ) -> None:
+        self._table = table
+        self._internal = internal_uds
+        self.wake = wake
+        """Called with a deployment id to wake it; may be set after construction."""
+        self._hold_timeout = hold_timeout
+        self._pick = pick
+        """The draw for the traffic split; a seam so tests can make the split exact."""
+        self._known: dict[tuple[bytes, bytes, bytes | None], tuple[str, bytes, tuple[str, ...]]]
+        self._known = {}
+        """Forwards that do not depend on the split, by (method, url, host): a request seen
+        before skips `resolve`. Emptied with every table swap."""
+        self._pools: dict[str, UpstreamPool] = {}
+        self._outstanding: dict[str, int] = {}
+        self._held: dict[str, list[Exchange]] = {}
+        self._woken: dict[str, float] = {}
+        self._clients: set[ClientConnection] = set()
+        self._servers: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def table(self) -> RoutingTable:
+        return self._table
+
+    def set_table(self, table: RoutingTable) -> None:
+        """Swap the routing table in; requests held for a deployment that is now ready
+        (or gone) are released. Safe to call from any thread."""
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._thread:
+            loop.call_soon_threadsafe(self._apply_table, table)
+        else:
+            self._apply_table(table)
+
+    async def serve(self, host: str, port: int) -> asyncio.Server:
+        """Bind and start accepting connections; returns the listening server."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._thread = threading.get_ident()
+        server = await loop.create_server(
+            lambda: ClientConnection(self), host, port, backlog=2048, reuse_address=True
+        )
+        self._servers.append(server)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(IDLE_SWEEP, self._sweep)
+        return server
+
+    def outstanding(self, deployment_id: str) -> int:
+        """Requests to the deployment not finished yet, held ones included."""
+        return self._outstanding.get(deployment_id, 0)
+
+    def close(self) -> None:
+        """Stop listening and close every connection, client and upstream."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+        for client in list(self._clients):
+            client.transport.close()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+    # -- called by the client side ---------------------------------------------------------
+
+    def route(self, ex: Exchange) -> None:
+        """Decide where a request goes, in the parser callback that completed its head."""
+        key = (ex.method, ex.url, ex.host)
+        known = self._known.get(key)
+        if known is not None:
+            self._forward(ex, *known)
+            return
+        host = ex.host
+        table = self._table
+        resolution = resolve(
+            table,
+            ex.method.decode("latin-1"),
+            ex.url.decode("latin-1"),
+            host.decode("latin-1") if host is not None else None,
+            self._pick(),
+        )
+        client = ex.client
+        if isinstance(resolution, Forward):
+            deployment_id = resolution.deployment_id
+            target = (
+                deployment_id,
+                resolution.upstream_path.encode(),
+                table.deployments[deployment_id].upstreams,
+            )
+            if not resolution.split:
+                if len(self._known) >= KNOWN_LIMIT:
+                    self._known.clear()
+                self._known[key] = target
+            self._forward(ex, *target)
+        elif isinstance(resolution, NotInference):
+            if self._internal is None:
+                client.answer_error(ex, 404, "Not Found")
+            else:
+                ex.start_request(ex.url)
+                client.send_continue(ex)
+                self._dispatch(ex, (self._internal,))
+        elif isinstance(resolution, NotFound):
+            client.answer_error(ex, 404, resolution.message)
+        elif isinstance(resolution, Wake):
+            self._call_wake(resolution.deployment_id)
+            client.answer_json(ex, 202, {})
+        else:
+            client.answer_error(ex, 405, "Method Not Allowed")
+
+    def _forward(
+        self, ex: Exchange, deployment_id: str, path: bytes, upstreams: tuple[str, ...]
+    ) -> None:
+        ex.deployment_id = deployment_id
+        outstanding = self._outstanding
+        outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
+        ex.start_request(path)
+        if ex.expect_continue:
+            ex.client.send_continue(ex)
+        if upstreams:
+            self._dispatch(ex, upstreams)
+        else:
+            self._hold(ex)
+
+    def exchange_done(self, ex: Exchange) -> None:
+        deployment_id = ex.deployment_id
+        if deployment_id is not None:
+            ex.deployment_id = None
+            self._outstanding[deployment_id] -= 1
+
+    def abandon(self, ex: Exchange) -> None:
+        """The client went away before its response was written."""
+        ex.finished = True
+        self._unhold(ex)
+        conn = ex.upstream
+        if conn is not None:
+            # Mid-request or mid-response: this connection cannot be reused.
+            conn.exchange = None
+            ex.upstream = None
+            conn.transport.close()
+        if ex.pool is not None:
+            ex.pool.active -= 1
+            ex.pool = None
+        self.exchange_done(ex)
+
+    def client_opened(self, client: ClientConnection) -> None:
+        self._clients.add(client)
+
+    def client_closed(self, client: ClientConnection) -> None:
+        self._clients.discard(client)
+
+    # -- called by the upstream side -------------------------------------------------------
+
+    def upstream_failed(self, ex: Exchange, path: str, retry: bool) -> None:
+        """The connection closed before any response: retry once, or answer 502."""
+        if ex.finished:
+            return
+        if retry:
+            ex.retried = True
+            if ex.replay is not None:
+                ex.pending = ex.replay + ex.pending
+                ex.pending_size += ex.replay_size
+            ex.replay, ex.replay_size = None, 0
+            log.info("retrying a request on a fresh connection to %s", path)
+            self._dispatch(ex, (path,), fresh=True)
+            return
+        log.warning("replica %s closed the connection before responding", path)
+        self._bad_gateway(ex)
+
+    def truncated(self, ex: Exchange) -> None:
+        """The replica went away mid-response: all that is left is to cut the client off."""
+        log.warning("replica closed the connection in the middle of a response")
+        client = ex.client
+        self.abandon(ex)
+        client.transport.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _dispatch(self, ex: Exchange, upstreams: tuple[str, ...], fresh: bool = False) -> None:
+        """Send the exchange to the upstream with the fewest requests in flight."""
+        pools = self._pools
+        best: UpstreamPool | None = None
+        for path in upstreams:
+            pool = pools.get(path)
+            if pool is None:
+                pool = pools[path] = UpstreamPool(path)
+            if best is None or pool.active < best.active:
+                best = pool
+        assert best is not None
+        best.active += 1
+        ex.pool = best
+        conn = None if fresh else best.take()
+        if conn is None:
+            task = asyncio.get_running_loop().create_task(self._connect(ex, best))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        conn.attach(ex)
+        if ex.pending and not ex.client.feeding:
+            conn.send_pending(ex)
+
+    async def _connect(self, ex: Exchange, pool: UpstreamPool) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_unix_connection(
+                lambda: UpstreamConnection(self, pool), pool.path
+            )
+        except OSError as error:
+            if ex.pool is pool:
+                pool.active -= 1
+                ex.pool = None
+                self._connect_failed(ex, pool.path, error)
+            return
+        if ex.pool is not pool:  # the client went away meanwhile
+            pool.park(conn)
+            return
+        conn.attach(ex)
+        if ex.pending:
+            conn.send_pending(ex)
+
+    def _connect_failed(self, ex: Exchange, path: str, error: OSError) -> None:
+        log.warning("cannot connect to replica %s: %s", path, error)
+        if not ex.retried and ex.deployment_id is not None:
+            ex.retried = True
+            route = self._table.deployments.get(ex.deployment_id)
+            others = tuple(p for p in route.upstreams if p != path) if route else ()
+            if others:
+                self._dispatch(ex, others, fresh=True)
+                return
+        self._bad_gateway(ex)
+
+    def _bad_gateway(self, ex: Exchange) -> None:
+        ex.client.answer_error(ex, 502, "Bad Gateway: the replica did not answer")
+
+    def _hold(self, ex: Exchange) -> None:
+        deployment_id = ex.deployment_id
+        assert deployment_id is not None
+        self._held.setdefault(deployment_id, []).append(ex)
+        loop = asyncio.get_running_loop()
+        ex.hold_timer = loop.call_later(self._hold_timeout, self._hold_expired, ex)
+        last = self._woken.get(deployment_id)
+        now = loop.time()
+        if last is None or now - last >= WAKE_INTERVAL:
+            self._woken[deployment_id] = now
+            self._call_wake(deployment_id)
+
+    def _unhold(self, ex: Exchange) -> None:
+        if ex.hold_timer is None:
+            return
+        ex.hold_timer.cancel()
+        ex.hold_timer = None
+        deployment_id = ex.deployment_id
+        if deployment_id is None:
+            return
+        waiters = self._held.get(deployment_id)
+        if waiters is not None and ex in waiters:
+            waiters.remove(ex)
+            if not waiters:
+                del self._held[deployment_id]
+
+    def _hold_expired(self, ex: Exchange) -> None:
+        deployment_id = ex.deployment_id
+        self._unhold(ex)
+        ex.client.answer_error(
+            ex,
+            503,
+            f"Deployment {deployment_id} did not become ready within "
+            f"{self._hold_timeout:g} seconds",
+        )
+
+    def _call_wake(self, deployment_id: str) -> None:
+        try:
+            self.wake(deployment_id)
+        except Exception:
+            log.exception("the wake hook failed for deployment %s", deployment_id)
+
+    def _apply_table(self, table: RoutingTable) -> None:
+        self._table = table
+        self._known = {}
+        for deployment_id in list(self._held):
+            route = table.deployments.get(deployment_id)
+            if route is not None and route.serving and not route.upstreams:
+                continue
+            for ex in list(self._held.get(deployment_id, ())):
+                self._unhold(ex)
+                if route is None or not route.serving:
+                    ex.client.answer_error(ex, 404, f"Deployment {deployment_id} is not active")
+                else:
+                    self._dispatch(ex, route.upstreams)
+        self._prune_pools(table)
+
+    def _prune_pools(self, table: RoutingTable) -> None:
+        live = _upstreams(table.deployments.values())
+        if self._internal is not None:
+            live.add(self._internal)
+        for path in [path for path in self._pools if path not in live]:
+            self._pools.pop(path).close()
+
+    def _sweep(self) -> None:
+        for client in list(self._clients):
+            client.close_if_idle()
+        assert self._loop is not None
+        self._sweeper = self._loop.call_later(IDLE_SWEEP, self._sweep)
+
+
+def _upstreams(routes: Iterable[DeploymentRoute]) -> set[str]:
+    return {path for route in routes for path in route.upstreams}

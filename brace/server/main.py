@@ -1,0 +1,92 @@
+"""`brace server`: the gateway, the internal app and the controller in one event loop.
+
+Start-up order: refuse if a server already runs for this home; sweep replicas a
+crashed server left behind; start the internal app on a Unix socket; bind the
+gateway; write `server.json`; then reconcile until SIGTERM or SIGINT, and on the way
+out stop every replica and remove `server.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+import uvloop
+
+from brace.errors import ServerError
+from brace.server.app import internal_app
+from brace.server.controller import Controller
+from brace.server.gateway import Gateway
+from brace.server.paths import ServerPaths
+from brace.server.routing import RoutingTable
+from brace.server.state import ServerRecord, read_record, remove_record, write_record
+from brace.server.supervisor import process_started
+from brace.store import Store
+
+
+class _QuietServer(uvicorn.Server):
+    """The internal app's server: the event loop's own handlers take the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(home: Path, host: str, port: int) -> None:
+    paths = ServerPaths(home)
+    running = read_record(paths)
+    if running is not None and running.pid != os.getpid():
+        raise ServerError(
+            f"a brace server for {home} is already running at {running.url} (pid {running.pid})",
+            "Stop it with `brace down`, or use it as it is.",
+        )
+    store = Store(home)
+    gateway = Gateway(RoutingTable(), internal_uds=str(paths.internal_socket))
+    controller = Controller(store, gateway.set_table)
+    gateway.wake = controller.nudge
+    controller.sweep_orphans()
+
+    paths.internal_socket.unlink(missing_ok=True)
+    config = uvicorn.Config(
+        internal_app(home),
+        uds=str(paths.internal_socket),
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+    )
+    internal = _QuietServer(config)
+    internal_task = asyncio.create_task(internal.serve())
+    try:
+        listener = await gateway.serve(host, port)
+    except OSError as error:
+        internal.should_exit = True
+        await internal_task
+        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pid = os.getpid()
+    write_record(paths, ServerRecord(pid, process_started(pid), host, port))
+    print(f"brace server listening on http://{host}:{port} (home {home})", flush=True)
+    try:
+        await controller.run(stop)
+    finally:
+        listener.close()
+        await controller.shutdown()
+        internal.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await internal_task
+        remove_record(paths, pid)
+        store.close()
+        print("brace server stopped", flush=True)
+
+
+def run_server(home: Path, host: str, port: int) -> None:
+    uvloop.run(serve(home, host, port))

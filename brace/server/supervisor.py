@@ -1,0 +1,116 @@
+"""Starting, probing and stopping replica processes.
+
+A replica is `python -m brace.runtime` on a Unix socket, in its own session (so a
+signal to its process group reaches everything it started), with an explicit
+environment, its output appended to the deployment's log. On Linux it is also told
+to die with the server (PR_SET_PDEATHSIG), and the server sweeps recorded replicas
+when it starts, so none outlives a crashed server. Stopping is TERM, wait, then KILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def replica_environment(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """The replica's environment: the server's, plus brace's settings and `extra`."""
+    env = dict(os.environ)
+    env.update(extra)
+    env["BRACE_HOME"] = str(home)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def spawn_replica(
+    python: str, truss_dir: Path, socket: Path, log_file: Path, env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    socket.unlink(missing_ok=True)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        return subprocess.Popen(
+            [python, "-m", "brace.runtime", "--truss", str(truss_dir), "--uds", str(socket)],
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            close_fds=True,
+        )
+    finally:
+        os.close(fd)
+
+
+def process_started(pid: int) -> float:
+    return float(psutil.Process(pid).create_time())
+
+
+def is_same_process(pid: int, started: float) -> bool:
+    """True if `pid` is still the process that started at `started` (not a reused pid)."""
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 0.01
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def kill_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def stop_process_group(pid: int, started: float, grace: float = 5.0) -> None:
+    """TERM the replica's process group, wait up to `grace` seconds, then KILL it."""
+    if not is_same_process(pid, started):
+        return
+    kill_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not is_same_process(pid, started) or _is_zombie(pid):
+            return
+        time.sleep(0.05)
+    kill_group(pid, signal.SIGKILL)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def probe(socket: Path, path: str = "/v1/models/model", timeout: float = 1.0) -> int | None:
+    """The HTTP status of GET `path` on the replica's socket, or None if it is not up."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(socket)), timeout)
+    except (OSError, TimeoutError):
+        return None
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: replica\r\nConnection: close\r\n\r\n".encode())
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        parts = line.split()
+        return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+    except (OSError, TimeoutError, ValueError):
+        return None
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()

@@ -1,0 +1,70 @@
+"""`brace up`, `status`, `down` as a user runs them: background server, then stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import MakeTruss
+from tests.integration.conftest import alive, free_port, wait_until
+
+
+def test_up_status_down(tmp_path: Path, make_truss: MakeTruss) -> None:
+    env = {**os.environ, "BRACE_HOME": str(tmp_path / "home"), "BRACE_PORT": str(free_port())}
+
+    def brace(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "brace", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    assert brace("status").returncode == 6
+    try:
+        up = brace("up", "-o", "json")
+        assert up.returncode == 0, up.stderr
+        started = json.loads(up.stdout)
+        assert started["started"] is True and started["url"].endswith(env["BRACE_PORT"])
+        again = json.loads(brace("up", "-o", "json").stdout)
+        assert again == {**started, "started": False}
+        pushed = brace("push", make_truss("hello"), "--wait", "-o", "json")
+        assert pushed.returncode == 0, pushed.stderr
+        status = json.loads(brace("status", "-o", "json").stdout)
+        assert status["running"] is True and status["replicas"] == 1
+        predicted = brace("predict", "--development", "-d", '{"n": 1}')
+        assert json.loads(predicted.stdout) == {"echo": {"n": 1}}
+    finally:
+        down = brace("down", "-o", "json")
+    assert down.returncode == 0, down.stderr
+    stopped = json.loads(down.stdout)
+    assert stopped["stopped"] is True
+    wait_until(lambda: not alive(stopped["pid"]), 10, "the server to exit")
+    assert brace("status").returncode == 6
+    assert json.loads(brace("down", "-o", "json").stdout)["stopped"] is False
+
+
+def test_predict_starts_the_server_and_says_so(tmp_path: Path, make_truss: MakeTruss) -> None:
+    env = {**os.environ, "BRACE_HOME": str(tmp_path / "home"), "BRACE_PORT": str(free_port())}
+
+    def brace(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "brace", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    try:
+        assert brace("push", make_truss("hello")).returncode == 0
+        predicted = brace("predict", "--development", "-d", '{"n": 2}')
+        assert predicted.returncode == 0, predicted.stderr
+        assert "Starting the brace server" in predicted.stderr
+        assert json.loads(predicted.stdout) == {"echo": {"n": 2}}
+    finally:
+        brace("down")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from brace.rollout.release import Decision, Step, release_step, rolling_without_planner
+from brace.store.statuses import DeploymentStatus as D
+from brace.store.statuses import PromotionStatus as P
+from brace.store.statuses import RolloutAction as A
+
+
+@pytest.mark.parametrize(
+    ("status", "requested", "candidate", "expected"),
+    [
+        pytest.param(P.RELEASING, None, D.DEPLOYING, Decision(Step.WAIT), id="starting"),
+        pytest.param(P.RELEASING, None, D.BUILDING, Decision(Step.WAIT), id="building"),
+        pytest.param(P.RELEASING, None, D.LOADING_MODEL, Decision(Step.WAIT), id="loading"),
+        pytest.param(P.RELEASING, None, D.ACTIVE, Decision(Step.SUCCEED), id="active"),
+        pytest.param(P.RELEASING, None, D.SCALED_TO_ZERO, Decision(Step.SUCCEED), id="zero"),
+        pytest.param(
+            P.RELEASING,
+            None,
+            D.DEPLOY_FAILED,
+            Decision(Step.FAIL, "the candidate deployment is DEPLOY_FAILED"),
+            id="deploy-failed",
+        ),
+        pytest.param(
+            P.RELEASING,
+            None,
+            D.BUILD_FAILED,
+            Decision(Step.FAIL, "the candidate deployment is BUILD_FAILED"),
+            id="build-failed",
+        ),
+        pytest.param(
+            P.RELEASING,
+            None,
+            D.INACTIVE,
+            Decision(Step.FAIL, "the candidate deployment was deactivated"),
+            id="deactivated",
+        ),
+        pytest.param(
+            P.RELEASING,
+            None,
+            None,
+            Decision(Step.FAIL, "the candidate deployment was deleted"),
+            id="deleted",
+        ),
+        pytest.param(P.RELEASING, A.CANCEL, D.DEPLOYING, Decision(Step.CANCEL), id="cancel"),
+        pytest.param(P.RELEASING, A.FORCE_CANCEL, D.ACTIVE, Decision(Step.CANCEL), id="force"),
+        pytest.param(P.SUCCEEDED, None, D.ACTIVE, Decision(Step.WAIT), id="finished"),
+    ],
+)
+def test_release_step(
+    status: P, requested: A | None, candidate: D | None, expected: Decision
+) -> None:
+    assert release_step(status, requested, candidate) == expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "candidate", "expected"),
+    [
+        pytest.param(None, D.ACTIVE, Step.WAIT, id="waits-for-the-planner"),
+        pytest.param(A.PAUSE, D.ACTIVE, Step.WAIT, id="pause"),
+        pytest.param(A.CANCEL, D.ACTIVE, Step.CANCEL, id="cancel"),
+        pytest.param(A.FORCE_CANCEL, D.DEPLOYING, Step.CANCEL, id="force-cancel"),
+        pytest.param(A.FORCE_ROLL_FORWARD, D.ACTIVE, Step.SUCCEED, id="forward-when-up"),
+        pytest.param(A.FORCE_ROLL_FORWARD, D.DEPLOYING, Step.WAIT, id="forward-waits"),
+    ],
+)
+def test_rolling_without_planner(requested: A | None, candidate: D, expected: Step) -> None:
+    assert rolling_without_planner(requested, candidate).step is expected

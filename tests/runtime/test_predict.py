@@ -1,0 +1,168 @@
+"""The predict path: the pre/post chain, errors, signatures, Responses, async methods."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.runtime.conftest import Launcher, Replica, write_truss
+
+BEHAVIOURS = """\
+from starlette.responses import Response
+
+from helpers import fail
+
+
+class Model:
+    def preprocess(self, model_input):
+        if model_input.get("do") == "raise-pre":
+            fail("in preprocess")
+        return model_input
+
+    def predict(self, model_input):
+        do = model_input.get("do")
+        if do == "raise":
+            fail("in predict")
+        if do == "set":
+            return {1, 2}
+        if do == "response":
+            return Response(b"raw body", status_code=201, headers={"x-model": "yes"},
+                            media_type="text/plain")
+        return model_input
+
+    def postprocess(self, result):
+        if isinstance(result, dict) and result.get("do") == "raise-post":
+            fail("in postprocess")
+        return {"post": result}
+"""
+
+HELPERS = """\
+def fail(where):
+    raise ValueError(f"model failed {where}")
+"""
+
+ASYNC_MODEL = """\
+import asyncio
+
+
+class Model:
+    async def preprocess(self, model_input):
+        return model_input * 2
+
+    async def predict(self, model_input):
+        await asyncio.sleep(0.01)
+        return {"async": model_input}
+
+    async def postprocess(self, result):
+        return [result]
+"""
+
+REQUEST_ONLY = """\
+from starlette.requests import Request
+
+
+class Model:
+    async def predict(self, request: Request):
+        body = await request.body()
+        return {"body": body.decode(), "header": request.headers.get("x-test")}
+"""
+
+INPUTS_AND_REQUEST = """\
+from __future__ import annotations
+
+from starlette.requests import Request
+
+
+class Model:
+    def predict(self, model_input, request: Request):
+        return {"input": model_input, "path": request.url.path,
+                "header": request.headers.get("x-test")}
+"""
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    module_replicas: Launcher, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Replica]:
+    root = tmp_path_factory.mktemp("predict")
+    trusses = {
+        "behaviours": write_truss(
+            root / "behaviours", "model_name: b\n", BEHAVIOURS, {"packages/helpers.py": HELPERS}
+        ),
+        "async": write_truss(root / "async", "model_name: a\n", ASYNC_MODEL),
+        "request_only": write_truss(root / "request-only", "model_name: r\n", REQUEST_ONLY),
+        "inputs_and_request": write_truss(root / "both", "model_name: i\n", INPUTS_AND_REQUEST),
+    }
+    started = {name: module_replicas(path, wait=False) for name, path in trusses.items()}
+    return {name: replica.wait_ready() for name, replica in started.items()}
+
+
+MODEL_ERROR = {"error": "Internal Server Error (in model)."}
+
+
+def test_pre_predict_post_chain(replicas: dict[str, Replica]) -> None:
+    reply = replicas["behaviours"].predict({"do": "echo"})
+    assert (reply.status, reply.json()) == (200, {"post": {"do": "echo"}})
+
+
+@pytest.mark.parametrize(
+    ("do", "where"),
+    [
+        pytest.param("raise-pre", "in preprocess", id="preprocess"),
+        pytest.param("raise", "in predict", id="predict"),
+        pytest.param("raise-post", "in postprocess", id="postprocess"),
+    ],
+)
+def test_model_exception_is_500_and_logged_with_user_frames(
+    replicas: dict[str, Replica], do: str, where: str
+) -> None:
+    replica = replicas["behaviours"]
+    reply = replica.predict({"do": do})
+    assert (reply.status, reply.json()) == (500, MODEL_ERROR)
+    log = replica.log()
+    entry = log[log.rindex("Exception in model:") :]
+    model_frame = r'File ".*/behaviours/model/model\.py", line \d+, in (pre|post)?(process|predict)'
+    assert re.search(model_frame, entry)
+    assert re.search(r'File ".*/behaviours/packages/helpers\.py", line 2, in fail', entry)
+    assert f"ValueError: model failed {where}" in entry
+    assert "brace/runtime" not in entry
+    assert "starlette" not in entry
+    # ... and the replica keeps serving.
+    assert replica.predict({"do": "echo"}).status == 200
+
+
+def test_unencodable_result_is_a_model_error(replicas: dict[str, Replica]) -> None:
+    reply = replicas["behaviours"].predict({"do": "set"})
+    assert (reply.status, reply.json()) == (500, MODEL_ERROR)
+    assert "TypeError: Object of type set is not JSON serializable" in replicas["behaviours"].log()
+
+
+def test_returned_response_passes_through(replicas: dict[str, Replica]) -> None:
+    reply = replicas["behaviours"].predict({"do": "response"})
+    assert reply.status == 201
+    assert reply.headers["x-model"] == "yes"
+    assert reply.headers["content-type"].startswith("text/plain")
+    assert reply.body == b"raw body"  # and postprocess was not applied
+
+
+def test_async_methods_are_awaited(replicas: dict[str, Replica]) -> None:
+    reply = replicas["async"].predict("ab")
+    assert (reply.status, reply.json()) == (200, [{"async": "abab"}])
+
+
+def test_request_only_predict_gets_the_raw_request(replicas: dict[str, Replica]) -> None:
+    body = b"not json at all"  # nothing takes parsed inputs, so nothing parses them
+    reply = replicas["request_only"].request(
+        "POST", "/v1/models/model:predict", body, {"x-test": "yes"}
+    )
+    assert (reply.status, reply.json()) == (200, {"body": "not json at all", "header": "yes"})
+
+
+def test_inputs_and_request_predict(replicas: dict[str, Replica]) -> None:
+    reply = replicas["inputs_and_request"].predict({"q": 1}, headers={"x-test": "both"})
+    assert reply.json() == {
+        "input": {"q": 1},
+        "path": "/v1/models/model:predict",
+        "header": "both",
+    }

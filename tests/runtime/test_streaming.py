@@ -1,0 +1,140 @@
+"""Generator predicts: chunks go out as they are made, or joined for JSON clients."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+
+import pytest
+
+from tests.runtime.conftest import Launcher, Replica, write_truss
+
+STREAMS = """\
+import time
+
+
+class Model:
+    def predict(self, model_input):
+        mode = model_input["mode"]
+        if mode == "timed":
+            for index in range(3):
+                if index:
+                    time.sleep(0.3)
+                yield f"{index} {time.time()}\\n"
+        elif mode == "bytes":
+            yield b"\\x00\\x01"
+            yield "é"
+        elif mode == "fail":
+            yield "first\\n"
+            yield "second\\n"
+            raise RuntimeError("broke mid-stream")
+        elif mode == "bad-chunk":
+            yield "ok\\n"
+            yield 42
+
+    def postprocess(self, result):
+        raise AssertionError("postprocess is not applied to streams")
+"""
+
+ASYNC_STREAM = """\
+import asyncio
+
+
+class Model:
+    async def predict(self, model_input):
+        for word in model_input["words"]:
+            await asyncio.sleep(0.01)
+            yield word + " "
+"""
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    module_replicas: Launcher, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Replica]:
+    root = tmp_path_factory.mktemp("streams")
+    started = {
+        "sync": module_replicas(write_truss(root / "sync", "model_name: s\n", STREAMS), wait=False),
+        "async": module_replicas(
+            write_truss(root / "async", "model_name: a\n", ASYNC_STREAM), wait=False
+        ),
+    }
+    return {name: replica.wait_ready() for name, replica in started.items()}
+
+
+def open_stream(
+    replica: Replica, payload: object
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    return replica.open("POST", "/v1/models/model:predict", json.dumps(payload).encode())
+
+
+def test_chunks_arrive_before_the_generator_finishes(replicas: dict[str, Replica]) -> None:
+    connection, response = open_stream(replicas["sync"], {"mode": "timed"})
+    try:
+        assert response.status == 200
+        assert response.getheader("transfer-encoding") == "chunked"
+        assert response.getheader("content-type") == "application/octet-stream"
+        arrivals: list[tuple[float, bytes]] = []
+        while chunk := response.read1():
+            arrivals.append((time.time(), chunk))
+    finally:
+        connection.close()
+    lines = b"".join(chunk for _, chunk in arrivals).decode().splitlines()
+    produced = [float(line.split()[1]) for line in lines]
+    assert [line.split()[0] for line in lines] == ["0", "1", "2"]
+    # The first chunk was in the client's hands before the model made the last one.
+    assert arrivals[0][0] < produced[-1]
+    assert len(arrivals) >= 3
+
+
+def test_accept_json_joins_the_chunks(replicas: dict[str, Replica]) -> None:
+    reply = replicas["sync"].predict({"mode": "bytes"}, headers={"Accept": "application/json"})
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json() == "\x00\x01é"
+
+
+def test_str_chunks_are_utf8_and_bytes_pass_as_is(replicas: dict[str, Replica]) -> None:
+    reply = replicas["sync"].predict({"mode": "bytes"})
+    assert reply.body == b"\x00\x01" + "é".encode()
+
+
+def test_async_generator_streams(replicas: dict[str, Replica]) -> None:
+    reply = replicas["async"].predict({"words": ["a", "b", "c"]})
+    assert (reply.status, reply.body) == (200, b"a b c ")
+    joined = replicas["async"].predict({"words": ["x"]}, headers={"Accept": "application/json"})
+    assert joined.json() == "x "
+
+
+@pytest.mark.parametrize(
+    ("mode", "sent", "error"),
+    [
+        pytest.param("fail", b"first\nsecond\n", "RuntimeError: broke mid-stream", id="raises"),
+        pytest.param(
+            "bad-chunk",
+            b"ok\n",
+            "TypeError: predict yielded int; a stream yields str or bytes",
+            id="bad-chunk",
+        ),
+    ],
+)
+def test_error_mid_stream_truncates_the_response(
+    replicas: dict[str, Replica], mode: str, sent: bytes, error: str
+) -> None:
+    replica = replicas["sync"]
+    connection, response = open_stream(replica, {"mode": mode})
+    try:
+        assert response.status == 200
+        with pytest.raises(http.client.IncompleteRead) as raised:
+            response.read()
+        assert raised.value.partial == sent
+    finally:
+        connection.close()
+    log = replica.log()
+    assert error in log
+    assert (
+        "brace/runtime"
+        not in log[log.rindex("Exception in model (mid-stream; the response is truncated):") :]
+    )
+    assert replica.predict({"mode": "bytes"}).status == 200  # still serving
