@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +81,13 @@ def run_starlette_replica(port: int, uds: str) -> None:
     unix.bind(uds)
     unix.listen(2048)
     config = uvicorn.Config(
-        app, loop="uvloop", http="httptools", lifespan="off", log_level="warning",
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        log_level="warning",
         access_log=False,
-    )  # fmt: skip
+    )
     uvicorn.Server(config).run(sockets=[tcp, unix])
 
 
@@ -204,9 +208,12 @@ def wrk(url: str, concurrency: int, duration: int, script: Path) -> tuple[int, f
 
 
 def measure(
-    target: Target, replicas: list[psutil.Process], concurrency: int, duration: int,
+    target: Target,
+    replicas: list[psutil.Process],
+    concurrency: int,
+    duration: int,
     script: Path,
-) -> Sample:  # fmt: skip
+) -> Sample:
     proxy_before = cpu_seconds(target.proxy) if target.proxy else 0.0
     replica_before = cpu_of(replicas)
     requests, rps, output = wrk(target.url, concurrency, duration, script)
@@ -350,39 +357,49 @@ def main() -> None:
                 NGINX_CONF.format(
                     # As root, nginx's worker would run as nobody and not reach the socket.
                     user="user root;\n" if os.geteuid() == 0 else "",
-                    dir=work, uds=uds, port=nginx_port, path=GATEWAY_PATH,
+                    dir=work,
+                    uds=uds,
+                    port=nginx_port,
+                    path=GATEWAY_PATH,
                     replica_path=REPLICA_PATH,
-                )  # fmt: skip
+                )
             )
             nginx = stack.enter_context(
                 started([nginx_binary, "-c", str(conf), "-p", str(work)], **quiet)
             )
             wait_http(nginx_port, None, GATEWAY_PATH)
-            targets.append(
-                Target("nginx", f"http://127.0.0.1:{nginx_port}{GATEWAY_PATH}", nginx)
-            )
+            targets.append(Target("nginx", f"http://127.0.0.1:{nginx_port}{GATEWAY_PATH}", nginx))
 
         print(f"replica: {replica_note}")
         print(
-            f"load: wrk -t1, {args.duration:g} s per run, {args.rounds} rounds interleaved, "
-            f"median shown; {psutil.cpu_count()} CPUs"
+            f"load: wrk -t1, {args.duration} s per run, {args.rounds} rounds, targets rotated "
+            f"within each round; {psutil.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.1f} at start"
         )
-        for target in targets:  # warm up: connections, caches, JIT-less but lazy imports
+        for target in targets:  # warm up: connections, caches, lazy imports
             wrk(target.url, 16, 1, script)
-        samples: dict[tuple[str, int], list[Sample]] = {}
-        for _ in range(args.rounds):
+        rounds: list[dict[tuple[str, int], Sample]] = []
+        for number in range(args.rounds):
+            results: dict[tuple[str, int], Sample] = {}
+            shift = number % len(targets)
             for concurrency in CONCURRENCIES:
-                for target in targets:
+                for target in targets[shift:] + targets[:shift]:
                     sample = measure(target, replicas, concurrency, args.duration, script)
-                    samples.setdefault((target.name, concurrency), []).append(sample)
-        report(samples, [t.name for t in targets])
+                    results[(target.name, concurrency)] = sample
+            rounds.append(results)
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
+        report(rounds, [t.name for t in targets])
 
 
-def report(samples: dict[tuple[str, int], list[Sample]], names: list[str]) -> None:
-    results = {key: median_sample(values) for key, values in samples.items()}
+def report(rounds: list[dict[tuple[str, int], Sample]], names: list[str]) -> None:
+    """Medians over rounds; each ratio is taken within a round (paired), then the median."""
+    keys = list(rounds[0])
+    results = {key: median_sample([r[key] for r in rounds]) for key in keys}
     print()
-    print(f"{'target':<8} {'conc':>4} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} "
-          f"{'proxy CPU us/req':>17} {'replica CPU us/req':>19}")  # fmt: skip
+    print(
+        f"{'target':<8} {'conc':>4} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} "
+        f"{'proxy CPU us/req':>17} {'replica CPU us/req':>19}"
+    )
     for concurrency in CONCURRENCIES:
         for name in names:
             r = results[(name, concurrency)]
@@ -391,28 +408,43 @@ def report(samples: dict[tuple[str, int], list[Sample]], names: list[str]) -> No
                 f"{name:<8} {concurrency:>4} {r.rps:>9.0f} {r.p50_us:>8.0f} {r.p99_us:>8.0f} "
                 f"{proxy:>17} {r.replica_us:>19.1f}"
             )
-    direct16, direct1 = results[("direct", 16)], results[("direct", 1)]
-    gw16, gw1 = results[("gateway", 16)], results[("gateway", 1)]
+
+    def paired(value: Callable[[dict[tuple[str, int], Sample]], float]) -> str:
+        values = [value(r) for r in rounds]
+        every = ", ".join(f"{v:.2f}" for v in values)
+        return f"{statistics.median(values):.2f}  (rounds: {every})"
+
+    def cpu(r: dict[tuple[str, int], Sample], name: str, concurrency: int) -> float:
+        value = r[(name, concurrency)].proxy_us
+        assert value is not None
+        return value
+
+    def throughput(name: str, c: int) -> str:
+        return paired(lambda r: r[(name, c)].rps / r[("direct", c)].rps)
+
+    def added_p50(name: str) -> str:
+        return paired(lambda r: r[(name, 1)].p50_us - r[("direct", 1)].p50_us)
+
     print()
-    print(f"gateway/direct throughput, concurrency 16: {gw16.rps / direct16.rps:.2f}  (>= 0.8)")
-    print(f"gateway/direct throughput, concurrency 1:  {gw1.rps / direct1.rps:.2f}")
-    print(f"gateway added p50, concurrency 1: {gw1.p50_us - direct1.p50_us:+.0f} us  (<= 100)")
-    gw_cpu = statistics.mean(
-        [x for x in (gw16.proxy_us, gw1.proxy_us) if x is not None]
-    )
-    print(f"gateway CPU per request: {gw16.proxy_us:.1f} us at 16, {gw1.proxy_us:.1f} us at 1")
-    if "nginx" in names:
-        ng16, ng1 = results[("nginx", 16)], results[("nginx", 1)]
-        ng_cpu = statistics.mean([x for x in (ng16.proxy_us, ng1.proxy_us) if x is not None])
-        print(
-            f"nginx (reference): throughput {ng16.rps / direct16.rps:.2f} of direct at 16, "
-            f"{ng1.rps / direct1.rps:.2f} at 1; added p50 {ng1.p50_us - direct1.p50_us:+.0f} us; "
-            f"CPU {ng16.proxy_us:.1f} us/request at 16, {ng1.proxy_us:.1f} at 1"
-        )
-        print(f"gateway throughput / nginx throughput, concurrency 16: {gw16.rps / ng16.rps:.2f}")
-        print(f"gateway CPU / nginx CPU per request (mean of both): {gw_cpu / ng_cpu:.2f}  (<= 1.5)")
-    else:
+    print("medians of per-round values (each ratio taken within one round):")
+    print(f"gateway/direct throughput, concurrency 16: {throughput('gateway', 16)}  target >= 0.8")
+    print(f"gateway/direct throughput, concurrency  1: {throughput('gateway', 1)}")
+    print(f"gateway added p50 at concurrency 1, us:    {added_p50('gateway')}  target <= 100")
+    for c in CONCURRENCIES:
+        value = paired(lambda r, c=c: cpu(r, "gateway", c))
+        print(f"gateway CPU us/request, concurrency {c:>2}:    {value}")
+    if "nginx" not in names:
         print("nginx not installed: no reference (apt-get install -y nginx)")
+        return
+    print(f"nginx/direct throughput, concurrency 16:   {throughput('nginx', 16)}")
+    print(f"nginx/direct throughput, concurrency  1:   {throughput('nginx', 1)}")
+    print(f"nginx added p50 at concurrency 1, us:      {added_p50('nginx')}")
+    for c in CONCURRENCIES:
+        value = paired(lambda r, c=c: cpu(r, "nginx", c))
+        print(f"nginx CPU us/request, concurrency {c:>2}:      {value}")
+    for c in CONCURRENCIES:
+        value = paired(lambda r, c=c: cpu(r, "gateway", c) / cpu(r, "nginx", c))
+        print(f"gateway CPU / nginx CPU, concurrency {c:>2}:   {value}  target <= 1.5")
 
 
 if __name__ == "__main__":

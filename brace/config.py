@@ -11,6 +11,7 @@ file is only parsed, so a push never runs user code.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import sys
@@ -24,6 +25,9 @@ import yaml
 from brace.errors import ConfigError
 
 CONFIG_FILE = "config.yaml"
+# In a published deployment's snapshot (brace/services/snapshots.py), external package
+# directories are copied in, and this file maps each configured name to its copy.
+SNAPSHOT_MANIFEST = "brace-snapshot.json"
 
 PYTHON_VERSIONS = ("py38", "py39", "py310", "py311", "py312", "py313", "py314")
 ACCELERATORS = (
@@ -173,6 +177,15 @@ class Truss:
     @property
     def model_file(self) -> Path:
         return self.path / self.config.model_module_dir / self.config.model_class_filename
+
+    def external_package_paths(self) -> tuple[Path, ...]:
+        """The external package directories, in a live directory or a snapshot."""
+        names = self.config.external_package_dirs
+        manifest = self.path / SNAPSHOT_MANIFEST
+        mapping: dict[str, str] = {}
+        if manifest.is_file():
+            mapping = json.loads(manifest.read_text()).get("external_package_dirs", {})
+        return tuple((self.path / mapping.get(name, name)).resolve() for name in names)
 
     def requirements(self) -> tuple[str, ...]:
         """The pip requirements, from `requirements` or the requirements file."""
@@ -526,8 +539,7 @@ def _check_files(truss: Truss, checker: _Checker, check_model: bool) -> None:
         requirements = truss.path / config.requirements_file
         if not requirements.is_file():
             raise checker.fail("requirements_file", f"file not found: {requirements}")
-    for name in config.external_package_dirs:
-        directory = (truss.path / name).resolve()
+    for directory in truss.external_package_paths():
         if not directory.is_dir():
             raise checker.fail("external_package_dirs", f"directory not found: {directory}")
     if not check_model:

@@ -5,7 +5,7 @@ requirements gets `<home>/envs/<key>`, where the key is a hash of the sorted
 requirement lines, so every deployment with the same set shares one environment.
 
 The environment is *layered* on brace's: a `.pth` file in its site-packages appends
-brace's own site-packages and source root, so brace, starlette and uvicorn import
+brace's own site-packages (and source root), so brace, starlette and uvicorn import
 there without being installed again, while the model's requirements (installed into
 the venv, which comes first on sys.path) win over brace's copies. pip runs from the
 layer too, so no pip is installed into each venv; it sees brace's packages as
@@ -58,13 +58,21 @@ def environment_python(env: Path) -> Path:
     return env / "bin" / "python"
 
 
-def brace_layer() -> list[str]:
-    """Paths that make brace and its dependencies importable from another venv."""
-    paths = [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
-    # brace itself: its source root (an editable install is found through a finder
-    # hook in site-packages, which a plain path line in a .pth does not run).
-    paths.append(str(Path(brace.__file__).resolve().parent.parent))
-    return list(dict.fromkeys(os.path.abspath(path) for path in paths))
+def brace_layer() -> str:
+    """The `.pth` text that makes brace and its dependencies importable from a venv.
+
+    brace's site directories are added with `site.addsitedir`, so their own `.pth`
+    files run as they do for brace (an editable install of brace is such a hook);
+    brace's source root comes last, for a brace run from a checkout.
+    """
+    site_dirs = dict.fromkeys(
+        os.path.abspath(sysconfig.get_path(name)) for name in ("purelib", "platlib")
+    )
+    source_root = str(Path(brace.__file__).resolve().parent.parent)
+    lines = [f"import site; site.addsitedir({path!r})" for path in site_dirs]
+    if source_root not in site_dirs:
+        lines.append(source_root)
+    return "".join(f"{line}\n" for line in lines)
 
 
 def ensure_environment(
@@ -122,7 +130,7 @@ def _build(env: Path, requirements: tuple[str, ...], prompt: str) -> None:
     with_pip = importlib.util.find_spec("pip") is None
     venv.EnvBuilder(with_pip=with_pip, symlinks=True, clear=True, prompt=prompt).create(env)
     site_packages = _site_packages(env)
-    (site_packages / LAYER).write_text("".join(f"{path}\n" for path in brace_layer()))
+    (site_packages / LAYER).write_text(brace_layer())
     requirements_file = env / REQUIREMENTS
     requirements_file.write_text("".join(f"{line}\n" for line in sorted(requirements)))
     command = [

@@ -140,11 +140,11 @@ class ClientConnection(asyncio.Protocol):
 
     # -- httptools callbacks ---------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self.building = Exchange(self)
-
     def on_url(self, url: bytes) -> None:
-        self.building.url += url
+        ex = self.building
+        if ex.request_complete:  # the first callback of a request (bar on_message_begin)
+            self.building = ex = Exchange(self)
+        ex.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         ex = self.building
@@ -152,6 +152,8 @@ class ClientConnection(asyncio.Protocol):
         if lower in HOP_BY_HOP:
             if lower == b"transfer-encoding":
                 ex.body_chunked = True
+            elif lower == b"connection":
+                ex.connection_header = True
             elif lower == b"expect":
                 ex.expect_continue = value.lower() == b"100-continue"
             return
@@ -163,8 +165,11 @@ class ClientConnection(asyncio.Protocol):
         ex = self.building
         parser = self.parser
         ex.method = parser.get_method()
-        ex.http11 = parser.get_http_version() == "1.1"
-        ex.keep_alive = ex.http11 and parser.should_keep_alive()
+        if ex.connection_header or not parser.should_keep_alive():
+            # Only an HTTP/1.1 request without a Connection header is surely 1.1 and
+            # keep-alive; asking the version costs a string per call, so ask only here.
+            ex.http11 = parser.get_http_version() == "1.1"
+            ex.keep_alive = ex.http11 and parser.should_keep_alive()
         ex.head_only = ex.method == b"HEAD"
         if self.active is None:
             self.active = ex

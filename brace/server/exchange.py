@@ -29,6 +29,7 @@ class Exchange:
     __slots__ = (
         "body_chunked",
         "client",
+        "connection_header",
         "continue_sent",
         "deployment_id",
         "discard",
@@ -63,6 +64,7 @@ class Exchange:
         self.body_chunked = False
         self.expect_continue = False
         self.continue_sent = False
+        self.connection_header = False
         self.keep_alive = True
         self.http11 = True
         self.head_only = False

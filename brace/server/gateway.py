@@ -137,12 +137,32 @@ class Gateway:
     # -- called by the client side ---------------------------------------------------------
 
     def route(self, ex: Exchange) -> None:
-        """Decide where a request goes, in the parser callback that completed its head."""
+        """Decide where a request goes, in the parser callback that completed its head.
+
+        The hot path: a request seen before under this table skips `resolve`, and its
+        bytes go to an idle pooled connection as soon as the parser returns."""
         key = (ex.method, ex.url, ex.host)
         known = self._known.get(key)
-        if known is not None:
-            self._forward(ex, *known)
-            return
+        if known is None:
+            known = self._route_new(ex, key)
+            if known is None:
+                return  # answered, or on its way to the internal app
+        deployment_id, path, upstreams = known
+        ex.deployment_id = deployment_id
+        outstanding = self._outstanding
+        outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
+        ex.start_request(path)
+        if ex.expect_continue:
+            ex.client.send_continue(ex)
+        if upstreams:
+            self._dispatch(ex, upstreams)
+        else:
+            self._hold(ex)
+
+    def _route_new(
+        self, ex: Exchange, key: tuple[bytes, bytes, bytes | None]
+    ) -> tuple[str, bytes, tuple[str, ...]] | None:
+        """Resolve a request; a forward comes back (and is remembered when it may be)."""
         host = ex.host
         table = self._table
         resolution = resolve(
@@ -164,8 +184,8 @@ class Gateway:
                 if len(self._known) >= KNOWN_LIMIT:
                     self._known.clear()
                 self._known[key] = target
-            self._forward(ex, *target)
-        elif isinstance(resolution, NotInference):
+            return target
+        if isinstance(resolution, NotInference):
             if self._internal is None:
                 client.answer_error(ex, 404, "Not Found")
             else:
@@ -179,20 +199,7 @@ class Gateway:
             client.answer_json(ex, 202, {})
         else:
             client.answer_error(ex, 405, "Method Not Allowed")
-
-    def _forward(
-        self, ex: Exchange, deployment_id: str, path: bytes, upstreams: tuple[str, ...]
-    ) -> None:
-        ex.deployment_id = deployment_id
-        outstanding = self._outstanding
-        outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
-        ex.start_request(path)
-        if ex.expect_continue:
-            ex.client.send_continue(ex)
-        if upstreams:
-            self._dispatch(ex, upstreams)
-        else:
-            self._hold(ex)
+        return None
 
     def exchange_done(self, ex: Exchange) -> None:
         deployment_id = ex.deployment_id
@@ -261,15 +268,21 @@ class Gateway:
         assert best is not None
         best.active += 1
         ex.pool = best
-        conn = None if fresh else best.take()
-        if conn is None:
-            task = asyncio.get_running_loop().create_task(self._connect(ex, best))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        idle = best.idle
+        while idle and not fresh:
+            conn = idle.pop()  # LIFO: the warmest connection
+            if conn.transport.is_closing():
+                continue
+            conn.exchange = ex
+            ex.upstream = conn
+            if ex.client.write_paused:
+                conn.pause_reading()
+            if ex.pending and not ex.client.feeding:  # else: written once the parser returns
+                conn.send_pending(ex)
             return
-        conn.attach(ex)
-        if ex.pending and not ex.client.feeding:
-            conn.send_pending(ex)
+        task = asyncio.get_running_loop().create_task(self._connect(ex, best))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, ex: Exchange, pool: UpstreamPool) -> None:
         loop = asyncio.get_running_loop()

@@ -53,6 +53,7 @@ def spawn_replica(
             stderr=subprocess.STDOUT,
             env=dict(env),
             start_new_session=True,
+            cwd=truss_dir,  # as Truss runs user code from the model's directory
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             close_fds=True,
         )

@@ -32,6 +32,7 @@ from brace.server.wire import (
     CRLF,
     HOP_BY_HOP,
     LAST_CHUNK,
+    STATUS_LINES,
     chunk_size,
     request_id_header,
     status_line,
@@ -63,14 +64,6 @@ class UpstreamPool:
         """Requests dispatched to this replica and not finished (connecting included)."""
         self.closed = False
 
-    def take(self) -> UpstreamConnection | None:
-        idle = self.idle
-        while idle:
-            conn = idle.pop()
-            if not conn.transport.is_closing():
-                return conn
-        return None
-
     def park(self, conn: UpstreamConnection) -> None:
         if self.closed:
             conn.transport.close()
@@ -87,6 +80,7 @@ class UpstreamPool:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
+        "body_started",
         "done",
         "exchange",
         "framing",
@@ -101,6 +95,7 @@ class UpstreamConnection(asyncio.Protocol):
         "pool",
         "reading",
         "received",
+        "responding",
         "reused",
         "transport",
         "upstream_chunked",
@@ -118,6 +113,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.reading = True
         self.out: list[bytes] = []
         self.head: list[bytes] = []
+        self.responding = False
+        self.body_started = False
         self.framing = LENGTH
         self.has_id = False
         self.has_length = False
@@ -186,8 +183,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.close()  # connection_lost answers 502 or cuts the response
             return
         out = self.out
-        if out:
+        if out and (self.body_started or self.done):
+            # A head without body yet waits for the first body bytes: one write, and one
+            # wake-up of the client, instead of two (the replica writes them separately).
             transport = ex.client.transport
+            ex.response_started = True
             if len(out) == 1:
                 transport.write(out[0])
             elif len(data) <= JOIN_LIMIT:
@@ -209,15 +209,23 @@ class UpstreamConnection(asyncio.Protocol):
         if ex.pool is self.pool:
             self.pool.active -= 1
             ex.pool = None
-        if not ex.response_started:
+        out = self.out
+        if (
+            self.responding
+            and self.framing in (RECHUNK, UNTIL_CLOSE)
+            and not (self.upstream_chunked or self.has_length)
+        ):
+            # A close-delimited response (no length, not chunked) ends with the connection.
+            if self.framing == RECHUNK:
+                out.append(LAST_CHUNK)
+            ex.client.transport.write(b"".join(out))
+            out.clear()
+            ex.response_started = True
+            ex.client.finish(ex)
+        elif not ex.response_started:
+            out.clear()
             retry = self.reused and not self.received and ex.replay_size >= 0 and not ex.retried
             self.gateway.upstream_failed(ex, self.pool.path, retry)
-        elif self.framing != LENGTH and not self.upstream_chunked and not self.has_length:
-            # A close-delimited response ends with the connection.
-            if self.framing == RECHUNK:
-                ex.client.transport.write(LAST_CHUNK)
-            ex.keep_alive = ex.keep_alive and self.framing == RECHUNK
-            ex.client.finish(ex)
         else:
             self.gateway.truncated(ex)
 
@@ -234,12 +242,6 @@ class UpstreamConnection(asyncio.Protocol):
             ex.client.update_reading()
 
     # -- httptools callbacks ---------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self.head = []
-        self.has_id = False
-        self.has_length = False
-        self.upstream_chunked = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lower = name.lower()
@@ -258,6 +260,7 @@ class UpstreamConnection(asyncio.Protocol):
         status = parser.get_status_code()
         if status < 200:
             self.informational = True  # 100 Continue and the like: not for the client
+            self._reset()
             return
         ex = self.exchange
         assert ex is not None
@@ -272,19 +275,18 @@ class UpstreamConnection(asyncio.Protocol):
             framing = UNTIL_CLOSE
             ex.keep_alive = False
         self.framing = framing
-        ex.response_started = True
-        self.out.append(
-            b"".join(
-                (
-                    status_line(status),
-                    *self.head,
-                    CHUNKED if framing == RECHUNK else b"",
-                    b"" if self.has_id else request_id_header(),
-                    b"" if ex.keep_alive else CLOSE,
-                    CRLF,
-                )
-            )
-        )
+        self.responding = True
+        head = self.head
+        line = STATUS_LINES.get(status)
+        head.insert(0, line if line is not None else status_line(status))
+        if framing == RECHUNK:
+            head.append(CHUNKED)
+        if not self.has_id:
+            head.append(request_id_header())
+        if not ex.keep_alive:
+            head.append(CLOSE)
+        head.append(CRLF)
+        self.out.append(b"".join(head))
         if ex.head_only:
             # httptools cannot be told a response to HEAD has no body; this connection's
             # parser would wait for one, so the response ends here with the connection.
@@ -292,6 +294,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.done = True
 
     def on_body(self, body: bytes) -> None:
+        self.body_started = True
         if self.framing == RECHUNK:
             self.out += (chunk_size(body), body, CRLF)
         else:
@@ -312,18 +315,32 @@ class UpstreamConnection(asyncio.Protocol):
         self.done = False
         self.exchange = None
         ex.upstream = None
+        self.head = []
+        self.responding = self.body_started = self.has_id = False
+        self.has_length = self.upstream_chunked = False
         pool = self.pool
         if ex.pool is pool:
             pool.active -= 1
             ex.pool = None
-        if self.keep_alive and ex.request_complete:
+        if self.keep_alive and ex.request_complete and not pool.closed:
             self.reused = True
             self.received = False
-            self.resume_reading()
-            pool.park(self)
+            if not self.reading:
+                self.reading = True
+                self.transport.resume_reading()
+            pool.idle.append(self)
         else:
             # Answered before the whole request was sent: the rest of the body goes nowhere.
             ex.discard = True
             ex.pending = []
             self.transport.close()
         ex.client.finish(ex)
+
+    def _reset(self) -> None:
+        """Ready for the next response head."""
+        self.head = []
+        self.responding = False
+        self.body_started = False
+        self.has_id = False
+        self.has_length = False
+        self.upstream_chunked = False

@@ -9,8 +9,8 @@ refused. One promotion per environment at a time.
 A promotion is recorded as RELEASING with the environment's settings frozen at the
 start. The server's controller switches the environment to a non-rolling one's
 candidate once it is ACTIVE (or scaled to zero, and it stays so); a candidate that
-fails to start fails the promotion and the environment keeps its deployment. A rolling one is driven step by
-step by the controller.
+fails to start fails the promotion and the environment keeps its deployment. A
+rolling one is driven step by step by the controller.
 """
 
 from __future__ import annotations

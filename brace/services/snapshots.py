@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from brace.config import Truss
+from brace.config import SNAPSHOT_MANIFEST, Truss
 from brace.store import Store
 
 SNAPSHOTS = "snapshots"
-MANIFEST = "brace-snapshot.json"
+MANIFEST = SNAPSHOT_MANIFEST
 EXTERNAL = "__external__"
 _IGNORED_DIRS = {
     ".git",
@@ -83,6 +83,7 @@ def take_snapshot(home: Path, truss: Truss) -> str:
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
     try:
         for prefix, root in _sources(truss):
+            (staging / prefix).mkdir(parents=True, exist_ok=True)  # even when empty
             for path in _files(root):
                 destination = staging / prefix / path.relative_to(root)
                 destination.parent.mkdir(parents=True, exist_ok=True)

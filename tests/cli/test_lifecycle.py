@@ -1,7 +1,9 @@
 """promote, activate, deactivate, delete, rename; lookups by id, name and model.
 
 No server runs in these tests: where one would bring a deployment up (and so finish a
-promotion waiting for it), `become_active` records it as the controller would.
+promotion waiting for it), `become_active` records it as the controller would; where
+its next step would switch an environment to a candidate that is already up,
+`settle_promotions` takes that step.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tests.cli.conftest import (
     rows,
     set_status,
 )
-from tests.conftest import Cli, MakeTruss
+from tests.conftest import Cli, MakeTruss, settle_promotions
 
 
 def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
@@ -72,11 +74,16 @@ def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
     )
     assert deployment_names(store) == ["development", "deployment-1", "deployment-2"]
 
-    # By now deployment-1 is up too, so promoting it switches production at once.
+    # By now deployment-1 is up too. Promoting it still only starts the promotion...
     become_active(store, "deployment-1")
     promoted = data(cli, "promote", "deployment-1")
-    assert (promoted["id"], promoted["is_production"]) == (first["id"], True)
+    assert (promoted["id"], promoted["is_production"]) == (first["id"], False)
+    assert latest_promotion(store).status is PromotionStatus.RELEASING
+    # ...and the controller's next step switches production (and the gateway) to it.
+    settle_promotions(store)
     assert latest_promotion(store).status is PromotionStatus.SUCCEEDED
+    shown = data(cli, "deployments", "show", "production")
+    assert (shown["id"], shown["is_production"]) == (first["id"], True)
 
     deleted = data(cli, "delete", "deployment-2")
     assert deleted == {"id": second["id"], "deleted": True, "model_id": second["model_id"]}
@@ -159,7 +166,14 @@ def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, stor
     become_active(store, "deployment-2")
 
     result = ok(cli("promote", "deployment-2"))
-    assert result.stdout == f"Promoted deployment-2 ({candidate['id']}) to production.\n"
+    assert result.stdout == (
+        f"Promotion of deployment-2 ({candidate['id']}) to production started; "
+        "production switches once it is ACTIVE. "
+        "Follow it with `brace rollout status -e production`.\n"
+    )
+    # deployment-2 is already up: the controller switches production at its next step.
+    settle_promotions(store)
+    assert latest_promotion(store).status is PromotionStatus.SUCCEEDED
     promoted = data(cli, "deployments", "show", "production")
     assert promoted["id"] == candidate["id"]
     assert promoted["autoscaling_settings"] == DEFAULT_AUTOSCALING | {
@@ -179,8 +193,16 @@ def test_promote_to_another_environment(cli: Cli, hello: Path, store: Store) -> 
     become_active(store, "deployment-1")
     ok(cli("environments", "create", "staging"))
     promoted = data(cli, "promote", "deployment-1", "--environment", "staging")
-    assert (promoted["environment"], promoted["is_production"]) == ("staging", False)
+    assert (promoted["environment"], promoted["is_production"]) == (None, False)
+    staging = data(cli, "environments", "show", "staging")
+    assert staging["candidate_deployment"]["id"] == promoted["id"]
+    assert staging["in_progress_promotion"]["status"] == "RELEASING"
+    # deployment-1 is up: the controller's next step switches staging to it.
+    settle_promotions(store)
+    shown = data(cli, "deployments", "show", "deployment-1")
+    assert (shown["environment"], shown["is_production"]) == ("staging", False)
     assert environment(store, "staging").current_deployment_id == promoted["id"]
+    assert latest_promotion(store, "staging").status is PromotionStatus.SUCCEEDED
     assert environment(store, "production").current_deployment_id is None
 
 

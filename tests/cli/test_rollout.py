@@ -28,7 +28,7 @@ from tests.cli.conftest import (
     ok,
     rows,
 )
-from tests.conftest import Cli
+from tests.conftest import Cli, settle_promotions
 
 NO_PROMOTION_HINT = "See the last one with `brace rollout status`."
 
@@ -386,8 +386,13 @@ def test_deployments_of_a_promotion_are_protected(
 def test_staging_rollout_is_separate(cli: Cli, started: Rolling, store: Store) -> None:
     ok(cli("environments", "create", "staging"))
     ok(cli("promote", "deployment-1", "-e", "staging"))
+    # deployment-1 is up: the controller's next step switches staging to it, and leaves
+    # production's rolling promotion where it is.
+    settle_promotions(store)
     staging = data(cli, "rollout", "status", "-e", "staging")
     assert staging["in_progress_promotion"]["status"] == "SUCCEEDED"
+    assert staging["current_deployment"]["id"] == started.current
+    assert latest_promotion(store).status is PromotionStatus.RELEASING
     expect_error(
         cli("rollout", "pause", "-e", "staging"),
         5,
@@ -415,6 +420,7 @@ def test_environment_with_a_promotion_cannot_be_deleted(
 ) -> None:
     ok(cli("environments", "create", "staging"))
     ok(cli("promote", "deployment-1", "-e", "staging"))
+    settle_promotions(store)  # the controller switches staging to deployment-1
     ok(cli("environments", "update", "staging", "--rolling-deploy"))
     ok(cli("promote", "deployment-2", "-e", "staging"))
     expect_error(

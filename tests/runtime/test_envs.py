@@ -13,6 +13,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -63,12 +64,16 @@ def test_builds_once_then_reuses(tmp_path: Path) -> None:
         if script.is_file() and not script.is_symlink():
             assert b".staging-" not in script.read_bytes(), script
     probe = (
-        "import sys, brace.runtime.server, starlette, uvicorn, yaml;"
-        "print(sys.prefix == sys.base_prefix, sys.prefix)"
+        "import json, sys, brace.runtime.server, starlette, uvicorn, yaml;"
+        "print(json.dumps([sys.prefix, sys.base_prefix, sys.path]))"
     )
     result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", str(target)]
+    prefix, base_prefix, path = json.loads(result.stdout)
+    assert (prefix, base_prefix != prefix) == (str(target), True)
+    # The venv's own site-packages (the model's requirements) come before brace's.
+    venv_site = str(next((target / "lib").glob("python*/site-packages")))
+    assert path.index(venv_site) < path.index(sysconfig.get_path("purelib"))
 
 
 def test_failing_requirement_raises_with_pips_output(tmp_path: Path) -> None:

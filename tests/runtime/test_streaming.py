@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +16,19 @@ import time
 
 
 class Model:
+    def __init__(self, data_dir):
+        self._data_dir = data_dir
+
     def predict(self, model_input):
         mode = model_input["mode"]
-        if mode == "timed":
+        if mode == "endless":
+            try:
+                while True:
+                    yield "tick\\n"
+                    time.sleep(0.02)
+            finally:
+                (self._data_dir / "closed").write_text("the generator was closed")
+        elif mode == "timed":
             for index in range(3):
                 if index:
                     time.sleep(0.3)
@@ -55,7 +66,10 @@ def replicas(
 ) -> dict[str, Replica]:
     root = tmp_path_factory.mktemp("streams")
     started = {
-        "sync": module_replicas(write_truss(root / "sync", "model_name: s\n", STREAMS), wait=False),
+        "sync": module_replicas(
+            write_truss(root / "sync", "model_name: s\n", STREAMS, {"data/.keep": ""}),
+            wait=False,
+        ),
         "async": module_replicas(
             write_truss(root / "async", "model_name: a\n", ASYNC_STREAM), wait=False
         ),
@@ -138,3 +152,26 @@ def test_error_mid_stream_truncates_the_response(
         not in log[log.rindex("Exception in model (mid-stream; the response is truncated):") :]
     )
     assert replica.predict({"mode": "bytes"}).status == 200  # still serving
+
+
+def test_client_leaving_stops_the_generator_and_frees_the_slot(
+    replicas: dict[str, Replica],
+) -> None:
+    replica = replicas["sync"]
+    marker = replica_data_dir(replica) / "closed"
+    connection, response = open_stream(replica, {"mode": "endless"})
+    assert response.read1().startswith(b"tick")
+    response.close()
+    connection.close()
+    deadline = time.monotonic() + 5
+    while not marker.exists():
+        assert time.monotonic() < deadline, replica.log()
+        time.sleep(0.01)
+    # predict_concurrency is 1: the endless stream no longer holds the slot.
+    assert replica.predict({"mode": "bytes"}).status == 200
+
+
+def replica_data_dir(replica: Replica) -> Path:
+    command = replica.process.args
+    assert isinstance(command, list)
+    return Path(command[command.index("--truss") + 1]) / "data"

@@ -8,6 +8,7 @@ from the test thread, as a user's client would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.client
 import itertools
@@ -87,7 +88,7 @@ def echo_app(name: str, gate: threading.Event | None = None) -> ASGIApp:
             "md5": hashlib.md5(body).hexdigest(),
         }
         data = json.dumps(answer).encode()
-        start = [(b"content-type", b"application/json")] + extra
+        start = [(b"content-type", b"application/json"), *extra]
         await send({"type": "http.response.start", "status": 200, "headers": start})
         await send({"type": "http.response.body", "body": data})
 
@@ -242,10 +243,8 @@ class Servers:
         for replica in self.replicas.values():
             replica.server.should_exit = True
         for replica in self.replicas.values():
-            try:
+            with contextlib.suppress(Exception):
                 replica.done.result(5)
-            except Exception:
-                pass
         self.replicas_loop.stop()
 
 
@@ -433,7 +432,9 @@ def test_request_id_is_added_unless_the_replica_set_one(standard: Standard) -> N
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
     own = request(standard.port, PREDICT, headers={"x-test-own-id": "1"})
     assert own.headers["x-baseten-request-id"] == "from-replica"
-    assert "x-baseten-request-id" in request(standard.port, "/model/nope/production/predict").headers
+    assert (
+        "x-baseten-request-id" in request(standard.port, "/model/nope/production/predict").headers
+    )
 
 
 def test_other_paths_go_to_the_internal_app(standard: Standard) -> None:
@@ -490,7 +491,11 @@ def test_keep_alive_serves_many_requests_on_one_connection(standard: Standard) -
 
 
 def test_pipelined_requests_are_answered_in_order(standard: Standard) -> None:
-    paths = [PREDICT, f"/model/{MODEL}/environments/staging/predict", "/model/nope/production/predict"]
+    paths = [
+        PREDICT,
+        f"/model/{MODEL}/environments/staging/predict",
+        "/model/nope/production/predict",
+    ]
     data = b"".join(
         f"POST {p} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}".encode() for p in paths
     )
@@ -502,8 +507,11 @@ def test_pipelined_requests_are_answered_in_order(standard: Standard) -> None:
 
 
 def test_connection_close_and_http10_close_after_the_response(standard: Standard) -> None:
-    close = raw(standard.port, f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                               "Content-Length: 2\r\n\r\n{}".encode())  # fmt: skip
+    close = raw(
+        standard.port,
+        f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        "Content-Length: 2\r\n\r\n{}".encode(),
+    )
     assert close.startswith(b"HTTP/1.1 200")
     assert b"connection: close" in close.lower()
     old = raw(standard.port, f"POST {PREDICT} HTTP/1.0\r\nContent-Length: 2\r\n\r\n{{}}".encode())

@@ -23,10 +23,16 @@ TABLE = RoutingTable(
     models={"m1": "m1", "my model": "m1", "m2": "m2", "other": "m2"},
     environments={
         ("m1", "production"): EnvironmentRoute(current="prod"),
-        ("m1", "staging"): EnvironmentRoute(current="stage", candidate="cand", percent_to_candidate=30),
+        ("m1", "staging"): EnvironmentRoute(
+            current="stage", candidate="cand", percent_to_candidate=30
+        ),
         ("m1", "empty"): EnvironmentRoute(current=None),
-        ("m1", "broken"): EnvironmentRoute(current="off", candidate="cand", percent_to_candidate=50),
-        ("m1", "failing"): EnvironmentRoute(current="prod", candidate="off", percent_to_candidate=50),
+        ("m1", "broken"): EnvironmentRoute(
+            current="off", candidate="cand", percent_to_candidate=50
+        ),
+        ("m1", "failing"): EnvironmentRoute(
+            current="prod", candidate="off", percent_to_candidate=50
+        ),
         ("m2", "production"): EnvironmentRoute(current="p2"),
     },
     development={"m1": "dev"},

@@ -18,11 +18,13 @@ from brace.store import (
     PromotionStatus,
     Store,
 )
+from tests.conftest import settle_promotions
 from tests.services.conftest import (
     deployment,
     deployment_names,
     enable_rolling,
     end_promotion,
+    environment,
     latest_promotion,
     set_status,
 )
@@ -135,6 +137,8 @@ def test_delete_current_deployment_of_staging_names_staging(
     environments.create(store, "staging")
     set_status(store, published.id, DeploymentStatus.ACTIVE)
     promote(store, published.id, environment="staging")
+    settle_promotions(store)
+    assert environment(store, "staging").current_deployment_id == published.id
 
     with pytest.raises(RefusedError) as caught:
         deployments.delete(store, published.id)
@@ -149,6 +153,8 @@ def test_former_production_can_be_deleted_after_promoting_another(
 ) -> None:
     set_status(store, published.id, DeploymentStatus.ACTIVE)
     promote(store, published.id)
+    settle_promotions(store)
+    assert environment(store).current_deployment_id == published.id
 
     deleted = deployments.delete(store, production.id)
 

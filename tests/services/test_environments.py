@@ -19,6 +19,7 @@ from brace.store import (
     RollingDeployConfig,
     Store,
 )
+from tests.conftest import settle_promotions
 from tests.services.conftest import deployment, enable_rolling, environment
 
 
@@ -291,6 +292,8 @@ def test_delete_production_is_refused(store: Store, model: None) -> None:
 def test_delete_staging(store: Store, production: Deployment) -> None:
     environments.create(store, "staging")
     promote(store, production.id, environment="staging")
+    settle_promotions(store)
+    assert environment(store, "staging").current_deployment_id == production.id
 
     deleted = environments.delete(store, "staging")
 
@@ -306,6 +309,7 @@ def test_delete_during_a_promotion_is_refused(
 ) -> None:
     environments.create(store, "staging")
     promote(store, production.id, environment="staging")
+    settle_promotions(store)
     enable_rolling(store, "staging")
     push(store, truss_dir, environment="staging")
 

@@ -1,8 +1,9 @@
 """Promotion: development → a new deployment; published → itself.
 
-A non-rolling promotion switches the environment once the candidate is ACTIVE: at once
-when it is already serving, else when the controller finishes it; a rolling one is
-RELEASING for the controller to drive.
+Every promotion starts RELEASING and only the server's controller switches the
+environment. A non-rolling one switches at the controller's next step once the candidate
+is serving (`settle_promotions` takes that step here; `become_active` brings a candidate
+up and finishes the promotion waiting for it); a rolling one is driven by the controller.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from brace.store import (
     PromotionStatus,
     Store,
 )
+from tests.conftest import settle_promotions
 from tests.services.conftest import (
     become_active,
     deployment,
@@ -149,8 +151,15 @@ def test_published_deployment_keeps_its_id_and_autoscaling(
     result = promote(store, published.name)
 
     assert result.deployment == published
-    assert result.promotion.status is PromotionStatus.SUCCEEDED
+    assert result.promotion.status is PromotionStatus.RELEASING
     assert result.promotion.previous_id == production.id
+    assert environment(store).current_deployment_id == production.id
+
+    settle_promotions(store)
+
+    finished = latest_promotion(store)
+    assert finished is not None
+    assert (finished.id, finished.status) == (result.promotion.id, PromotionStatus.SUCCEEDED)
     assert environment(store).current_deployment_id == published.id
     assert deployment(store, published.id).autoscaling == AutoscalingSettings(
         min_replica=1, max_replica=3
@@ -167,7 +176,14 @@ def test_scaled_to_zero_deployment_stays_scaled_to_zero(
 
     result = promote(store, published.id)
 
-    assert result.promotion.status is PromotionStatus.SUCCEEDED
+    assert result.promotion.status is PromotionStatus.RELEASING
+    assert environment(store).current_deployment_id == production.id
+
+    settle_promotions(store)
+
+    finished = latest_promotion(store)
+    assert finished is not None
+    assert (finished.id, finished.status) == (result.promotion.id, PromotionStatus.SUCCEEDED)
     assert deployment(store, published.id).status is DeploymentStatus.SCALED_TO_ZERO
     assert environment(store).current_deployment_id == published.id
 
@@ -264,15 +280,26 @@ def test_promoting_into_staging_leaves_production_alone(
     store: Store, production: Deployment, published: Deployment
 ) -> None:
     environments.create(store, "staging")
+    production_promotion = latest_promotion(store)
 
     result = promote(store, published.id, environment="staging")
 
     assert result.environment.name == "staging"
-    assert environment(store, "staging").current_deployment_id == published.id
+    assert result.promotion.status is PromotionStatus.RELEASING
+    assert environment(store, "staging").current_deployment_id is None
     assert environment(store).current_deployment_id == production.id
 
+    settle_promotions(store)
 
-# a non-rolling promotion switches once the candidate is ACTIVE
+    assert environment(store, "staging").current_deployment_id == published.id
+    staging = latest_promotion(store, "staging")
+    assert staging is not None
+    assert staging.status is PromotionStatus.SUCCEEDED
+    assert environment(store).current_deployment_id == production.id
+    assert latest_promotion(store) == production_promotion
+
+
+# a non-rolling promotion switches at the controller's step once the candidate is serving
 
 
 @pytest.mark.parametrize(
@@ -321,26 +348,57 @@ def test_candidate_not_yet_serving_leaves_the_promotion_releasing(
         pytest.param(DeploymentStatus.UPDATING, id="updating"),
     ],
 )
-def test_serving_candidate_switches_at_once(
+def test_serving_candidate_is_switched_at_the_controllers_next_step(
     store: Store, production: Deployment, published: Deployment, status: DeploymentStatus
 ) -> None:
     set_status(store, published.id, status)
 
     result = promote(store, published.id)
 
+    # Even a serving candidate waits for the controller, which switches the environment
+    # and the gateway's routes in one step.
     promotion = result.promotion
-    assert promotion.status is PromotionStatus.SUCCEEDED
-    assert promotion.percent_traffic == 100
+    assert promotion.status is PromotionStatus.RELEASING
+    assert promotion.percent_traffic == 0
     assert not promotion.rolling
+    assert promotion.candidate_id == published.id
     assert promotion.previous_id == production.id
     assert latest_promotion(store) == promotion
-    assert result.environment.current_deployment_id == published.id
+    assert result.environment.current_deployment_id == production.id
+    assert environment(store).current_deployment_id == production.id
+    shown = views.read(store, views.environment_json, environment(store))
+    assert shown["current_deployment"]["id"] == production.id
+    assert shown["candidate_deployment"]["id"] == published.id
+    assert shown["in_progress_promotion"] == {
+        "status": "RELEASING",
+        "percent_traffic_to_new_version": 0,
+        "error_message": None,
+        "rolling_deploy": False,
+    }
+
+    settle_promotions(store)
+
+    finished = latest_promotion(store)
+    assert finished is not None
+    assert (finished.id, finished.status, finished.percent_traffic) == (
+        promotion.id,
+        PromotionStatus.SUCCEEDED,
+        100,
+    )
+    assert not finished.rolling
+    assert finished.previous_id == production.id
     assert environment(store).current_deployment_id == published.id
+    # The candidate's status is its own: a scaled-to-zero one stays scaled to zero.
     assert deployment(store, published.id).status is status
     shown = views.read(store, views.environment_json, environment(store))
     assert shown["current_deployment"]["id"] == published.id
     assert shown["candidate_deployment"] is None
-    assert shown["in_progress_promotion"]["status"] == "SUCCEEDED"
+    assert shown["in_progress_promotion"] == {
+        "status": "SUCCEEDED",
+        "percent_traffic_to_new_version": 100,
+        "error_message": None,
+        "rolling_deploy": False,
+    }
 
 
 def test_finish_promotion_switches_and_keeps_the_former_deployment(
@@ -422,8 +480,12 @@ def test_environment_can_be_promoted_to_again_after_a_failed_promotion(
 
     result = promote(store, other.id)
 
-    assert result.promotion.status is PromotionStatus.SUCCEEDED
+    assert result.promotion.status is PromotionStatus.RELEASING
     assert result.promotion.previous_id == production.id
+    settle_promotions(store)
+    finished = latest_promotion(store)
+    assert finished is not None
+    assert (finished.id, finished.status) == (result.promotion.id, PromotionStatus.SUCCEEDED)
     assert environment(store).current_deployment_id == other.id
 
 
@@ -518,14 +580,29 @@ def test_second_promotion_while_one_is_in_progress_is_refused(
     assert environment(store).current_deployment_id == production.id
 
 
-def test_rolling_without_a_current_deployment_switches_at_once(
+def test_rolling_without_a_current_deployment_is_a_non_rolling_promotion(
     store: Store, published: Deployment
 ) -> None:
     enable_rolling(store)
 
     result = promote(store, published.id)
 
-    assert result.promotion.status is PromotionStatus.SUCCEEDED
-    assert result.promotion.percent_traffic == 100
+    # Nothing to roll from: a non-rolling promotion, switched at the controller's next step.
+    assert result.promotion.status is PromotionStatus.RELEASING
+    assert result.promotion.percent_traffic == 0
     assert not result.promotion.rolling
+    assert result.promotion.previous_id is None
+    assert result.promotion.settings.rolling_deploy
+    assert environment(store).current_deployment_id is None
+
+    settle_promotions(store)
+
+    finished = latest_promotion(store)
+    assert finished is not None
+    assert (finished.id, finished.status, finished.percent_traffic, finished.rolling) == (
+        result.promotion.id,
+        PromotionStatus.SUCCEEDED,
+        100,
+        False,
+    )
     assert environment(store).current_deployment_id == published.id
