@@ -55,10 +55,12 @@ class ClientConnection(asyncio.Protocol):
         "closing",
         "feeding",
         "gateway",
+        "last_words",
         "parser",
         "queue",
         "reading",
         "served",
+        "starting",
         "swept",
         "transport",
         "upstream_full",
@@ -82,6 +84,9 @@ class ClientConnection(asyncio.Protocol):
         self.closing = False
         """No further request will be served: close once the last response is written."""
         self.feeding = False
+        self.starting = False
+        self.last_words = b""
+        """An answer to write after the last response, before closing (a 400)."""
         self.served = 0
         self.swept = -1
 
@@ -114,11 +119,14 @@ class ClientConnection(asyncio.Protocol):
             self._malformed(500, "Internal Server Error")
         except HttpParserError:
             self._malformed(400, "Bad Request")
+        else:
+            # What the parser gathered for the active request goes upstream in one write.
+            ex = self.active
+            if ex is not None and ex.pending and ex.upstream is not None:
+                self.feeding = False
+                ex.upstream.send_pending(ex)
         finally:
             self.feeding = False
-        ex = self.active
-        if ex is not None and ex.pending and ex.upstream is not None:
-            ex.upstream.send_pending(ex)
 
     def eof_received(self) -> bool:
         self.closing = True
@@ -195,7 +203,7 @@ class ClientConnection(asyncio.Protocol):
         ex.request_complete = True
         if ex.body_chunked and not ex.discard:
             ex.pending.append(LAST_CHUNK)
-        if ex.finished and not ex.keep_alive:
+        if ex.finished and (not ex.keep_alive or self.closing):
             self.transport.close()  # answered early; the body is read, now close
 
     # -- called by the gateway and the upstream side ---------------------------------------
@@ -225,20 +233,21 @@ class ClientConnection(asyncio.Protocol):
     def finish(self, ex: Exchange) -> None:
         """The response of the active exchange is written: start the next one."""
         ex.finished = True
+        ex.replay = None
         self.gateway.exchange_done(ex)
         self.active = None
         self.upstream_full = False
         self.served += 1
         if not ex.keep_alive or (self.closing and not self.queue):
             self.closing = True
+            if self.last_words and ex.keep_alive:
+                self.transport.write(self.last_words)
             if ex.request_complete or (ex.expect_continue and not ex.continue_sent):
                 self.transport.close()
             # else: on_message_complete closes once the rest of the body is read
             return
-        if self.queue:
-            nxt = self.queue.popleft()
-            self.active = nxt
-            self.gateway.route(nxt)
+        if self.queue and not self.starting:
+            self._start_queued()
         if not self.reading:
             self.update_reading()
 
@@ -265,6 +274,18 @@ class ClientConnection(asyncio.Protocol):
 
     # -- internals -------------------------------------------------------------------------
 
+    def _start_queued(self) -> None:
+        """Route pipelined requests in turn; a loop, not recursion, since a local answer
+        finishes an exchange at once and a client may pipeline thousands."""
+        self.starting = True
+        try:
+            while self.queue and self.active is None and not self.transport.is_closing():
+                nxt = self.queue.popleft()
+                self.active = nxt
+                self.gateway.route(nxt)
+        finally:
+            self.starting = False
+
     def _keeps_alive(self, ex: Exchange) -> bool:
         if not ex.request_complete and ex.expect_continue and not ex.continue_sent:
             # The client waits for 100 before sending its body; it may never send it,
@@ -281,18 +302,25 @@ class ClientConnection(asyncio.Protocol):
             self.update_reading()
 
     def _malformed(self, status: int, message: str) -> None:
-        broken = self.building
-        broken.request_complete = True
-        broken.discard = True
+        """Answer the first request that cannot be parsed (in turn), then close."""
         self.closing = True
-        if broken is self.active and not broken.finished:
-            # The body broke mid-way while it was being forwarded: nothing can be said.
-            self.transport.close()
-            return
-        if broken in self.queue:
-            self.queue.remove(broken)
+        broken = self.building
+        if not broken.request_complete:  # else: the head of a new request broke
+            broken.request_complete = True
+            broken.discard = True
+            if broken.finished or (broken is self.active and broken.upstream is not None):
+                # Answered already, or broke mid-body while being forwarded: nothing to say.
+                self.transport.close()
+                return
+            if broken in self.queue:
+                self.queue.remove(broken)
+            elif broken is self.active:
+                self.gateway.abandon(broken)
+                self.active = None
+        answer = error_response(status, message, keep_alive=False)
         if self.active is None and not self.queue:
-            self.transport.write(error_response(status, message, keep_alive=False))
+            self.transport.write(answer)
             self.transport.close()
         else:
+            self.last_words = answer  # after the responses still owed
             self.update_reading()

@@ -506,6 +506,29 @@ def test_pipelined_requests_are_answered_in_order(standard: Standard) -> None:
     assert order == sorted(order)
 
 
+def test_thousands_of_pipelined_answers(standard: Standard) -> None:
+    one = b"POST /model/nope/production/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    last = one.replace(b"Host: x", b"Host: x\r\nConnection: close")
+    received = raw(standard.port, one * 3000 + last)
+    assert received.count(b"HTTP/1.1 404 Not Found") == 3001
+
+
+def test_garbage_after_a_good_request_answers_the_good_one_then_400(standard: Standard) -> None:
+    good = f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}".encode()
+    received = raw(standard.port, good + b"\x00\x01 garbage\r\n\r\n")
+    assert received.startswith(b"HTTP/1.1 200 OK")
+    assert b"HTTP/1.1 400 Bad Request" in received
+
+
+def test_upgrade_is_not_supported_but_the_request_is_answered(standard: Standard) -> None:
+    received = raw(
+        standard.port,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    assert received.startswith(b"HTTP/1.1 200 OK")
+    assert b'"who": "internal"' in received
+
+
 def test_connection_close_and_http10_close_after_the_response(standard: Standard) -> None:
     close = raw(
         standard.port,
