@@ -119,6 +119,7 @@ def stop(home: Path, timeout: float = 30.0) -> ServerRecord | None:
     paths = ServerPaths(home)
     record = read_record(paths)
     if record is None:
+        _stop_leftover_replicas(home)
         return None
     os.kill(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -128,6 +129,15 @@ def stop(home: Path, timeout: float = 30.0) -> ServerRecord | None:
         time.sleep(0.05)
     os.kill(record.pid, signal.SIGKILL)
     return record
+
+
+def _stop_leftover_replicas(home: Path) -> None:
+    """No server runs, but one that was killed may have left replicas: stop them."""
+    from brace.server.supervisor import stop_recorded_replicas
+    from brace.store import Store
+
+    with Store(home) as store:
+        stop_recorded_replicas(store)
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -146,14 +146,7 @@ class Controller:
 
     def sweep_orphans(self) -> None:
         """Stop replica processes a previous server left behind (after kill -9)."""
-        with self.store.read() as tx:
-            recorded = tx.replicas()
-        for replica in recorded:
-            supervisor.stop_process_group(replica.pid, replica.process_started)
-            Path(replica.socket).unlink(missing_ok=True)
-        with self.store.transaction() as tx:
-            for replica in recorded:
-                tx.delete_replica(replica.id)
+        supervisor.stop_recorded_replicas(self.store)
 
     async def reconcile(self) -> None:
         with self.store.read() as tx:

@@ -19,7 +19,8 @@ from brace.server.wire import CHUNKED, CRLF
 
 if TYPE_CHECKING:
     from brace.server.downstream import ClientConnection
-    from brace.server.upstream import UpstreamConnection, UpstreamPool
+    from brace.server.pool import UpstreamPool
+    from brace.server.upstream import UpstreamConnection
 
 REPLAY_LIMIT = 1 << 20
 """Request bytes kept for a retry; a request with a larger body is not retried."""

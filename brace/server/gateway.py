@@ -5,17 +5,20 @@ after FIELD-NOTES.md: a proxy built on an HTTP client library costs several time
 nginx costs per request; this design costs about the same. How a request flows:
 
 1. `downstream.ClientConnection` parses the request; in `on_headers_complete` it calls
-   `Gateway.route`, which asks `routing.resolve` (pure) where the request goes.
+   `Gateway.route`, which asks `routing.resolve` (pure) where the request goes. A
+   forward that does not depend on the traffic split is remembered per (method, URL,
+   Host) until the next table swap, so a repeated request skips `resolve`.
 2. `Forward`: the deployment's replica with the fewest requests in flight is chosen, an
    idle keep-alive connection is taken from its `upstream.UpstreamPool` (LIFO) and the
    request head and body are written to it after the parser returns. No task and no
    coroutine run per request; a new connection is the only thing that needs a task.
 3. `upstream.UpstreamConnection` parses the response and relays it to the client as it
-   arrives, then returns to its pool. A reused connection that fails before any response
-   byte is retried once on a fresh connection; otherwise the client gets a 502.
-4. A deployment without ready replicas (starting, scaled to zero): the request is held,
-   the `wake` hook is called, and `set_table` releases it when the deployment gains a
-   replica, or it gets a 503 after `hold_timeout`.
+   arrives (the head waits for the first body bytes, so a small response is one write),
+   then returns to its pool. A reused connection that fails before any response byte is
+   retried once on a fresh connection; otherwise the client gets a 502.
+4. A deployment without ready replicas (starting, scaled to zero): the request is held
+   (`holding`), the `wake` hook is called, and `set_table` releases it when the
+   deployment gains a replica, or it gets a 503 after `hold_timeout`.
 5. `Wake`, `NotFound` and `MethodNotAllowed` are answered here; `NotInference` requests
    go, path unchanged, to the management app on `internal_uds`.
 
@@ -33,6 +36,8 @@ from collections.abc import Callable, Iterable
 
 from brace.server.downstream import ClientConnection
 from brace.server.exchange import Exchange
+from brace.server.holding import HeldRequests
+from brace.server.pool import Pools
 from brace.server.routing import (
     DeploymentRoute,
     Forward,
@@ -42,7 +47,7 @@ from brace.server.routing import (
     Wake,
     resolve,
 )
-from brace.server.upstream import UpstreamConnection, UpstreamPool
+from brace.server.upstream import UpstreamConnection
 
 log = logging.getLogger("brace.gateway")
 
@@ -51,9 +56,6 @@ IDLE_SWEEP = 60.0
 
 KNOWN_LIMIT = 4096
 """Most remembered routing decisions (URLs with query strings could grow it without end)."""
-
-WAKE_INTERVAL = 1.0
-"""While requests are held for a deployment, call the wake hook at most this often."""
 
 
 class Gateway:
@@ -70,20 +72,17 @@ class Gateway:
         self._internal = internal_uds
         self.wake = wake
         """Called with a deployment id to wake it; may be set after construction."""
-        self._hold_timeout = hold_timeout
         self._pick = pick
         """The draw for the traffic split; a seam so tests can make the split exact."""
         self._known: dict[tuple[bytes, bytes, bytes | None], tuple[str, bytes, tuple[str, ...]]]
         self._known = {}
         """Forwards that do not depend on the split, by (method, url, host): a request seen
         before skips `resolve`. Emptied with every table swap."""
-        self._pools: dict[str, UpstreamPool] = {}
+        self._pools = Pools(lambda pool: UpstreamConnection(self, pool), self._connect_failed)
         self._outstanding: dict[str, int] = {}
-        self._held: dict[str, list[Exchange]] = {}
-        self._woken: dict[str, float] = {}
+        self._held = HeldRequests(hold_timeout, self._hold_expired)
         self._clients: set[ClientConnection] = set()
         self._servers: list[asyncio.Server] = []
-        self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -130,9 +129,8 @@ class Gateway:
         self._servers.clear()
         for client in list(self._clients):
             client.transport.close()
-        for pool in self._pools.values():
-            pool.close()
-        self._pools.clear()
+        self._pools.close()
+        self._held.clear()
 
     # -- called by the client side ---------------------------------------------------------
 
@@ -155,7 +153,7 @@ class Gateway:
         if ex.expect_continue:
             ex.client.send_continue(ex)
         if upstreams:
-            self._dispatch(ex, upstreams)
+            self._pools.dispatch(ex, upstreams)
         else:
             self._hold(ex)
 
@@ -191,7 +189,7 @@ class Gateway:
             else:
                 ex.start_request(ex.url)
                 client.send_continue(ex)
-                self._dispatch(ex, (self._internal,))
+                self._pools.dispatch(ex, (self._internal,))
         elif isinstance(resolution, NotFound):
             client.answer_error(ex, 404, resolution.message)
         elif isinstance(resolution, Wake):
@@ -241,7 +239,7 @@ class Gateway:
                 ex.pending_size += ex.replay_size
             ex.replay, ex.replay_size = None, 0
             log.info("retrying a request on a fresh connection to %s", path)
-            self._dispatch(ex, (path,), fresh=True)
+            self._pools.dispatch(ex, (path,), fresh=True)
             return
         log.warning("replica %s closed the connection before responding", path)
         self._bad_gateway(ex)
@@ -255,54 +253,6 @@ class Gateway:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _dispatch(self, ex: Exchange, upstreams: tuple[str, ...], fresh: bool = False) -> None:
-        """Send the exchange to the upstream with the fewest requests in flight."""
-        pools = self._pools
-        best: UpstreamPool | None = None
-        for path in upstreams:
-            pool = pools.get(path)
-            if pool is None:
-                pool = pools[path] = UpstreamPool(path)
-            if best is None or pool.active < best.active:
-                best = pool
-        assert best is not None
-        best.active += 1
-        ex.pool = best
-        idle = best.idle
-        while idle and not fresh:
-            conn = idle.pop()  # LIFO: the warmest connection
-            if conn.transport.is_closing():
-                continue
-            conn.exchange = ex
-            ex.upstream = conn
-            if ex.client.write_paused:
-                conn.pause_reading()
-            if ex.pending and not ex.client.feeding:  # else: written once the parser returns
-                conn.send_pending(ex)
-            return
-        task = asyncio.get_running_loop().create_task(self._connect(ex, best))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _connect(self, ex: Exchange, pool: UpstreamPool) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            _, conn = await loop.create_unix_connection(
-                lambda: UpstreamConnection(self, pool), pool.path
-            )
-        except OSError as error:
-            if ex.pool is pool:
-                pool.active -= 1
-                ex.pool = None
-                self._connect_failed(ex, pool.path, error)
-            return
-        if ex.pool is not pool:  # the client went away meanwhile
-            pool.park(conn)
-            return
-        conn.attach(ex)
-        if ex.pending:
-            conn.send_pending(ex)
-
     def _connect_failed(self, ex: Exchange, path: str, error: OSError) -> None:
         log.warning("cannot connect to replica %s: %s", path, error)
         if not ex.retried and ex.deployment_id is not None:
@@ -310,7 +260,7 @@ class Gateway:
             route = self._table.deployments.get(ex.deployment_id)
             others = tuple(p for p in route.upstreams if p != path) if route else ()
             if others:
-                self._dispatch(ex, others, fresh=True)
+                self._pools.dispatch(ex, others, fresh=True)
                 return
         self._bad_gateway(ex)
 
@@ -320,37 +270,19 @@ class Gateway:
     def _hold(self, ex: Exchange) -> None:
         deployment_id = ex.deployment_id
         assert deployment_id is not None
-        self._held.setdefault(deployment_id, []).append(ex)
-        loop = asyncio.get_running_loop()
-        ex.hold_timer = loop.call_later(self._hold_timeout, self._hold_expired, ex)
-        last = self._woken.get(deployment_id)
-        now = loop.time()
-        if last is None or now - last >= WAKE_INTERVAL:
-            self._woken[deployment_id] = now
+        if self._held.add(ex, deployment_id, asyncio.get_running_loop()):
             self._call_wake(deployment_id)
 
     def _unhold(self, ex: Exchange) -> None:
-        if ex.hold_timer is None:
-            return
-        ex.hold_timer.cancel()
-        ex.hold_timer = None
-        deployment_id = ex.deployment_id
-        if deployment_id is None:
-            return
-        waiters = self._held.get(deployment_id)
-        if waiters is not None and ex in waiters:
-            waiters.remove(ex)
-            if not waiters:
-                del self._held[deployment_id]
+        if ex.deployment_id is not None:
+            self._held.remove(ex, ex.deployment_id)
 
     def _hold_expired(self, ex: Exchange) -> None:
-        deployment_id = ex.deployment_id
-        self._unhold(ex)
         ex.client.answer_error(
             ex,
             503,
-            f"Deployment {deployment_id} did not become ready within "
-            f"{self._hold_timeout:g} seconds",
+            f"Deployment {ex.deployment_id} did not become ready within "
+            f"{self._held.timeout:g} seconds",
         )
 
     def _call_wake(self, deployment_id: str) -> None:
@@ -362,24 +294,22 @@ class Gateway:
     def _apply_table(self, table: RoutingTable) -> None:
         self._table = table
         self._known = {}
-        for deployment_id in list(self._held):
+        for deployment_id in self._held.deployments():
             route = table.deployments.get(deployment_id)
             if route is not None and route.serving and not route.upstreams:
                 continue
-            for ex in list(self._held.get(deployment_id, ())):
-                self._unhold(ex)
+            for ex in self._held.release(deployment_id):
                 if route is None or not route.serving:
                     ex.client.answer_error(ex, 404, f"Deployment {deployment_id} is not active")
                 else:
-                    self._dispatch(ex, route.upstreams)
+                    self._pools.dispatch(ex, route.upstreams)
         self._prune_pools(table)
 
     def _prune_pools(self, table: RoutingTable) -> None:
         live = _upstreams(table.deployments.values())
         if self._internal is not None:
             live.add(self._internal)
-        for path in [path for path in self._pools if path not in live]:
-            self._pools.pop(path).close()
+        self._pools.prune(live)
 
     def _sweep(self) -> None:
         for client in list(self._clients):

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import psutil
 
+from brace.store import Store
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -96,6 +98,22 @@ def _is_zombie(pid: int) -> bool:
         return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
+
+
+def stop_recorded_replicas(store: Store) -> int:
+    """Stop every replica process recorded in the store (left by a server that died);
+    the number that were still running."""
+    with store.read() as tx:
+        recorded = tx.replicas()
+    running = 0
+    for replica in recorded:
+        running += is_same_process(replica.pid, replica.process_started)
+        stop_process_group(replica.pid, replica.process_started)
+        Path(replica.socket).unlink(missing_ok=True)
+    with store.transaction() as tx:
+        for replica in recorded:
+            tx.delete_replica(replica.id)
+    return running
 
 
 async def probe(socket: Path, path: str = "/v1/models/model", timeout: float = 1.0) -> int | None:

@@ -1,17 +1,14 @@
-"""The upstream side of the gateway: keep-alive connections to replicas' Unix sockets.
+"""The upstream side of the gateway: one keep-alive connection to a replica's Unix socket.
 
-One `UpstreamPool` per socket path holds idle connections, LIFO (the most recently used
-connection is the least likely to have been closed by the replica's keep-alive
-timeout), and counts the requests in flight to that replica, which is what the
-gateway's least-outstanding choice reads.
-
-An `UpstreamConnection` parses the response with httptools and relays it to the client
-as it arrives: everything one `data_received` produces (head, body pieces, chunk
-framing) leaves in one write, so a small response is one write to the client. Chunked
-responses stay chunked (httptools hands over the decoded data and it is framed again);
-a response with a Content-Length passes through byte for byte. When the client cannot
-keep up, the client side pauses reading here (`pause_reading`); when the replica cannot
-keep up with a request body, `pause_writing` pauses reading from the client.
+An `UpstreamConnection` (pooled by `pool.UpstreamPool`) parses the response with
+httptools and relays it to the client as it arrives: everything one `data_received`
+produces (head, body pieces, chunk framing) leaves in one write, and a head that arrives
+alone waits for the first body bytes (uvicorn writes them separately), so a small
+response is one write to the client. Chunked responses stay chunked (httptools hands
+over the decoded data and it is framed again); a response with a Content-Length passes
+through byte for byte. When the client cannot keep up, the client side pauses reading
+here (`pause_reading`); when the replica cannot keep up with a request body,
+`pause_writing` pauses reading from the client.
 
 If the connection closes before any response byte arrived, the gateway decides between
 one retry on a fresh connection (a reused connection that went stale) and a 502.
@@ -40,6 +37,7 @@ from brace.server.wire import (
 
 if TYPE_CHECKING:
     from brace.server.gateway import Gateway
+    from brace.server.pool import UpstreamPool
 
 log = logging.getLogger("brace.gateway")
 
@@ -52,30 +50,6 @@ LENGTH = 0  # Content-Length from upstream, bytes pass through
 RECHUNK = 1  # chunked to the client (upstream chunked, or close-delimited)
 UNTIL_CLOSE = 2  # an HTTP/1.0 client: raw bytes, then close
 EMPTY = 3  # no body (HEAD, 204, 304)
-
-
-class UpstreamPool:
-    __slots__ = ("active", "closed", "idle", "path")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.idle: list[UpstreamConnection] = []
-        self.active = 0
-        """Requests dispatched to this replica and not finished (connecting included)."""
-        self.closed = False
-
-    def park(self, conn: UpstreamConnection) -> None:
-        if self.closed:
-            conn.transport.close()
-        else:
-            self.idle.append(conn)
-
-    def close(self) -> None:
-        """The replica left the routing table: drop idle connections, refuse new ones."""
-        self.closed = True
-        for conn in self.idle:
-            conn.transport.close()
-        self.idle.clear()
 
 
 class UpstreamConnection(asyncio.Protocol):

@@ -1,0 +1,115 @@
+"""Which replica and which connection: one pool of keep-alive connections per replica.
+
+One `UpstreamPool` per Unix socket path holds idle connections, LIFO (the connection
+used last is the least likely to have been closed by the replica's keep-alive timeout)
+and counts the requests in flight to that replica. `Pools.dispatch` sends an exchange to
+the replica of a deployment with the fewest requests in flight, on an idle connection
+when there is one (no task, no coroutine: the common case) and on a new one otherwise
+(a task that connects). A connection that cannot be made is the gateway's to handle
+(`connect_failed`: another replica, or 502).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from brace.server.exchange import Exchange
+
+if TYPE_CHECKING:
+    from brace.server.upstream import UpstreamConnection
+
+
+class UpstreamPool:
+    __slots__ = ("active", "closed", "idle", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.idle: list[UpstreamConnection] = []
+        self.active = 0
+        """Requests dispatched to this replica and not finished (connecting included)."""
+        self.closed = False
+
+    def park(self, conn: UpstreamConnection) -> None:
+        if self.closed:
+            conn.transport.close()
+        else:
+            self.idle.append(conn)
+
+    def close(self) -> None:
+        """The replica left the routing table: drop idle connections, refuse new ones."""
+        self.closed = True
+        for conn in self.idle:
+            conn.transport.close()
+        self.idle.clear()
+
+
+class Pools:
+    def __init__(
+        self,
+        new_connection: Callable[[UpstreamPool], UpstreamConnection],
+        connect_failed: Callable[[Exchange, str, OSError], None],
+    ) -> None:
+        self._new_connection = new_connection
+        self._connect_failed = connect_failed
+        self._pools: dict[str, UpstreamPool] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def dispatch(self, ex: Exchange, upstreams: tuple[str, ...], fresh: bool = False) -> None:
+        """Send the exchange to the upstream with the fewest requests in flight."""
+        pools = self._pools
+        best: UpstreamPool | None = None
+        for path in upstreams:
+            pool = pools.get(path)
+            if pool is None:
+                pool = pools[path] = UpstreamPool(path)
+            if best is None or pool.active < best.active:
+                best = pool
+        assert best is not None
+        best.active += 1
+        ex.pool = best
+        idle = best.idle
+        while idle and not fresh:
+            conn = idle.pop()  # LIFO: the warmest connection
+            if conn.transport.is_closing():
+                continue
+            conn.exchange = ex
+            ex.upstream = conn
+            if ex.client.write_paused:
+                conn.pause_reading()
+            if ex.pending and not ex.client.feeding:  # else: written once the parser returns
+                conn.send_pending(ex)
+            return
+        task = asyncio.get_running_loop().create_task(self._connect(ex, best))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, ex: Exchange, pool: UpstreamPool) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_unix_connection(
+                lambda: self._new_connection(pool), pool.path
+            )
+        except OSError as error:
+            if ex.pool is pool:
+                pool.active -= 1
+                ex.pool = None
+                self._connect_failed(ex, pool.path, error)
+            return
+        if ex.pool is not pool:  # the client went away meanwhile
+            pool.park(conn)
+            return
+        conn.attach(ex)
+        if ex.pending:
+            conn.send_pending(ex)
+
+    def prune(self, live: set[str]) -> None:
+        """Close the pools of replicas that left the routing table."""
+        for path in [path for path in self._pools if path not in live]:
+            self._pools.pop(path).close()
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
