@@ -4,9 +4,12 @@
   GET  /v1/models/{name}              readiness: 503 {"error": "model is loading"} until
                                       load() returns, then 200 {"name": ..., "ready": true}
   POST /v1/models/{name}:predict      the model (pipeline.py)
+  POST /brace/reload                  live reload from the Truss directory (reload.py);
+                                      answers when the new code serves, or why not
 
 Truss ignores the model name in these paths and so does brace (it is always "model").
-The app only reads the holder; loading and swapping models happen elsewhere.
+The app only reads the holder, once per request; loading and swapping models happen
+elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from brace.runtime.holder import Current, ModelHolder, Phase
 from brace.runtime.pipeline import Pipeline, error_response, invoke, json_response
+from brace.runtime.reload import Reloader
 
 log = logging.getLogger("brace.runtime")
 
@@ -29,10 +33,17 @@ MODEL_NAME = "model"
 
 
 class Replica:
-    def __init__(self, holder: ModelHolder, pipeline: Pipeline, executor: Executor) -> None:
+    def __init__(
+        self,
+        holder: ModelHolder,
+        pipeline: Pipeline,
+        executor: Executor,
+        reloader: Reloader | None = None,
+    ) -> None:
         self.holder = holder
         self.pipeline = pipeline
         self.executor = executor
+        self.reloader = reloader
 
     async def _healthy(self, current: Current) -> bool:
         method = current.model.methods.is_healthy
@@ -69,6 +80,21 @@ class Replica:
             return
         await self.pipeline.handle(current.model, scope, receive, send)
 
+    async def reload(self, request: Request) -> Response:
+        if self.reloader is None:
+            return error_response("live reload is not enabled on this replica", 404)
+        try:
+            status, body = await self.reloader.reload()
+        except Exception:  # logged by the reloader
+            current = self.holder.current
+            body = {
+                "applied": False,
+                "version": current.version if current is not None else None,
+                "error": "reloading failed (a bug in brace); see the replica's log",
+            }
+            status = 500
+        return json_response(body, status)
+
 
 class _PredictEndpoint:
     """Predict as a raw ASGI endpoint (starlette calls non-function endpoints as ASGI
@@ -88,5 +114,6 @@ def build_app(replica: Replica) -> Starlette:
             Route("/v1/models/{model_name}:predict", _PredictEndpoint(replica), methods=["POST"]),
             Route("/v1/models/{model_name}", replica.readiness, methods=["GET"]),
             Route("/", replica.liveness, methods=["GET"]),
+            Route("/brace/reload", replica.reload, methods=["POST"]),
         ]
     )

@@ -1,10 +1,11 @@
 """The one place requests find the model: the current `LoadedModel` and its version.
 
 Requests read `holder.current` once and use that snapshot for their whole pipeline, so
-a swap in the middle of a request never mixes two models. A reloader (live reload,
-later) builds a new model with loader.load_model while the current one keeps serving,
-then calls `swap`; a failed reload calls nothing, so the version only moves forward when
-new code actually serves (unlike Truss, which advances its hash on a failed patch).
+a swap in the middle of a request never mixes two models. The reloader (reload.py)
+builds a new model while the current one keeps serving, then calls `swap`; a failed
+reload calls nothing, so the version only moves forward when new code actually serves
+(unlike Truss, which advances its hash on a failed patch). Each version remembers the
+source it was built from, which is how a reload knows that nothing changed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from brace.runtime.loader import LoadedModel
+from brace.runtime.usercode import Sources
 
 
 class Phase(Enum):
@@ -26,6 +28,7 @@ class Phase(Enum):
 class Current:
     model: LoadedModel
     version: int  # 1 for the first model, +1 per successful swap
+    sources: Sources = ()  # the user's source files this version was built from
 
 
 class ModelHolder:
@@ -33,6 +36,7 @@ class ModelHolder:
         self._current: Current | None = None
         self._failed = False
         self._lock = threading.Lock()  # serializes writers; readers need no lock
+        self._settled = threading.Event()  # set once the first load succeeded or failed
 
     @property
     def current(self) -> Current | None:
@@ -45,11 +49,12 @@ class ModelHolder:
             return Phase.READY
         return Phase.FAILED if self._failed else Phase.LOADING
 
-    def swap(self, model: LoadedModel) -> Current:
+    def swap(self, model: LoadedModel, sources: Sources = ()) -> Current:
         """Make `model` the one requests use from now on; returns it with its version."""
         with self._lock:
             version = 1 if self._current is None else self._current.version + 1
-            self._current = Current(model, version)
+            self._current = Current(model, version, sources)
+            self._settled.set()
             return self._current
 
     def mark_failed(self) -> None:
@@ -57,3 +62,9 @@ class ModelHolder:
         with self._lock:
             if self._current is None:
                 self._failed = True
+            self._settled.set()
+
+    def wait_settled(self, timeout: float | None = None) -> Current | None:
+        """Block (in a thread) until the first load ended; the current model, if any."""
+        self._settled.wait(timeout)
+        return self._current

@@ -2,7 +2,9 @@
 
 `load_model` returns a new `LoadedModel` and changes nothing the current model relies
 on, so a reloader can call it while the old model keeps serving and swap only on
-success (holder.py). `prepare_process` does the once-per-process part: the config's
+success (holder.py). It is two steps, `import_model` then `build_model`, because a
+reload looks at the new class before deciding whether to build a new instance at all
+(reload.py). `prepare_process` does the once-per-process part: the config's
 environment variables (set before any user code runs, as Baseten's platform does) and
 the import roots. Both are called from the load thread, never on the event loop.
 """
@@ -85,31 +87,49 @@ def _import_model_class(
     return module, model_class
 
 
-def load_model(
-    truss: Truss,
-    layout: ModelLayout,
-    secrets: Mapping[str, str],
-    *,
-    loop: asyncio.AbstractEventLoop | None = None,
-) -> LoadedModel:
-    """Import, construct and load the model; raise LoadError (from the cause) on failure.
+@dataclass(frozen=True)
+class ImportedModel:
+    """The model file run as a fresh module, and the model class it defines."""
 
-    An `async def load()` runs on `loop` (the server's, so what it creates is bound to
-    the loop that serves requests), or on a private loop when none is given.
-    """
-    started = time.perf_counter()
-    where = _relative(layout)
+    module: ModuleType
+    model_class: type
+    source_sha256: str  # of the model file text that was compiled, to detect edits mid-load
+
+
+def import_model(truss: Truss, layout: ModelLayout) -> ImportedModel:
+    """Run the model file's current text as a new module; LoadError(IMPORT) on failure."""
     try:
         source = layout.model_file.read_bytes()
         module, model_class = _import_model_class(layout, truss.config.model_class_name, source)
     except Exception as exc:
-        raise LoadError(Stage.IMPORT, where) from exc
+        raise LoadError(Stage.IMPORT, _relative(layout)) from exc
+    return ImportedModel(module, model_class, hashlib.sha256(source).hexdigest())
+
+
+def build_model(
+    truss: Truss,
+    layout: ModelLayout,
+    secrets: Mapping[str, str],
+    imported: ImportedModel,
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
+    started: float | None = None,
+) -> LoadedModel:
+    """Construct an instance of the imported class and run its `load()`.
+
+    An `async def load()` runs on `loop` (the server's, so what it creates is bound to
+    the loop that serves requests), or on a private loop when none is given. `started`
+    (a perf_counter reading) is when loading began, for `load_ms`.
+    """
+    started = time.perf_counter() if started is None else started
+    where = _relative(layout)
     available: dict[str, object] = {
         "config": dict(truss.config.raw),
         "data_dir": layout.data_dir,
         "secrets": secrets,
         "environment": None,
     }
+    model_class = imported.model_class
     try:
         instance = model_class(**init_kwargs(model_class, available))
     except Exception as exc:
@@ -125,8 +145,50 @@ def load_model(
     return LoadedModel(
         instance=instance,
         methods=methods,
-        module=module,
-        source_sha256=hashlib.sha256(source).hexdigest(),
+        module=imported.module,
+        source_sha256=imported.source_sha256,
+        load_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
+def load_model(
+    truss: Truss,
+    layout: ModelLayout,
+    secrets: Mapping[str, str],
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> LoadedModel:
+    """Import, construct and load the model; raise LoadError (from the cause) on failure."""
+    started = time.perf_counter()
+    imported = import_model(truss, layout)
+    return build_model(truss, layout, secrets, imported, loop=loop, started=started)
+
+
+def swap_class(model: LoadedModel, imported: ImportedModel, layout: ModelLayout) -> LoadedModel:
+    """Give the live instance the imported class, keeping everything `load()` set up.
+
+    Returns the model as the new class serves it (its methods bound anew); the old
+    `model` keeps its bound methods, so requests already running finish on them. If the
+    new class breaks Truss's rules for methods, the old class is put back and
+    LoadError(DEFINITION) raised. (keepstate.py decides when this is safe.)
+    """
+    started = time.perf_counter()
+    instance = model.instance
+    old_class = type(instance)
+    try:
+        instance.__class__ = imported.model_class
+    except TypeError as exc:
+        raise LoadError(Stage.DEFINITION, _relative(layout)) from exc
+    try:
+        methods = describe_model(instance)
+    except Exception as exc:
+        instance.__class__ = old_class
+        raise LoadError(Stage.DEFINITION, _relative(layout)) from exc
+    return LoadedModel(
+        instance=instance,
+        methods=methods,
+        module=imported.module,
+        source_sha256=imported.source_sha256,
         load_ms=round((time.perf_counter() - started) * 1000),
     )
 

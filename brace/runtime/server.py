@@ -4,7 +4,8 @@ The socket is bound before any user code runs, so the controller can watch readi
 (503 while loading) instead of guessing from the process. `load()` runs in a thread
 once uvicorn is listening; if importing, constructing or loading the model fails, the
 traceback is logged cut to the user's frames and the process exits with status 1, as
-Truss's server does (a replica without a model is of no use to anyone).
+Truss's server does (a replica without a model is of no use to anyone). Once a model
+serves, a failed *reload* (reload.py) never stops the process: the old model serves on.
 
 Exit statuses: 0 after SIGTERM/SIGINT, 1 when the model fails to load, 3 when the
 socket cannot be bound, and a BraceError's code (5) when the Truss is invalid.
@@ -36,8 +37,10 @@ from brace.runtime.holder import ModelHolder
 from brace.runtime.layout import ModelLayout, layout_of, read_truss
 from brace.runtime.loader import LoadError, load_model, prepare_process
 from brace.runtime.pipeline import Pipeline
+from brace.runtime.reload import Reloader
 from brace.runtime.secrets import Secrets
 from brace.runtime.tracebacks import cut_traceback
+from brace.runtime.usercode import UserCode
 
 log = logging.getLogger("brace.runtime")
 
@@ -83,13 +86,14 @@ class _Server(uvicorn.Server):
 class _FirstLoad:
     """Loads the model in a thread and stops the server if that fails."""
 
-    def __init__(self, truss: Truss, layout: ModelLayout, holder: ModelHolder) -> None:
+    def __init__(
+        self, truss: Truss, layout: ModelLayout, holder: ModelHolder, secrets: Secrets
+    ) -> None:
         self.truss = truss
         self.layout = layout
         self.holder = holder
+        self.secrets = secrets
         self.exit_code = 0
-        home = os.environ.get("BRACE_HOME")
-        self.secrets = Secrets(truss.config.secrets, Path(home).expanduser() if home else None)
 
     def start(self, server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
         thread = threading.Thread(
@@ -99,6 +103,8 @@ class _FirstLoad:
 
     def _run(self, server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
         try:
+            # What the model is built from, so a reload can tell that nothing changed.
+            sources = UserCode.of(self.layout).fingerprint()
             model = load_model(self.truss, self.layout, self.secrets, loop=loop)
         except LoadError as exc:
             cause = exc.__cause__ or exc
@@ -110,7 +116,7 @@ class _FirstLoad:
         except BaseException:
             log.exception("Loading the model failed (a bug in brace)")
         else:
-            current = self.holder.swap(model)
+            current = self.holder.swap(model, sources)
             log.info("Model loaded in %d ms (version %d)", model.load_ms, current.version)
             return
         self.holder.mark_failed()
@@ -141,8 +147,12 @@ def serve(options: Options) -> int:
         max_workers=max(MIN_THREADS, 2 * concurrency), thread_name_prefix="brace-model"
     )
     holder = ModelHolder()
-    replica = Replica(holder, Pipeline(concurrency, executor, layout.user_roots), executor)
-    first_load = _FirstLoad(truss, layout, holder)
+    home = os.environ.get("BRACE_HOME")
+    secrets = Secrets(truss.config.secrets, Path(home).expanduser() if home else None)
+    pipeline = Pipeline(concurrency, executor, layout.user_roots)
+    reloader = Reloader(truss, layout, holder, secrets)
+    replica = Replica(holder, pipeline, executor, reloader)
+    first_load = _FirstLoad(truss, layout, holder, secrets)
     config = uvicorn.Config(
         build_app(replica),
         uds=str(options.uds) if options.uds is not None else None,
