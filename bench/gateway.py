@@ -15,10 +15,12 @@ its master and worker), the median over rounds, then the ratios the gateway is h
 Direct requests go to the replica over TCP (wrk speaks no Unix sockets); the gateway
 and nginx reach it over a Unix socket, as brace's gateway reaches replicas. The output
 says which replica ran: brace's runtime on examples/hello when `python -m brace.runtime`
-works (two processes of it, one per socket), else a Starlette JSON app on uvicorn
-(uvloop, httptools) in one process listening on both sockets.
+works (two processes of it, one per socket), else (or with `--replica starlette`) a
+bare Starlette JSON app on uvicorn (uvloop, httptools) in one process listening on both
+sockets: a cheaper replica, so the proxies' share of the work shows more.
 
-Usage: python bench/gateway.py [--duration S] [--rounds N]   (needs wrk; nginx optional)
+Usage: python bench/gateway.py [--duration S] [--rounds N] [--replica auto|runtime|starlette]
+(needs wrk; nginx optional)
 """
 
 from __future__ import annotations
@@ -159,6 +161,16 @@ class Sample:
     replica_us: float
 
 
+def cpu_steal() -> tuple[int, int] | None:
+    """(steal ticks, all ticks) from /proc/stat: how much a VM's host took away."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields[:8]]
+    return ticks[7], sum(ticks)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -202,9 +214,16 @@ def wrk(url: str, concurrency: int, duration: int, script: Path) -> tuple[int, f
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output or "Socket errors" in output:
         raise RuntimeError(f"wrk saw errors against {url}:\n{output}")
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(_found(r"(\d+) requests in", output))
+    rps = float(_found(r"Requests/sec:\s*([\d.]+)", output))
     return requests, rps, output
+
+
+def _found(pattern: str, output: str) -> str:
+    match = re.search(pattern, output)
+    if match is None:
+        raise ValueError(f"no {pattern!r} in wrk's output:\n{output}")
+    return match.group(1)
 
 
 def measure(
@@ -233,9 +252,12 @@ def wait_http(port: int | None, uds: str | None, path: str, timeout: float = 30.
                 conn: http.client.HTTPConnection = _UnixHTTPConnection(uds)
             else:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("POST", path, body=BODY, headers={"Content-Type": "application/json"})
-            if conn.getresponse().status == 200:
-                return
+            try:
+                conn.request("POST", path, body=BODY, headers={"Content-Type": "application/json"})
+                if conn.getresponse().status == 200:
+                    return
+            finally:
+                conn.close()
         except OSError:
             pass
         if time.monotonic() > deadline:
@@ -254,8 +276,10 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
 
 @contextmanager
-def started(command: list[str], **kwargs: object) -> Iterator[psutil.Process]:
-    process = subprocess.Popen(command, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+def started(command: list[str], quiet: bool = False) -> Iterator[psutil.Process]:
+    """Run a process in its own session; TERM (then KILL) the whole group on the way out."""
+    out = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=out, stderr=out)
     try:
         yield psutil.Process(process.pid)
     finally:
@@ -293,8 +317,15 @@ def median_sample(samples: list[Sample]) -> Sample:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--replica",
+        choices=["auto", "runtime", "starlette"],
+        default="auto",
+        help="brace.runtime on examples/hello, or a bare Starlette app (auto: the runtime "
+        "when it works)",
+    )
     parser.add_argument("--role", choices=["replica", "gateway"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--uds", help=argparse.SUPPRESS)
@@ -318,14 +349,21 @@ def main() -> None:
         uds = str(work / "replica.sock")
         direct_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
         me = [sys.executable, str(Path(__file__).resolve())]
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
-        if runtime_works():
+        if args.replica == "runtime" or (args.replica == "auto" and runtime_works()):
             hello = str(ROOT / "examples" / "hello")
-            runtime = [sys.executable, "-m", "brace.runtime", "--truss", hello]
+            runtime = [
+                sys.executable,
+                "-m",
+                "brace.runtime",
+                "--truss",
+                hello,
+                "--log-level",
+                "warning",
+            ]
             replicas = [
-                stack.enter_context(started([*runtime, "--port", str(direct_port)], cwd=ROOT)),
-                stack.enter_context(started([*runtime, "--uds", uds], cwd=ROOT)),
+                stack.enter_context(started([*runtime, "--port", str(direct_port)])),
+                stack.enter_context(started([*runtime, "--uds", uds])),
             ]
             replica_note = (
                 "brace.runtime on examples/hello, two processes: "
@@ -333,10 +371,11 @@ def main() -> None:
             )
         else:
             role = ["--role", "replica", "--port", str(direct_port), "--uds", uds]
-            replicas = [stack.enter_context(started([*me, *role], **quiet))]
+            replicas = [stack.enter_context(started([*me, *role], quiet=True))]
+            why = "chosen" if args.replica == "starlette" else "brace.runtime not available"
             replica_note = (
-                "Starlette JSON app on uvicorn (uvloop, httptools), brace.runtime not "
-                "available; one process: TCP for direct, Unix socket for gateway and nginx"
+                f"Starlette JSON app on uvicorn (uvloop, httptools), {why}; one process: "
+                "TCP for direct, Unix socket for gateway and nginx"
             )
         wait_http(direct_port, None, REPLICA_PATH, timeout=60)
         wait_http(None, uds, REPLICA_PATH, timeout=60)
@@ -365,7 +404,7 @@ def main() -> None:
                 )
             )
             nginx = stack.enter_context(
-                started([nginx_binary, "-c", str(conf), "-p", str(work)], **quiet)
+                started([nginx_binary, "-c", str(conf), "-p", str(work)], quiet=True)
             )
             wait_http(nginx_port, None, GATEWAY_PATH)
             targets.append(Target("nginx", f"http://127.0.0.1:{nginx_port}{GATEWAY_PATH}", nginx))
@@ -378,6 +417,7 @@ def main() -> None:
         )
         for target in targets:  # warm up: connections, caches, lazy imports
             wrk(target.url, 16, 1, script)
+        steal_before = cpu_steal()
         rounds: list[dict[tuple[str, int], Sample]] = []
         for number in range(args.rounds):
             results: dict[tuple[str, int], Sample] = {}
@@ -387,7 +427,13 @@ def main() -> None:
                     sample = measure(target, replicas, concurrency, args.duration, script)
                     results[(target.name, concurrency)] = sample
             rounds.append(results)
-        print(f"load average {os.getloadavg()[0]:.1f} at the end")
+        steal = cpu_steal()
+        steal_note = ""
+        if steal is not None and steal_before is not None:
+            ticks = steal[1] - steal_before[1]
+            share = (steal[0] - steal_before[0]) / ticks * 100 if ticks else 0.0
+            steal_note = f"; CPU time stolen by the hypervisor during the rounds: {share:.1f}%"
+        print(f"load average {os.getloadavg()[0]:.1f} at the end{steal_note}")
         report(rounds, [t.name for t in targets])
 
 
@@ -425,14 +471,19 @@ def report(rounds: list[dict[tuple[str, int], Sample]], names: list[str]) -> Non
     def added_p50(name: str) -> str:
         return paired(lambda r: r[(name, 1)].p50_us - r[("direct", 1)].p50_us)
 
+    def cpu_per_request(name: str, c: int) -> str:
+        return paired(lambda r: cpu(r, name, c))
+
+    def cpu_ratio(c: int) -> str:
+        return paired(lambda r: cpu(r, "gateway", c) / cpu(r, "nginx", c))
+
     print()
     print("medians of per-round values (each ratio taken within one round):")
     print(f"gateway/direct throughput, concurrency 16: {throughput('gateway', 16)}  target >= 0.8")
     print(f"gateway/direct throughput, concurrency  1: {throughput('gateway', 1)}")
     print(f"gateway added p50 at concurrency 1, us:    {added_p50('gateway')}  target <= 100")
     for c in CONCURRENCIES:
-        value = paired(lambda r, c=c: cpu(r, "gateway", c))
-        print(f"gateway CPU us/request, concurrency {c:>2}:    {value}")
+        print(f"gateway CPU us/request, concurrency {c:>2}:    {cpu_per_request('gateway', c)}")
     if "nginx" not in names:
         print("nginx not installed: no reference (apt-get install -y nginx)")
         return
@@ -440,11 +491,9 @@ def report(rounds: list[dict[tuple[str, int], Sample]], names: list[str]) -> Non
     print(f"nginx/direct throughput, concurrency  1:   {throughput('nginx', 1)}")
     print(f"nginx added p50 at concurrency 1, us:      {added_p50('nginx')}")
     for c in CONCURRENCIES:
-        value = paired(lambda r, c=c: cpu(r, "nginx", c))
-        print(f"nginx CPU us/request, concurrency {c:>2}:      {value}")
+        print(f"nginx CPU us/request, concurrency {c:>2}:      {cpu_per_request('nginx', c)}")
     for c in CONCURRENCIES:
-        value = paired(lambda r, c=c: cpu(r, "gateway", c) / cpu(r, "nginx", c))
-        print(f"gateway CPU / nginx CPU, concurrency {c:>2}:   {value}  target <= 1.5")
+        print(f"gateway CPU / nginx CPU, concurrency {c:>2}:   {cpu_ratio(c)}  target <= 1.5")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ its body buffered, and reading from the client pauses until it is its turn. Read
 also pauses while the upstream socket is full (`upstream_full`) or while a request
 waiting for a connection or a waking deployment has buffered `PENDING_LIMIT` bytes;
 the other direction is `pause_writing`, which pauses the active upstream connection.
+
+Connections stay open between requests unless the client sends `Connection: close` or
+speaks HTTP/1.0. A request that does not parse gets a 400 (after the responses still
+owed) and the connection closes; `Gateway`'s sweep closes connections left idle.
 """
 
 from __future__ import annotations
@@ -119,14 +123,13 @@ class ClientConnection(asyncio.Protocol):
             self._malformed(500, "Internal Server Error")
         except HttpParserError:
             self._malformed(400, "Bad Request")
-        else:
-            # What the parser gathered for the active request goes upstream in one write.
-            ex = self.active
-            if ex is not None and ex.pending and ex.upstream is not None:
-                self.feeding = False
-                ex.upstream.send_pending(ex)
         finally:
             self.feeding = False
+        # What the parser gathered for the active request goes upstream in one write (also
+        # when what followed it did not parse: the request itself was whole).
+        ex = self.active
+        if ex is not None and ex.pending and ex.upstream is not None:
+            ex.upstream.send_pending(ex)
 
     def eof_received(self) -> bool:
         self.closing = True
@@ -149,8 +152,9 @@ class ClientConnection(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_url(self, url: bytes) -> None:
+        # The first callback of a request (no on_message_begin: one Python call fewer).
         ex = self.building
-        if ex.request_complete:  # the first callback of a request (bar on_message_begin)
+        if ex.request_complete:
             self.building = ex = Exchange(self)
         ex.url += url
 

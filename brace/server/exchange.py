@@ -1,13 +1,13 @@
 """One request and its response as it crosses the gateway.
 
-An `Exchange` is created when the client connection's parser sees a request begin and
+An `Exchange` is created when the client connection's parser sees a request's URL and
 lives until its response is written (or the client goes away). It carries what both
 sides need: the parsed request head, the request bytes not yet written upstream
 (`pending`: while connecting, held for a waking deployment, or queued behind a
 pipelined request), what was already written (`replay`, for the one retry on a fresh
-connection), and where the response stands. It is plain state with no behaviour; the
-client side (`downstream`), the upstream side (`upstream`) and the `Gateway` move it
-along.
+connection), and where the response stands. It is plain state (bar building its
+upstream request head); the client side (`downstream`), the upstream side (`upstream`),
+`pool` and the `Gateway` move it along.
 """
 
 from __future__ import annotations

@@ -9,13 +9,13 @@ nginx costs per request; this design costs about the same. How a request flows:
    forward that does not depend on the traffic split is remembered per (method, URL,
    Host) until the next table swap, so a repeated request skips `resolve`.
 2. `Forward`: the deployment's replica with the fewest requests in flight is chosen, an
-   idle keep-alive connection is taken from its `upstream.UpstreamPool` (LIFO) and the
+   idle keep-alive connection is taken from its `pool.UpstreamPool` (LIFO) and the
    request head and body are written to it after the parser returns. No task and no
    coroutine run per request; a new connection is the only thing that needs a task.
 3. `upstream.UpstreamConnection` parses the response and relays it to the client as it
-   arrives (the head waits for the first body bytes, so a small response is one write),
-   then returns to its pool. A reused connection that fails before any response byte is
-   retried once on a fresh connection; otherwise the client gets a 502.
+   arrives (a small response in one write), then returns to its pool. A reused
+   connection that fails before any response byte is retried once on a fresh
+   connection; otherwise the client gets a 502.
 4. A deployment without ready replicas (starting, scaled to zero): the request is held
    (`holding`), the `wake` hook is called, and `set_table` releases it when the
    deployment gains a replica, or it gets a 503 after `hold_timeout`.

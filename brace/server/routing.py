@@ -135,17 +135,19 @@ def _match(
     table: RoutingTable, method: str, model_ref: str, rest: list[str], pick: float
 ) -> Resolution | None:
     """Resolve the part of the path after the model; None when it is no inference path."""
-    if len(rest) == 2 and rest[0] in (PRODUCTION, "development"):
-        kind, name, action = rest[0], PRODUCTION, rest[1]
+    if len(rest) == 2 and rest[0] == PRODUCTION:
+        kind, name, action = "environments", PRODUCTION, rest[1]
+    elif len(rest) == 2 and rest[0] == "development":
+        kind, name, action = "development", "", rest[1]
     elif len(rest) == 3 and rest[0] in ("environments", "deployment"):
         kind, name, action = rest[0], unquote(rest[1]), rest[2]
     else:
         return None
     if action not in _ACTIONS:
         return None
-    split = False
     if method != "POST":
         return _METHOD_NOT_ALLOWED
+    split = False
     model_id = table.models.get(model_ref)
     if model_id is None:
         return NotFound(f"Model {model_ref} not found")

@@ -2,13 +2,13 @@
 
 An `UpstreamConnection` (pooled by `pool.UpstreamPool`) parses the response with
 httptools and relays it to the client as it arrives: everything one `data_received`
-produces (head, body pieces, chunk framing) leaves in one write, and a head that arrives
-alone waits for the first body bytes (uvicorn writes them separately), so a small
-response is one write to the client. Chunked responses stay chunked (httptools hands
-over the decoded data and it is framed again); a response with a Content-Length passes
-through byte for byte. When the client cannot keep up, the client side pauses reading
-here (`pause_reading`); when the replica cannot keep up with a request body,
-`pause_writing` pauses reading from the client.
+produces (head, body pieces, chunk framing) leaves in one write, and the head of a
+response with a Content-Length that arrives alone waits for the first body bytes
+(uvicorn writes them separately), so a small response is one write to the client.
+Chunked responses stay chunked (httptools hands over the decoded data and it is framed
+again); a response with a Content-Length passes through byte for byte. When the client
+cannot keep up, the client side pauses reading here (`pause_reading`); when the replica
+cannot keep up with a request body, `pause_writing` pauses reading from the client.
 
 If the connection closes before any response byte arrived, the gateway decides between
 one retry on a fresh connection (a reused connection that went stale) and a 502.
@@ -157,9 +157,10 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.close()  # connection_lost answers 502 or cuts the response
             return
         out = self.out
-        if out and (self.body_started or self.done):
-            # A head without body yet waits for the first body bytes: one write, and one
-            # wake-up of the client, instead of two (the replica writes them separately).
+        if out and (self.body_started or self.done or self.framing != LENGTH):
+            # The head of a response with a Content-Length waits for the first body bytes:
+            # one write and one wake-up of the client instead of two (uvicorn writes head
+            # and body separately). A streamed response's head goes at once.
             transport = ex.client.transport
             ex.response_started = True
             if len(out) == 1:

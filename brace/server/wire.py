@@ -1,8 +1,8 @@
 """HTTP/1.1 on the wire: the bytes the gateway writes that it does not copy from a peer.
 
 Status lines, the hop-by-hop header names a proxy must not pass on, chunk framing and
-the small JSON responses the gateway answers itself (404, 405, 502, 503, 202). Pure
-functions over bytes, shared by both sides of the proxy (`downstream`, `upstream`).
+the small JSON responses the gateway answers itself (404, 405, 502, 503, 202), and the
+request ids. Shared by both sides of the proxy (`downstream`, `upstream`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def status_line(status: int) -> bytes:
 
 
 def request_id_header() -> bytes:
-    """A fresh `x-baseten-request-id` header line: 32 random hex digits, like Baseten's.
+    """A fresh `x-baseten-request-id` header line: 32 random hex digits.
 
     Ids are drawn from os.urandom 256 at a time: one system call per 256 requests."""
     if not _ids:

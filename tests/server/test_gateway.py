@@ -445,6 +445,12 @@ def test_other_paths_go_to_the_internal_app(standard: Standard) -> None:
     assert answer["host"] == f"127.0.0.1:{standard.port}"
 
 
+def test_without_an_internal_app_other_paths_are_404(servers: Servers) -> None:
+    running = servers.gateway(make_table({"prod": ()}))
+    reply = request(running.port, "/healthz", None, method="GET")
+    assert (reply.status, reply.json()) == (404, {"error": "Not Found"})
+
+
 def test_wake_answers_202_and_calls_the_hook(standard: Standard) -> None:
     reply = request(standard.port, f"/model/{MODEL}/deployment/asleep/wake")
     assert (reply.status, reply.json()) == (202, {})
@@ -514,8 +520,9 @@ def test_thousands_of_pipelined_answers(standard: Standard) -> None:
 
 
 def test_garbage_after_a_good_request_answers_the_good_one_then_400(standard: Standard) -> None:
+    assert request(standard.port, PREDICT).status == 200  # a pooled connection to reuse
     good = f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}".encode()
-    received = raw(standard.port, good + b"\x00\x01 garbage\r\n\r\n")
+    received = raw(standard.port, good + b"\x00\x01 garbage\r\n\r\n", timeout=2)
     assert received.startswith(b"HTTP/1.1 200 OK")
     assert b"HTTP/1.1 400 Bad Request" in received
 
@@ -590,6 +597,28 @@ def test_least_outstanding_replica_gets_the_next_request(servers: Servers) -> No
             time.sleep(0.005)
         fast = request(running.port, PREDICT)
         assert {fast.json()["who"], slow.result().json()["who"]} == {"a", "b"}
+    assert running.outstanding("prod") == 0
+
+
+def test_concurrent_clients_all_get_their_own_answers(servers: Servers) -> None:
+    a, b = servers.replica("a"), servers.replica("b")
+    running = servers.gateway(make_table({"prod": (a, b)}))
+
+    def client(number: int) -> set[str]:
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+        seen = set()
+        for i in range(25):
+            body = pattern(number * 1000 + i)
+            conn.request("POST", PREDICT, body=body)
+            answer = json.loads(conn.getresponse().read())
+            assert answer["md5"] == hashlib.md5(body).hexdigest()
+            seen.add(answer["who"])
+        conn.close()
+        return seen
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = set().union(*pool.map(client, range(8)))
+    assert seen == {"a", "b"}
     assert running.outstanding("prod") == 0
 
 
