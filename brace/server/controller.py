@@ -27,12 +27,11 @@ from typing import Any
 
 from brace.config import load_truss
 from brace.errors import BraceError
-from brace.rollout.release import Step, release_step, rolling_without_planner
 from brace.server import supervisor
 from brace.server.decisions import ReplicaCounts, desired_replicas, observed_status, stopped
 from brace.server.paths import ServerPaths
 from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
-from brace.services.promote import end_promotion, finish_promotion
+from brace.services.promote import advance_promotions
 from brace.services.snapshots import snapshot_path
 from brace.store import (
     Deployment,
@@ -44,7 +43,6 @@ from brace.store import (
     Store,
 )
 from brace.store.db import new_id
-from brace.store.statuses import PromotionStatus
 
 Spawn = Callable[[str, Path, Path, Path, dict[str, str]], "subprocess.Popen[bytes]"]
 Builder = Callable[[Path, tuple[str, ...], Callable[[str], None]], Path]
@@ -389,22 +387,7 @@ class Controller:
 
     def _advance_promotions(self) -> None:
         with self.store.transaction() as tx:
-            for promotion in tx.active_promotions():
-                candidate = tx.deployment(promotion.candidate_id)
-                status = candidate.status if candidate else None
-                if promotion.rolling:
-                    # The step-by-step driver is not built yet: a rolling promotion waits
-                    # in RELEASING, and only the user's actions move it.
-                    decision = rolling_without_planner(promotion.requested_action, status)
-                else:
-                    decision = release_step(promotion.status, promotion.requested_action, status)
-                if decision.step is Step.SUCCEED:
-                    finish_promotion(tx, promotion)
-                elif decision.step is Step.CANCEL:
-                    end_promotion(tx, promotion, PromotionStatus.CANCELED)
-                elif decision.step is Step.FAIL:
-                    reason = f"{decision.reason}. {self.last_log_lines(promotion.candidate_id)}"
-                    end_promotion(tx, promotion, PromotionStatus.FAILED, reason.strip())
+            advance_promotions(tx, self.last_log_lines)
 
     def _routing_table(
         self,

@@ -15,11 +15,13 @@ rolling one is driven step by step by the controller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from brace.config import Truss, load_truss
 from brace.errors import RefusedError
+from brace.rollout.release import Step, release_step, rolling_without_planner
 from brace.services.lookup import PRODUCTION, find_deployment, find_environment
 from brace.services.names import check_deployment_name
 from brace.services.snapshots import new_snapshot, snapshot_path, take_snapshot
@@ -187,6 +189,31 @@ def finish_promotion(tx: Tx, promotion: Promotion) -> Promotion:
     return tx.update_promotion(
         promotion, status=PromotionStatus.SUCCEEDED, percent_traffic=100, requested_action=None
     )
+
+
+def advance_promotions(tx: Tx, failure_detail: Callable[[str], str] = lambda _: "") -> None:
+    """One step over every promotion in progress (the controller's, each tick).
+
+    A non-rolling one finishes once its candidate serves and fails when the candidate
+    cannot start (with `failure_detail(candidate_id)`, e.g. its last log lines, in the
+    error message). A rolling one moves only on the user's actions until the rollout
+    planner exists. A canceled one ends.
+    """
+    for promotion in tx.active_promotions():
+        candidate = tx.deployment(promotion.candidate_id)
+        status = candidate.status if candidate else None
+        if promotion.rolling:
+            decision = rolling_without_planner(promotion.requested_action, status)
+        else:
+            decision = release_step(promotion.status, promotion.requested_action, status)
+        if decision.step is Step.SUCCEED:
+            finish_promotion(tx, promotion)
+        elif decision.step is Step.CANCEL:
+            end_promotion(tx, promotion, PromotionStatus.CANCELED)
+        elif decision.step is Step.FAIL:
+            detail = failure_detail(promotion.candidate_id)
+            message = f"{decision.reason}. {detail}" if detail else decision.reason
+            end_promotion(tx, promotion, PromotionStatus.FAILED, message)
 
 
 def end_promotion(
