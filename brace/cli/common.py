@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brace.errors import ServerError
 from brace.home import brace_home
 
 if TYPE_CHECKING:
@@ -109,13 +108,6 @@ def note(message: str) -> None:
 
 def warn(message: str) -> None:
     stderr().print(f"warning: {message}", style="yellow", markup=False)
-
-
-def not_available(command: str) -> ServerError:
-    return ServerError(
-        f"`brace {command}` is not available in this version of brace yet",
-        "Use `brace push DIR` after each change; the server serves the new code.",
-    )
 
 
 def wait_and_report(wait: Callable[[Callable[[str], None]], object], deployment_id: str) -> None:

@@ -1,7 +1,18 @@
-"""`brace push` and `brace watch`."""
+"""`brace push` and `brace watch` (also `brace push --watch`).
+
+`watch` pushes the development deployment, makes sure the server runs, waits until the
+deployment serves, then hands over to brace.devserver's `Watcher`, which applies every
+saved change and reports it: one line per event on stdout (one JSON object per line
+with `-o json`), the deployment's log lines in between. Ctrl-C stops watching (exit
+130); the development deployment keeps running.
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,23 +23,30 @@ from brace.cli.common import (
     OutputOpt,
     emit,
     line,
-    not_available,
     note,
     open_store,
+    session,
     wait_and_report,
     warn,
 )
+from brace.cli.server import HostOpt, PortOpt
+from brace.errors import UsageError
 
 if TYPE_CHECKING:
+    from brace.devserver.events import Event
     from brace.services.push import PushResult
     from brace.store import Store
 
+DirectoryArg = Annotated[Path, typer.Argument(help="The Truss model directory.")]
+ModelNameOpt = Annotated[
+    str | None, typer.Option(help="Model name, overriding config.yaml's model_name.")
+]
+TimeoutOpt = Annotated[int, typer.Option(help="How long to wait for a deployment.", min=1)]
+
 
 def push_command(
-    directory: Annotated[Path, typer.Argument(help="The Truss model directory.")] = Path("."),
-    model_name: Annotated[
-        str | None, typer.Option(help="Model name, overriding config.yaml's model_name.")
-    ] = None,
+    directory: DirectoryArg = Path("."),
+    model_name: ModelNameOpt = None,
     publish: Annotated[bool, typer.Option(help="Create a new published deployment.")] = False,
     promote: Annotated[
         bool, typer.Option(help="Publish and promote the new deployment to production.")
@@ -40,6 +58,12 @@ def push_command(
         str | None, typer.Option(help="Name of the published deployment.")
     ] = None,
     wait: Annotated[bool, typer.Option(help="Wait until the deployment is ACTIVE.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Then watch the directory and apply every saved change (brace watch)."
+        ),
+    ] = False,
     timeout_seconds: Annotated[int, typer.Option(help="How long --wait waits.", min=1)] = 1800,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -49,12 +73,22 @@ def push_command(
 
     \b
       brace push examples/hello                 # development deployment, live code
+      brace push examples/hello --watch         # ... then live reload (brace watch)
       brace push examples/hello --publish       # new published deployment (a snapshot)
       brace push examples/hello --promote       # publish and promote to production
     """
     from brace.services import views
     from brace.services.push import push
 
+    if watch:
+        if publish or promote or environment is not None or deployment_name is not None:
+            raise UsageError(
+                "--watch follows the development deployment; it does not go with "
+                "--publish, --promote, --environment or --deployment-name",
+                "Publish once you are done: `brace push DIR --publish`.",
+            )
+        _watch(directory, model_name, timeout_seconds)
+        return
     with open_store() as store:
         result = push(
             store,
@@ -67,8 +101,10 @@ def push_command(
         )
         for notice in result.notices:
             warn(notice.message)
+        if result.model_created and session.output is Output.text:
+            note(f"Created model {result.model.name} ({result.model.id}).")
         if wait:
-            _wait(store, result, timeout_seconds)
+            result = _wait(store, result, timeout_seconds)
         emit(
             {
                 "model": views.read(store, views.model_json, result.model),
@@ -78,7 +114,8 @@ def push_command(
         )
 
 
-def _wait(store: Store, result: PushResult, timeout: float) -> None:
+def _wait(store: Store, result: PushResult, timeout: float) -> PushResult:
+    """Wait for the deployment (and its promotion); the result as it is now."""
     from brace.cli.server import ensure_server
     from brace.services.wait import wait_for_deployment, wait_for_promotion
 
@@ -94,12 +131,15 @@ def _wait(store: Store, result: PushResult, timeout: float) -> None:
             lambda report: wait_for_promotion(store, promotion.id, timeout, report),
             deployment.id,
         )
+    with store.read() as tx:
+        fresh = tx.deployment(deployment.id)
+        settled = tx.promotion(promotion.id) if promotion is not None else None
+    assert fresh is not None
+    return replace(result, deployment=fresh, promotion=settled)
 
 
 def _describe(result: PushResult) -> None:
     model, deployment = result.model, result.deployment
-    if result.model_created:
-        note(f"Created model {model.name} ({model.id}).")
     kind = "Development deployment" if deployment.is_development else "Published deployment"
     line(
         f"{kind} {deployment.name} ({deployment.id}) of model {model.name}: "
@@ -118,14 +158,93 @@ def _describe(result: PushResult) -> None:
 
 
 def watch_command(
-    directory: Annotated[Path, typer.Argument(help="The Truss model directory.")] = Path("."),
+    directory: DirectoryArg = Path("."),
+    model_name: ModelNameOpt = None,
+    timeout_seconds: TimeoutOpt = 1800,
+    host: HostOpt = None,
+    port: PortOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the development deployment with live reload of every saved change.
+
+    Pushes the development deployment, starts the server if needed, waits until the
+    deployment serves, then applies each saved change: code, packages and data/ are
+    reloaded in the running replica (a broken save keeps the last good code serving);
+    config.yaml changes that need a new process (environment_variables, secrets,
+    runtime, resources, requirements) start a new replica beside the old one. One line
+    per change on stdout (one JSON object per line with -o json), with the deployment's
+    log lines. Ctrl-C stops watching; the deployment keeps running.
 
     Example:
 
     \b
       brace watch examples/hello
     """
-    raise not_available("watch")
+    _watch(directory, model_name, timeout_seconds, host, port)
+
+
+class _Printer:
+    """Prints the watch's events from the loop and the log follower, one at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        from brace.devserver.events import to_json, to_text
+
+        with self._lock:
+            if session.output is Output.json:
+                emit(to_json(event), "", stream=True)
+            else:  # plain text: log lines are the user's own, not Rich markup or emoji codes
+                sys.stdout.write(to_text(event) + "\n")
+                sys.stdout.flush()
+
+
+def _watch(
+    directory: Path,
+    model_name: str | None,
+    timeout: float,
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
+    from brace.cli.app import Interrupted
+    from brace.cli.server import ensure_server
+    from brace.devserver.events import Event, EventKind
+    from brace.devserver.logtail import LogFollower
+    from brace.devserver.target import DevelopmentTarget
+    from brace.devserver.watcher import Watcher, read_config
+    from brace.services import views
+    from brace.services.push import push
+
+    printer = _Printer()
+    with open_store() as store:
+        result = push(store, directory, model_name=model_name)
+        for notice in result.notices:
+            warn(notice.message)
+        emit(
+            {
+                "event": "pushed",
+                "model": views.read(store, views.model_json, result.model),
+                "deployment": views.read(store, views.deployment_json, result.deployment),
+            },
+            lambda: _describe(result),
+            stream=True,
+        )
+        deployment = result.deployment
+        target = DevelopmentTarget(
+            store, directory, result.model.name, deployment.id, timeout=timeout
+        )
+        watcher = Watcher(read_config(directory), target, printer, model_name=result.model.name)
+        # From the log's end now: the lines of the replica this push starts are relayed.
+        follower = LogFollower(
+            lambda: target.log_file,
+            lambda text: printer(Event(EventKind.LOG, time.time(), message=text)),
+        )
+        ensure_server(host, port)
+        note(f"Waiting for {deployment.name} ({deployment.id}):")
+        try:
+            with follower:
+                watcher.run(deployment.revision, on_status=lambda status: note(f"  {status}"))
+        except (KeyboardInterrupt, Interrupted):
+            printer(Event(EventKind.STOPPED, time.time()))
+            raise Interrupted("interrupted") from None

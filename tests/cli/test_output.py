@@ -229,11 +229,12 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
         "Add --publish (or --promote) to create a published deployment.",
     ),
     (
-        "not-yet",
-        ["watch", "{dir}"],
-        6,
-        "`brace watch` is not available in this version of brace yet",
-        "Use `brace push DIR` after each change; the server serves the new code.",
+        "watch-publish",
+        ["push", "{dir}", "--watch", "--publish"],
+        2,
+        "--watch follows the development deployment; it does not go with --publish, "
+        "--promote, --environment or --deployment-name",
+        "Publish once you are done: `brace push DIR --publish`.",
     ),
     (
         "no-server",

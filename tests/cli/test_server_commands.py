@@ -12,11 +12,11 @@ from tests.cli.conftest import data, expect_error, expect_json_error, ok
 from tests.conftest import Cli
 
 
-def test_watch_is_not_available_yet(cli: Cli, hello: Path) -> None:
-    message = "`brace watch` is not available in this version of brace yet"
-    hint = "Use `brace push DIR` after each change; the server serves the new code."
-    expect_error(cli("watch", hello), 6, message, hint)
-    expect_json_error(cli("watch", hello, "-o", "json"), 6, message, hint)
+def test_watch_of_a_directory_that_is_not_a_truss(cli: Cli, tmp_path: Path) -> None:
+    message = f"{tmp_path / 'nope'}: no such directory"
+    hint = "Pass the directory of a Truss model."
+    expect_error(cli("watch", tmp_path / "nope"), 5, message, hint)
+    expect_json_error(cli("watch", tmp_path / "nope", "-o", "json"), 5, message, hint)
     assert data(cli, "models", "list") == {"models": []}
 
 

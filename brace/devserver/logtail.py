@@ -1,0 +1,128 @@
+"""Following the development deployment's log while `brace watch` runs.
+
+The replica's output (the user's prints, load and reload messages, tracebacks) and the
+controller's notes go to one file per deployment (brace/server/paths.py). `LogTail`
+reads what was appended since the last call and returns complete lines, keeping a
+partial last line until its newline arrives; `LogFollower` calls it from a thread, so
+the lines show up while the watch loop waits for a reload or a new replica.
+
+The replica logs each reload it makes ("Reloaded in ...", "Reload failed ..." and the
+traceback). The watch prints its own line for each, with the traceback from the
+replica's answer, so `ReloadRecords` leaves those records out of what it relays
+(`brace logs` still has them).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+
+class LogTail:
+    """New complete lines of a file that only grows (starting at its current end)."""
+
+    def __init__(self, path: Callable[[], Path], *, from_start: bool = False) -> None:
+        self._path = path
+        self._current = path()
+        self._position = 0 if from_start else self._size(self._current)
+        self._partial = b""
+
+    @staticmethod
+    def _size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
+    def poll(self) -> list[str]:
+        path = self._path()
+        if path != self._current:  # the deployment was re-created: a new file
+            self._current, self._position, self._partial = path, 0, b""
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, 2)
+                if size < self._position:  # truncated or replaced: start over
+                    self._position, self._partial = 0, b""
+                handle.seek(self._position)
+                chunk = handle.read()
+        except OSError:
+            return []
+        self._position += len(chunk)
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        return [line.decode(errors="replace").rstrip("\r") for line in lines]
+
+
+# The replica's log records: "2026-01-02 03:04:05,678 INFO brace.runtime: message".
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
+_RELOAD_RECORD = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ brace\.runtime: "
+    r"(Reloaded in |Reload: nothing changed|Reload failed \()"
+)
+# What follows a "Reload failed" record: a traceback cut to the user's frames.
+_TRACEBACK_LINE = re.compile(
+    r"^(Traceback \(most recent call last\):|  .*|[A-Za-z_][\w.]*"
+    r"(Error|Exception|Warning|Exit|Interrupt|Iteration)(: .*)?)$"
+)
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning|Exit|Interrupt|Iteration)")
+
+
+class ReloadRecords:
+    """Tells the replica's reload records (and a failed one's traceback) from the rest."""
+
+    def __init__(self) -> None:
+        self._in_traceback = False
+
+    def keep(self, line: str) -> bool:
+        if _RELOAD_RECORD.match(line):
+            self._in_traceback = "Reload failed (" in line
+            return False
+        if self._in_traceback and not _RECORD.match(line) and _TRACEBACK_LINE.match(line):
+            # The exception line ends the traceback; anything after it is the user's.
+            self._in_traceback = not _EXCEPTION_LINE.match(line)
+            return False
+        self._in_traceback = False
+        return True
+
+
+class LogFollower:
+    """Calls `on_line` for each new line of the log, from a thread, until closed."""
+
+    def __init__(
+        self,
+        path: Callable[[], Path],
+        on_line: Callable[[str], None],
+        *,
+        keep: Callable[[str], bool] | None = None,
+        interval: float = 0.1,
+    ) -> None:
+        self._tail = LogTail(path)
+        self._on_line = on_line
+        self._keep = keep or ReloadRecords().keep
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="brace-log-follower", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stop.wait(self._interval)
+            for line in self._tail.poll():  # one last read when stopping: drain the file
+                if self._keep(line):
+                    self._on_line(line)
+            if stopping:
+                return
+
+    def __enter__(self) -> LogFollower:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)

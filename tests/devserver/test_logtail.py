@@ -1,0 +1,135 @@
+"""Following the deployment log: complete new lines only, and no echo of reload records."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from brace.devserver.logtail import LogFollower, LogTail, ReloadRecords
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as file:
+        file.write(text)
+
+
+def test_tail_starts_at_the_end_and_returns_complete_lines(tmp_path: Path) -> None:
+    log = tmp_path / "d.log"
+    log.write_text("old line\n")
+    tail = LogTail(lambda: log)
+    assert tail.poll() == []
+    _append(log, "one\ntw")
+    assert tail.poll() == ["one"]
+    _append(log, "o\r\nthree\n")
+    assert tail.poll() == ["two", "three"]
+    assert tail.poll() == []
+
+
+def test_tail_waits_for_a_missing_file_and_reads_it_from_the_start(tmp_path: Path) -> None:
+    log = tmp_path / "d.log"
+    tail = LogTail(lambda: log)
+    assert tail.poll() == []
+    log.write_text("first\n")
+    assert tail.poll() == ["first"]
+
+
+def test_tail_starts_over_when_the_file_shrinks_or_changes(tmp_path: Path) -> None:
+    log = tmp_path / "d.log"
+    log.write_text("a long first line\n")
+    current = [log]
+    tail = LogTail(lambda: current[0])
+    log.write_text("new\n")
+    assert tail.poll() == ["new"]
+    other = tmp_path / "other.log"
+    other.write_text("x\n")
+    current[0] = other
+    assert tail.poll() == ["x"]
+
+
+RECORD = "2026-01-02 03:04:05,678 {level} brace.runtime: {message}"
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        pytest.param(
+            [
+                RECORD.format(level="INFO", message="Model loaded in 3 ms (version 1)"),
+                "hello from load()",
+            ],
+            [0, 1],
+            id="ordinary-lines",
+        ),
+        pytest.param(
+            [
+                RECORD.format(level="INFO", message="Reloaded in 15 ms (version 2, class-swap)"),
+                RECORD.format(level="INFO", message="Reload: nothing changed since version 2"),
+                "a print",
+            ],
+            [2],
+            id="reload-records",
+        ),
+        pytest.param(
+            [
+                RECORD.format(level="ERROR", message="Reload failed (import): SyntaxError: x"),
+                '  File "/m/model/model.py", line 15',
+                "    return {",
+                "           ^",
+                "SyntaxError: '{' was never closed",
+                "  an indented print after the traceback",
+                "a print",
+            ],
+            [5, 6],
+            id="failed-reload-and-its-traceback",
+        ),
+        pytest.param(
+            [
+                RECORD.format(level="ERROR", message="Reload failed (load): ValueError: bad"),
+                "Traceback (most recent call last):",
+                '  File "/m/model/model.py", line 9, in load',
+                "ValueError: bad",
+                RECORD.format(level="INFO", message="Model loaded"),
+            ],
+            [4],
+            id="traceback-then-record",
+        ),
+        pytest.param(
+            [
+                RECORD.format(level="ERROR", message="Reload failed (import): oops"),
+                "the user's own print",
+            ],
+            [1],
+            id="not-a-traceback-line",
+        ),
+        pytest.param(
+            [
+                "2026-01-02T03:04:05 [brace] starting replica abc (revision 2)",
+                "2026-01-02T03:04:05 [brace] status ACTIVE",
+            ],
+            [0, 1],
+            id="controller-lines",
+        ),
+    ],
+)
+def test_reload_records_are_left_out(lines: list[str], kept: list[int]) -> None:
+    records = ReloadRecords()
+    assert [i for i, line in enumerate(lines) if records.keep(line)] == kept
+
+
+def test_follower_relays_lines_until_closed(tmp_path: Path) -> None:
+    log = tmp_path / "d.log"
+    log.write_text("")
+    seen: list[str] = []
+    arrived = threading.Event()
+
+    def on_line(line: str) -> None:
+        seen.append(line)
+        arrived.set()
+
+    with LogFollower(lambda: log, on_line, interval=0.01):
+        _append(log, "one\n")
+        assert arrived.wait(10)
+        _append(log, "two\n")  # written just before closing: still relayed
+    assert seen == ["one", "two"]
