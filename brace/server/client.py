@@ -80,6 +80,7 @@ def start_background(home: Path, where: Address, timeout: float = 30.0) -> Serve
     log = os.open(paths.server_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     command = [
         sys.executable,
+        "-P",  # the user's cwd (perhaps a checkout with a brace/ folder) must not shadow brace
         "-m",
         "brace",
         "server",
