@@ -68,3 +68,33 @@ def test_predict_starts_the_server_and_says_so(tmp_path: Path, make_truss: MakeT
         assert json.loads(predicted.stdout) == {"echo": {"n": 2}}
     finally:
         brace("down")
+
+
+def test_a_brace_folder_in_the_working_directory_does_not_shadow_brace(
+    tmp_path: Path, make_truss: MakeTruss
+) -> None:
+    """The server and the replicas start with -P: a checkout named brace/ in the cwd
+    (or in the model's directory) is not imported instead of the installed brace."""
+    work = tmp_path / "work"
+    (work / "brace").mkdir(parents=True)
+    model = make_truss("hello")
+    (model / "brace").mkdir()
+    env = {**os.environ, "BRACE_HOME": str(tmp_path / "home"), "BRACE_PORT": str(free_port())}
+
+    def brace(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-P", "-m", "brace", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=work,
+            timeout=120,
+        )
+
+    try:
+        assert brace("push", model, "--wait").returncode == 0
+        predicted = brace("predict", "--development", "-d", '{"n": 3}')
+        assert predicted.returncode == 0, predicted.stderr
+        assert json.loads(predicted.stdout) == {"echo": {"n": 3}}
+    finally:
+        brace("down")
