@@ -84,6 +84,9 @@ async def serve(home: Path, host: str, port: int) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await internal_task
         remove_record(paths, pid)
+        paths.internal_socket.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # only when no replica socket is left in it
+            paths.sockets.rmdir()
         store.close()
         print("brace server stopped", flush=True)
 
