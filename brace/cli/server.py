@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open_store, session
-from brace.errors import InvalidError, NotFoundError, ServerError
+from brace.errors import InvalidError, NotFoundError, ServerError, UsageError
 from brace.home import brace_home
 
 if TYPE_CHECKING:
@@ -140,8 +140,6 @@ def _predict_path(
 
     chosen = [environment is not None, deployment is not None, development]
     if sum(chosen) > 1:
-        from brace.errors import UsageError
-
         raise UsageError("choose one of --environment, --deployment and --development")
     with open_store() as store, store.read() as tx:
         found = find_model(tx, model)
@@ -157,8 +155,6 @@ def _predict_path(
 
 def _input(data: str | None, file: Path | None) -> bytes:
     if data is not None and file is not None:
-        from brace.errors import UsageError
-
         raise UsageError("pass the input with -d or -f, not both")
     if data is not None:
         text = data

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from brace.config import load_truss
+from brace.config import Truss, load_truss
 from brace.errors import BraceError
 from brace.server import supervisor
 from brace.server.decisions import ReplicaCounts, desired_replicas, observed_status, stopped
@@ -77,6 +78,7 @@ class Run:
     crashes: list[float] = field(default_factory=list)
     next_start: float = 0.0
     python: str | None = None
+    truss: Truss | None = None  # this revision's model directory, read once
     building: asyncio.Task[None] | None = None
     failure: tuple[DeploymentStatus, str] | None = None
 
@@ -221,13 +223,14 @@ class Controller:
         if run.building is not None:
             return
         try:
-            requirements = load_truss(self.truss_dir(deployment), check_model=False).requirements()
+            run.truss = load_truss(self.truss_dir(deployment), check_model=False)
+            requirements = run.truss.requirements()
         except (BraceError, OSError) as error:
             run.failure = (DeploymentStatus.DEPLOY_FAILED, str(error))
             self.log(deployment.id, f"cannot read the model: {error}")
             return
         if not requirements:
-            run.python = self.default_python()
+            run.python = sys.executable
             return
         log = self.log_writer(deployment.id)
 
@@ -245,18 +248,12 @@ class Controller:
 
         run.building = self._spawn_task(build())
 
-    @staticmethod
-    def default_python() -> str:
-        import sys
-
-        return sys.executable
-
     def _start(self, deployment: Deployment, run: Run) -> None:
-        assert run.python is not None
+        assert run.python is not None and run.truss is not None
+        truss = run.truss
         replica_id = new_id()
         socket = self.paths.replica_socket(replica_id)
         log_file = self.paths.deployment_log(deployment.id)
-        truss = load_truss(self.truss_dir(deployment), check_model=False)
         env = supervisor.replica_environment(self.store.home, truss.config.environment_variables)
         self.log(deployment.id, f"starting replica {replica_id} (revision {deployment.revision})")
         process = self.spawn(run.python, truss.path, socket, log_file, env)

@@ -8,13 +8,47 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from brace.errors import BraceError
-from brace.store import Deployment, Promotion, PromotionStatus, Store
+from brace.store import Deployment, Promotion, PromotionStatus, Store, Tx
 
 
 class DeploymentFailed(BraceError):
     """The deployment (or its promotion) ended in a failed state."""
+
+
+T = TypeVar("T")
+
+
+def _poll(
+    store: Store,
+    read: Callable[[Tx], T],
+    check: Callable[[T], bool],
+    describe: Callable[[T], tuple[str, str]],
+    timeout: float,
+    on_status: Callable[[str], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> T:
+    """Read until `check` says done (True) or raises; report each new status.
+
+    `describe(record)` gives (status, what) for the report and the timeout message.
+    """
+    deadline = clock() + timeout
+    seen = None
+    while True:
+        with store.read() as tx:
+            record = read(tx)
+        status, what = describe(record)
+        if status != seen:
+            seen = status
+            on_status(status)
+        if check(record):
+            return record
+        if clock() > deadline:
+            raise DeploymentFailed(f"{what} is still {status} after {timeout:.0f} s")
+        sleep(0.1)
 
 
 def wait_for_deployment(
@@ -27,28 +61,24 @@ def wait_for_deployment(
     clock: Callable[[], float] = time.monotonic,
 ) -> Deployment:
     """Return once the deployment serves; raise DeploymentFailed if it fails or times out."""
-    deadline = clock() + timeout
-    seen = None
-    while True:
-        with store.read() as tx:
-            deployment = tx.deployment(deployment_id)
+
+    def read(tx: Tx) -> Deployment:
+        deployment = tx.deployment(deployment_id)
         if deployment is None:
             raise DeploymentFailed(f"deployment {deployment_id} was deleted")
-        if deployment.status != seen:
-            seen = deployment.status
-            on_status(seen.value)
-        if deployment.status.serving:
-            return deployment
+        return deployment
+
+    def check(deployment: Deployment) -> bool:
         if deployment.status.failed or deployment.status.inactive:
             raise DeploymentFailed(
                 f"deployment {deployment.name} ({deployment.id}) is {deployment.status.value}"
             )
-        if clock() > deadline:
-            raise DeploymentFailed(
-                f"deployment {deployment.name} ({deployment.id}) is still "
-                f"{deployment.status.value} after {timeout:.0f} s"
-            )
-        sleep(0.1)
+        return deployment.status.serving
+
+    def describe(deployment: Deployment) -> tuple[str, str]:
+        return deployment.status.value, f"deployment {deployment.name} ({deployment.id})"
+
+    return _poll(store, read, check, describe, timeout, on_status, sleep, clock)
 
 
 def wait_for_promotion(
@@ -61,25 +91,21 @@ def wait_for_promotion(
     clock: Callable[[], float] = time.monotonic,
 ) -> Promotion:
     """Return once the promotion SUCCEEDED; raise DeploymentFailed otherwise."""
-    deadline = clock() + timeout
-    seen = None
-    while True:
-        with store.read() as tx:
-            promotion = tx.promotion(promotion_id)
+
+    def read(tx: Tx) -> Promotion:
+        promotion = tx.promotion(promotion_id)
         assert promotion is not None
-        if promotion.status != seen:
-            seen = promotion.status
-            on_status(seen.value)
-        if promotion.status is PromotionStatus.SUCCEEDED:
-            return promotion
-        if promotion.status.finished:
+        return promotion
+
+    def check(promotion: Promotion) -> bool:
+        if promotion.status.finished and promotion.status is not PromotionStatus.SUCCEEDED:
             raise DeploymentFailed(
                 f"the promotion to {promotion.environment} ended {promotion.status.value}",
                 promotion.error_message,
             )
-        if clock() > deadline:
-            raise DeploymentFailed(
-                f"the promotion to {promotion.environment} is still {promotion.status.value} "
-                f"after {timeout:.0f} s"
-            )
-        sleep(0.1)
+        return promotion.status is PromotionStatus.SUCCEEDED
+
+    def describe(promotion: Promotion) -> tuple[str, str]:
+        return promotion.status.value, f"the promotion to {promotion.environment}"
+
+    return _poll(store, read, check, describe, timeout, on_status, sleep, clock)

@@ -14,12 +14,13 @@ import pytest
 
 from brace.errors import NotFoundError, RefusedError
 from brace.services import deployments, environments, views
-from brace.services.promote import end_promotion, finish_promotion, promote
+from brace.services.promote import PromoteResult, end_promotion, finish_promotion, promote
 from brace.services.push import push
 from brace.store import (
     AutoscalingSettings,
     Deployment,
     DeploymentStatus,
+    Promotion,
     PromotionStatus,
     Store,
 )
@@ -302,6 +303,31 @@ def test_promoting_into_staging_leaves_production_alone(
 # a non-rolling promotion switches at the controller's step once the candidate is serving
 
 
+def _assert_releasing(
+    store: Store, result: PromoteResult, production: Deployment, published: Deployment
+) -> Promotion:
+    """Right after promote: RELEASING at 0%, production unchanged, candidate shown."""
+    promotion = result.promotion
+    assert promotion.status is PromotionStatus.RELEASING
+    assert promotion.percent_traffic == 0
+    assert not promotion.rolling
+    assert promotion.candidate_id == published.id
+    assert promotion.previous_id == production.id
+    assert latest_promotion(store) == promotion
+    assert result.environment.current_deployment_id == production.id
+    assert environment(store).current_deployment_id == production.id
+    shown = views.read(store, views.environment_json, environment(store))
+    assert shown["current_deployment"]["id"] == production.id
+    assert shown["candidate_deployment"]["id"] == published.id
+    assert shown["in_progress_promotion"] == {
+        "status": "RELEASING",
+        "percent_traffic_to_new_version": 0,
+        "error_message": None,
+        "rolling_deploy": False,
+    }
+    return promotion
+
+
 @pytest.mark.parametrize(
     "status",
     [
@@ -318,25 +344,8 @@ def test_candidate_not_yet_serving_leaves_the_promotion_releasing(
 
     result = promote(store, published.id)
 
-    promotion = result.promotion
-    assert promotion.status is PromotionStatus.RELEASING
-    assert promotion.percent_traffic == 0
-    assert not promotion.rolling
-    assert promotion.candidate_id == published.id
-    assert promotion.previous_id == production.id
-    assert latest_promotion(store) == promotion
-    assert result.environment.current_deployment_id == production.id
-    assert environment(store).current_deployment_id == production.id
+    _assert_releasing(store, result, production, published)
     assert deployment(store, published.id).status is status
-    shown = views.read(store, views.environment_json, environment(store))
-    assert shown["current_deployment"]["id"] == production.id
-    assert shown["candidate_deployment"]["id"] == published.id
-    assert shown["in_progress_promotion"] == {
-        "status": "RELEASING",
-        "percent_traffic_to_new_version": 0,
-        "error_message": None,
-        "rolling_deploy": False,
-    }
 
 
 @pytest.mark.parametrize(
@@ -357,24 +366,7 @@ def test_serving_candidate_is_switched_at_the_controllers_next_step(
 
     # Even a serving candidate waits for the controller, which switches the environment
     # and the gateway's routes in one step.
-    promotion = result.promotion
-    assert promotion.status is PromotionStatus.RELEASING
-    assert promotion.percent_traffic == 0
-    assert not promotion.rolling
-    assert promotion.candidate_id == published.id
-    assert promotion.previous_id == production.id
-    assert latest_promotion(store) == promotion
-    assert result.environment.current_deployment_id == production.id
-    assert environment(store).current_deployment_id == production.id
-    shown = views.read(store, views.environment_json, environment(store))
-    assert shown["current_deployment"]["id"] == production.id
-    assert shown["candidate_deployment"]["id"] == published.id
-    assert shown["in_progress_promotion"] == {
-        "status": "RELEASING",
-        "percent_traffic_to_new_version": 0,
-        "error_message": None,
-        "rolling_deploy": False,
-    }
+    promotion = _assert_releasing(store, result, production, published)
 
     settle_promotions(store)
 
