@@ -119,6 +119,10 @@ class Gateway:
         """Requests to the deployment not finished yet, held ones included."""
         return self._outstanding.get(deployment_id, 0)
 
+    def in_flight(self, upstream: str) -> int:
+        """Requests sent to the replica on socket path `upstream` and not finished."""
+        return self._pools.in_flight(upstream)
+
     def close(self) -> None:
         """Stop listening and close every connection, client and upstream."""
         if self._sweeper is not None:

@@ -23,10 +23,11 @@ from brace.server.app import internal_app
 from brace.server.controller import Controller
 from brace.server.gateway import Gateway
 from brace.server.paths import ServerPaths
+from brace.server.replicas import Replicas
 from brace.server.routing import RoutingTable
 from brace.server.state import ServerRecord, read_record, remove_record, write_record
+from brace.server.storeworker import StoreWorker
 from brace.server.supervisor import process_started
-from brace.store import Store
 
 
 class _QuietServer(uvicorn.Server):
@@ -45,9 +46,9 @@ async def serve(home: Path, host: str, port: int) -> None:
             f"a brace server for {home} is already running at {running.url} (pid {running.pid})",
             "Stop it with `brace down`, or use it as it is.",
         )
-    store = Store(home)
+    db = StoreWorker(home)
     gateway = Gateway(RoutingTable(), internal_uds=str(paths.internal_socket))
-    controller = Controller(store, gateway.set_table)
+    controller = Controller(db, gateway.set_table, replicas=Replicas(in_flight=gateway.in_flight))
     gateway.wake = controller.nudge
     controller.sweep_orphans()
 
@@ -87,7 +88,7 @@ async def serve(home: Path, host: str, port: int) -> None:
         paths.internal_socket.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # only when no replica socket is left in it
             paths.sockets.rmdir()
-        store.close()
+        db.close()
         print("brace server stopped", flush=True)
 
 

@@ -54,6 +54,8 @@ class Pools:
         self._new_connection = new_connection
         self._connect_failed = connect_failed
         self._pools: dict[str, UpstreamPool] = {}
+        self._retired: dict[str, UpstreamPool] = {}
+        """Pools of replicas that left the routing table with requests still in flight."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def dispatch(self, ex: Exchange, upstreams: tuple[str, ...], fresh: bool = False) -> None:
@@ -104,12 +106,26 @@ class Pools:
         if ex.pending:
             conn.send_pending(ex)
 
+    def in_flight(self, path: str) -> int:
+        """Requests dispatched to the replica at `path` and not finished yet."""
+        pool = self._pools.get(path)
+        if pool is None:
+            pool = self._retired.get(path)
+            if pool is not None and not pool.active:
+                del self._retired[path]
+        return pool.active if pool is not None else 0
+
     def prune(self, live: set[str]) -> None:
-        """Close the pools of replicas that left the routing table."""
+        """Close the pools of replicas that left the routing table (a draining replica's
+        pool is still counted by `in_flight` until its last request finished)."""
         for path in [path for path in self._pools if path not in live]:
-            self._pools.pop(path).close()
+            pool = self._pools.pop(path)
+            pool.close()
+            if pool.active:
+                self._retired[path] = pool
 
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        self._retired.clear()

@@ -177,6 +177,8 @@ def _deployment(row: sqlite3.Row) -> Deployment:
         snapshot=row["snapshot"],
         revision=row["revision"],
         active_replica_count=row["active_replica_count"],
+        serving_revision=row["serving_revision"],
+        failed_revision=row["failed_revision"],
     )
 
 
@@ -388,7 +390,10 @@ class Tx:
 
     def replicas(self) -> list[ReplicaProcess]:
         rows = self.conn.execute("SELECT * FROM replicas ORDER BY started_at")
-        return [ReplicaProcess(**dict(row)) for row in rows]
+        return [ReplicaProcess(**{**dict(row), "ready": bool(row["ready"])}) for row in rows]
+
+    def mark_replica_ready(self, replica_id: str) -> None:
+        self.conn.execute("UPDATE replicas SET ready = 1 WHERE id = ?", (replica_id,))
 
     def delete_replica(self, replica_id: str) -> None:
         self.conn.execute("DELETE FROM replicas WHERE id = ?", (replica_id,))

@@ -105,6 +105,8 @@ class Deployment:
     snapshot: str | None = None  # content hash of the copied directory (published)
     revision: int = 1  # bumped whenever the code or config to run changes
     active_replica_count: int = 0
+    serving_revision: int = 0  # the revision the ready replicas run (0: none is ready)
+    failed_revision: int = 0  # the latest revision the server could not start (0: none)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class ReplicaProcess:
     process_started: float  # the process's start time, so a reused pid is not mistaken
     socket: str
     started_at: str
+    ready: bool = False  # answering predict (readiness answered 200)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,13 @@ MIGRATIONS: tuple[str, ...] = (
         started_at TEXT NOT NULL
     );
     """,
+    # What the controller reports for `brace watch` to read: the revision its ready
+    # replicas serve, the revision it gave up on, and which replicas are ready.
+    """
+    ALTER TABLE deployments ADD COLUMN serving_revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deployments ADD COLUMN failed_revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE replicas ADD COLUMN ready INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

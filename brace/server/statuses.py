@@ -1,14 +1,15 @@
-"""Pure decisions of the controller: how many replicas, and what status to report.
+"""The status a deployment reports, from what its replicas are doing: a pure decision.
 
-Scale to zero and demand-based sizing come with the autoscaler; until then a
-deployment that may serve runs `max(1, min_replica)` replicas (at most `max_replica`).
+Baseten's statuses (DESIGN.md, Concepts). The controller counts its replicas by state
+and revision (`ReplicaCounts`) and writes what `observed_status` says, unless the
+deployment is stopped (deactivated or given up on), which only users or the restart
+policy change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brace.store.records import Deployment
 from brace.store.statuses import DeploymentStatus as S
 
 # Statuses the controller leaves alone: set by users (deactivate) or by giving up.
@@ -18,13 +19,6 @@ _STOPPED = frozenset({S.INACTIVE, S.DEACTIVATING, S.BUILD_FAILED, S.DEPLOY_FAILE
 def stopped(status: S) -> bool:
     """Deactivated or given up on: the controller runs no replica for it."""
     return status in _STOPPED
-
-
-def desired_replicas(deployment: Deployment) -> int:
-    if stopped(deployment.status):
-        return 0
-    settings = deployment.autoscaling
-    return min(max(1, settings.min_replica), settings.max_replica)
 
 
 @dataclass(frozen=True)
