@@ -69,7 +69,9 @@ class LogTail:
         self._position = 0 if from_start else _size(self._current)
         self._partial = b""
 
-    def poll(self) -> list[str]:
+    def poll(self, *, partial: bool = False) -> list[str]:
+        """The lines appended since the last call; with `partial`, an unfinished last
+        line too (for a reader that will not call again)."""
         path = self._path()
         if path != self._current:
             self._current, self._position, self._partial = path, 0, b""
@@ -84,6 +86,9 @@ class LogTail:
             return []
         self._position += len(chunk)
         *lines, self._partial = (self._partial + chunk).split(b"\n")
+        if partial and self._partial:
+            lines.append(self._partial)
+            self._partial = b""
         return [line.decode(errors="replace").rstrip("\r") for line in lines]
 
 

@@ -113,7 +113,7 @@ def warn(message: str) -> None:
 def wait_and_report(wait: Callable[[Callable[[str], None]], object], deployment_id: str) -> None:
     """Run a `services.wait` function, printing each status to stderr; on failure add
     the deployment's last log lines to the error."""
-    from brace.server.client import tail
+    from brace.logs import tail
     from brace.server.paths import ServerPaths
     from brace.services.wait import DeploymentFailed
 

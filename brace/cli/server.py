@@ -246,17 +246,12 @@ def logs_command(
 
     with open_store() as store, store.read() as tx:
         found = find_deployment(tx, deployment, model)
+    from brace.logs import LogTail
+
     path = ServerPaths(brace_home()).deployment_log(found.id)
-    position = 0
+    log = LogTail(lambda: path, from_start=True)
     while True:
-        text = ""
-        if path.exists():
-            with path.open("rb") as handle:
-                handle.seek(position)
-                chunk = handle.read()
-            position += len(chunk)
-            text = chunk.decode(errors="replace")
-        lines = text.splitlines()
+        lines = log.poll(partial=not follow)
         if session.output is Output.json and not follow:
             emit({"logs": [{"message": m} for m in lines]}, "")
         else:

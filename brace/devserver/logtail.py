@@ -1,10 +1,9 @@
 """Following the development deployment's log while `brace watch` runs.
 
 The replica's output (the user's prints, load and reload messages, tracebacks) and the
-controller's notes go to one file per deployment (brace/server/paths.py). `LogTail`
-reads what was appended since the last call and returns complete lines, keeping a
-partial last line until its newline arrives; `LogFollower` calls it from a thread, so
-the lines show up while the watch loop waits for a reload or a new replica.
+controller's notes go to one file per deployment (brace/server/paths.py). `LogFollower`
+reads what was appended (`brace.logs.LogTail`) from a thread, so the lines show up
+while the watch loop waits for a reload or a new replica.
 
 The replica logs each reload it makes ("Reloaded in ...", "Reload failed ..." and the
 traceback). The watch prints its own line for each, with the traceback from the
@@ -20,40 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-
-class LogTail:
-    """New complete lines of a file that only grows (starting at its current end)."""
-
-    def __init__(self, path: Callable[[], Path], *, from_start: bool = False) -> None:
-        self._path = path
-        self._current = path()
-        self._position = 0 if from_start else self._size(self._current)
-        self._partial = b""
-
-    @staticmethod
-    def _size(path: Path) -> int:
-        try:
-            return path.stat().st_size
-        except OSError:
-            return 0
-
-    def poll(self) -> list[str]:
-        path = self._path()
-        if path != self._current:  # the deployment was re-created: a new file
-            self._current, self._position, self._partial = path, 0, b""
-        try:
-            with path.open("rb") as handle:
-                size = handle.seek(0, 2)
-                if size < self._position:  # truncated or replaced: start over
-                    self._position, self._partial = 0, b""
-                handle.seek(self._position)
-                chunk = handle.read()
-        except OSError:
-            return []
-        self._position += len(chunk)
-        *lines, self._partial = (self._partial + chunk).split(b"\n")
-        return [line.decode(errors="replace").rstrip("\r") for line in lines]
-
+from brace.logs import LogTail
 
 # The replica's log records: "2026-01-02 03:04:05,678 INFO brace.runtime: message".
 _RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")

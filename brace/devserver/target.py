@@ -1,15 +1,17 @@
 """The development deployment as the watch loop sees it: its replicas, a push, a wait.
 
-`DevelopmentTarget` is the real one, on the store: `state()` reads the deployment's
-status, revision and replica sockets (the replicas table); `push()` is `brace push`'s
-service for the development deployment (a new revision: the server's controller starts
-a new replica from the live directory beside the old one, and stops the old one once
-the new one is ready); `wait()` polls until that new revision serves.
+`DevelopmentTarget` is the real one, on the store: `push()` is `brace push`'s service
+for the development deployment (a new revision: the server's controller starts a new
+replica from the live directory beside the old one, and stops the old one once the new
+one is ready); `state()` and `wait()` read what the controller reports for it, and
+nothing else:
 
-Knowing when the new revision serves is a pure decision, `progress`: the status alone
-is not enough, because a deployment that is ACTIVE on its old replica stays ACTIVE in
-the store until the controller's next tick notices the push, and goes back to ACTIVE on
-the old replica if the new one cannot start.
+- `serving_revision`: the revision its ready replicas run (0 while none is ready);
+- `failed_revision`: the latest revision the controller could not start;
+- its replicas that answer readiness (`ready`), with their revision and socket: the
+  ones an in-process reload goes to.
+
+Whether a pushed revision serves is then a pure decision, `progress`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from brace.errors import BraceError
+from brace.polling import poll
 from brace.store.statuses import DeploymentStatus
 
 if TYPE_CHECKING:
@@ -43,6 +46,9 @@ class DeploymentState:
     status: DeploymentStatus
     revision: int
     replicas: tuple[ReplicaRef, ...] = ()
+    """Its ready replicas."""
+    serving_revision: int = 0
+    failed_revision: int = 0
 
     @property
     def sockets(self) -> tuple[Path, ...]:
@@ -64,27 +70,16 @@ class Progress(Enum):
     FAILED = "failed"
 
 
-# Statuses in which a deployment needs nothing more to serve a new revision.
-_SETTLED = (DeploymentStatus.ACTIVE, DeploymentStatus.SCALED_TO_ZERO)
-
-
-def progress(state: DeploymentState, revision: int, left_settled: bool) -> Progress:
-    """How far the start of `revision` is.
-
-    `left_settled`: the status was seen to be something other than ACTIVE or
-    SCALED_TO_ZERO since the push, i.e. the controller has taken the new revision on.
-    The controller records a new revision's replica only after it wrote that non-ACTIVE
-    status, so ACTIVE together with a replica of `revision` means that replica is ready.
-    """
+def progress(state: DeploymentState, revision: int) -> Progress:
+    """How far the start of `revision` is."""
     if state.status.failed or state.status.inactive:
         return Progress.FAILED
     if state.status is DeploymentStatus.SCALED_TO_ZERO:
         return Progress.READY  # nothing runs; the next start reads the live directory
-    running = any(r.revision >= revision for r in state.replicas)
-    if state.status is DeploymentStatus.ACTIVE and running:
+    if state.serving_revision >= revision:
         return Progress.READY
-    if state.status is DeploymentStatus.ACTIVE and left_settled:
-        return Progress.FAILED  # back on the previous revision's replica: the new one failed
+    if state.failed_revision >= revision:
+        return Progress.FAILED  # the previous revision's replica keeps serving
     return Progress.WAITING
 
 
@@ -128,8 +123,10 @@ class DevelopmentTarget:
             tuple(
                 ReplicaRef(r.revision, Path(r.socket))
                 for r in replicas
-                if r.deployment_id == deployment.id
+                if r.deployment_id == deployment.id and r.ready
             ),
+            deployment.serving_revision,
+            deployment.failed_revision,
         )
 
     def push(self) -> int:
@@ -143,27 +140,27 @@ class DevelopmentTarget:
 
     def wait(self, revision: int, on_status: Callable[[str], None]) -> DeploymentState:
         """Return once `revision` serves; raise ReplacementFailed if it cannot start."""
-        deadline = self.clock() + self.timeout
-        seen: DeploymentStatus | None = None
-        left_settled = False
-        while True:
+        seen: list[DeploymentStatus] = []
+        newest = revision
+
+        def check() -> DeploymentState | None:
+            nonlocal newest
             state = self.state()
-            if state.revision > revision:  # pushed again meanwhile: wait for the newest
-                revision, left_settled = state.revision, False
-            if state.status != seen:
-                seen = state.status
-                on_status(seen.value)
-            left_settled = left_settled or state.status not in _SETTLED
-            verdict = progress(state, revision, left_settled)
-            if verdict is Progress.READY:
-                return state
+            newest = max(newest, state.revision)  # pushed again meanwhile: wait for that
+            if not seen or state.status != seen[-1]:
+                seen.append(state.status)
+                on_status(state.status.value)
+            verdict = progress(state, newest)
             if verdict is Progress.FAILED:
-                raise ReplacementFailed(self._failure(state, revision))
-            if self.clock() > deadline:
-                raise ReplacementFailed(
-                    f"revision {revision} is still {state.status.value} after {self.timeout:.0f} s"
-                )
-            self.sleep(0.05)
+                raise ReplacementFailed(self._failure(state, newest))
+            return state if verdict is Progress.READY else None
+
+        state = poll(check, self.timeout, sleep=self.sleep, clock=self.clock)
+        if state is None:
+            raise ReplacementFailed(
+                f"revision {newest} is still {seen[-1].value} after {self.timeout:.0f} s"
+            )
+        return state
 
     @staticmethod
     def _failure(state: DeploymentState, revision: int) -> str:

@@ -13,13 +13,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from brace.errors import ServerError
+from brace.logs import tail
+from brace.polling import poll
 from brace.server.paths import ServerPaths
 from brace.server.state import ServerRecord, read_record
 
@@ -98,8 +99,8 @@ def start_background(home: Path, where: Address, timeout: float = 30.0) -> Serve
         start_new_session=True,
     )
     os.close(log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def started() -> ServerRecord | None:
         if running(home, where):
             record = read_record(paths)
             if record is not None:
@@ -109,10 +110,14 @@ def start_background(home: Path, where: Address, timeout: float = 30.0) -> Serve
                 f"the brace server exited with code {process.returncode}",
                 f"See {paths.server_log}:\n{tail(paths.server_log)}",
             )
-        time.sleep(0.05)
-    raise ServerError(
-        f"the brace server did not answer within {timeout:.0f} s", f"See {paths.server_log}."
-    )
+        return None
+
+    record = poll(started, timeout)
+    if record is None:
+        raise ServerError(
+            f"the brace server did not answer within {timeout:.0f} s", f"See {paths.server_log}."
+        )
+    return record
 
 
 def stop(home: Path, timeout: float = 30.0) -> ServerRecord | None:
@@ -123,12 +128,8 @@ def stop(home: Path, timeout: float = 30.0) -> ServerRecord | None:
         _stop_leftover_replicas(home)
         return None
     os.kill(record.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if read_record(paths) is None:
-            return record
-        time.sleep(0.05)
-    os.kill(record.pid, signal.SIGKILL)
+    if poll(lambda: read_record(paths) is None or None, timeout) is None:
+        os.kill(record.pid, signal.SIGKILL)
     return record
 
 
@@ -139,13 +140,6 @@ def _stop_leftover_replicas(home: Path) -> None:
 
     with Store(home) as store:
         stop_recorded_replicas(store)
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def post(

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,7 @@ class Controller:
         self._sync_runs(desired.deployments)
         for replica in await self.replicas.probe_starting():
             if replica.state is ReplicaState.READY:
-                replica_id = replica.id
-                self._writes.append(lambda tx: tx.mark_replica_ready(replica_id))
+                self._writes.append(partial(Tx.mark_replica_ready, replica_id=replica.id))
         self.replicas.finish_drains(self.clock())
         for exited in self.replicas.reap():
             self._on_exit(exited)
@@ -328,7 +328,7 @@ class Controller:
 
     def _on_exit(self, exited: Exited) -> None:
         replica = exited.replica
-        self._writes.append(lambda tx: tx.delete_replica(replica.id))
+        self._writes.append(partial(Tx.delete_replica, replica_id=replica.id))
         run = self.runs.get(replica.deployment_id)
         if exited.asked or run is None or replica.revision != run.revision:
             return

@@ -16,12 +16,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
 
+from brace.polling import poll
 from brace.store import Store
 
 _PR_SET_PDEATHSIG = 1
@@ -86,12 +86,9 @@ def stop_process_group(pid: int, started: float, grace: float = 5.0) -> None:
     if not is_same_process(pid, started):
         return
     kill_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not is_same_process(pid, started) or _is_zombie(pid):
-            return
-        time.sleep(0.05)
-    kill_group(pid, signal.SIGKILL)
+    ended = poll(lambda: (not is_same_process(pid, started) or _is_zombie(pid)) or None, grace)
+    if ended is None:
+        kill_group(pid, signal.SIGKILL)
 
 
 def _is_zombie(pid: int) -> bool:

@@ -16,7 +16,7 @@ from brace.services.lookup import find_deployment
 from brace.services.names import check_deployment_name
 from brace.services.promote import check_unique_name
 from brace.services.settings import update_autoscaling
-from brace.services.snapshots import remove_unused
+from brace.services.snapshots import discard, retire_unused
 from brace.store import Deployment, DeploymentStatus, Store, Tx
 
 
@@ -79,8 +79,9 @@ def delete(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
                 f"Cancel it first: `brace rollout cancel -e {environment_name}`.",
             )
         tx.delete_deployment(deployment.id)
-        remove_unused(store.home, tx.snapshots_in_use())
-        return deployment
+        retired = retire_unused(store.home, tx.snapshots_in_use())
+    discard(retired)
+    return deployment
 
 
 def rename(store: Store, ref: str, new_name: str, model_ref: str | None = None) -> Deployment:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from brace.services.lookup import find_model
-from brace.services.snapshots import remove_unused
+from brace.services.snapshots import discard, retire_unused
 from brace.store import Model, Store
 
 
@@ -11,5 +11,6 @@ def delete(store: Store, ref: str) -> Model:
     with store.transaction() as tx:
         model = find_model(tx, ref)
         tx.delete_model(model.id)
-        remove_unused(store.home, tx.snapshots_in_use())
-        return model
+        retired = retire_unused(store.home, tx.snapshots_in_use())
+    discard(retired)
+    return model

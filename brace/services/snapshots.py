@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from brace.config import SNAPSHOT_MANIFEST, Truss
@@ -116,16 +117,45 @@ def new_snapshot(store: Store, truss: Truss | None) -> Iterator[str | None]:
     except BaseException:
         if snapshot is not None:
             with store.transaction() as tx:
-                if snapshot not in tx.snapshots_in_use():
-                    shutil.rmtree(snapshot_path(store.home, snapshot), ignore_errors=True)
+                retired = (
+                    [] if snapshot in tx.snapshots_in_use() else [_retire(store.home, snapshot)]
+                )
+            discard(retired)
         raise
 
 
-def remove_unused(home: Path, in_use: set[str]) -> None:
-    """Delete snapshots no deployment refers to any more."""
+def retire_unused(home: Path, in_use: set[str]) -> list[Path]:
+    """Move the snapshots no deployment refers to any more out of the way, and return
+    where they went, for `discard` to delete once the transaction has committed.
+
+    A rename is all that happens inside the write transaction: deleting a large copy
+    there would hold SQLite's write lock (and every other brace process) meanwhile.
+    Leftovers of a process killed before its `discard` are returned too.
+    """
     root = home / SNAPSHOTS
     if not root.is_dir():
-        return
+        return []
+    retired = []
     for entry in root.iterdir():
-        if entry.name not in in_use and not entry.name.startswith(".staging-"):
-            shutil.rmtree(entry, ignore_errors=True)
+        if entry.name.startswith(_TRASH):
+            retired.append(entry)
+        elif entry.name not in in_use and not entry.name.startswith(".staging-"):
+            retired.append(_retire(home, entry.name))
+    return retired
+
+
+def discard(paths: list[Path]) -> None:
+    """Delete retired snapshots (outside any transaction)."""
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+_TRASH = ".trash-"
+
+
+def _retire(home: Path, snapshot: str) -> Path:
+    source = snapshot_path(home, snapshot)
+    target = source.with_name(f"{_TRASH}{snapshot}-{os.getpid()}-{secrets.token_hex(4)}")
+    with suppress(FileNotFoundError):
+        source.rename(target)
+    return target

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from brace.errors import BraceError
+from brace.polling import poll
 from brace.store import Deployment, Promotion, PromotionStatus, Store, Tx
 
 
@@ -35,20 +36,22 @@ def _poll(
 
     `describe(record)` gives (status, what) for the report and the timeout message.
     """
-    deadline = clock() + timeout
-    seen = None
-    while True:
+    seen: list[tuple[str, str]] = []
+
+    def done() -> T | None:
         with store.read() as tx:
             record = read(tx)
-        status, what = describe(record)
-        if status != seen:
-            seen = status
-            on_status(status)
-        if check(record):
-            return record
-        if clock() > deadline:
-            raise DeploymentFailed(f"{what} is still {status} after {timeout:.0f} s")
-        sleep(0.1)
+        described = describe(record)
+        if not seen or described[0] != seen[-1][0]:
+            on_status(described[0])
+        seen[:] = [described]
+        return record if check(record) else None
+
+    record = poll(done, timeout, 0.1, sleep=sleep, clock=clock)
+    if record is None:
+        status, what = seen[-1]
+        raise DeploymentFailed(f"{what} is still {status} after {timeout:.0f} s")
+    return record
 
 
 def wait_for_deployment(

@@ -7,45 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from brace.devserver.logtail import LogFollower, LogTail, ReloadRecords
+from brace.devserver.logtail import LogFollower, ReloadRecords
 
 
 def _append(path: Path, text: str) -> None:
     with path.open("a") as file:
         file.write(text)
-
-
-def test_tail_starts_at_the_end_and_returns_complete_lines(tmp_path: Path) -> None:
-    log = tmp_path / "d.log"
-    log.write_text("old line\n")
-    tail = LogTail(lambda: log)
-    assert tail.poll() == []
-    _append(log, "one\ntw")
-    assert tail.poll() == ["one"]
-    _append(log, "o\r\nthree\n")
-    assert tail.poll() == ["two", "three"]
-    assert tail.poll() == []
-
-
-def test_tail_waits_for_a_missing_file_and_reads_it_from_the_start(tmp_path: Path) -> None:
-    log = tmp_path / "d.log"
-    tail = LogTail(lambda: log)
-    assert tail.poll() == []
-    log.write_text("first\n")
-    assert tail.poll() == ["first"]
-
-
-def test_tail_starts_over_when_the_file_shrinks_or_changes(tmp_path: Path) -> None:
-    log = tmp_path / "d.log"
-    log.write_text("a long first line\n")
-    current = [log]
-    tail = LogTail(lambda: current[0])
-    log.write_text("new\n")
-    assert tail.poll() == ["new"]
-    other = tmp_path / "other.log"
-    other.write_text("x\n")
-    current[0] = other
-    assert tail.poll() == ["x"]
 
 
 RECORD = "2026-01-02 03:04:05,678 {level} brace.runtime: {message}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,32 +24,33 @@ from tests.conftest import MakeTruss
 S = DeploymentStatus
 
 
-def _state(status: S, revision: int = 2, *replica_revisions: int) -> DeploymentState:
-    return DeploymentState(
-        status, revision, tuple(ReplicaRef(r, Path(f"/s/{r}.sock")) for r in replica_revisions)
-    )
+def _state(
+    status: S, serving: int = 0, failed: int = 0, *replica_revisions: int
+) -> DeploymentState:
+    replicas = tuple(ReplicaRef(r, Path(f"/s/{r}.sock")) for r in replica_revisions)
+    return DeploymentState(status, 2, replicas, serving, failed)
 
 
 @pytest.mark.parametrize(
-    ("state", "left_settled", "expected"),
+    ("state", "expected"),
     [
-        pytest.param(_state(S.ACTIVE, 2, 1), False, Progress.WAITING, id="push-not-seen-yet"),
-        pytest.param(_state(S.UPDATING, 2, 1), True, Progress.WAITING, id="updating"),
-        pytest.param(_state(S.UPDATING, 2, 1, 2), True, Progress.WAITING, id="new-one-loading"),
-        pytest.param(_state(S.BUILDING, 2, 1), True, Progress.WAITING, id="building"),
-        pytest.param(_state(S.ACTIVE, 2, 1, 2), True, Progress.READY, id="new-one-ready"),
-        pytest.param(_state(S.ACTIVE, 2, 2), True, Progress.READY, id="old-one-gone"),
-        pytest.param(_state(S.DEPLOYING, 2), True, Progress.WAITING, id="first-start"),
-        pytest.param(_state(S.LOADING_MODEL, 2, 2), True, Progress.WAITING, id="first-load"),
-        pytest.param(_state(S.ACTIVE, 2, 1), True, Progress.FAILED, id="back-on-the-old-one"),
-        pytest.param(_state(S.DEPLOY_FAILED, 2), True, Progress.FAILED, id="deploy-failed"),
-        pytest.param(_state(S.BUILD_FAILED, 2), True, Progress.FAILED, id="build-failed"),
-        pytest.param(_state(S.INACTIVE, 2), False, Progress.FAILED, id="deactivated"),
-        pytest.param(_state(S.SCALED_TO_ZERO, 2), False, Progress.READY, id="scaled-to-zero"),
+        pytest.param(_state(S.ACTIVE, 1), Progress.WAITING, id="push-not-seen-yet"),
+        pytest.param(_state(S.UPDATING, 1), Progress.WAITING, id="updating"),
+        pytest.param(_state(S.BUILDING, 1), Progress.WAITING, id="building"),
+        pytest.param(_state(S.ACTIVE, 2), Progress.READY, id="new-one-serves"),
+        pytest.param(_state(S.ACTIVE, 3), Progress.READY, id="a-newer-one-serves"),
+        pytest.param(_state(S.DEPLOYING), Progress.WAITING, id="first-start"),
+        pytest.param(_state(S.LOADING_MODEL), Progress.WAITING, id="first-load"),
+        pytest.param(_state(S.ACTIVE, 1, 2), Progress.FAILED, id="back-on-the-old-one"),
+        pytest.param(_state(S.ACTIVE, 1, 1), Progress.WAITING, id="an-older-one-failed"),
+        pytest.param(_state(S.DEPLOY_FAILED, 0, 2), Progress.FAILED, id="deploy-failed"),
+        pytest.param(_state(S.BUILD_FAILED), Progress.FAILED, id="build-failed"),
+        pytest.param(_state(S.INACTIVE), Progress.FAILED, id="deactivated"),
+        pytest.param(_state(S.SCALED_TO_ZERO), Progress.READY, id="scaled-to-zero"),
     ],
 )
-def test_progress(state: DeploymentState, left_settled: bool, expected: Progress) -> None:
-    assert progress(state, 2, left_settled) is expected
+def test_progress(state: DeploymentState, expected: Progress) -> None:
+    assert progress(state, 2) is expected
 
 
 @pytest.mark.parametrize(
@@ -76,32 +78,55 @@ def test_idle_reason(state: DeploymentState, reason: str) -> None:
 
 
 def test_sockets_are_those_of_the_current_revision() -> None:
-    assert _state(S.UPDATING, 2, 1, 2).sockets == (Path("/s/2.sock"),)
+    assert _state(S.UPDATING, 1, 0, 1, 2).sockets == (Path("/s/2.sock"),)
 
 
-Step = tuple[S, tuple[int, ...]]
+@dataclass(frozen=True)
+class Step:
+    """What the server's controller reports at one tick."""
+
+    status: S
+    serving: int = 0
+    failed: int = 0
+    ready: tuple[int, ...] = ()
+    """Revisions of the ready replicas."""
+    loading: tuple[int, ...] = ()
+    """Revisions of replicas recorded but not ready."""
 
 
 def _controller(store: Store, deployment_id: str, steps: list[Step]) -> Callable[[float], None]:
-    """A `sleep` that plays the server's controller: each call applies the next step
-    (the deployment's status and the revisions of its recorded replicas)."""
+    """A `sleep` that plays the server's controller: each call applies the next step."""
     remaining = list(steps)
 
     def sleep(seconds: float) -> None:
         if not remaining:
             return
-        status, revisions = remaining.pop(0)
+        step = remaining.pop(0)
         with store.transaction() as tx:
             found = tx.deployment(deployment_id)
             assert found is not None
-            tx.update_deployment(found, status=status)
+            tx.update_deployment(
+                found,
+                status=step.status,
+                serving_revision=step.serving,
+                failed_revision=step.failed,
+            )
             for replica in tx.replicas():
                 tx.delete_replica(replica.id)
-            for revision in revisions:
+            for revision, ready in [(r, True) for r in step.ready] + [
+                (r, False) for r in step.loading
+            ]:
                 replica_id = new_id()
                 tx.insert_replica(
                     ReplicaProcess(
-                        replica_id, deployment_id, revision, 1, 0.0, f"/s/{replica_id}", tx.now()
+                        replica_id,
+                        deployment_id,
+                        revision,
+                        1,
+                        0.0,
+                        f"/s/{replica_id}",
+                        tx.now(),
+                        ready,
                     )
                 )
 
@@ -124,10 +149,12 @@ def test_wait_follows_the_new_revision_until_it_serves(store: Store, make_truss:
         store,
         make_truss("hello"),
         [
-            (S.ACTIVE, (1,)),  # the controller has not seen the push yet
-            (S.UPDATING, (1,)),
-            (S.UPDATING, (1, 2)),
-            (S.ACTIVE, (1, 2)),
+            Step(S.ACTIVE, 1, 0, (1,)),  # the controller has not seen the push yet
+            Step(S.UPDATING, 1, 0, (1,)),
+            Step(S.UPDATING, 1, 0, (1,), (2,)),
+            # A row of the new replica may be written before or after the status.
+            Step(S.ACTIVE, 1, 0, (1,), (2,)),
+            Step(S.ACTIVE, 2, 0, (1, 2)),
         ],
     )
     revision = target.push()
@@ -140,7 +167,13 @@ def test_wait_follows_the_new_revision_until_it_serves(store: Store, make_truss:
 
 def test_wait_fails_when_the_old_replica_keeps_serving(store: Store, make_truss: MakeTruss) -> None:
     target = _target(
-        store, make_truss("hello"), [(S.UPDATING, (1, 2)), (S.UPDATING, (1,)), (S.ACTIVE, (1,))]
+        store,
+        make_truss("hello"),
+        [
+            Step(S.UPDATING, 1, 0, (1,), (2,)),
+            Step(S.UPDATING, 1, 0, (1,)),
+            Step(S.ACTIVE, 1, 2, (1,)),
+        ],
     )
     revision = target.push()
     with pytest.raises(ReplacementFailed) as raised:
@@ -152,7 +185,9 @@ def test_wait_fails_when_the_old_replica_keeps_serving(store: Store, make_truss:
 
 
 def test_wait_fails_on_a_failed_build(store: Store, make_truss: MakeTruss) -> None:
-    target = _target(store, make_truss("hello"), [(S.BUILDING, (1,)), (S.BUILD_FAILED, ())])
+    target = _target(
+        store, make_truss("hello"), [Step(S.BUILDING, 1, 0, (1,)), Step(S.BUILD_FAILED)]
+    )
     with pytest.raises(ReplacementFailed) as raised:
         target.wait(target.push(), lambda status: None)
     assert raised.value.message == (
@@ -161,7 +196,7 @@ def test_wait_fails_on_a_failed_build(store: Store, make_truss: MakeTruss) -> No
 
 
 def test_wait_times_out(store: Store, make_truss: MakeTruss) -> None:
-    target = _target(store, make_truss("hello"), [(S.UPDATING, (1,))])
+    target = _target(store, make_truss("hello"), [Step(S.UPDATING, 1, 0, (1,))])
     now = [0.0]
     target.clock = lambda: now[0]
     sleep = target.sleep

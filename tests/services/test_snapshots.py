@@ -12,7 +12,7 @@ from brace.errors import BraceError, NotFoundError, RefusedError
 from brace.services import deployments
 from brace.services.promote import promote
 from brace.services.push import push
-from brace.services.snapshots import MANIFEST, SNAPSHOTS, snapshot_path
+from brace.services.snapshots import MANIFEST, SNAPSHOTS, discard, retire_unused, snapshot_path
 from brace.store import Deployment, Store
 from tests.conftest import ECHO_MODEL, MakeTruss
 from tests.services.conftest import become_active, enable_rolling
@@ -134,6 +134,30 @@ def test_deleting_the_last_user_removes_the_snapshot(
 
     assert not snapshot_of(home, published).exists()
     assert snapshot_dirs(home) == set()
+
+
+def test_retiring_renames_and_discarding_deletes(store: Store, home: Path, truss_dir: Path) -> None:
+    """Inside the write transaction an unused snapshot is only renamed; the copy is
+    deleted after the commit. A leftover of a process killed in between is collected."""
+    published = push(store, truss_dir, publish=True).deployment
+    assert published.snapshot is not None
+    leftover = home / SNAPSHOTS / ".trash-0123-1-abcd"
+    (leftover / "model").mkdir(parents=True)
+
+    retired = retire_unused(home, set())
+
+    assert not snapshot_of(home, published).exists()
+    assert leftover in retired
+    assert all(p.name.startswith(".trash-") and p.is_dir() for p in retired)
+    discard(retired)
+    assert snapshot_dirs(home) == set()
+
+
+def test_retiring_keeps_snapshots_in_use(store: Store, home: Path, truss_dir: Path) -> None:
+    published = push(store, truss_dir, publish=True).deployment
+    assert published.snapshot is not None
+    assert retire_unused(home, {published.snapshot}) == []
+    assert snapshot_of(home, published).is_dir()
 
 
 def test_shared_snapshot_survives_deleting_one_user(
