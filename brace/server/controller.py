@@ -198,6 +198,13 @@ class Controller:
             self._table = table
             self.on_table(table)
 
+    async def settle(self) -> None:
+        """Wait for the work under way (model directories being read, environments
+        being built, replicas being stopped) to finish."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.replicas.wait_stops()
+
     async def shutdown(self) -> None:
         """Stop every replica (TERM, then KILL) and forget them."""
         for task in list(self._tasks):

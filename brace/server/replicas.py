@@ -204,11 +204,15 @@ class Replicas:
                 gone.append(Exited(replica, code))
         return gone
 
+    async def wait_stops(self) -> None:
+        """Wait until every stop under way is done."""
+        await asyncio.gather(*self._stopping, return_exceptions=True)
+
     async def stop_all(self) -> list[Replica]:
         """Stop every replica now and wait for them; the ones that were running."""
         replicas, self._all = self._all, []
         await asyncio.gather(*(asyncio.to_thread(r.process.stop) for r in replicas))
-        await asyncio.gather(*self._stopping, return_exceptions=True)
+        await self.wait_stops()
         for replica in replicas:
             replica.socket.unlink(missing_ok=True)
         return replicas

@@ -1,0 +1,417 @@
+"""The controller loop, driven tick by tick with fake replica processes and a fake clock.
+
+The store is a real SQLite file and the model directories are real; only the replica
+processes and their readiness answers are played by `World`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from brace.server.controller import Controller
+from brace.server.replicas import Launch, Replicas
+from brace.server.restarts import RestartPolicy
+from brace.server.routing import RoutingTable
+from brace.server.storeworker import StoreWorker
+from brace.services import deployments
+from brace.services.push import push
+from brace.store import Deployment, DeploymentStatus, Store
+from tests.conftest import MakeTruss
+
+S = DeploymentStatus
+POLICY = RestartPolicy(backoff=(1.0, 2.0), max_start_failures=3, max_crashes=3, crash_window=60)
+
+
+@dataclass
+class FakeProcess:
+    pid: int
+    launch: Launch
+    started: float = 0.0
+    code: int | None = None
+    stops: int = 0
+
+    def poll(self) -> int | None:
+        return self.code
+
+    def stop(self) -> None:
+        self.stops += 1
+        if self.code is None:
+            self.code = -15
+
+
+@dataclass
+class World:
+    """Replica processes as the controller sees them: spawned, answering readiness, dying."""
+
+    processes: list[FakeProcess] = field(default_factory=list)
+    readiness: dict[Path, int | None] = field(default_factory=dict)
+    in_flight: dict[str, int] = field(default_factory=dict)
+
+    def spawn(self, launch: Launch) -> FakeProcess:
+        process = FakeProcess(1000 + len(self.processes), launch)
+        self.processes.append(process)
+        return process
+
+    async def probe(self, socket: Path) -> int | None:
+        return self.readiness.get(socket)
+
+    def running(self) -> list[FakeProcess]:
+        return [p for p in self.processes if p.code is None]
+
+    def answer(self, process: FakeProcess, status: int | None) -> None:
+        self.readiness[process.launch.socket] = status
+
+
+@dataclass
+class Clock:
+    now: float = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Rig:
+    store: Store
+    world: World
+    clock: Clock
+    controller: Controller
+    tables: list[RoutingTable]
+
+    async def tick(self) -> None:
+        """One reconcile, then wait for what it set off (model reads, stops)."""
+        await self.controller.reconcile()
+        await self.controller.settle()
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        with self.store.read() as tx:
+            found = tx.deployment(deployment_id)
+        assert found is not None
+        return found
+
+    def log(self, deployment_id: str) -> str:
+        path = self.store.home / "logs" / f"{deployment_id}.log"
+        return path.read_text() if path.exists() else ""
+
+    async def bring_up(self, deployment_id: str) -> FakeProcess:
+        """Ticks until the deployment's newest replica is spawned, then makes it ready."""
+        for _ in range(3):
+            await self.tick()
+        process = self.world.processes[-1]
+        self.world.answer(process, 200)
+        await self.tick()
+        assert self.deployment(deployment_id).status is S.ACTIVE
+        return process
+
+
+@pytest.fixture
+def rig(store: Store, home: Path) -> Iterator[Rig]:
+    world = World()
+    clock = Clock()
+    tables: list[RoutingTable] = []
+    db = StoreWorker(home)
+    controller = Controller(
+        db,
+        tables.append,
+        replicas=Replicas(
+            spawn=world.spawn, probe=world.probe, in_flight=lambda u: world.in_flight.get(u, 0)
+        ),
+        python="python-of-the-test",
+        clock=clock,
+        policy=POLICY,
+        drain_timeout=30.0,
+    )
+    yield Rig(store, world, clock, controller, tables)
+    db.close()
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+def test_start_load_ready(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        await rig.tick()  # reads the model directory
+        assert rig.world.processes == []
+        await rig.tick()  # starts a replica
+        [process] = rig.world.processes
+        assert process.launch.python == "python-of-the-test"
+        assert process.launch.truss_dir == Path(deployment.source_dir or "")
+        assert rig.deployment(deployment.id).status is S.DEPLOYING
+        rig.world.answer(process, 503)  # listening, load() running
+        await rig.tick()
+        assert rig.deployment(deployment.id).status is S.LOADING_MODEL
+        route = rig.tables[-1].deployments[deployment.id]
+        assert (route.serving, route.upstreams) == (True, ())  # requests are held
+        rig.world.answer(process, 200)
+        await rig.tick()
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.active_replica_count, found.serving_revision) == (
+            S.ACTIVE,
+            1,
+            1,
+        )
+        assert rig.tables[-1].deployments[deployment.id].upstreams == (str(process.launch.socket),)
+        with rig.store.read() as tx:
+            [row] = tx.replicas()
+        assert (row.pid, row.ready, row.revision) == (process.pid, True, 1)
+        await rig.tick()
+        assert len(rig.world.processes) == 1  # nothing more to do
+
+    run(scenario)
+    assert "starting replica" in rig.log(deployment.id)
+    assert "status ACTIVE" in rig.log(deployment.id)
+
+
+def test_crash_restarts_after_backoff(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        first = await rig.bring_up(deployment.id)
+        first.code = 1  # crashes after serving
+        await rig.tick()
+        assert rig.world.running() == []
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.active_replica_count) == (S.DEPLOYING, 0)
+        with rig.store.read() as tx:
+            assert tx.replicas() == []
+        rig.clock.now += 0.9  # backoff (1 s) not over
+        await rig.tick()
+        assert rig.world.running() == []
+        rig.clock.now += 0.1
+        await rig.tick()
+        [second] = rig.world.running()
+        rig.world.answer(second, 200)
+        await rig.tick()
+        assert rig.deployment(deployment.id).status is S.ACTIVE
+
+    run(scenario)
+    assert "exited with code 1\n" in rig.log(deployment.id)
+
+
+def test_crash_loop_ends_failed(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        process = await rig.bring_up(deployment.id)
+        for crash in range(3):
+            process.code = 1
+            await rig.tick()
+            rig.clock.now += 5
+            await rig.tick()
+            if crash < 2:
+                process = rig.world.processes[-1]
+                rig.world.answer(process, 200)
+                await rig.tick()
+                assert rig.deployment(deployment.id).status is S.ACTIVE
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.active_replica_count) == (S.FAILED, 0)
+        assert rig.world.running() == []
+        assert rig.tables[-1].deployments[deployment.id].serving is False
+        rig.clock.now += 100
+        await rig.tick()
+        assert len(rig.world.processes) == 3  # given up: no more starts
+
+    run(scenario)
+    assert "giving up: replicas crashed 3 times in 60 s" in rig.log(deployment.id)
+
+
+def test_failed_starts_end_deploy_failed(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        await rig.tick()
+        for _ in range(3):
+            await rig.tick()
+            rig.world.processes[-1].code = 1  # exits while loading
+            await rig.tick()
+            rig.clock.now += 5
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.failed_revision) == (S.DEPLOY_FAILED, 1)
+        assert len(rig.world.processes) == 3
+
+    run(scenario)
+    assert "giving up: the model failed to start 3 times" in rig.log(deployment.id)
+
+
+def test_an_unreadable_model_directory_is_deploy_failed(rig: Rig, make_truss: MakeTruss) -> None:
+    directory = make_truss("hello")
+    deployment = push(rig.store, directory).deployment
+    (directory / "config.yaml").write_text("model_name: [unclosed\n")
+
+    async def scenario() -> None:
+        await rig.tick()
+        await rig.tick()
+
+    run(scenario)
+    assert rig.deployment(deployment.id).status is S.DEPLOY_FAILED
+    assert rig.world.processes == []
+    assert "cannot read the model" in rig.log(deployment.id)
+
+
+def test_a_new_revision_starts_beside_the_old_one(rig: Rig, make_truss: MakeTruss) -> None:
+    directory = make_truss("hello")
+    deployment = push(rig.store, directory).deployment
+
+    async def scenario() -> None:
+        old = await rig.bring_up(deployment.id)
+        assert push(rig.store, directory).deployment.revision == 2
+        await rig.tick()  # reads the model directory again
+        await rig.tick()
+        new = rig.world.processes[-1]
+        assert new is not old and old.code is None
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.serving_revision) == (S.UPDATING, 1)
+        # The old replica serves while the new one loads.
+        assert rig.tables[-1].deployments[deployment.id].upstreams == (str(old.launch.socket),)
+        rig.world.in_flight[str(old.launch.socket)] = 1
+        rig.world.answer(new, 200)
+        await rig.tick()
+        # The new one serves; the old one drains its request in flight first.
+        assert rig.tables[-1].deployments[deployment.id].upstreams == (str(new.launch.socket),)
+        assert old.code is None
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.serving_revision) == (S.ACTIVE, 2)
+        rig.world.in_flight[str(old.launch.socket)] = 0
+        await rig.tick()
+        assert old.stops == 1 and old.code == -15
+        await rig.tick()
+        with rig.store.read() as tx:
+            assert [(r.pid, r.revision) for r in tx.replicas()] == [(new.pid, 2)]
+
+    run(scenario)
+
+
+def test_a_new_revision_that_cannot_start_leaves_the_old_one_serving(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    directory = make_truss("hello")
+    deployment = push(rig.store, directory).deployment
+
+    async def scenario() -> None:
+        old = await rig.bring_up(deployment.id)
+        push(rig.store, directory)
+        await rig.tick()
+        for _ in range(3):
+            await rig.tick()
+            rig.world.processes[-1].code = 1
+            await rig.tick()
+            rig.clock.now += 5
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.serving_revision, found.failed_revision) == (S.ACTIVE, 1, 2)
+        assert old.code is None
+        assert rig.tables[-1].deployments[deployment.id].upstreams == (str(old.launch.socket),)
+        # A fix pushed afterwards starts afresh.
+        push(rig.store, directory)
+        await rig.tick()
+        await rig.tick()
+        rig.world.answer(rig.world.processes[-1], 200)
+        await rig.tick()
+        await rig.tick()
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.serving_revision) == (S.ACTIVE, 3)
+        assert old.code == -15
+
+    run(scenario)
+
+
+def test_deactivate_stops_and_activate_starts_again(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello"), publish=True).deployment
+
+    async def scenario() -> None:
+        process = await rig.bring_up(deployment.id)
+        deployments.deactivate(rig.store, deployment.id)
+        await rig.tick()
+        await rig.tick()
+        assert process.code == -15
+        assert rig.tables[-1].deployments[deployment.id].serving is False
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.active_replica_count) == (S.INACTIVE, 0)
+        deployments.activate(rig.store, deployment.id)
+        await rig.bring_up(deployment.id)
+
+    run(scenario)
+    assert len(rig.world.processes) == 2
+
+
+def test_delete_stops_its_replicas_and_forgets_it(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        process = await rig.bring_up(deployment.id)
+        deployments.delete(rig.store, deployment.id)
+        await rig.tick()
+        await rig.tick()
+        assert process.code == -15
+        assert deployment.id not in rig.tables[-1].deployments
+        assert deployment.id not in rig.controller.runs
+        with rig.store.read() as tx:
+            assert tx.replicas() == []
+
+    run(scenario)
+
+
+def test_shutdown_stops_every_replica_and_forgets_them(rig: Rig, make_truss: MakeTruss) -> None:
+    push(rig.store, make_truss("hello"))
+    other = push(rig.store, make_truss("other"), publish=True).deployment
+
+    async def scenario() -> None:
+        await rig.tick()
+        await rig.tick()
+        assert len(rig.world.running()) == 2
+        rig.world.answer(rig.world.processes[0], 200)
+        await rig.tick()
+        await rig.controller.shutdown()
+
+    run(scenario)
+    assert rig.world.running() == []
+    with rig.store.read() as tx:
+        assert tx.replicas() == []
+    assert rig.deployment(other.id).status is S.DEPLOYING
+
+
+def test_a_held_write_lock_delays_the_tick_not_the_event_loop(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    """Another process holding SQLite's write lock: the tick waits in the store's thread
+    while the event loop (the gateway's) keeps running."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+    locked = threading.Event()
+    release = threading.Event()
+
+    def hold_lock() -> None:
+        with Store(rig.store.home) as other, other.transaction():
+            locked.set()
+            release.wait(10)
+
+    async def scenario() -> None:
+        await rig.bring_up(deployment.id)
+        rig.world.processes[-1].code = 1  # the next tick has a row to delete
+        holder = threading.Thread(target=hold_lock)
+        holder.start()
+        assert locked.wait(5)
+        tick = asyncio.ensure_future(rig.controller.reconcile())
+        gaps = []
+        last = time.monotonic()
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+        assert not tick.done()  # waiting for the lock
+        release.set()
+        await tick
+        holder.join()
+        assert max(gaps) < 0.5
+
+    run(scenario)
+    assert rig.deployment(deployment.id).status is S.DEPLOYING
