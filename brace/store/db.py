@@ -13,7 +13,6 @@ import json
 import secrets
 import sqlite3
 import string
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -24,6 +23,7 @@ from typing import Any
 
 from brace.errors import BraceError
 from brace.home import ensure_private_dir, touch_private
+from brace.polling import poll
 from brace.store.records import (
     AutoscalingSettings,
     Deployment,
@@ -86,16 +86,19 @@ class Store:
         for it (two connections could deadlock), so "database is locked" is retried
         here for as long as the busy timeout would have waited.
         """
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
+
+        def switch() -> bool | None:
             try:
                 if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     self._conn.execute("PRAGMA journal_mode = WAL")
-                return
             except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
+                if "locked" not in str(error):
                     raise
-                time.sleep(0.005)
+                return None
+            return True
+
+        if poll(switch, BUSY_TIMEOUT_MS / 1000, 0.005) is None:
+            raise sqlite3.OperationalError("database is locked")
 
     def close(self) -> None:
         self._conn.close()
