@@ -210,6 +210,7 @@ def _watch(
     from brace.cli.app import Interrupted
     from brace.cli.server import ensure_server
     from brace.devserver.events import Event, EventKind
+    from brace.devserver.keepawake import KeepAwake
     from brace.devserver.logtail import LogFollower
     from brace.devserver.target import DevelopmentTarget
     from brace.devserver.watcher import Watcher, read_config
@@ -243,7 +244,7 @@ def _watch(
         ensure_server(host, port)
         note(f"Waiting for {deployment.name} ({deployment.id}):")
         try:
-            with follower:
+            with follower, KeepAwake(store.home, lambda: target.deployment_id):
                 watcher.run(deployment.revision, on_status=lambda status: note(f"  {status}"))
         except (KeyboardInterrupt, Interrupted):
             printer(Event(EventKind.STOPPED, time.time()))

@@ -54,7 +54,17 @@ def ensure_server(host: str | None = None, port: int | None = None) -> Address:
 
 
 def server_command(
-    host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
+    host: HostOpt = None,
+    port: PortOpt = None,
+    hold_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="BRACE_HOLD_TIMEOUT",
+            min=0.1,
+            help="Seconds a request waits for a deployment to start or wake before 504.",
+        ),
+    ] = 120.0,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Run the local server in the foreground (gateway, management API, controller).
 
@@ -66,7 +76,7 @@ def server_command(
     from brace.server.client import DEFAULT_HOST, DEFAULT_PORT
     from brace.server.main import run_server
 
-    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT)
+    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, hold_timeout)
 
 
 def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text) -> None:

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from brace.errors import BraceError
 from brace.logs import DeploymentLog
 from brace.server import supervisor
+from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Exited, Launch, Replicas, ReplicaState
 from brace.server.restarts import GiveUp, RestartPolicy, after_exit
@@ -38,20 +40,31 @@ from brace.server.runs import (
     Unprepared,
     read_model,
 )
-from brace.server.statuses import ReplicaCounts, observed_status
+from brace.server.statuses import ReplicaCounts, observed_status, stopped
 from brace.server.storeworker import StoreWorker
 from brace.server.table import Upstreams, build_table
 from brace.server.targets import NO_OPINION, Observed, ReplicaTarget, replica_targets
 from brace.services.promote import advance_promotions
 from brace.services.snapshots import snapshot_path
 from brace.store import Deployment, DeploymentStatus, Environment, Model, Promotion, Tx
-from brace.store.db import new_id
+from brace.store.db import new_id, stamp, utc_now
 from brace.store.records import ReplicaProcess
 
 Builder = Callable[[Path, tuple[str, ...], Callable[[str], None]], Path]
 ModelReader = Callable[[Path], "tuple[Any, tuple[str, ...]]"]
 
 _OUT_OF_SERVICE = (ReplicaState.DRAINING, ReplicaState.STOPPING)
+
+# Statuses of deployments that served, left as SCALED_TO_ZERO when the server stops:
+# nothing runs, and the next server starts what their settings ask for.
+_ASLEEP_WHEN_STOPPED = frozenset(
+    {
+        DeploymentStatus.ACTIVE,
+        DeploymentStatus.UPDATING,
+        DeploymentStatus.WAKING_UP,
+        DeploymentStatus.SCALED_TO_ZERO,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -83,14 +96,25 @@ class Report:
     count: int
     serving_revision: int
     failed_revision: int
+    recommended: int
 
     def changes(self) -> bool:
         d = self.deployment
-        return (self.status, self.count, self.serving_revision, self.failed_revision) != (
+        return self.columns() != (
             d.status,
             d.active_replica_count,
             d.serving_revision,
             d.failed_revision,
+            d.recommended_replicas,
+        )
+
+    def columns(self) -> tuple[DeploymentStatus, int, int, int, int]:
+        return (
+            self.status,
+            self.count,
+            self.serving_revision,
+            self.failed_revision,
+            self.recommended,
         )
 
 
@@ -101,10 +125,6 @@ def _default_builder(home: Path, requirements: tuple[str, ...], log: Callable[[s
 
 
 def _no_plans(desired: Desired) -> Mapping[str, int]:
-    return NO_OPINION
-
-
-def _no_recommendations() -> Mapping[str, int]:
     return NO_OPINION
 
 
@@ -121,14 +141,16 @@ class Controller:
         clock: Callable[[], float] = time.monotonic,
         policy: RestartPolicy = RestartPolicy(),
         plans: Callable[[Desired], Mapping[str, int]] = _no_plans,
-        recommendations: Callable[[], Mapping[str, int]] = _no_recommendations,
+        autoscaler: Autoscaler | None = None,
+        wall: Callable[[], datetime] = utc_now,
         poll_interval: float = 0.1,
         probe_interval: float = 0.05,
         drain_timeout: float = 30.0,
     ) -> None:
         """`poll_interval`, `probe_interval` (while a replica starts) and `drain_timeout`
-        are in seconds. `plans` (rolling promotions) and `recommendations` (the
-        autoscaler) give replica counts by deployment id; both have no opinion yet."""
+        are in seconds. `plans` (rolling promotions) gives replica counts by deployment
+        id (no opinion yet); `autoscaler` sizes the rest (no load: nothing scales up);
+        `wall` is the UTC time, for leases such as `brace watch`'s keep-awake."""
         self.db = db
         self.paths = ServerPaths(db.home)
         self.on_table = on_table
@@ -139,7 +161,8 @@ class Controller:
         self.clock = clock
         self.policy = policy
         self.plans = plans
-        self.recommendations = recommendations
+        self.autoscaler = autoscaler if autoscaler is not None else Autoscaler(dict, clock)
+        self.wall = wall
         self.poll_interval = poll_interval
         self.probe_interval = probe_interval
         self.drain_timeout = drain_timeout
@@ -153,10 +176,14 @@ class Controller:
     # the loop
 
     def nudge(self, deployment_id: str | None = None) -> None:
-        """Reconcile now instead of at the next tick (the gateway calls this on a wake)."""
+        """Reconcile now instead of at the next tick; with a deployment, wake it (the
+        gateway calls this for `.../wake` and for a request held for it)."""
+        if deployment_id is not None:
+            self.autoscaler.wake(deployment_id)
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._spawn_task(self._sample(stop))
         while not stop.is_set():
             await self.reconcile()
             starting = any(
@@ -166,6 +193,11 @@ class Controller:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+
+    async def _sample(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.autoscaler.sample()
+            await asyncio.sleep(SAMPLE_INTERVAL)
 
     async def reconcile(self) -> None:
         """One tick."""
@@ -181,18 +213,18 @@ class Controller:
             desired.deployments,
             {d.id: self._observe(d) for d in desired.deployments},
             self.plans(desired),
-            self.recommendations(),
+            self.autoscaler.recommendations(desired.deployments, self._kept_awake()),
         )
         for deployment in desired.deployments:
             self._apply(deployment, targets[deployment.id])
-        routed = await self._report(desired)
+        routed = await self._report(desired, targets)
         table = build_table(
             routed.models,
             routed.deployments,
             routed.environments,
             routed.promotions,
-            targets,
             {d.id: self._upstreams(d) for d in routed.deployments},
+            {i: run.state.reason for i, run in self.runs.items() if isinstance(run.state, GaveUp)},
         )
         if table != self._table:
             self._table = table
@@ -217,6 +249,14 @@ class Controller:
                 change(tx)
             for replica in stopped:
                 tx.delete_replica(replica.id)
+            for deployment in tx.deployments():
+                asleep = deployment.status in _ASLEEP_WHEN_STOPPED
+                tx.update_deployment(
+                    deployment,
+                    status=DeploymentStatus.SCALED_TO_ZERO if asleep else deployment.status,
+                    active_replica_count=0,
+                    serving_revision=0,
+                )
 
         await self.db.write(forget)
 
@@ -270,9 +310,13 @@ class Controller:
             elif isinstance(run.state, Runnable) and self.clock() >= run.history.next_start:
                 for _ in range(missing):
                     self._start(deployment, run.state)
-        # Not ready ones go first (stable sort: False < True).
-        ordered = sorted(current, key=lambda r: r.state is ReplicaState.READY)
-        for replica in ordered[: max(0, -missing)]:
+        if missing >= 0:
+            return
+        if target.replicas == 0 and (stopped(deployment.status) or isinstance(run.state, GaveUp)):
+            victims = current  # deactivated or failed: all of them, loading or not
+        else:  # scaling down: never a replica that is still loading
+            victims = [r for r in current if r.state is ReplicaState.READY][:-missing]
+        for replica in victims:
             self.replicas.drain(replica, deadline)
 
     def truss_dir(self, deployment: Deployment) -> Path:
@@ -354,6 +398,10 @@ class Controller:
             log.write(f"giving up: {verdict.reason}")
             run.state = GaveUp(verdict.status, verdict.reason)
 
+    def _kept_awake(self) -> Callable[[Deployment], bool]:
+        now = stamp(self.wall())
+        return lambda deployment: (deployment.awake_until or "") > now
+
     # reporting
 
     def _counts(self, deployment: Deployment) -> ReplicaCounts:
@@ -382,7 +430,7 @@ class Controller:
         ]
         return max(ready, default=0)
 
-    def _report_of(self, deployment: Deployment) -> Report:
+    def _report_of(self, deployment: Deployment, target: ReplicaTarget) -> Report:
         state = self.runs[deployment.id].state
         counts = self._counts(deployment)
         if isinstance(state, GaveUp):
@@ -390,19 +438,22 @@ class Controller:
             status = DeploymentStatus.ACTIVE if counts.ready_old else state.status
         else:
             building = isinstance(state, Preparing) and state.building
-            status = observed_status(deployment.status, counts, building)
+            status = observed_status(deployment.status, counts, building, target.replicas)
         return Report(
             deployment,
             status,
             counts.ready + counts.ready_old,
             self._serving_revision(deployment, counts),
             deployment.revision if isinstance(state, GaveUp) else deployment.failed_revision,
+            target.replicas,
         )
 
-    async def _report(self, desired: Desired) -> Desired:
+    async def _report(self, desired: Desired, targets: Mapping[str, ReplicaTarget]) -> Desired:
         """Write replica rows, statuses and promotion steps in one transaction, if any;
         the desired state as it is after a promotion step (the gateway routes on it)."""
-        reports = [r for d in desired.deployments if (r := self._report_of(d)).changes()]
+        reports = [
+            r for d in desired.deployments if (r := self._report_of(d, targets[d.id])).changes()
+        ]
         if not (reports or self._writes or desired.promotions):
             return desired
         pending, self._writes = self._writes, []
@@ -445,11 +496,13 @@ def _compare_and_set(tx: Tx, report: Report) -> bool:
         report.deployment.revision,
     ):
         return False
+    status, count, serving, failed, recommended = report.columns()
     tx.update_deployment(
         fresh,
-        status=report.status,
-        active_replica_count=report.count,
-        serving_revision=report.serving_revision,
-        failed_revision=report.failed_revision,
+        status=status,
+        active_replica_count=count,
+        serving_revision=serving,
+        failed_revision=failed,
+        recommended_replicas=recommended,
     )
     return True

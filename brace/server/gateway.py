@@ -44,8 +44,10 @@ from brace.server.routing import (
     NotFound,
     NotInference,
     RoutingTable,
+    Unavailable,
     Wake,
     resolve,
+    unavailable_message,
 )
 from brace.server.upstream import UpstreamConnection
 
@@ -80,6 +82,8 @@ class Gateway:
         before skips `resolve`. Emptied with every table swap."""
         self._pools = Pools(lambda pool: UpstreamConnection(self, pool), self._connect_failed)
         self._outstanding: dict[str, int] = {}
+        self._arrivals: dict[str, int] = {}
+        """Requests routed to each deployment so far (the autoscaler's load)."""
         self._held = HeldRequests(hold_timeout, self._hold_expired)
         self._clients: set[ClientConnection] = set()
         self._servers: list[asyncio.Server] = []
@@ -119,6 +123,11 @@ class Gateway:
         """Requests to the deployment not finished yet, held ones included."""
         return self._outstanding.get(deployment_id, 0)
 
+    def load(self) -> dict[str, tuple[int, int]]:
+        """Deployment id -> (requests in flight, held ones included; arrivals so far)."""
+        outstanding = self._outstanding
+        return {d: (outstanding.get(d, 0), n) for d, n in self._arrivals.items()}
+
     def in_flight(self, upstream: str) -> int:
         """Requests sent to the replica on socket path `upstream` and not finished."""
         return self._pools.in_flight(upstream)
@@ -153,6 +162,8 @@ class Gateway:
         ex.deployment_id = deployment_id
         outstanding = self._outstanding
         outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
+        arrivals = self._arrivals
+        arrivals[deployment_id] = arrivals.get(deployment_id, 0) + 1
         ex.start_request(path)
         if ex.expect_continue:
             ex.client.send_continue(ex)
@@ -196,6 +207,8 @@ class Gateway:
                 self._pools.dispatch(ex, (self._internal,))
         elif isinstance(resolution, NotFound):
             client.answer_error(ex, 404, resolution.message)
+        elif isinstance(resolution, Unavailable):
+            client.answer_error(ex, 503, resolution.message)
         elif isinstance(resolution, Wake):
             self._call_wake(resolution.deployment_id)
             client.answer_json(ex, 202, {})
@@ -284,7 +297,7 @@ class Gateway:
     def _hold_expired(self, ex: Exchange) -> None:
         ex.client.answer_error(
             ex,
-            503,
+            504,
             f"Deployment {ex.deployment_id} did not become ready within "
             f"{self._held.timeout:g} seconds",
         )
@@ -303,7 +316,9 @@ class Gateway:
             if route is not None and route.serving and not route.upstreams:
                 continue
             for ex in self._held.release(deployment_id):
-                if route is None or not route.serving:
+                if route is not None and not route.serving and route.error is not None:
+                    ex.client.answer_error(ex, 503, unavailable_message(deployment_id, route.error))
+                elif route is None or not route.serving:
                     ex.client.answer_error(ex, 404, f"Deployment {deployment_id} is not active")
                 else:
                     self._pools.dispatch(ex, route.upstreams)

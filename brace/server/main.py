@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import uvloop
 
 from brace.errors import ServerError
 from brace.server.app import internal_app
+from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
 from brace.server.gateway import Gateway
 from brace.server.paths import ServerPaths
@@ -38,7 +40,9 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def serve(home: Path, host: str, port: int) -> None:
+async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -> None:
+    """Serve until SIGTERM or SIGINT. `hold_timeout`: seconds a request waits for a
+    deployment to start or wake before it is answered 504."""
     paths = ServerPaths(home)
     running = read_record(paths)
     if running is not None and running.pid != os.getpid():
@@ -47,8 +51,15 @@ async def serve(home: Path, host: str, port: int) -> None:
             "Stop it with `brace down`, or use it as it is.",
         )
     db = StoreWorker(home)
-    gateway = Gateway(RoutingTable(), internal_uds=str(paths.internal_socket))
-    controller = Controller(db, gateway.set_table, replicas=Replicas(in_flight=gateway.in_flight))
+    gateway = Gateway(
+        RoutingTable(), internal_uds=str(paths.internal_socket), hold_timeout=hold_timeout
+    )
+    controller = Controller(
+        db,
+        gateway.set_table,
+        replicas=Replicas(in_flight=gateway.in_flight),
+        autoscaler=Autoscaler(gateway.load, time.monotonic),
+    )
     gateway.wake = controller.nudge
     controller.sweep_orphans()
 
@@ -92,5 +103,5 @@ async def serve(home: Path, host: str, port: int) -> None:
         print("brace server stopped", flush=True)
 
 
-def run_server(home: Path, host: str, port: int) -> None:
-    uvloop.run(serve(home, host, port))
+def run_server(home: Path, host: str, port: int, hold_timeout: float = 120.0) -> None:
+    uvloop.run(serve(home, host, port, hold_timeout))

@@ -37,9 +37,13 @@ class DeploymentRoute:
     deployment_id: str
     model_id: str
     serving: bool
-    """False when deactivated, failed or being deleted: requests get 404."""
+    """False when deactivated, failed or being deleted: requests get 404 (or 503 with
+    `error`)."""
     upstreams: tuple[str, ...] = ()
     """Unix socket paths of READY replicas; empty while starting or scaled to zero."""
+    error: str | None = None
+    """Why a deployment that should serve cannot (it failed to start or to wake):
+    its requests, held ones included, are answered 503 with this."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,13 @@ class NotFound:
 
 
 @dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Answer 503 with this message: the deployment failed and cannot serve."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class MethodNotAllowed:
     """An inference path with a method other than POST: answer 405."""
 
@@ -97,7 +108,7 @@ class NotInference:
     """Not an inference path: the management app answers it, with the original path."""
 
 
-Resolution = Forward | Wake | NotFound | MethodNotAllowed | NotInference
+Resolution = Forward | Wake | NotFound | Unavailable | MethodNotAllowed | NotInference
 
 _NOT_INFERENCE = NotInference()
 _METHOD_NOT_ALLOWED = MethodNotAllowed()
@@ -170,10 +181,16 @@ def _match(
     if route is None or route.model_id != model_id:
         return NotFound(f"Deployment {deployment_id} not found for model {model_ref}")
     if not route.serving:
+        if route.error is not None:
+            return Unavailable(unavailable_message(deployment_id, route.error))
         return NotFound(f"Deployment {deployment_id} is not active")
     if action == "wake":
         return Wake(deployment_id)
     return Forward(deployment_id, PREDICT_PATH, split)
+
+
+def unavailable_message(deployment_id: str, error: str) -> str:
+    return f"Deployment {deployment_id} cannot serve: {error}"
 
 
 def _split(

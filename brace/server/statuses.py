@@ -29,8 +29,12 @@ class ReplicaCounts:
     starting: int = 0  # process spawned, not listening yet
 
 
-def observed_status(current: S, counts: ReplicaCounts, building: bool) -> S:
-    """The status to report for a deployment that should be running."""
+def observed_status(current: S, counts: ReplicaCounts, building: bool, wanted: int) -> S:
+    """The status to report for a deployment that the controller runs.
+
+    `wanted`: the replicas its target asks for; 0 means it sleeps (scaled to zero).
+    A deployment that was asleep and is starting again is WAKING_UP, as on Baseten.
+    """
     if current in _STOPPED:
         return S.INACTIVE if current is S.DEACTIVATING else current
     if building:
@@ -39,6 +43,10 @@ def observed_status(current: S, counts: ReplicaCounts, building: bool) -> S:
         return S.ACTIVE
     if counts.ready_old:
         return S.UPDATING
+    if wanted == 0:
+        return S.SCALED_TO_ZERO
+    if current in (S.SCALED_TO_ZERO, S.WAKING_UP):
+        return S.WAKING_UP
     if counts.loading:
         return S.LOADING_MODEL
     return S.DEPLOYING

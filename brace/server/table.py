@@ -1,10 +1,12 @@
 """The routing table the gateway reads, built from the store's records: a pure function.
 
-A deployment serves (requests are forwarded or held) when the controller wants
-replicas of it or some are still ready; its upstreams are the sockets of its ready
-replicas of the current revision, or of an older revision while that one still serves
-alone. An environment routes to its current deployment and, during a rolling
-promotion, to the candidate for `percent_traffic` percent of its requests.
+A deployment serves (requests are forwarded, or held while it starts or wakes) when
+it is neither stopped nor failed, or while replicas of it are still ready; its
+upstreams are the sockets of its ready replicas of the current revision, or of an
+older revision while that one still serves alone. A failed one carries why, and its
+requests are answered 503 with it. An environment routes to its current deployment
+and, during a rolling promotion, to the candidate for `percent_traffic` percent of
+its requests.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
-from brace.server.targets import ReplicaTarget
+from brace.server.statuses import stopped
 from brace.store.records import Deployment, Environment, Model, Promotion
+
+NO_FAILURES: Mapping[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -30,20 +34,24 @@ def build_table(
     deployments: Iterable[Deployment],
     environments: Iterable[Environment],
     promotions: Iterable[Promotion],
-    targets: Mapping[str, ReplicaTarget],
     upstreams: Mapping[str, Upstreams],
+    failures: Mapping[str, str] = NO_FAILURES,
 ) -> RoutingTable:
+    """`failures`: why deployments the controller gave up on cannot serve, by id."""
     routes = {}
     development = {}
     for deployment in deployments:
         ready = upstreams.get(deployment.id, Upstreams())
-        target = targets.get(deployment.id)
         serving = ready.current or ready.previous
+        error = failures.get(deployment.id)
+        if error is None and deployment.status.failed:
+            error = f"its status is {deployment.status.value} (its log says why)"
         routes[deployment.id] = DeploymentRoute(
             deployment_id=deployment.id,
             model_id=deployment.model_id,
-            serving=(target is not None and target.replicas > 0) or bool(serving),
+            serving=bool(serving) or (error is None and not stopped(deployment.status)),
             upstreams=serving,
+            error=error,
         )
         if deployment.is_development:
             development[deployment.model_id] = deployment.id

@@ -4,8 +4,8 @@ Three sources decide it, in this order:
 - the store's desired state: a stopped deployment (deactivated, failed) runs none;
 - the rollout plans of promotions in progress: a rolling deployment's planner sets the
   exact count of both sides of an environment while it moves traffic;
-- the autoscaler's recommendations, clamped to the deployment's `min_replica` and
-  `max_replica`.
+- the autoscaler's recommendations (already within `min_replica` and `max_replica`,
+  but for a sleeping deployment, which it leaves at 0), capped at `max_replica`.
 A deployment none of the last two has an opinion on runs `max(1, min_replica)`
 replicas (at most `max_replica`).
 
@@ -83,4 +83,4 @@ def _wanted(
     recommended = recommendations.get(deployment.id)
     if recommended is None:
         recommended = max(1, settings.min_replica)
-    return min(max(recommended, settings.min_replica), settings.max_replica)
+    return max(0, min(recommended, settings.max_replica))

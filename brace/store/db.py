@@ -16,7 +16,7 @@ import string
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,11 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    """A UTC time as stored: ISO 8601 with microseconds and Z, so strings sort in time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def new_id() -> str:
@@ -182,6 +187,8 @@ def _deployment(row: sqlite3.Row) -> Deployment:
         active_replica_count=row["active_replica_count"],
         serving_revision=row["serving_revision"],
         failed_revision=row["failed_revision"],
+        recommended_replicas=row["recommended_replicas"],
+        awake_until=row["awake_until"],
     )
 
 
@@ -226,8 +233,7 @@ class Tx:
     clock: Callable[[], datetime]
 
     def now(self) -> str:
-        # Always with microseconds, so that the strings sort in time order.
-        return self.clock().isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return stamp(self.clock())
 
     def _insert(self, table: str, values: dict[str, object]) -> sqlite3.Cursor:
         names = ", ".join(values)
@@ -305,6 +311,13 @@ class Tx:
     def update_deployment(self, deployment: Deployment, **changes: Any) -> Deployment:
         self._update("deployments", "id = ?", (deployment.id,), **changes)
         return replace(deployment, **changes)
+
+    def keep_awake(self, deployment_id: str, seconds: float) -> None:
+        """Keep the deployment awake (no scale to zero) for `seconds` from now."""
+        until = stamp(self.clock() + timedelta(seconds=seconds))
+        self.conn.execute(
+            "UPDATE deployments SET awake_until = ? WHERE id = ?", (until, deployment_id)
+        )
 
     def delete_deployment(self, deployment_id: str) -> None:
         self.conn.execute("DELETE FROM deployments WHERE id = ?", (deployment_id,))

@@ -107,6 +107,8 @@ class Deployment:
     active_replica_count: int = 0
     serving_revision: int = 0  # the revision the ready replicas run (0: none is ready)
     failed_revision: int = 0  # the latest revision the server could not start (0: none)
+    recommended_replicas: int = 0  # the autoscaler's latest recommendation
+    awake_until: str | None = None  # kept awake until this UTC time (`brace watch`)
 
 
 @dataclass(frozen=True)

@@ -72,11 +72,14 @@ MIGRATIONS: tuple[str, ...] = (
         started_at TEXT NOT NULL
     );
     """,
-    # What the controller reports for `brace watch` to read: the revision its ready
-    # replicas serve, the revision it gave up on, and which replicas are ready.
+    # What the controller reports: the revision its ready replicas serve, the revision
+    # it gave up on, the autoscaler's recommendation, and which replicas are ready; and
+    # the lease by which `brace watch` keeps the development deployment awake.
     """
     ALTER TABLE deployments ADD COLUMN serving_revision INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE deployments ADD COLUMN failed_revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deployments ADD COLUMN recommended_replicas INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deployments ADD COLUMN awake_until TEXT;
     ALTER TABLE replicas ADD COLUMN ready INTEGER NOT NULL DEFAULT 0;
     """,
 )

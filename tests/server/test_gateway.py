@@ -266,6 +266,7 @@ def make_table(
     environments: dict[str, str] | None = None,
     development: str | None = None,
     inactive: tuple[str, ...] = (),
+    failed: dict[str, str] | None = None,
 ) -> RoutingTable:
     envs = {(MODEL, "production"): EnvironmentRoute(production, candidate, percent)}
     for env_name, deployment_id in (environments or {}).items():
@@ -275,7 +276,13 @@ def make_table(
         environments=envs,
         development={MODEL: development} if development else {},
         deployments={
-            deployment_id: DeploymentRoute(deployment_id, MODEL, deployment_id not in inactive, ups)
+            deployment_id: DeploymentRoute(
+                deployment_id,
+                MODEL,
+                deployment_id not in inactive and deployment_id not in (failed or {}),
+                ups,
+                (failed or {}).get(deployment_id),
+            )
             for deployment_id, ups in deployments.items()
         },
     )
@@ -640,27 +647,46 @@ def test_held_request_is_released_when_a_replica_becomes_ready(servers: Servers)
     assert reply.json()["md5"] == hashlib.md5(pattern(200_000)).hexdigest()
 
 
-def test_hold_timeout_answers_503(servers: Servers) -> None:
+def test_hold_timeout_answers_504(servers: Servers) -> None:
     running = servers.gateway(make_table({"prod": ()}), hold_timeout=0.2)
     started = time.monotonic()
     reply = request(running.port, PREDICT)
-    assert reply.status == 503
+    assert reply.status == 504
     assert reply.json() == {"error": "Deployment prod did not become ready within 0.2 seconds"}
     assert time.monotonic() - started < 2
     assert running.outstanding("prod") == 0
 
 
-def test_held_request_gets_404_when_the_deployment_is_deactivated(servers: Servers) -> None:
-    running = servers.gateway(make_table({"prod": ()}))
+def _held(running: Running, table: RoutingTable) -> Reply:
+    """Hold one request for prod, swap `table` in, and return the held request's answer."""
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(request, running.port, PREDICT)
         deadline = time.monotonic() + 5
         while running.outstanding("prod") != 1:
             assert time.monotonic() < deadline
             time.sleep(0.005)
-        running.set_table(make_table({"prod": ()}, inactive=("prod",)))
-        reply = held.result(5)
+        running.set_table(table)
+        return held.result(5)
+
+
+def test_held_request_gets_404_when_the_deployment_is_deactivated(servers: Servers) -> None:
+    running = servers.gateway(make_table({"prod": ()}))
+    reply = _held(running, make_table({"prod": ()}, inactive=("prod",)))
     assert (reply.status, reply.json()) == (404, {"error": "Deployment prod is not active"})
+
+
+def test_held_request_gets_503_with_the_cause_when_the_deployment_fails(
+    servers: Servers,
+) -> None:
+    running = servers.gateway(make_table({"prod": ()}))
+    failed = make_table({"prod": ()}, failed={"prod": "the model failed to start 3 times"})
+    reply = _held(running, failed)
+    assert (reply.status, reply.json()) == (
+        503,
+        {"error": "Deployment prod cannot serve: the model failed to start 3 times"},
+    )
+    again = request(running.port, PREDICT)  # and so is the next request, at once
+    assert (again.status, again.json()) == (reply.status, reply.json())
 
 
 def test_stale_pooled_connection_is_retried_on_a_fresh_one(servers: Servers) -> None:

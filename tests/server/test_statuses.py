@@ -4,29 +4,37 @@ from __future__ import annotations
 
 import pytest
 
-from brace.server.statuses import ReplicaCounts, observed_status, stopped
+from brace.server.statuses import ReplicaCounts as C
+from brace.server.statuses import observed_status, stopped
 from brace.store.statuses import DeploymentStatus as D
 
 
 @pytest.mark.parametrize(
-    ("current", "counts", "building", "expected"),
+    ("current", "counts", "building", "wanted", "expected"),
     [
-        pytest.param(D.DEPLOYING, ReplicaCounts(), False, D.DEPLOYING, id="nothing-yet"),
-        pytest.param(D.BUILDING, ReplicaCounts(), True, D.BUILDING, id="building"),
-        pytest.param(D.DEPLOYING, ReplicaCounts(starting=1), False, D.DEPLOYING, id="starting"),
-        pytest.param(D.DEPLOYING, ReplicaCounts(loading=1), False, D.LOADING_MODEL, id="loading"),
-        pytest.param(D.LOADING_MODEL, ReplicaCounts(ready=1), False, D.ACTIVE, id="ready"),
-        pytest.param(
-            D.ACTIVE, ReplicaCounts(ready_old=1, loading=1), False, D.UPDATING, id="new-revision"
-        ),
-        pytest.param(D.ACTIVE, ReplicaCounts(), False, D.DEPLOYING, id="lost-all-replicas"),
-        pytest.param(D.INACTIVE, ReplicaCounts(ready=1), False, D.INACTIVE, id="inactive-stays"),
-        pytest.param(D.DEACTIVATING, ReplicaCounts(), False, D.INACTIVE, id="deactivated"),
-        pytest.param(D.DEPLOY_FAILED, ReplicaCounts(), False, D.DEPLOY_FAILED, id="failed-stays"),
+        pytest.param(D.DEPLOYING, C(), False, 1, D.DEPLOYING, id="nothing-yet"),
+        pytest.param(D.BUILDING, C(), True, 1, D.BUILDING, id="building"),
+        pytest.param(D.DEPLOYING, C(starting=1), False, 1, D.DEPLOYING, id="starting"),
+        pytest.param(D.DEPLOYING, C(loading=1), False, 1, D.LOADING_MODEL, id="loading"),
+        pytest.param(D.LOADING_MODEL, C(ready=1), False, 1, D.ACTIVE, id="ready"),
+        pytest.param(D.ACTIVE, C(ready_old=1, loading=1), False, 1, D.UPDATING, id="new-revision"),
+        pytest.param(D.ACTIVE, C(), False, 1, D.DEPLOYING, id="lost-all-replicas"),
+        pytest.param(D.INACTIVE, C(ready=1), False, 1, D.INACTIVE, id="inactive-stays"),
+        pytest.param(D.DEACTIVATING, C(), False, 0, D.INACTIVE, id="deactivated"),
+        pytest.param(D.DEPLOY_FAILED, C(), False, 0, D.DEPLOY_FAILED, id="failed-stays"),
+        pytest.param(D.ACTIVE, C(), False, 0, D.SCALED_TO_ZERO, id="scaled-to-zero"),
+        pytest.param(D.ACTIVE, C(ready=1), False, 0, D.ACTIVE, id="draining-to-zero"),
+        pytest.param(D.SCALED_TO_ZERO, C(), False, 0, D.SCALED_TO_ZERO, id="asleep"),
+        pytest.param(D.SCALED_TO_ZERO, C(), False, 1, D.WAKING_UP, id="wake"),
+        pytest.param(D.WAKING_UP, C(loading=1), False, 1, D.WAKING_UP, id="waking-loads"),
+        pytest.param(D.WAKING_UP, C(ready=1), False, 1, D.ACTIVE, id="awake"),
+        pytest.param(D.SCALED_TO_ZERO, C(), True, 1, D.BUILDING, id="wake-builds"),
     ],
-)
-def test_observed_status(current: D, counts: ReplicaCounts, building: bool, expected: D) -> None:
-    assert observed_status(current, counts, building) == expected
+)  # fmt: skip
+def test_observed_status(
+    current: D, counts: C, building: bool, wanted: int, expected: D
+) -> None:
+    assert observed_status(current, counts, building, wanted) == expected
 
 
 @pytest.mark.parametrize(

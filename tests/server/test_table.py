@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
 from brace.server.table import Upstreams, build_table
-from brace.server.targets import ReplicaTarget
 from brace.store.records import (
     AutoscalingSettings,
     Deployment,
@@ -40,13 +39,6 @@ ROLLING = Promotion(
     1, "m1", "production", "cand", "prod", True, PromotionStatus.RAMPING_UP, 30,
     PromotionSettings(rolling_deploy=True), NOW, NOW,
 )  # fmt: skip
-TARGETS = {
-    "dev": ReplicaTarget(1, 1),
-    "prod": ReplicaTarget(1, 2),
-    "cand": ReplicaTarget(1, 1),
-    "off": ReplicaTarget(1, 0),
-    "other": ReplicaTarget(1, 1),
-}
 UPSTREAMS = {
     "dev": Upstreams(current=("/s/dev2",), previous=("/s/dev1",)),
     "prod": Upstreams(current=("/s/p1", "/s/p2")),
@@ -57,7 +49,7 @@ UPSTREAMS = {
 
 
 def test_build_table() -> None:
-    table = build_table(MODELS, DEPLOYMENTS, ENVIRONMENTS, [ROLLING], TARGETS, UPSTREAMS)
+    table = build_table(MODELS, DEPLOYMENTS, ENVIRONMENTS, [ROLLING], UPSTREAMS)
     assert table == RoutingTable(
         # A model's id wins over another model's name.
         models={"m1": "m1", "m2": "m2", "hello": "m1"},
@@ -84,11 +76,25 @@ def test_a_non_rolling_promotion_splits_nothing() -> None:
         2, "m1", "production", "cand", "prod", False, PromotionStatus.RELEASING, 0,
         PromotionSettings(), NOW, NOW,
     )  # fmt: skip
-    table = build_table(MODELS, DEPLOYMENTS, ENVIRONMENTS, [promotion], TARGETS, UPSTREAMS)
+    table = build_table(MODELS, DEPLOYMENTS, ENVIRONMENTS, [promotion], UPSTREAMS)
     assert table.environments[("m1", "production")] == EnvironmentRoute("prod")
 
 
-def test_a_deployment_without_a_target_serves_only_while_replicas_are_ready() -> None:
-    table = build_table(MODELS, DEPLOYMENTS, ENVIRONMENTS, [], {}, UPSTREAMS)
-    assert table.deployments["cand"].serving is False
-    assert table.deployments["prod"].serving is True
+def test_a_failed_deployment_carries_why() -> None:
+    failed = [*DEPLOYMENTS, _deployment("broken", status=D.DEPLOY_FAILED)]
+    table = build_table(
+        MODELS, failed, ENVIRONMENTS, [], UPSTREAMS, {"cand": "the model failed to start 3 times"}
+    )
+    assert table.deployments["cand"] == DeploymentRoute(
+        "cand", "m1", False, (), "the model failed to start 3 times"
+    )
+    # Failed before this server started: its status says so.
+    assert table.deployments["broken"] == DeploymentRoute(
+        "broken", "m1", False, (), "its status is DEPLOY_FAILED (its log says why)"
+    )
+
+
+def test_a_sleeping_deployment_serves_its_requests_wait_for_the_wake() -> None:
+    asleep = [_deployment("prod", status=D.SCALED_TO_ZERO)]
+    table = build_table(MODELS, asleep, ENVIRONMENTS, [], {})
+    assert table.deployments["prod"] == DeploymentRoute("prod", "m1", True, ())

@@ -80,8 +80,8 @@ def _deployment(
             Observed(),
             {},
             {"d": 0},
-            ReplicaTarget(1, 2),
-            id="recommendation-raised-to-min",
+            ReplicaTarget(1, 0),
+            id="asleep-below-min",
         ),
         pytest.param(
             _deployment(maximum=5),

@@ -1,0 +1,109 @@
+"""The autoscaler: samples each deployment's load and keeps its recommendation.
+
+Load comes from the gateway: requests in flight per deployment (held ones included,
+so a sleeping deployment's waiting requests are demand) and a running count of
+arrivals, so a request that started and ended between two samples still counts as
+one in flight. `sample()` runs every `SAMPLE_INTERVAL` seconds; `recommendations()`
+runs on each controller tick and feeds `targets.replica_targets`. The sizing itself
+is the pure `sizing.size`.
+
+Demand also comes from outside the gateway: a wake (`.../wake`, or the first request
+held for a sleeping deployment) counts as one request in flight at that moment, and
+a deployment kept awake (`brace watch` holds the development deployment awake through
+its `awake_until` in the store) never goes below one replica.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from brace.server.sizing import size
+from brace.server.statuses import stopped
+from brace.store.records import Deployment
+from brace.store.statuses import DeploymentStatus
+
+SAMPLE_INTERVAL = 0.1
+"""Seconds between load samples."""
+
+Load = Callable[[], Mapping[str, tuple[int, int]]]
+"""Deployment id -> (requests in flight now, arrivals so far)."""
+
+
+@dataclass
+class _Scale:
+    current: int
+    lower_since: float | None = None
+    status_seen: DeploymentStatus | None = None
+    samples: deque[tuple[float, float]] = field(default_factory=deque)
+    """(clock reading, requests in flight) over the window."""
+    arrivals: int = 0
+
+
+class Autoscaler:
+    def __init__(self, load: Load, clock: Callable[[], float]) -> None:
+        self.load = load
+        self.clock = clock
+        self._scales: dict[str, _Scale] = {}
+        self._arrivals: dict[str, int] = {}
+
+    def sample(self) -> None:
+        """Record every deployment's load now."""
+        now = self.clock()
+        for deployment_id, (in_flight, arrivals) in self.load().items():
+            scale = self._scales.get(deployment_id)
+            if scale is None:
+                continue
+            arrived = arrivals != scale.arrivals
+            scale.arrivals = arrivals
+            scale.samples.append((now, max(float(in_flight), 1.0 if arrived else 0.0)))
+
+    def wake(self, deployment_id: str) -> None:
+        """Demand from outside a request count: one request in flight, now."""
+        scale = self._scales.get(deployment_id)
+        if scale is not None:
+            scale.samples.append((self.clock(), 1.0))
+
+    def recommendations(
+        self, deployments: Iterable[Deployment], awake: Callable[[Deployment], bool]
+    ) -> dict[str, int]:
+        """Each deployment's recommended replica count (none for stopped ones).
+
+        `awake(deployment)` says whether something keeps it awake now."""
+        now = self.clock()
+        known = {}
+        for deployment in deployments:
+            if stopped(deployment.status):
+                continue
+            scale = self._scales.get(deployment.id) or self._first_sight(deployment)
+            settings = deployment.autoscaling
+            status = deployment.status
+            if (
+                status is DeploymentStatus.SCALED_TO_ZERO
+                and scale.status_seen not in (None, DeploymentStatus.SCALED_TO_ZERO)
+                and scale.current > 0
+            ):
+                scale.current, scale.lower_since = 0, None  # put to sleep (cleanup)
+            scale.status_seen = status
+            window = scale.samples
+            while window and window[0][0] < now - settings.autoscaling_window:
+                window.popleft()
+            samples = [value for _, value in window]
+            if awake(deployment):
+                samples.append(1.0)
+            sizing = size(settings, samples, scale.current, scale.lower_since, now)
+            if awake(deployment) and sizing.replicas == 0:
+                sizing = size(settings, [1.0], scale.current, None, now)
+            scale.current, scale.lower_since = sizing.replicas, sizing.lower_since
+            known[deployment.id] = scale
+        self._scales = known
+        return {deployment_id: scale.current for deployment_id, scale in known.items()}
+
+    def _first_sight(self, deployment: Deployment) -> _Scale:
+        """A deployment this server has not sized yet: a new one starts; one left asleep
+        (a clean stop, a cleanup) starts what its settings ask for at the least."""
+        settings = deployment.autoscaling
+        if deployment.status is DeploymentStatus.SCALED_TO_ZERO:
+            return _Scale(current=min(settings.min_replica, settings.max_replica))
+        return _Scale(current=min(max(1, settings.min_replica), settings.max_replica))
