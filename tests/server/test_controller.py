@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
 from brace.server.replicas import Launch, Replicas
 from brace.server.restarts import RestartPolicy
@@ -48,11 +49,13 @@ class FakeProcess:
 
 @dataclass
 class World:
-    """Replica processes as the controller sees them: spawned, answering readiness, dying."""
+    """Replica processes as the controller sees them: spawned, answering readiness, dying;
+    and the gateway's load."""
 
     processes: list[FakeProcess] = field(default_factory=list)
     readiness: dict[Path, int | None] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
+    load: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def spawn(self, launch: Launch) -> FakeProcess:
         process = FakeProcess(1000 + len(self.processes), launch)
@@ -96,6 +99,13 @@ class Rig:
         assert found is not None
         return found
 
+    async def idle(self, seconds: int) -> None:
+        """`seconds` pass with no load: one sample and one tick per second."""
+        for _ in range(seconds):
+            self.clock.now += 1
+            self.controller.autoscaler.sample()
+            await self.tick()
+
     def log(self, deployment_id: str) -> str:
         path = self.store.home / "logs" / f"{deployment_id}.log"
         return path.read_text() if path.exists() else ""
@@ -124,6 +134,7 @@ def rig(store: Store, home: Path) -> Iterator[Rig]:
             spawn=world.spawn, probe=world.probe, in_flight=lambda u: world.in_flight.get(u, 0)
         ),
         python="python-of-the-test",
+        autoscaler=Autoscaler(lambda: world.load, clock),
         clock=clock,
         policy=POLICY,
         drain_timeout=30.0,
@@ -415,3 +426,88 @@ def test_a_held_write_lock_delays_the_tick_not_the_event_loop(
 
     run(scenario)
     assert rig.deployment(deployment.id).status is S.DEPLOYING
+
+
+FAST = {"min_replica": 0, "max_replica": 3, "autoscaling_window": 2, "scale_down_delay": 5}
+
+
+def test_an_idle_deployment_scales_to_zero_and_a_wake_brings_it_back(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    deployment = push(rig.store, make_truss("hello"), publish=True).deployment
+    deployments.set_autoscaling(rig.store, deployment.id, FAST)
+
+    async def scenario() -> None:
+        first = await rig.bring_up(deployment.id)
+        await rig.idle(4)
+        assert first.code is None  # the delay is not over
+        await rig.idle(2)
+        assert first.code == -15
+        found = rig.deployment(deployment.id)
+        assert (found.status, found.active_replica_count) == (S.SCALED_TO_ZERO, 0)
+        route = rig.tables[-1].deployments[deployment.id]
+        assert (route.serving, route.upstreams) == (True, ())  # requests are held
+        rig.controller.nudge(deployment.id)  # a request held, or .../wake
+        await rig.tick()
+        await rig.tick()
+        assert rig.deployment(deployment.id).status is S.WAKING_UP
+        woken = rig.world.running()
+        assert woken and all(p is not first for p in woken)
+        for process in woken:
+            rig.world.answer(process, 200)
+        await rig.tick()
+        assert rig.deployment(deployment.id).status is S.ACTIVE
+        assert rig.tables[-1].deployments[deployment.id].upstreams
+
+    run(scenario)
+
+
+def test_a_deployment_that_cannot_wake_answers_with_the_cause(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    deployment = push(rig.store, make_truss("hello"), publish=True).deployment
+    deployments.set_autoscaling(rig.store, deployment.id, {**FAST, "max_replica": 1})
+
+    async def scenario() -> None:
+        await rig.bring_up(deployment.id)
+        await rig.idle(6)
+        assert rig.deployment(deployment.id).status is S.SCALED_TO_ZERO
+        rig.world.load[deployment.id] = (1, 1)  # a request held for it
+        rig.controller.nudge(deployment.id)
+        await rig.tick()
+        for _ in range(3):
+            await rig.tick()
+            rig.world.processes[-1].code = 1  # load() raised
+            await rig.tick()
+            rig.clock.now += 5
+            rig.controller.autoscaler.sample()
+        route = rig.tables[-1].deployments[deployment.id]
+        assert (route.serving, route.error) == (False, "the model failed to start 3 times")
+        assert rig.deployment(deployment.id).status is S.DEPLOY_FAILED
+
+    run(scenario)
+
+
+def test_scaling_down_drains_ready_replicas_never_a_loading_one(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    deployment = push(rig.store, make_truss("hello"), publish=True).deployment
+    deployments.set_autoscaling(rig.store, deployment.id, FAST)
+
+    async def scenario() -> None:
+        await rig.bring_up(deployment.id)
+        rig.world.load[deployment.id] = (2, 2)
+        rig.controller.autoscaler.sample()
+        await rig.tick()
+        assert len(rig.world.running()) == 3
+        ready, loading = rig.world.running()[:2], rig.world.running()[2]
+        for process in ready:
+            rig.world.answer(process, 200)
+        rig.world.answer(loading, 503)
+        rig.world.load[deployment.id] = (0, 2)
+        await rig.idle(7)  # the delay passes: 3 -> 2 (one step of at most half)
+        assert loading.code is None
+        assert sorted(p.code is None for p in ready) == [False, True]
+        assert rig.deployment(deployment.id).recommended_replicas == 2
+
+    run(scenario)

@@ -31,9 +31,7 @@ from brace.store.statuses import DeploymentStatus as D
         pytest.param(D.SCALED_TO_ZERO, C(), True, 1, D.BUILDING, id="wake-builds"),
     ],
 )  # fmt: skip
-def test_observed_status(
-    current: D, counts: C, building: bool, wanted: int, expected: D
-) -> None:
+def test_observed_status(current: D, counts: C, building: bool, wanted: int, expected: D) -> None:
     assert observed_status(current, counts, building, wanted) == expected
 
 

@@ -1,0 +1,111 @@
+"""The autoscaler's bookkeeping: samples over the window, wakes, leases, sleeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from brace.server.autoscaler import Autoscaler
+from brace.store.records import AutoscalingSettings, Deployment
+from brace.store.statuses import DeploymentStatus as D
+
+FAST = AutoscalingSettings(min_replica=0, max_replica=3, autoscaling_window=2, scale_down_delay=5)
+
+
+def _deployment(status: D = D.ACTIVE, settings: AutoscalingSettings = FAST) -> Deployment:
+    return Deployment("d", "m", "deployment-1", False, status, settings, "2026")
+
+
+@dataclass
+class Gateway:
+    """The load the gateway reports: (in flight, arrivals so far) by deployment."""
+
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    now: float = 0.0
+
+    def load(self) -> dict[str, tuple[int, int]]:
+        return dict(self.counts)
+
+    def clock(self) -> float:
+        return self.now
+
+
+def _never(deployment: Deployment) -> bool:
+    return False
+
+
+def _autoscaler() -> tuple[Autoscaler, Gateway]:
+    gateway = Gateway()
+    return Autoscaler(gateway.load, gateway.clock), gateway
+
+
+def test_a_new_deployment_starts_one_replica_then_sleeps_after_the_delay() -> None:
+    autoscaler, gateway = _autoscaler()
+    assert autoscaler.recommendations([_deployment(D.DEPLOYING)], _never) == {"d": 1}
+    for second in range(1, 12):
+        gateway.now = float(second)
+        autoscaler.sample()
+        recommended = autoscaler.recommendations([_deployment()], _never)["d"]
+        assert recommended == (1 if second < 5 else 0), second
+
+
+def test_load_scales_up_and_arrivals_between_samples_count() -> None:
+    autoscaler, gateway = _autoscaler()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (2, 2)
+    autoscaler.sample()
+    assert autoscaler.recommendations([_deployment()], _never) == {"d": 3}
+    # Short requests that start and end between samples still keep one replica awake.
+    gateway.counts["d"] = (0, 3)
+    for second in range(1, 20):
+        gateway.now = float(second)
+        gateway.counts["d"] = (0, 3 + second)
+        autoscaler.sample()
+        recommended = autoscaler.recommendations([_deployment()], _never)["d"]
+    assert recommended == 2  # ceil(1 / 0.7): one request in flight, at 70 %
+
+
+def test_a_wake_is_demand() -> None:
+    autoscaler, _ = _autoscaler()
+    asleep = _deployment(D.SCALED_TO_ZERO)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    autoscaler.wake("d")
+    assert autoscaler.recommendations([asleep], _never) == {"d": 2}
+
+
+def test_a_kept_awake_deployment_never_sleeps() -> None:
+    autoscaler, gateway = _autoscaler()
+    autoscaler.recommendations([_deployment()], _never)
+    for second in range(1, 30):
+        gateway.now = float(second)
+        autoscaler.sample()
+        assert autoscaler.recommendations([_deployment()], lambda d: True)["d"] >= 1
+
+
+def test_put_to_sleep_by_a_cleanup_it_stays_asleep_despite_min_replica() -> None:
+    settings = AutoscalingSettings(min_replica=1, max_replica=2)
+    autoscaler, _ = _autoscaler()
+    assert autoscaler.recommendations([_deployment(D.ACTIVE, settings)], _never) == {"d": 1}
+    asleep = _deployment(D.SCALED_TO_ZERO, settings)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    autoscaler.wake("d")
+    assert autoscaler.recommendations([asleep], _never) == {"d": 2}
+
+
+def test_a_server_start_wakes_what_min_replica_asks_for() -> None:
+    """A clean stop leaves deployments SCALED_TO_ZERO; the next server starts
+    `min_replica` of them, and none of those with min_replica 0."""
+    autoscaler, _ = _autoscaler()
+    keep_one = _deployment(D.SCALED_TO_ZERO, AutoscalingSettings(min_replica=1))
+    assert autoscaler.recommendations([keep_one], _never) == {"d": 1}
+    autoscaler, _ = _autoscaler()
+    assert autoscaler.recommendations([_deployment(D.SCALED_TO_ZERO)], _never) == {"d": 0}
+
+
+def test_stopped_and_deleted_deployments_are_forgotten() -> None:
+    autoscaler, gateway = _autoscaler()
+    autoscaler.recommendations([_deployment()], _never)
+    assert autoscaler.recommendations([_deployment(D.INACTIVE)], _never) == {}
+    gateway.counts["d"] = (5, 5)
+    autoscaler.sample()  # not tracked any more: ignored
+    assert autoscaler.recommendations([], _never) == {}
