@@ -79,6 +79,12 @@ def describe_size(size: int) -> str:
     return f"{text} {unit}"
 
 
+def describe_sizes(size: int, limit: int) -> tuple[str, str]:
+    """A size and the limit it exceeds, in bytes when the rounded forms would read equal."""
+    said = describe_size(size), describe_size(limit)
+    return said if said[0] != said[1] else (f"{size} bytes", f"{limit} bytes")
+
+
 class SpecialFileError(OSError):
     """The path is not a regular file (a FIFO, a device, a socket, a directory)."""
 
@@ -91,7 +97,8 @@ class FileTooLarge(OSError):
     """The file is larger than the limit for what it is."""
 
     def __init__(self, path: str | os.PathLike[str], size: int, limit: int) -> None:
-        reason = f"{describe_size(size)}, over the limit of {describe_size(limit)}"
+        said, allowed = describe_sizes(size, limit)
+        reason = f"{said}, over the limit of {allowed}"
         super().__init__(errno.EFBIG, reason, os.fspath(path))
         self.size = size
         self.limit = limit

@@ -17,6 +17,7 @@ from brace.files import (
     SpecialFileError,
     copy_file,
     describe_size,
+    describe_sizes,
     hash_file,
     kind_of,
     open_regular,
@@ -55,6 +56,17 @@ def test_kind_of(mode: int, kind: Kind) -> None:
 )
 def test_describe_size(size: int, text: str) -> None:
     assert describe_size(size) == text
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "said"),
+    [
+        pytest.param(50 * 1024 * 1024, 1024 * 1024, ("50 MiB", "1 MiB"), id="far-over"),
+        pytest.param(1024 * 1024 + 1, 1024 * 1024, ("1048577 bytes", "1048576 bytes"), id="just"),
+    ],
+)
+def test_describe_sizes(size: int, limit: int, said: tuple[str, str]) -> None:
+    assert describe_sizes(size, limit) == said
 
 
 def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
