@@ -83,9 +83,11 @@ class Redactor:
 
     def add(self, name: str, value: str) -> None:
         """Redact `value` (secret `name`) from now on."""
-        if value in self._values:
+        if value in self._values:  # the common case: a value looked up again
             return
         with self._lock:
+            if value in self._values:
+                return
             values = {**self._values, value: name}
             table = needles((n, v) for v, n in values.items())
             self._values, self._table, self._pattern = values, table, compile_needles(table)
