@@ -23,8 +23,13 @@ from typing import Any
 import yaml
 
 from brace.errors import ConfigError
+from brace.files import FileTooLarge, SpecialFileError, describe_sizes, read_text_limited
 
 CONFIG_FILE = "config.yaml"
+# The largest config.yaml (and requirements file) brace reads, in bytes. PyYAML's
+# parser needs about 1.3 s per MiB on a small machine, and model_metadata is meant for
+# small facts (example inputs, tags); data belongs in data/. See docs/security.md.
+CONFIG_LIMIT = 1024 * 1024
 # In a published deployment's snapshot (brace/services/snapshots.py), external package
 # directories are copied in, and this file maps each configured name to its copy.
 SNAPSHOT_MANIFEST = "brace-snapshot.json"
@@ -191,7 +196,7 @@ class Truss:
         """The pip requirements, from `requirements` or the requirements file."""
         if self.config.requirements_file is None:
             return self.config.requirements
-        text = (self.path / self.config.requirements_file).read_text()
+        text = _read_text(self.path / self.config.requirements_file, missing_ok=True)
         # pip: '#' starts a comment at the start of a line or after white space only
         # (a URL's '#sha256=...' fragment is not a comment).
         lines = (re.sub(r"(^|\s)#.*$", "", line).strip() for line in text.splitlines())
@@ -213,7 +218,7 @@ def load_truss(
     config_path = path / CONFIG_FILE
     if not path.is_dir():
         raise ConfigError(f"{path}: no such directory", "Pass the directory of a Truss model.")
-    if not config_path.is_file():
+    if not config_path.is_file() and not config_path.exists():
         hint = "Create one with `brace init DIR`, or pass the model's directory."
         if (path / "config.yml").is_file():
             hint = "Rename config.yml to config.yaml."
@@ -227,9 +232,41 @@ def load_truss(
     return truss
 
 
-def _read_yaml(config_path: Path) -> dict[str, Any]:
+def _read_text(path: Path, *, missing_ok: bool = False, large_hint: str | None = None) -> str:
+    """The text of a file brace parses: regular, UTF-8, at most CONFIG_LIMIT bytes.
+
+    With `missing_ok`, a file that is gone raises FileNotFoundError (a caller that
+    checked it moments ago treats that as a change on disk); any other failure is a
+    ConfigError naming the file.
+    """
     try:
-        data = yaml.safe_load(config_path.read_text())
+        return read_text_limited(path, CONFIG_LIMIT)
+    except FileTooLarge as error:
+        size, limit = describe_sizes(error.size, CONFIG_LIMIT)
+        raise ConfigError(
+            f"{path}: {size}, over brace's limit of {limit} for this file",
+            large_hint,
+        ) from None
+    except SpecialFileError as error:
+        raise ConfigError(f"{path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except FileNotFoundError:
+        if missing_ok:
+            raise
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it ({error.strerror})") from None
+
+
+def _read_yaml(config_path: Path) -> dict[str, Any]:
+    text = _read_text(
+        config_path,
+        large_hint="model_metadata is for small facts: put large data in a file under "
+        "data/ and read it in load().",
+    )
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -81,3 +81,11 @@ class ServerError(BraceError):
 
     exit_code = ExitCode.SERVER
     http_status = 503
+
+
+class StateError(BraceError):
+    """brace's own files cannot be used: the home, the state file or a snapshot is
+    damaged, unreadable, or cannot be written (a full disk). Never silently replaced."""
+
+    exit_code = ExitCode.ERROR
+    http_status = 500

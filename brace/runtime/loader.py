@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from brace.config import Truss
+from brace.files import read_limited
 from brace.runtime import sourceimport
 from brace.runtime.layout import ModelLayout
 from brace.runtime.signatures import ModelMethods, describe_model, init_kwargs
@@ -99,7 +100,7 @@ class ImportedModel:
 def import_model(truss: Truss, layout: ModelLayout) -> ImportedModel:
     """Run the model file's current text as a new module; LoadError(IMPORT) on failure."""
     try:
-        source = layout.model_file.read_bytes()
+        source = read_limited(layout.model_file, None)  # never blocks on a FIFO
         module, model_class = _import_model_class(layout, truss.config.model_class_name, source)
     except Exception as exc:
         raise LoadError(Stage.IMPORT, _relative(layout)) from exc

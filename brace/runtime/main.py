@@ -3,7 +3,9 @@
 Only argparse and logging are imported before the arguments are parsed; the server
 (uvicorn, starlette, the model) is imported once, after. Logs are plain lines on
 stderr, and stdout is line-buffered, because the controller sends both to one file
-per deployment and a user's print() should land there in order, not at exit.
+per deployment and a user's print() should land there in order, not at exit. Both
+streams pass through the replica's `Redactor` (redact.py), so no secret value reaches
+that file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from brace.runtime.redact import RedactingStream, Redactor
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -36,6 +40,14 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+def redact_output(redactor: Redactor) -> None:
+    """Send sys.stdout and sys.stderr through `redactor` (call before logging starts)."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    sys.stdout = RedactingStream(sys.stdout, redactor)
+    sys.stderr = RedactingStream(sys.stderr, redactor)
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -45,12 +57,12 @@ def configure_logging(level: str) -> None:
     # uvicorn's own info lines (started, shutting down) are noise next to ours.
     if level != "debug":
         logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, root.level))
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    redactor = Redactor()
+    redact_output(redactor)
     configure_logging(args.log_level)
 
     from brace.runtime.server import Options, serve  # the heavy part, imported once
@@ -62,4 +74,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         access_log=args.access_log,
     )
-    return serve(options)
+    return serve(options, redactor)

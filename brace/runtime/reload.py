@@ -33,7 +33,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TypeAlias
 
@@ -161,6 +161,7 @@ class Reloader:
         secrets: Mapping[str, str],
         *,
         clock: Callable[[], float] = time.perf_counter,
+        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
         self.truss = truss
         self.layout = layout
@@ -168,6 +169,7 @@ class Reloader:
         self.secrets = secrets
         self.code = UserCode.of(layout)
         self._clock = clock
+        self._redact = redact  # secret values out of the answer (redact.py)
         self._lock = asyncio.Lock()
         self._next: _Batch | None = None  # requested, not started
         self._tasks: set[asyncio.Task[None]] = set()
@@ -226,6 +228,9 @@ class Reloader:
             self.code.restore(evicted)
             failed = describe_failure(
                 exc, current.version, self.layout.user_roots, str(self.layout.root)
+            )
+            failed = replace(
+                failed, error=self._redact(failed.error), traceback=self._redact(failed.traceback)
             )
             log.error(
                 "Reload failed (%s): %s\n%s",

@@ -7,17 +7,24 @@ never in the config. Looking one up reads, in order: `BRACE_SECRET_<name>`,
 `SecretNotFound` (a KeyError) that says where to put it; so `name in secrets` and
 `secrets.get(name)` only see secrets that resolve. Lookups are not cached: a secret
 written after the replica started is seen by the next lookup, as on Baseten. Values
-never appear in reprs or errors, so a logged mapping or traceback cannot leak them.
+never appear in reprs or errors, so a logged mapping or traceback cannot leak them;
+`on_value` hears every value a lookup returns, so the replica can redact it from what
+it writes (redact.py). A secret file is read only if it is a regular file of at most
+`FILE_LIMIT` bytes: anything else is an error that names the file, never a hang.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+
+from brace.files import read_text_limited
 
 SECRETS_DIR = "secrets"
 ENV_PREFIXES = ("BRACE_SECRET_", "TRUSS_SECRET_")
+FILE_LIMIT = 1024 * 1024  # bytes; a PEM bundle or a JSON service-account key fits
 
 
 class SecretNotFound(KeyError):
@@ -37,10 +44,12 @@ class Secrets(Mapping[str, str]):
         names: Mapping[str, object],
         home: Path | None,
         environ: Mapping[str, str] = os.environ,
+        on_value: Callable[[str, str], None] = lambda name, value: None,
     ) -> None:
         self._names = tuple(names)
         self._home = home
         self._environ = environ
+        self._on_value = on_value
 
     def _where(self, name: str) -> str:
         places = [f"the environment variable BRACE_SECRET_{name}"]
@@ -51,6 +60,17 @@ class Secrets(Mapping[str, str]):
         return " or ".join(places)
 
     def __getitem__(self, name: str) -> str:
+        value = self._lookup(name)
+        self._on_value(name, value)
+        return value
+
+    def resolve_all(self) -> None:
+        """Look every declared secret up once (so `on_value` hears each that resolves)."""
+        for name in self._names:
+            with contextlib.suppress(KeyError):
+                self[name]
+
+    def _lookup(self, name: str) -> str:
         if name not in self._names:
             raise SecretNotFound(
                 f"secret {name!r} is not declared in config.yaml; add `{name}: null` under "
@@ -63,9 +83,12 @@ class Secrets(Mapping[str, str]):
         if self._home is not None:
             path = self._home / SECRETS_DIR / name
             try:
-                text = path.read_text()
+                text = read_text_limited(path, FILE_LIMIT)
             except FileNotFoundError:
                 pass
+            except (OSError, UnicodeDecodeError) as error:
+                reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+                raise SecretNotFound(f"secret {name!r}: cannot read {path} ({reason})") from None
             else:
                 # `echo value > file` leaves a newline that is not part of the secret.
                 return text.removesuffix("\n").removesuffix("\r")

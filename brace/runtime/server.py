@@ -37,6 +37,7 @@ from brace.runtime.holder import ModelHolder
 from brace.runtime.layout import ModelLayout, layout_of, read_truss
 from brace.runtime.loader import LoadError, load_model, prepare_process
 from brace.runtime.pipeline import Pipeline
+from brace.runtime.redact import Redactor
 from brace.runtime.reload import Reloader
 from brace.runtime.secrets import Secrets
 from brace.runtime.tracebacks import cut_traceback
@@ -133,7 +134,10 @@ def _ignore_signal(signum: int, frame: object) -> None:
     """
 
 
-def serve(options: Options) -> int:
+def serve(options: Options, redactor: Redactor | None = None) -> int:
+    """Serve until stopped; the exit status. `redactor` hears every secret value the
+    model can see (main.py sends the process's output through it)."""
+    redactor = redactor or Redactor()
     try:
         truss = read_truss(options.truss)
     except BraceError as exc:
@@ -148,9 +152,12 @@ def serve(options: Options) -> int:
     )
     holder = ModelHolder()
     home = os.environ.get("BRACE_HOME")
-    secrets = Secrets(truss.config.secrets, Path(home).expanduser() if home else None)
+    secrets = Secrets(
+        truss.config.secrets, Path(home).expanduser() if home else None, on_value=redactor.add
+    )
+    secrets.resolve_all()  # known before any user code runs, so redacted from the start
     pipeline = Pipeline(concurrency, executor, layout.user_roots)
-    reloader = Reloader(truss, layout, holder, secrets)
+    reloader = Reloader(truss, layout, holder, secrets, redact=redactor)
     replica = Replica(holder, pipeline, executor, reloader)
     first_load = _FirstLoad(truss, layout, holder, secrets)
     config = uvicorn.Config(

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import CodeType, ModuleType
 
+from brace.files import read_limited
+
 
 class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     """A source loader that neither reads nor writes `__pycache__`.
@@ -29,6 +31,10 @@ class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     def __init__(self, fullname: str, path: str, source: bytes | None = None) -> None:
         super().__init__(fullname, path)
         self._source = source
+
+    def get_data(self, path: str) -> bytes:
+        # A FIFO or a device posing as a module must fail the import, not hang it.
+        return read_limited(path, None)
 
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TypeAlias
 
+from brace.files import hash_file, open_regular
 from brace.runtime.layout import ModelLayout
 from brace.runtime.tracebacks import BRACE_PACKAGE, is_user_file
 
@@ -40,11 +41,18 @@ def _source_files(root: str) -> Iterator[str]:
 
 
 def _sha256(path: str) -> str | None:
+    """The file's hash, read a chunk at a time; None unless it is a regular file (a
+    `.py` FIFO must not hang the reload, nor a link to /dev/zero fill memory)."""
+    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as file:
-            return hashlib.sha256(file.read()).hexdigest()
-    except OSError:  # deleted or replaced while we walked: as good as absent
+        fd = open_regular(path)
+        try:
+            hash_file(fd, digest)
+        finally:
+            os.close(fd)
+    except OSError:  # deleted or replaced while we walked, or not a file: as good as absent
         return None
+    return digest.hexdigest()
 
 
 def _file_of(module: object) -> str | None:

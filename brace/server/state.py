@@ -1,18 +1,25 @@
 """The running server's record (`server.json` in the brace home) and how to read it.
 
 Written when the server is listening and removed when it stops. A record whose
-process is gone (the server was killed) is treated as no server. Imported by the CLI,
-so it stays light: no uvicorn, no asyncio servers.
+process is gone (the server was killed), exited but not yet reaped (a zombie), or
+whose pid now belongs to another process is stale: it is treated as no server, and
+the next server replaces it. Imported by the CLI, so it stays light: no uvicorn, no
+asyncio servers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
 
+from brace.errors import ServerError
+from brace.files import read_limited
 from brace.server.paths import ServerPaths
+
+RECORD_LIMIT = 64 * 1024  # bytes; a record is about 100
 
 
 @dataclass(frozen=True)
@@ -29,27 +36,37 @@ class ServerRecord:
 
 def write_record(paths: ServerPaths, record: ServerRecord) -> None:
     """Write atomically (temp file + rename), readable only by the owner."""
-    fd, temporary = tempfile.mkstemp(prefix=".server-", dir=paths.home)
-    with os.fdopen(fd, "w") as file:
-        json.dump(asdict(record), file)
-    os.replace(temporary, paths.state_file)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".server-", dir=paths.home)
+        try:
+            with os.fdopen(fd, "w") as file:
+                json.dump(asdict(record), file)
+            os.replace(temporary, paths.state_file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise ServerError(
+            f"{paths.state_file}: cannot write the server's record ({error.strerror})"
+        ) from None
 
 
 def read_record(paths: ServerPaths) -> ServerRecord | None:
     """The record of a server that is still running, or None."""
     try:
-        record = ServerRecord(**json.loads(paths.state_file.read_text()))
+        record = ServerRecord(**json.loads(read_limited(paths.state_file, RECORD_LIMIT)))
     except (OSError, ValueError, TypeError):
         return None
-    from brace.server.supervisor import is_same_process
+    from brace.processes import is_same_process
 
     return record if is_same_process(record.pid, record.process_started) else None
 
 
 def remove_record(paths: ServerPaths, pid: int) -> None:
     try:
-        record = json.loads(paths.state_file.read_text())
+        record = json.loads(read_limited(paths.state_file, RECORD_LIMIT))
     except (OSError, ValueError):
         return
-    if record.get("pid") == pid:
+    if isinstance(record, dict) and record.get("pid") == pid:
         paths.state_file.unlink(missing_ok=True)

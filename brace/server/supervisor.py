@@ -19,9 +19,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import psutil
-
 from brace.polling import poll
+from brace.processes import is_same_process as is_same_process
+from brace.processes import process_started as process_started
 from brace.store import Store
 
 _PR_SET_PDEATHSIG = 1
@@ -64,18 +64,6 @@ def spawn_replica(
         os.close(fd)
 
 
-def process_started(pid: int) -> float:
-    return float(psutil.Process(pid).create_time())
-
-
-def is_same_process(pid: int, started: float) -> bool:
-    """True if `pid` is still the process that started at `started` (not a reused pid)."""
-    try:
-        return abs(psutil.Process(pid).create_time() - started) < 0.01
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
-
-
 def kill_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -86,16 +74,9 @@ def stop_process_group(pid: int, started: float, grace: float = 5.0) -> None:
     if not is_same_process(pid, started):
         return
     kill_group(pid, signal.SIGTERM)
-    ended = poll(lambda: (not is_same_process(pid, started) or _is_zombie(pid)) or None, grace)
-    if ended is None:
+    # Gone, or a zombie: it has exited.
+    if poll(lambda: (not is_same_process(pid, started)) or None, grace) is None:
         kill_group(pid, signal.SIGKILL)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return True
 
 
 def stop_recorded_replicas(store: Store) -> int:

@@ -10,20 +10,27 @@ process: an interrupted transaction is simply not there when the file is next op
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import string
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from brace.errors import BraceError
-from brace.home import ensure_private_dir, touch_private
+from brace.errors import BraceError, StateError
+from brace.home import ensure_private_dir
 from brace.polling import poll
+from brace.store.integrity import (
+    check_file,
+    check_schema,
+    create_state_file,
+    environment_error,
+)
 from brace.store.records import (
     AutoscalingSettings,
     Deployment,
@@ -58,34 +65,64 @@ def new_id() -> str:
 
 
 class Store:
-    """The open state file. One per process (or per thread); cheap to create."""
+    """The open state file. One per process (or per thread); cheap to create.
+
+    Opening never creates an incomplete file and never reuses a damaged one
+    (integrity.py); SQLite errors caused by the disk or the file (full, damaged,
+    read-only) come out of every method as one-line `StateError`s naming the file.
+    """
 
     def __init__(self, home: Path, clock: Callable[[], datetime] = utc_now) -> None:
         try:
             self.home = ensure_private_dir(home)
-            self.path = touch_private(home / DB_FILE)
         except OSError as error:
-            raise BraceError(
+            raise StateError(
                 f"{home}: cannot use it as the brace home ({error.strerror})",
                 "Point BRACE_HOME at a directory you own.",
             ) from None
+        self.path = home / DB_FILE
         self.clock = clock
-        self._conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-        )
+        try:
+            if not os.path.lexists(self.path):
+                create_state_file(self.path, _initialize)
+            check_file(self.path)
+            if os.stat(self.path).st_mode & 0o077:
+                os.chmod(self.path, 0o600)
+        except OSError as error:
+            raise StateError(
+                f"{self.path}: cannot open the state file ({error.strerror})",
+                "Check that the brace home and the files in it belong to you.",
+            ) from None
+        except sqlite3.Error as error:
+            raise self._translated(error) from None
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except sqlite3.Error as error:
+            raise self._translated(error) from None
         self._conn.row_factory = sqlite3.Row
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA foreign_keys = ON")
+            check_schema(self.path, self._conn)  # before anything writes to the file
             self._use_wal()
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
+        except sqlite3.Error as error:
+            self._conn.close()
+            raise self._translated(error) from None
         except BaseException:
             self._conn.close()
             raise
 
+    def _translated(self, error: sqlite3.Error) -> BaseException:
+        """`error` as a one-line StateError when the disk or the file caused it."""
+        return environment_error(self.path, error) or error
+
     def _use_wal(self) -> None:
-        """Switch a new file to WAL, waiting for other processes that are doing the same.
+        """Switch a file made by an older brace to WAL, waiting for other processes that
+        are doing the same (a new file is made in WAL mode, integrity.py).
 
         The switch needs an exclusive lock, and SQLite does not call the busy handler
         for it (two connections could deadlock), so "database is locked" is retried
@@ -125,33 +162,68 @@ class Store:
                 "Upgrade brace, or point BRACE_HOME at another directory.",
             )
         with self.transaction() as tx:
-            # Another process may have migrated while we waited for the lock.
-            version = tx.conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        tx.conn.execute(statement)
-                tx.conn.execute(f"PRAGMA user_version = {number}")
+            _apply_migrations(tx.conn)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """A write transaction: holds the write lock from the first statement."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield Tx(self._conn, self.clock)
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with self._translating():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._conn, self.clock)
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """A read transaction: a consistent snapshot while it lasts."""
-        self._conn.execute("BEGIN")
+        with self._translating():
+            self._conn.execute("BEGIN")
+            try:
+                yield Tx(self._conn, self.clock)
+            finally:
+                self._rollback()
+
+    def _rollback(self) -> None:
+        # After a full disk or an I/O error SQLite may already have rolled back.
+        if self._conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+
+    @contextmanager
+    def _translating(self) -> Iterator[None]:
         try:
-            yield Tx(self._conn, self.clock)
-        finally:
-            self._conn.execute("ROLLBACK")
+            yield
+        except sqlite3.Error as error:
+            translated = environment_error(self.path, error)
+            if translated is None:
+                raise
+            raise translated from None
+
+
+def _apply_migrations(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to SCHEMA_VERSION (inside the caller's write transaction)."""
+    # Another process may have migrated while we waited for the lock.
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+
+
+def _initialize(conn: sqlite3.Connection) -> None:
+    """Write the whole schema into a new, private file (integrity.create_state_file)."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN IMMEDIATE")
+    _apply_migrations(conn)
+    conn.execute("COMMIT")
 
 
 def _to_sql(value: object) -> object:

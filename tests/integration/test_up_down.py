@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 from tests.conftest import MakeTruss
-from tests.integration.conftest import alive, free_port, wait_until
+from tests.integration.conftest import alive, free_port, start_server, wait_until
 
 
 def test_up_status_down(tmp_path: Path, make_truss: MakeTruss) -> None:
@@ -98,3 +101,42 @@ def test_a_brace_folder_in_the_working_directory_does_not_shadow_brace(
         assert json.loads(predicted.stdout) == {"echo": {"n": 3}}
     finally:
         brace("down")
+
+
+def test_a_killed_server_left_as_a_zombie_is_not_running(tmp_path: Path) -> None:
+    """A server killed with SIGKILL stays a zombie while the process that started it
+    runs on (a `push --wait` that is still waiting, an init that does not reap). Its
+    record names a pid that still exists, with the right start time; it must be seen
+    as stale: `up` starts a new server, `down` says none was running."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    env = {**os.environ, "BRACE_HOME": str(home), "BRACE_PORT": str(port)}
+
+    def brace(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "brace", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    killed = start_server(home, port)  # a child of this test, which does not reap it yet
+    try:
+        killed.send_signal(signal.SIGKILL)
+        wait_until(lambda: psutil.Process(killed.pid).status() == psutil.STATUS_ZOMBIE, 10)
+        assert json.loads((home / "server.json").read_text())["pid"] == killed.pid
+
+        assert json.loads(brace("down", "-o", "json").stdout) == {"stopped": False, "pid": None}
+        up = brace("up", "-o", "json")
+        assert up.returncode == 0, up.stderr
+        started = json.loads(up.stdout)
+        assert started["started"] is True and started["pid"] != killed.pid
+        status = brace("status", "-o", "json")
+        assert json.loads(status.stdout)["pid"] == started["pid"]
+    finally:
+        down = brace("down", "-o", "json")
+        killed.wait()
+    assert json.loads(down.stdout)["stopped"] is True
+    wait_until(lambda: not alive(started["pid"]), 10, "the new server to exit")

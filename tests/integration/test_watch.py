@@ -331,3 +331,45 @@ def test_a_data_change_runs_load_again(
     applied = watch.next(lambda text: _kind(text) in ("reloaded", "replaced"))
     assert json.loads(applied)["path"] == "data/word.txt"
     assert predict(server) == {"word": "two"}
+
+
+LEAKY = """\
+class Model:
+    def __init__(self, secrets, **kwargs):
+        self.secrets = secrets
+
+    def load(self):
+        {load}
+
+    def predict(self, model_input):
+        raise ValueError("rejected " + self.secrets["hf_token"])
+"""
+TOKEN = "hf_Zx9LmQ2vR7tW"
+
+
+def test_secret_values_never_reach_watch_events_or_logs(
+    server: Server, make_truss: MakeTruss, start_watch: Callable[..., Watch]
+) -> None:
+    """A model whose exceptions carry a secret's value: `brace watch -o json` events
+    (log lines, reload failures) and `brace logs` show `[secret:NAME]` instead."""
+    (server.home / "secrets").mkdir()
+    (server.home / "secrets" / "hf_token").write_text(TOKEN + "\n")
+    config = "model_name: hello\nsecrets:\n  hf_token: null\n"
+    directory = make_truss("hello", config=config, model=LEAKY.format(load="pass"))
+    watch = start_watch("watch", directory, "--port", str(server.port), "-o", "json")
+    watch.event("watching")
+
+    assert server.post(PREDICT, {}).status == 500
+    watch.next(lambda text: "ValueError: rejected [secret:hf_token]" in text)
+    broken = LEAKY.format(load='raise KeyError(self.secrets["hf_token"])')
+    write(directory / "model" / "model.py", broken)
+    failed = watch.event("reload_failed")
+    assert failed["message"].startswith("KeyError: '[secret:hf_token]'")
+    assert "[secret:hf_token]" in failed["traceback"]
+
+    logs = server.brace("logs", "development", "-o", "json")
+    assert logs.returncode == 0, logs.stderr
+    assert "ValueError: rejected [secret:hf_token]" in logs.stdout
+    assert TOKEN not in logs.stdout
+    assert TOKEN not in "\n".join(watch.lines)
+    assert TOKEN not in watch.stderr.read_text()

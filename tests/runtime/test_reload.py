@@ -508,3 +508,21 @@ def test_a_reload_during_the_first_load_waits_for_it(
     model_file(truss).write_text(slow.replace('"v1"', '"v2"'))
     assert_applied(reload(replica), 2, "class-swap")
     assert value(replica) == "v2"
+
+
+def test_a_fifo_among_the_sources_does_not_hang_a_reload(
+    make_truss: MakeTruss, start_replica: Launcher
+) -> None:
+    """Hashing the sources opened every `.py` file: a FIFO blocked the reload forever,
+    and a `.py` link to /dev/zero read until memory ran out. Neither is a source file."""
+    truss = make_truss("fifo", model=versioned("v1"))
+    replica = start_replica(truss)
+    os.mkfifo(truss / "model" / "pipe.py")
+    (truss / "model" / "zeros.py").symlink_to("/dev/zero")
+
+    unchanged = reload(replica)  # the client gives up after 10 s: a hang fails here
+
+    assert (unchanged.status, unchanged.json()["mode"]) == (200, "unchanged")
+    model_file(truss).write_text(versioned("v2"))
+    assert_applied(reload(replica), 2, "class-swap")
+    assert value(replica) == "v2"

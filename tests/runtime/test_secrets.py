@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from brace.runtime.secrets import SecretNotFound, Secrets
+from brace.runtime.secrets import FILE_LIMIT, SecretNotFound, Secrets
 
 NAMES = {"token": None, "key": "placeholder-is-not-a-value"}
 
@@ -59,3 +61,42 @@ def test_names_are_listed_but_values_never_shown() -> None:
     assert (list(secrets), len(secrets)) == (["token", "key"], 2)
     assert repr(secrets) == "Secrets(names=['token', 'key'])"
     assert "s3cr3t" not in f"{secrets} {secrets!r}"
+
+
+def test_every_value_handed_out_is_heard(tmp_path: Path) -> None:
+    """The replica redacts what the model could have seen: each value a lookup returns."""
+    heard: list[tuple[str, str]] = []
+    (tmp_path / "secrets").mkdir()
+    secrets = Secrets(NAMES, tmp_path, {}, on_value=lambda n, v: heard.append((n, v)))
+
+    secrets.resolve_all()
+    assert heard == []  # nothing resolves yet
+    (tmp_path / "secrets" / "token").write_text("written-after-start\n")
+    assert secrets["token"] == "written-after-start"
+    assert heard == [("token", "written-after-start")]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        pytest.param(lambda path: os.mkfifo(path), "a FIFO (named pipe)", id="fifo"),
+        pytest.param(lambda path: path.symlink_to("/dev/zero"), "a character device", id="dev"),
+        pytest.param(
+            lambda path: path.write_bytes(b"x" * (FILE_LIMIT + 1)),
+            "1048577 bytes, over the limit of 1048576 bytes",
+            id="too-large",
+        ),
+        pytest.param(lambda path: path.write_bytes(b"\xff\xfe"), "not UTF-8 text", id="binary"),
+    ],
+)
+def test_a_secret_file_that_cannot_be_read_says_why(
+    tmp_path: Path, make: Callable[[Path], object], reason: str
+) -> None:
+    (tmp_path / "secrets").mkdir()
+    path = tmp_path / "secrets" / "token"
+    make(path)
+
+    with pytest.raises(SecretNotFound) as caught:
+        Secrets(NAMES, tmp_path, {})["token"]  # a FIFO must not block this lookup
+
+    assert str(caught.value).startswith(f"secret 'token': cannot read {path} ({reason}")

@@ -28,7 +28,7 @@ from brace.store import (
     Tx,
 )
 from brace.store import db as store_db
-from brace.store.schema import SCHEMA_VERSION
+from brace.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import ECHO_MODEL
 from tests.store import workers
 
@@ -114,9 +114,8 @@ def test_home_and_database_are_private(home: Path) -> None:
 
 
 def test_loose_home_and_database_are_tightened(home: Path) -> None:
-    home.mkdir()
+    Store(home).close()
     home.chmod(0o755)
-    (home / "brace.db").touch()
     (home / "brace.db").chmod(0o644)
 
     with Store(home):
@@ -134,9 +133,15 @@ def test_nested_home_is_created(tmp_path: Path) -> None:
     assert mode(home) == 0o700
 
 
-def test_open_waits_for_another_writer_on_a_fresh_file(home: Path) -> None:
-    """Two brace processes starting on a new home: the second waits, it does not fail."""
+def test_migration_waits_for_another_writer(home: Path) -> None:
+    """Two brace processes upgrading an older state file: the second waits, it does not
+    fail."""
     home.mkdir(mode=0o700)
+    with sqlite3.connect(home / "brace.db") as conn:
+        for statement in MIGRATIONS[0].split(";"):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
     other = sqlite3.connect(home / "brace.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     outcome: list[BaseException | None] = []

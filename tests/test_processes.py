@@ -1,0 +1,59 @@
+"""A record names a live process only if the pid, its start time and its state agree."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from brace.processes import is_same_process, process_started
+
+
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen[bytes]]:
+    """A sleeping child of this test, killed and reaped afterwards whatever happens."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def wait_for_zombie(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the child did not become a zombie"
+        time.sleep(0.01)
+
+
+def test_a_running_process_is_itself(child: subprocess.Popen[bytes]) -> None:
+    started = process_started(child.pid)
+
+    assert is_same_process(child.pid, started)
+    assert not is_same_process(child.pid, started - 5)  # the pid, reused by another
+
+
+def test_a_killed_process_not_yet_reaped_is_gone(child: subprocess.Popen[bytes]) -> None:
+    """A server killed with SIGKILL stays a zombie until its parent waits for it; it
+    serves nothing, so its record must not count as a running server."""
+    started = process_started(child.pid)
+    os.kill(child.pid, signal.SIGKILL)
+    wait_for_zombie(child.pid)  # not reaped: the fixture waits for it only at the end
+
+    assert not is_same_process(child.pid, started)
+
+
+def test_a_reaped_process_is_gone(child: subprocess.Popen[bytes]) -> None:
+    started = process_started(child.pid)
+    child.kill()
+    child.wait()
+
+    assert not is_same_process(child.pid, started)
