@@ -12,13 +12,11 @@ from dataclasses import dataclass
 
 from brace.store.statuses import DeploymentStatus as S
 
-# Statuses the controller leaves alone: set by users (deactivate) or by giving up.
-_STOPPED = frozenset({S.INACTIVE, S.DEACTIVATING, S.BUILD_FAILED, S.DEPLOY_FAILED, S.FAILED})
-
 
 def stopped(status: S) -> bool:
-    """Deactivated or given up on: the controller runs no replica for it."""
-    return status in _STOPPED
+    """Deactivated or given up on: the controller runs no replica for it, and leaves
+    the status to users (activate) and the restart policy."""
+    return status.failed or status.inactive
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ def observed_status(current: S, counts: ReplicaCounts, building: bool, wanted: i
     `wanted`: the replicas its target asks for; 0 means it sleeps (scaled to zero).
     A deployment that was asleep and is starting again is WAKING_UP, as on Baseten.
     """
-    if current in _STOPPED:
+    if stopped(current):
         return S.INACTIVE if current is S.DEACTIVATING else current
     if building:
         return S.BUILDING

@@ -27,6 +27,7 @@ from brace.services.names import check_deployment_name
 from brace.services.snapshots import new_snapshot, snapshot_path, take_snapshot
 from brace.store import (
     AutoscalingSettings,
+    CleanupStrategy,
     Deployment,
     DeploymentStatus,
     Environment,
@@ -182,13 +183,35 @@ def start_promotion(tx: Tx, environment: Environment, candidate: Deployment) -> 
 
 
 def finish_promotion(tx: Tx, promotion: Promotion) -> Promotion:
-    """The candidate becomes the environment's current deployment."""
+    """The candidate becomes the environment's current deployment; after a rolling
+    promotion the previous one is handled by `promotion_cleanup_strategy`."""
     environment = tx.environment(promotion.model_id, promotion.environment)
     if environment is not None:
         tx.update_environment(environment, current_deployment_id=promotion.candidate_id)
+    if promotion.rolling and promotion.previous_id is not None:
+        _clean_up(tx, promotion.previous_id, promotion.settings.promotion_cleanup_strategy)
     return tx.update_promotion(
         promotion, status=PromotionStatus.SUCCEEDED, percent_traffic=100, requested_action=None
     )
+
+
+def _clean_up(tx: Tx, deployment_id: str, strategy: CleanupStrategy) -> None:
+    """The previous deployment after a rolling promotion (Baseten's "Deployment
+    cleanup"): SCALE_TO_ZERO puts it to sleep (a request wakes it again), DEACTIVATE
+    stops it, KEEP leaves it running. One still current in another environment is
+    only put to sleep, never deactivated."""
+    previous = tx.deployment(deployment_id)
+    if previous is None or strategy is CleanupStrategy.KEEP:
+        return
+    if previous.status.failed or previous.status.inactive:
+        return
+    still_current = any(
+        e.current_deployment_id == previous.id for e in tx.environments(previous.model_id)
+    )
+    if strategy is CleanupStrategy.DEACTIVATE and not still_current:
+        tx.update_deployment(previous, status=DeploymentStatus.INACTIVE, active_replica_count=0)
+    else:
+        tx.update_deployment(previous, status=DeploymentStatus.SCALED_TO_ZERO)
 
 
 def advance_promotions(tx: Tx, failure_detail: Callable[[str], str] = lambda _: "") -> None:

@@ -90,7 +90,7 @@ def test_publish_refuses_special_files_with_their_path(
 
     done = publish(hello, home)
 
-    assert (done.returncode, done.stdout) == (5, "")
+    assert (done.returncode, done.stdout) == (5, ""), done.stderr
     assert done.stderr == error_text(message.format(root=hello, outside=outside), hint)
     snapshots = home / SNAPSHOTS
     assert not snapshots.exists() or list(snapshots.iterdir()) == []
