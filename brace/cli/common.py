@@ -76,6 +76,23 @@ def stderr() -> Console:
     return rich.console.Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def server_running() -> bool:
+    """Whether a brace server runs for this home (its record names a live process)."""
+    from brace.server.paths import ServerPaths
+    from brace.server.state import read_record
+
+    return read_record(ServerPaths(brace_home())) is not None
+
+
+def without_server(deployments: list[dict[str, Any]]) -> None:
+    """No server runs, so nothing serves: no replica counts (DESIGN.md, Autoscaling),
+    and one line to say so in text mode."""
+    for item in deployments:
+        item["active_replica_count"] = 0
+    if session.output is Output.text:
+        note("The brace server is not running: no replica serves (start it with `brace up`).")
+
+
 def open_store() -> Store:
     from brace.store import Store
 

@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from brace.cli import render
-from brace.cli.common import ModelOpt, Output, OutputOpt, emit, open_store
+from brace.cli.common import (
+    ModelOpt,
+    Output,
+    OutputOpt,
+    emit,
+    open_store,
+    server_running,
+    without_server,
+)
 from brace.cli.lifecycle import DeploymentArg
 
 app = typer.Typer(help="Deployments of a model.", no_args_is_help=True)
@@ -27,9 +35,14 @@ def list_deployments(model: ModelOpt = None, output: OutputOpt = Output.text) ->
 
     with open_store() as store, store.read() as tx:
         model_id = find_model(tx, model).id if model is not None else None
-        data = views.deployments_json(tx, tx.deployments(model_id))
+        found = tx.deployments(model_id)
+        data = views.deployments_json(tx, found)
         names = {m.id: m.name for m in tx.models()}
-    emit(data, lambda: render.deployments(data["deployments"], names))
+    wanted = {d.id: d.recommended_replicas for d in found}
+    if not server_running():
+        without_server(data["deployments"])
+        wanted = dict.fromkeys(wanted, 0)
+    emit(data, lambda: render.deployments(data["deployments"], names, wanted))
 
 
 @app.command("show")
@@ -47,8 +60,13 @@ def show(
     from brace.services.lookup import find_deployment
 
     with open_store() as store, store.read() as tx:
-        data = views.deployment_json(tx, find_deployment(tx, deployment, model))
-    emit(data, lambda: render.deployment(data))
+        found = find_deployment(tx, deployment, model)
+        data = views.deployment_json(tx, found)
+    wanted = found.recommended_replicas
+    if not server_running():
+        without_server([data])
+        wanted = 0
+    emit(data, lambda: render.deployment(data, wanted))
 
 
 @app.command("autoscaling")

@@ -35,11 +35,14 @@ def _role(deployment: dict[str, Any]) -> str:
     return deployment["environment"] or ""
 
 
-def deployments(items: list[dict[str, Any]], model_names: dict[str, str]) -> None:
+def deployments(
+    items: list[dict[str, Any]], model_names: dict[str, str], wanted: dict[str, int]
+) -> None:
+    """`wanted`: the autoscaler's recommended replicas, by deployment id."""
     if not items:
         stdout().print("No deployments. Create one with `brace push DIR`.", markup=False)
         return
-    table = _table("MODEL", "ID", "NAME", "ENVIRONMENT", "STATUS", "REPLICAS", "CREATED")
+    table = _table("MODEL", "ID", "NAME", "ENVIRONMENT", "STATUS", "REPLICAS", "WANTED", "CREATED")
     for item in items:
         _add_row(
             table,
@@ -49,6 +52,7 @@ def deployments(items: list[dict[str, Any]], model_names: dict[str, str]) -> Non
             _role(item),
             item["status"],
             str(item["active_replica_count"]),
+            str(wanted.get(item["id"], 0)),
             item["created_at"][:16].replace("T", " "),
         )
     stdout().print(table)
@@ -110,7 +114,8 @@ def settings_rows(prefix: str, settings: dict[str, Any]) -> list[tuple[str, Any]
     return rows
 
 
-def deployment(item: dict[str, Any]) -> None:
+def deployment(item: dict[str, Any], wanted: int) -> None:
+    """`wanted`: the autoscaler's recommended replicas."""
     details(
         f"Deployment {item['name']} ({item['id']})",
         [
@@ -118,6 +123,7 @@ def deployment(item: dict[str, Any]) -> None:
             ("status", item["status"]),
             ("environment", _role(item) or None),
             ("active replicas", item["active_replica_count"]),
+            ("wanted replicas", wanted),
             ("created", item["created_at"]),
             *settings_rows("autoscaling.", item["autoscaling_settings"]),
         ],

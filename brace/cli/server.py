@@ -137,9 +137,37 @@ def status_command(
         )
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
+        names = {m.id: m.name for m in tx.models()}
+        running = [
+            {
+                "model": names.get(d.model_id, d.model_id),
+                "deployment": d.name,
+                "id": d.id,
+                "status": d.status.value,
+                "active_replica_count": d.active_replica_count,
+                "recommended_replicas": d.recommended_replicas,
+            }
+            for d in tx.deployments()
+            if not (d.status.failed or d.status.inactive)
+        ]
+
+    def text() -> None:
+        line(f"brace server running at {where.url} (pid {answer['pid']}, {replicas} replicas)")
+        for d in running:
+            line(
+                f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
+                f"{d['active_replica_count']} of {d['recommended_replicas']} replicas"
+            )
+
     emit(
-        {"running": True, "url": where.url, "pid": answer["pid"], "replicas": replicas},
-        f"brace server running at {where.url} (pid {answer['pid']}, {replicas} replicas)",
+        {
+            "running": True,
+            "url": where.url,
+            "pid": answer["pid"],
+            "replicas": replicas,
+            "deployments": running,
+        },
+        text,
     )
 
 

@@ -70,18 +70,39 @@ def test_list_text_is_a_table(cli: Cli, two_models: None, store: Store) -> None:
         "ENVIRONMENT",
         "STATUS",
         "REPLICAS",
+        "WANTED",
         "CREATED",
     ]
     production = deployment(store, "deployment-1", "alpha")
-    assert lines[2].split()[:6] == [
+    assert lines[2].split()[:7] == [
         "alpha",
         production.id,
         "deployment-1",
         "production",
         "ACTIVE",
         "0",
+        "0",
     ]
     assert len(lines) == 4
+
+
+def test_without_a_server_no_replica_is_reported(cli: Cli, two_models: None, store: Store) -> None:
+    """A server killed with kill -9 leaves counts behind: with no server running, list
+    and show report none, and say why."""
+    production = deployment(store, "deployment-1", "alpha")
+    with store.transaction() as tx:
+        found = tx.deployment(production.id)
+        assert found is not None
+        tx.update_deployment(found, active_replica_count=2, recommended_replicas=2)
+    listed = ok(cli("deployments", "list", "-o", "json")).json()["deployments"]
+    assert {d["active_replica_count"] for d in listed} == {0}
+    shown = ok(cli("deployments", "show", production.id, "-o", "json")).json()
+    assert shown["active_replica_count"] == 0
+    text = ok(cli("deployments", "show", production.id))
+    assert "active replicas" in text.stdout and "wanted replicas" in text.stdout
+    assert text.stderr == (
+        "The brace server is not running: no replica serves (start it with `brace up`).\n"
+    )
 
 
 @pytest.mark.parametrize(
