@@ -1,14 +1,17 @@
 """The one error hierarchy of brace.
 
 Every failure a user can cause or fix is a `BraceError`: a message that says what went
-wrong, an optional hint that says what to do instead, an exit code for the CLI and an
-HTTP status for the management API. The CLI prints message and hint on one line each
-and exits with the code; the API answers `{"error": message, "hint": hint}`. Anything
-that is not a `BraceError` is a bug and is shown as such.
+wrong, an optional hint that says what to do instead, a `code` naming the kind of
+failure (the management API's `error_code`), the `facts` a front end needs to word its
+own hint, an exit code for the CLI and an HTTP status for the management API. The CLI
+prints message and hint on one line each and exits with the code; the API answers
+`{"error": message, "error_code": code}` with the status. Anything that is not a
+`BraceError` is a bug and is shown as such.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 
@@ -28,11 +31,21 @@ class BraceError(Exception):
 
     exit_code: ExitCode = ExitCode.ERROR
     http_status: int = 500
+    default_code: str = "ERROR"
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        code: str | None = None,
+        facts: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.code = code or self.default_code
+        self.facts = dict(facts or {})
 
     def to_json(self) -> dict[str, str]:
         body = {"error": self.message}
@@ -46,16 +59,19 @@ class UsageError(BraceError):
 
     exit_code = ExitCode.USAGE
     http_status = 400
+    default_code = "INVALID_ARGUMENT"
 
 
 class AuthError(BraceError):
     exit_code = ExitCode.AUTH
     http_status = 401
+    default_code = "UNAUTHORIZED"
 
 
 class NotFoundError(BraceError):
     exit_code = ExitCode.NOT_FOUND
     http_status = 404
+    default_code = "NOT_FOUND"
 
 
 class InvalidError(BraceError):
@@ -63,6 +79,7 @@ class InvalidError(BraceError):
 
     exit_code = ExitCode.REFUSED
     http_status = 400
+    default_code = "VALIDATION_ERROR"
 
 
 class ConfigError(InvalidError):
@@ -74,6 +91,7 @@ class RefusedError(BraceError):
 
     exit_code = ExitCode.REFUSED
     http_status = 409
+    default_code = "CONFLICT"
 
 
 class ServerError(BraceError):
@@ -81,6 +99,7 @@ class ServerError(BraceError):
 
     exit_code = ExitCode.SERVER
     http_status = 503
+    default_code = "SERVER_ERROR"
 
 
 class StateError(BraceError):
@@ -89,3 +108,4 @@ class StateError(BraceError):
 
     exit_code = ExitCode.ERROR
     http_status = 500
+    default_code = "STATE_ERROR"

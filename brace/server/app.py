@@ -1,7 +1,8 @@
-"""The internal Starlette app behind the gateway: health now, the management API next.
+"""The internal Starlette app behind the gateway: health and the management API.
 
 The gateway forwards every path that is not an inference path here, over a Unix
-socket, so users see one address.
+socket, so users see one address. The management API (`brace.server.api`) reaches the
+store through its own worker thread, never from the event loop.
 """
 
 from __future__ import annotations
@@ -10,23 +11,38 @@ import os
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from brace import __version__
+from brace.errors import BraceError
+from brace.server.api import errors
+from brace.server.api import routes as api_routes
+from brace.server.api.auth import RequireKey
+from brace.server.api.spec import spec_route
+from brace.server.storeworker import StoreWorker
 
 
-def internal_app(home: Path) -> Starlette:
+def internal_app(home: Path, key: str, store: StoreWorker) -> Starlette:
+    """The app for the brace home `home`, with the API key `key` on /v1 paths; the
+    management API uses `store` (its own worker thread)."""
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "ok", "version": __version__, "pid": os.getpid(), "home": str(home)}
         )
 
-    async def not_found(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": f"no such path: {request.url.path}"}, status_code=404)
-
-    return Starlette(
-        routes=[Route("/healthz", healthz)],
-        exception_handlers={404: not_found},
+    app = Starlette(
+        routes=[Route("/healthz", healthz), *api_routes.ROUTES, spec_route()],
+        middleware=[Middleware(RequireKey, key=key)],
+        exception_handlers={
+            BraceError: errors.brace_error,
+            404: errors.not_found,
+            405: errors.method_not_allowed,
+            Exception: errors.bug,
+        },
     )
+    app.state.store = store
+    return app

@@ -19,6 +19,7 @@ from pathlib import Path
 import uvicorn
 import uvloop
 
+from brace.apikey import api_key
 from brace.errors import ServerError
 from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
@@ -64,8 +65,9 @@ async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -
     controller.sweep_orphans()
 
     paths.internal_socket.unlink(missing_ok=True)
+    api_db = StoreWorker(home)
     config = uvicorn.Config(
-        internal_app(home),
+        internal_app(home, api_key(home), api_db),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",
@@ -100,6 +102,7 @@ async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -
         with contextlib.suppress(OSError):  # only when no replica socket is left in it
             paths.sockets.rmdir()
         db.close()
+        api_db.close()
         print("brace server stopped", flush=True)
 
 

@@ -1,0 +1,72 @@
+"""Reading JSON request bodies at the API's boundary, with errors that name the field.
+
+A body must be a JSON object; each field is checked for its type here, and its value
+by the services (ranges, names, rules), so the API and the CLI refuse the same values
+with the same words.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from brace.errors import InvalidError
+
+T = TypeVar("T")
+
+MAX_BODY = 1 << 20
+"""Largest management request body, in bytes."""
+
+
+def parse(raw: bytes, *, required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty and not required)."""
+    if not raw.strip():
+        if required:
+            raise InvalidError("the request needs a JSON object body", code="INVALID_BODY")
+        return {}
+    if len(raw) > MAX_BODY:
+        raise InvalidError(f"the body is larger than {MAX_BODY} bytes", code="INVALID_BODY")
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise InvalidError(f"the body is not valid JSON: {error}", code="INVALID_BODY") from None
+    if not isinstance(body, dict):
+        raise InvalidError("the body must be a JSON object", code="INVALID_BODY")
+    return body
+
+
+def only(body: dict[str, Any], *names: str) -> None:
+    """Refuse fields other than `names`."""
+    unknown = sorted(set(body) - set(names))
+    if unknown:
+        raise InvalidError(
+            f"unknown field {unknown[0]!r}; allowed: {', '.join(names)}",
+            code="INVALID_BODY",
+            facts={"field": unknown[0]},
+        )
+
+
+def field(body: dict[str, Any], name: str, kind: type[T], *, required: bool = False) -> T | None:
+    """`body[name]` if it has type `kind` (None when absent and not required)."""
+    if name not in body or body[name] is None:
+        if required:
+            raise InvalidError(
+                f"the field {name!r} is required", code="INVALID_BODY", facts={"field": name}
+            )
+        return None
+    value = body[name]
+    if (kind is not bool and isinstance(value, bool)) or not isinstance(value, kind):
+        raise InvalidError(
+            f"the field {name!r} must be {_names[kind]}, not {type(value).__name__}",
+            code="INVALID_BODY",
+            facts={"field": name},
+        )
+    return value
+
+
+_names: dict[type, str] = {
+    str: "a string",
+    bool: "true or false",
+    dict: "an object",
+    int: "an integer",
+}
