@@ -1,4 +1,4 @@
-"""A deployment's log: one file that replicas and the server append to, read four ways.
+"""A deployment's log: one file that replicas and the server append to, read three ways.
 
 The replica's output (the user's prints, load and reload records, tracebacks) is
 appended by the replica process itself; the server adds its own lines through
@@ -10,9 +10,11 @@ Where the file lives is `brace.server.paths.ServerPaths.deployment_log`.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _TAIL_CHUNK = 65536
 """Bytes read from the end of the file per step when looking for the last lines."""
@@ -97,3 +99,29 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+# The two stamps that start lines: brace's own ("2026-01-02T03:04:05 [brace] ...") and the
+# replica's log records ("2026-01-02 03:04:05,678 INFO ..."), both in local time.
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:,(\d{3}))?")
+
+
+def line_time(line: str) -> float | None:
+    """When a log line was written (seconds since the epoch), if it starts with a stamp."""
+    found = _STAMP.match(line)
+    if found is None:
+        return None
+    day, clock, millis = found.groups()
+    try:
+        seconds = time.mktime(time.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M:%S"))
+    except (ValueError, OverflowError):
+        return None
+    return seconds + int(millis or 0) / 1000
+
+
+def log_record(line: str) -> dict[str, Any]:
+    """A line as Baseten's log record: `timestamp` in epoch nanoseconds as a string
+    ("" when the line carries no time of its own), `message`, `replica` (None)."""
+    seconds = line_time(line)
+    stamp = "" if seconds is None else str(round(seconds * 1000) * 1_000_000)
+    return {"timestamp": stamp, "message": line, "replica": None}

@@ -2,8 +2,9 @@
 `brace.services` in the store's thread, and answers with Baseten's JSON shape
 (`brace.services.views`, the shapes `brace ... -o json` prints too).
 
-Paths follow Baseten's management API (`/v1/models/...`); `development` and
-`production` stand for those deployments of a model wherever a deployment id goes.
+Paths, bodies and answers follow Baseten's management API (docs/api.md);
+`development` and `production` stand for those deployments of a model wherever a
+deployment id goes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from brace.logs import DeploymentLog
+from brace.errors import NotFoundError
+from brace.logs import DeploymentLog, log_record
 from brace.server.api import bodies
 from brace.server.paths import ServerPaths
 from brace.server.storeworker import StoreWorker
@@ -29,7 +31,7 @@ T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 LOG_LINES = 1000
-"""Most log lines `GET .../logs` returns (the last ones)."""
+"""Most log lines `GET .../logs` returns (the last ones), as Baseten's `limit` allows."""
 
 
 async def _run(request: Request, use: Callable[[Store], T]) -> T:
@@ -57,13 +59,22 @@ def _env_name(request: Request) -> str:
     return str(request.path_params["env_name"])
 
 
+def _settings_answer(changed: bool) -> dict[str, str]:
+    if changed:
+        return {"status": "ACCEPTED", "message": "The new settings are being applied."}
+    return {"status": "UNCHANGED", "message": "The settings are unchanged."}
+
+
 # models
 
 
 async def list_models(request: Request) -> JSONResponse:
+    name = request.query_params.get("name")
+
     def read(store: Store) -> dict[str, Any]:
         with store.read() as tx:
-            return {"models": [views.model_json(tx, m) for m in tx.models()]}
+            found = [m for m in tx.models() if name is None or m.name == name]
+            return {"models": [views.model_json(tx, m) for m in found]}
 
     return JSONResponse(await _run(request, read))
 
@@ -85,10 +96,13 @@ async def delete_model(request: Request) -> JSONResponse:
 
 
 async def list_deployments(request: Request) -> JSONResponse:
+    name = request.query_params.get("name")
+
     def read(store: Store) -> dict[str, Any]:
         with store.read() as tx:
             model = find_model(tx, _model_id(request))
-            return views.deployments_json(tx, tx.deployments(model.id))
+            found = [d for d in tx.deployments(model.id) if name is None or d.name == name]
+            return views.deployments_json(tx, found)
 
     return JSONResponse(await _run(request, read))
 
@@ -125,27 +139,25 @@ async def update_deployment(request: Request) -> JSONResponse:
     return JSONResponse(await _run(request, _deployment_view(request, renamed.id)))
 
 
-async def activate(request: Request) -> JSONResponse:
-    await _run(
-        request,
-        lambda store: deployments.activate(store, _deployment_id(request), _model_id(request)),
-    )
-    return JSONResponse({"success": True})
+def _lifecycle(use: Callable[[Store, str, str], object]) -> Handler:
+    """Activate or deactivate a deployment."""
 
+    async def handle(request: Request) -> JSONResponse:
+        await _run(request, lambda store: use(store, _deployment_id(request), _model_id(request)))
+        return JSONResponse({"success": True})
 
-async def deactivate(request: Request) -> JSONResponse:
-    await _run(
-        request,
-        lambda store: deployments.deactivate(store, _deployment_id(request), _model_id(request)),
-    )
-    return JSONResponse({"success": True})
+    return handle
 
 
 async def promote_deployment(request: Request) -> JSONResponse:
-    body = await _body(request, "environment", "scale_down_previous_deployment", required=False)
-    environment = bodies.field(body, "environment", str) or PRODUCTION
-    bodies.field(body, "scale_down_previous_deployment", bool)
-    return await _promote(request, _deployment_id(request), environment)
+    """To production. `scale_down_previous_production` and `preserve_env_instance_type`
+    are checked and have nothing to act on here (docs/api.md)."""
+    body = await _body(
+        request, "scale_down_previous_production", "preserve_env_instance_type", required=False
+    )
+    bodies.field(body, "scale_down_previous_production", bool)
+    bodies.field(body, "preserve_env_instance_type", bool)
+    return await _promote(request, _deployment_id(request), PRODUCTION)
 
 
 async def _promote(request: Request, ref: str, environment: str) -> JSONResponse:
@@ -164,11 +176,7 @@ async def update_autoscaling(request: Request) -> JSONResponse:
             store, _deployment_id(request), body, _model_id(request)
         ),
     )
-    if changed:
-        return JSONResponse(
-            {"status": "ACCEPTED", "message": "Autoscaling settings are being applied."}
-        )
-    return JSONResponse({"status": "UNCHANGED", "message": "Autoscaling settings are unchanged."})
+    return JSONResponse(_settings_answer(changed))
 
 
 async def deployment_logs(request: Request) -> JSONResponse:
@@ -180,7 +188,7 @@ async def deployment_logs(request: Request) -> JSONResponse:
     worker: StoreWorker = request.app.state.store
     log = DeploymentLog(ServerPaths(worker.home).deployment_log(found))
     lines = await asyncio.to_thread(log.tail, LOG_LINES)
-    return JSONResponse({"logs": [{"message": line} for line in lines]})
+    return JSONResponse({"logs": [log_record(line) for line in lines]})
 
 
 # environments
@@ -190,9 +198,8 @@ async def list_environments(request: Request) -> JSONResponse:
     def read(store: Store) -> dict[str, Any]:
         with store.read() as tx:
             model = find_model(tx, _model_id(request))
-            return {
-                "environments": [views.environment_json(tx, e) for e in tx.environments(model.id)]
-            }
+            found = tx.environments(model.id)
+            return {"environments": [views.environment_json(tx, e) for e in found]}
 
     return JSONResponse(await _run(request, read))
 
@@ -201,9 +208,8 @@ def _environment_view(request: Request, name: str | None = None) -> Callable[[St
     def read(store: Store) -> dict[str, Any]:
         with store.read() as tx:
             model = find_model(tx, _model_id(request))
-            return views.environment_json(
-                tx, find_environment(tx, model, name or _env_name(request))
-            )
+            found = find_environment(tx, model, name or _env_name(request))
+            return views.environment_json(tx, found)
 
     return read
 
@@ -212,12 +218,18 @@ async def get_environment(request: Request) -> JSONResponse:
     return JSONResponse(await _run(request, _environment_view(request)))
 
 
+def _settings(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    return (
+        bodies.field(body, "autoscaling_settings", dict),
+        bodies.field(body, "promotion_settings", dict),
+    )
+
+
 async def create_environment(request: Request) -> JSONResponse:
     body = await _body(request, "name", "autoscaling_settings", "promotion_settings")
     name = bodies.field(body, "name", str, required=True)
     assert name is not None
-    autoscaling = bodies.field(body, "autoscaling_settings", dict)
-    settings = bodies.field(body, "promotion_settings", dict)
+    autoscaling, promotion_settings = _settings(body)
     await _run(
         request,
         lambda store: environments.create(
@@ -225,40 +237,43 @@ async def create_environment(request: Request) -> JSONResponse:
             name,
             _model_id(request),
             autoscaling=autoscaling,
-            promotion_settings=settings,
+            promotion_settings=promotion_settings,
         ),
     )
-    return JSONResponse(await _run(request, _environment_view(request, name)), status_code=201)
+    return JSONResponse(await _run(request, _environment_view(request, name)))
 
 
 async def update_environment(request: Request) -> JSONResponse:
     body = await _body(request, "autoscaling_settings", "promotion_settings")
-    autoscaling = bodies.field(body, "autoscaling_settings", dict)
-    settings = bodies.field(body, "promotion_settings", dict)
-    await _run(
+    autoscaling, promotion_settings = _settings(body)
+    _, changed = await _run(
         request,
         lambda store: environments.update(
             store,
             _env_name(request),
             _model_id(request),
             autoscaling=autoscaling,
-            promotion_settings=settings,
+            promotion_settings=promotion_settings,
         ),
     )
-    return JSONResponse(await _run(request, _environment_view(request)))
+    environment = await _run(request, _environment_view(request))
+    return JSONResponse({"environment": environment, **_settings_answer(changed)})
 
 
 async def delete_environment(request: Request) -> JSONResponse:
     deleted = await _run(
         request, lambda store: environments.delete(store, _env_name(request), _model_id(request))
     )
-    return JSONResponse({"name": deleted.name, "deleted": True, "model_id": deleted.model_id})
+    return JSONResponse({"name": deleted.name, "model_id": deleted.model_id, "deleted": True})
 
 
 async def promote_to_environment(request: Request) -> JSONResponse:
-    body = await _body(request, "deployment_id", "scale_down_previous_deployment")
+    body = await _body(
+        request, "deployment_id", "scale_down_previous_deployment", "preserve_env_instance_type"
+    )
     deployment_id = bodies.field(body, "deployment_id", str, required=True)
     bodies.field(body, "scale_down_previous_deployment", bool)
+    bodies.field(body, "preserve_env_instance_type", bool)
     assert deployment_id is not None
     return await _promote(request, deployment_id, _env_name(request))
 
@@ -269,17 +284,16 @@ def _rollout_action(action: RolloutAction) -> Handler:
             request,
             lambda store: rollout.request(store, action, _model_id(request), _env_name(request)),
         )
-        return JSONResponse({"status": leads_to.value, "message": _ACTION_MESSAGES[leads_to]})
+        if action is RolloutAction.CANCEL:
+            return JSONResponse({"status": leads_to.value, "message": _CANCELED[leads_to]})
+        return JSONResponse({"success": True})
 
     return handle
 
 
-_ACTION_MESSAGES = {
-    PromotionStatus.PAUSED: "The promotion pauses after its current step.",
-    PromotionStatus.RAMPING_UP: "The promotion resumes from where it paused.",
-    PromotionStatus.RAMPING_DOWN: "Traffic ramps back to the previous deployment.",
-    PromotionStatus.CANCELED: "The promotion is canceled: traffic stays where it was.",
-    PromotionStatus.SUCCEEDED: "All traffic moves to the candidate deployment.",
+_CANCELED = {
+    PromotionStatus.RAMPING_DOWN: "Traffic ramps back to the previous deployment, step by step.",
+    PromotionStatus.CANCELED: "The promotion is canceled; traffic stays where it was.",
 }
 _ACTION_PATHS = {
     "pause_promotion": RolloutAction.PAUSE,
@@ -290,59 +304,63 @@ _ACTION_PATHS = {
 }
 
 
+def _environment_lifecycle(use: Callable[[Store, str, str], object]) -> Handler:
+    """Activate or deactivate the deployment an environment serves."""
+
+    async def handle(request: Request) -> JSONResponse:
+        def act(store: Store) -> None:
+            with store.read() as tx:
+                model = find_model(tx, _model_id(request))
+                environment = find_environment(tx, model, _env_name(request))
+            if environment.current_deployment_id is None:
+                raise NotFoundError(
+                    f"environment {environment.name!r} has no deployment",
+                    code="NO_DEPLOYMENT",
+                    facts={"environment": environment.name},
+                )
+            use(store, environment.current_deployment_id, model.id)
+
+        await _run(request, act)
+        return JSONResponse({"success": True})
+
+    return handle
+
+
+_MODEL = "/v1/models/{model_id}"
+_DEPLOYMENT = _MODEL + "/deployments/{deployment_id}"
+_ENVIRONMENT = _MODEL + "/environments/{env_name}"
+
 ROUTES = [
     Route("/v1/models", list_models, methods=["GET"]),
-    Route("/v1/models/{model_id}", get_model, methods=["GET"]),
-    Route("/v1/models/{model_id}", delete_model, methods=["DELETE"]),
-    Route("/v1/models/{model_id}/deployments", list_deployments, methods=["GET"]),
-    Route("/v1/models/{model_id}/deployments/{deployment_id}", get_deployment, methods=["GET"]),
-    Route(
-        "/v1/models/{model_id}/deployments/{deployment_id}",
-        delete_deployment,
-        methods=["DELETE"],
-    ),
-    Route(
-        "/v1/models/{model_id}/deployments/{deployment_id}",
-        update_deployment,
-        methods=["PATCH"],
-    ),
-    Route("/v1/models/{model_id}/deployments/{deployment_id}/activate", activate, methods=["POST"]),
-    Route(
-        "/v1/models/{model_id}/deployments/{deployment_id}/deactivate",
-        deactivate,
-        methods=["POST"],
-    ),
-    Route(
-        "/v1/models/{model_id}/deployments/{deployment_id}/promote",
-        promote_deployment,
-        methods=["POST"],
-    ),
-    Route(
-        "/v1/models/{model_id}/deployments/{deployment_id}/autoscaling_settings",
-        update_autoscaling,
-        methods=["PATCH"],
-    ),
-    Route(
-        "/v1/models/{model_id}/deployments/{deployment_id}/logs",
-        deployment_logs,
-        methods=["GET"],
-    ),
-    Route("/v1/models/{model_id}/environments", list_environments, methods=["GET"]),
-    Route("/v1/models/{model_id}/environments", create_environment, methods=["POST"]),
-    Route("/v1/models/{model_id}/environments/{env_name}", get_environment, methods=["GET"]),
-    Route("/v1/models/{model_id}/environments/{env_name}", update_environment, methods=["PATCH"]),
-    Route("/v1/models/{model_id}/environments/{env_name}", delete_environment, methods=["DELETE"]),
-    Route(
-        "/v1/models/{model_id}/environments/{env_name}/promote",
-        promote_to_environment,
-        methods=["POST"],
-    ),
+    Route(_MODEL, get_model, methods=["GET"]),
+    Route(_MODEL, delete_model, methods=["DELETE"]),
+    Route(_MODEL + "/deployments", list_deployments, methods=["GET"]),
+    Route(_DEPLOYMENT, get_deployment, methods=["GET"]),
+    Route(_DEPLOYMENT, delete_deployment, methods=["DELETE"]),
+    Route(_DEPLOYMENT, update_deployment, methods=["PATCH"]),
+    Route(_DEPLOYMENT + "/activate", _lifecycle(deployments.activate), methods=["POST"]),
+    Route(_DEPLOYMENT + "/deactivate", _lifecycle(deployments.deactivate), methods=["POST"]),
+    Route(_DEPLOYMENT + "/promote", promote_deployment, methods=["POST"]),
+    Route(_DEPLOYMENT + "/autoscaling_settings", update_autoscaling, methods=["PATCH"]),
+    Route(_DEPLOYMENT + "/logs", deployment_logs, methods=["GET"]),
+    Route(_MODEL + "/environments", list_environments, methods=["GET"]),
+    Route(_MODEL + "/environments", create_environment, methods=["POST"]),
+    Route(_ENVIRONMENT, get_environment, methods=["GET"]),
+    Route(_ENVIRONMENT, update_environment, methods=["PATCH"]),
+    Route(_ENVIRONMENT, delete_environment, methods=["DELETE"]),
+    Route(_ENVIRONMENT + "/promote", promote_to_environment, methods=["POST"]),
     *(
-        Route(
-            f"/v1/models/{{model_id}}/environments/{{env_name}}/{path}",
-            _rollout_action(action),
-            methods=["POST"],
-        )
+        Route(f"{_ENVIRONMENT}/{path}", _rollout_action(action), methods=["POST"])
         for path, action in _ACTION_PATHS.items()
+    ),
+    Route(
+        _ENVIRONMENT + "/activate",
+        _environment_lifecycle(deployments.activate),
+        methods=["POST"],
+    ),
+    Route(
+        _ENVIRONMENT + "/deactivate",
+        _environment_lifecycle(deployments.deactivate),
+        methods=["POST"],
     ),
 ]

@@ -134,25 +134,36 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "EnvironmentsV1": _object({"environments": {"type": "array", "items": _ref("EnvironmentV1")}}),
-    "DeleteModelResponseV1": _object({"id": STR, "deleted": BOOL}),
-    "DeleteDeploymentResponseV1": _object({"id": STR, "deleted": BOOL, "model_id": STR}),
-    "DeleteEnvironmentResponseV1": _object({"name": STR, "deleted": BOOL, "model_id": STR}),
-    "SuccessResponseV1": _object({"success": BOOL}),
+    "ModelTombstoneV1": _object({"id": STR, "deleted": BOOL}),
+    "DeploymentTombstoneV1": _object({"id": STR, "deleted": BOOL, "model_id": STR}),
+    "EnvironmentTombstoneV1": _object({"name": STR, "model_id": STR, "deleted": BOOL}),
+    "ActivateResponseV1": _object({"success": BOOL}),
+    "DeactivateResponseV1": _object({"success": BOOL}),
     "UpdateAutoscalingSettingsResponseV1": _object(
-        {"status": {"type": "string", "enum": ["ACCEPTED", "UNCHANGED"]}, "message": STR}
+        {"status": {"type": "string", "enum": ["ACCEPTED", "QUEUED", "UNCHANGED"]}, "message": STR}
     ),
-    "SignalPromotionResponseV1": _object(
-        {"status": {"type": "string", "enum": [s.value for s in PromotionStatus]}, "message": STR}
+    "UpdateEnvironmentResponseV1": _object(
+        {
+            "environment": _ref("EnvironmentV1"),
+            "status": {"type": "string", "enum": ["ACCEPTED", "QUEUED", "UNCHANGED"]},
+            "message": STR,
+        }
     ),
-    "LogsV1": _object({"logs": {"type": "array", "items": _object({"message": STR})}}),
+    "SignalPromotionResponseV1": _object({"success": BOOL}),
+    "CancelPromotionResponseV1": _object(
+        {"status": {"type": "string", "enum": ["CANCELED", "RAMPING_DOWN"]}, "message": STR}
+    ),
+    "LogV1": _object({"timestamp": STR, "message": STR, "replica": _nullable(STR)}),
+    "GetLogsResponseV1": _object({"logs": {"type": "array", "items": _ref("LogV1")}}),
     "Error": _object({"error": STR, "error_code": STR}, {"details": {"type": "object"}}),
     # Request bodies: every field optional unless required; settings are partial.
     "UpdateDeploymentRequestV1": _object({"name": STR}),
     "PromoteRequestV1": _object(
-        {}, {"environment": _nullable(STR), "scale_down_previous_deployment": BOOL}
+        {}, {"scale_down_previous_production": BOOL, "preserve_env_instance_type": BOOL}
     ),
     "PromoteToEnvironmentRequestV1": _object(
-        {"deployment_id": STR}, {"scale_down_previous_deployment": BOOL}
+        {"deployment_id": STR},
+        {"scale_down_previous_deployment": BOOL, "preserve_env_instance_type": BOOL},
     ),
     "UpdateAutoscalingSettingsRequestV1": _object({}, dict.fromkeys(AUTOSCALING_FIELDS, INT)),
     "UpdatePromotionSettingsRequestV1": _object(
@@ -197,7 +208,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Delete a model with its deployments and environments",
         None,
         200,
-        "DeleteModelResponseV1",
+        "ModelTombstoneV1",
     ),
     ("GET", "/v1/models/{model_id}/deployments"): (
         "List a model's deployments",
@@ -215,7 +226,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Delete a deployment",
         None,
         200,
-        "DeleteDeploymentResponseV1",
+        "DeploymentTombstoneV1",
     ),
     ("PATCH", "/v1/models/{model_id}/deployments/{deployment_id}"): (
         "Rename a deployment",
@@ -227,16 +238,16 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Activate a deployment",
         None,
         200,
-        "SuccessResponseV1",
+        "ActivateResponseV1",
     ),
     ("POST", "/v1/models/{model_id}/deployments/{deployment_id}/deactivate"): (
         "Deactivate a deployment",
         None,
         200,
-        "SuccessResponseV1",
+        "DeactivateResponseV1",
     ),
     ("POST", "/v1/models/{model_id}/deployments/{deployment_id}/promote"): (
-        "Promote a deployment to an environment (production by default)",
+        "Promote a deployment (or `development`: a new deployment from it) to production",
         "PromoteRequestV1",
         200,
         "DeploymentV1",
@@ -251,7 +262,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "The last lines of a deployment's log",
         None,
         200,
-        "LogsV1",
+        "GetLogsResponseV1",
     ),
     ("GET", "/v1/models/{model_id}/environments"): (
         "List a model's environments",
@@ -262,7 +273,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
     ("POST", "/v1/models/{model_id}/environments"): (
         "Create an environment",
         "CreateEnvironmentRequestV1",
-        201,
+        200,
         "EnvironmentV1",
     ),
     ("GET", "/v1/models/{model_id}/environments/{env_name}"): (
@@ -275,13 +286,13 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Update an environment's settings (partial updates are merged)",
         "UpdateEnvironmentRequestV1",
         200,
-        "EnvironmentV1",
+        "UpdateEnvironmentResponseV1",
     ),
     ("DELETE", "/v1/models/{model_id}/environments/{env_name}"): (
         "Delete an environment",
         None,
         200,
-        "DeleteEnvironmentResponseV1",
+        "EnvironmentTombstoneV1",
     ),
     ("POST", "/v1/models/{model_id}/environments/{env_name}/promote"): (
         "Promote a deployment to the environment",
@@ -294,14 +305,24 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
             summary,
             None,
             200,
-            "SignalPromotionResponseV1",
+            response,
         )
-        for action, summary in [
-            ("pause_promotion", "Pause a rolling promotion"),
-            ("resume_promotion", "Resume a paused rolling promotion"),
-            ("cancel_promotion", "Cancel a promotion (gracefully when rolling)"),
-            ("force_cancel_promotion", "Cancel a promotion at once"),
-            ("force_roll_forward_promotion", "Finish a rolling promotion at once"),
+        for action, summary, response in [
+            ("pause_promotion", "Pause a rolling promotion", "SignalPromotionResponseV1"),
+            ("resume_promotion", "Resume a paused rolling promotion", "SignalPromotionResponseV1"),
+            (
+                "cancel_promotion",
+                "Cancel a promotion (gracefully when rolling)",
+                "CancelPromotionResponseV1",
+            ),
+            ("force_cancel_promotion", "Cancel a promotion at once", "SignalPromotionResponseV1"),
+            (
+                "force_roll_forward_promotion",
+                "Finish a rolling promotion at once",
+                "SignalPromotionResponseV1",
+            ),
+            ("activate", "Activate the environment's deployment", "ActivateResponseV1"),
+            ("deactivate", "Deactivate the environment's deployment", "DeactivateResponseV1"),
         ]
     },
 }

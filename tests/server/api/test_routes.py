@@ -1,0 +1,357 @@
+"""Every management path: its success shape (validated against the OpenAPI document),
+its refusals with status and error_code, and the key it requires."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from brace.server.api.routes import ROUTES
+from brace.server.api.spec import OPERATIONS, SPEC_PATH, document
+from brace.services.push import push
+from brace.store import Deployment, DeploymentStatus, Store
+from tests.server.api.conftest import KEY, conforms
+from tests.services.conftest import become_active, enable_rolling
+
+
+def _model(store: Store) -> str:
+    with store.read() as tx:
+        return tx.models()[0].id
+
+
+def _refused(answer: object, status: int, code: str, error: str) -> None:
+    assert answer.status_code == status, answer.text  # type: ignore[attr-defined]
+    body = answer.json()  # type: ignore[attr-defined]
+    assert (body["error"], body["error_code"]) == (error, code)
+    conforms(body, "Error")
+
+
+# auth
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no-key"),
+        pytest.param({"Authorization": "Api-Key wrong"}, id="wrong-key"),
+        pytest.param({"Authorization": KEY}, id="no-scheme"),
+    ],
+)
+def test_every_v1_path_needs_the_key(api: TestClient, headers: dict[str, str]) -> None:
+    for route in ROUTES:
+        path = route.path.format(model_id="m", deployment_id="d", env_name="e")
+        for method in route.methods or ():
+            if method == "HEAD":
+                continue
+            answer = api.request(method, path, headers={"Authorization": "", **headers})
+            assert answer.status_code == 401, (method, path)
+            assert answer.json()["error_code"] == "UNAUTHORIZED"
+
+
+def test_bearer_works_and_health_needs_no_key(api: TestClient, production: Deployment) -> None:
+    assert api.get("/v1/models", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    assert api.get("/healthz", headers={"Authorization": ""}).status_code == 200
+
+
+# the spec
+
+
+def test_the_spec_lists_exactly_the_routes(api: TestClient) -> None:
+    served = {
+        (method, route.path)
+        for route in ROUTES
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    assert served == set(OPERATIONS)
+    answer = api.get(SPEC_PATH)
+    assert answer.status_code == 200
+    assert answer.json() == document()
+
+
+# models
+
+
+def test_models(api: TestClient, store: Store, production: Deployment) -> None:
+    listed = api.get("/v1/models").json()
+    conforms(listed, "ModelsV1")
+    [model] = listed["models"]
+    assert (model["name"], model["production_deployment_id"]) == ("hello", production.id)
+    by_id = api.get(f"/v1/models/{model['id']}").json()
+    conforms(by_id, "ModelV1")
+    assert by_id == model
+    _refused(api.get("/v1/models/nope"), 404, "NOT_FOUND", "no model named 'nope'")
+    deleted = api.delete(f"/v1/models/{model['id']}").json()
+    conforms(deleted, "ModelTombstoneV1")
+    assert deleted == {"id": model["id"], "deleted": True}
+    assert api.get("/v1/models").json() == {"models": []}
+
+
+# deployments
+
+
+def test_deployments(api: TestClient, store: Store, production: Deployment) -> None:
+    model_id = production.model_id
+    base = f"/v1/models/{model_id}/deployments"
+    listed = api.get(base).json()
+    conforms(listed, "DeploymentsV1")
+    assert [d["id"] for d in listed["deployments"]] == [production.id]
+    for ref in (production.id, "production"):
+        shown = api.get(f"{base}/{ref}").json()
+        conforms(shown, "DeploymentV1")
+        assert (shown["id"], shown["is_production"], shown["environment"]) == (
+            production.id,
+            True,
+            "production",
+        )
+    _refused(
+        api.get(f"{base}/development"),
+        404,
+        "NOT_FOUND",
+        "model 'hello' has no development deployment",
+    )
+
+
+def test_rename_activate_deactivate_delete(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    other = push(store, truss_dir, publish=True).deployment
+    base = f"/v1/models/{production.model_id}/deployments/{other.id}"
+    renamed = api.patch(base, json={"name": "v2"})
+    assert renamed.status_code == 200
+    conforms(renamed.json(), "DeploymentV1")
+    assert renamed.json()["name"] == "v2"
+    _refused(
+        api.patch(base, json={"name": 2}),
+        400,
+        "INVALID_BODY",
+        "the field 'name' must be a string, not int",
+    )
+    _refused(
+        api.patch(base, json={"title": "x"}),
+        400,
+        "INVALID_BODY",
+        "unknown field 'title'; allowed: name",
+    )
+    _refused(
+        api.patch(base, content=b"[1"),
+        400,
+        "INVALID_BODY",
+        api.patch(base, content=b"[1").json()["error"],
+    )
+    assert api.post(f"{base}/deactivate").json() == {"success": True}
+    _refused(
+        api.post(f"{base}/deactivate"),
+        409,
+        "CONFLICT",
+        f"deployment v2 ({other.id}) is already INACTIVE",
+    )
+    assert api.post(f"{base}/activate").json() == {"success": True}
+    deleted = api.delete(base).json()
+    conforms(deleted, "DeploymentTombstoneV1")
+    assert deleted == {"id": other.id, "deleted": True, "model_id": production.model_id}
+    _refused(
+        api.delete(f"/v1/models/{production.model_id}/deployments/{production.id}"),
+        409,
+        "CONFLICT",
+        f"deployment deployment-1 ({production.id}) is production's current deployment "
+        "and cannot be deleted",
+    )
+
+
+def test_autoscaling_settings(api: TestClient, production: Deployment) -> None:
+    path = f"/v1/models/{production.model_id}/deployments/{production.id}/autoscaling_settings"
+    accepted = api.patch(path, json={"max_replica": 3, "scale_down_delay": 60})
+    conforms(accepted.json(), "UpdateAutoscalingSettingsResponseV1")
+    assert accepted.json()["status"] == "ACCEPTED"
+    assert api.patch(path, json={"max_replica": 3}).json()["status"] == "UNCHANGED"
+    shown = api.get(f"/v1/models/{production.model_id}/deployments/{production.id}").json()
+    assert shown["autoscaling_settings"]["max_replica"] == 3
+    invalid = api.patch(path, json={"min_replica": -1})
+    assert (invalid.status_code, invalid.json()["error_code"]) == (400, "VALIDATION_ERROR")
+    unknown = api.patch(path, json={"replicas": 2})
+    assert (unknown.status_code, unknown.json()["error_code"]) == (400, "VALIDATION_ERROR")
+
+
+def test_promote_a_published_deployment(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    other = push(store, truss_dir, publish=True).deployment
+    promoted = api.post(f"/v1/models/{production.model_id}/deployments/{other.id}/promote")
+    assert promoted.status_code == 200, promoted.text
+    conforms(promoted.json(), "DeploymentV1")
+    environment = api.get(f"/v1/models/{production.model_id}/environments/production").json()
+    conforms(environment, "EnvironmentV1")
+    assert environment["candidate_deployment"]["id"] == other.id
+    assert environment["in_progress_promotion"]["status"] == "RELEASING"
+    _refused(
+        api.post(f"/v1/models/{production.model_id}/deployments/{other.id}/promote"),
+        409,
+        "CONFLICT",
+        api.post(f"/v1/models/{production.model_id}/deployments/{other.id}/promote").json()[
+            "error"
+        ],
+    )
+
+
+def test_promote_development_makes_a_new_deployment(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    push(store, truss_dir)
+    promoted = api.post(
+        f"/v1/models/{production.model_id}/deployments/development/promote",
+        json={"scale_down_previous_production": True},
+    )
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["name"] == "deployment-2"
+    assert promoted.json()["is_development"] is False
+
+
+def test_logs(api: TestClient, store: Store, production: Deployment) -> None:
+    log = store.home / "logs" / f"{production.id}.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text("2026-01-02T03:04:05 [brace] status ACTIVE\nhello from load()\n")
+    answer = api.get(f"/v1/models/{production.model_id}/deployments/{production.id}/logs")
+    conforms(answer.json(), "GetLogsResponseV1")
+    first, second = answer.json()["logs"]
+    assert first["message"] == "2026-01-02T03:04:05 [brace] status ACTIVE"
+    assert int(first["timestamp"]) > 1_700_000_000 * 10**9
+    assert second == {"timestamp": "", "message": "hello from load()", "replica": None}
+
+
+# environments
+
+
+def test_environments(api: TestClient, store: Store, production: Deployment) -> None:
+    base = f"/v1/models/{production.model_id}/environments"
+    created = api.post(
+        base,
+        json={"name": "staging", "promotion_settings": {"rolling_deploy": True}},
+    )
+    assert created.status_code == 200, created.text
+    conforms(created.json(), "EnvironmentV1")
+    assert created.json()["promotion_settings"]["rolling_deploy"] is True
+    listed = api.get(base).json()
+    conforms(listed, "EnvironmentsV1")
+    assert [e["name"] for e in listed["environments"]] == ["production", "staging"]
+    _refused(
+        api.post(base, json={"name": "staging"}),
+        409,
+        "CONFLICT",
+        "model 'hello' already has an environment 'staging'",
+    )
+    patched = api.patch(
+        f"{base}/staging",
+        json={
+            "promotion_settings": {
+                "rolling_deploy_config": {"max_surge_percent": 25},
+                "promotion_cleanup_strategy": "KEEP",
+            }
+        },
+    )
+    assert patched.status_code == 200, patched.text
+    conforms(patched.json(), "UpdateEnvironmentResponseV1")
+    assert patched.json()["status"] == "ACCEPTED"
+    settings = patched.json()["environment"]["promotion_settings"]
+    # Partial updates are merged: rolling_deploy stays on.
+    assert (settings["rolling_deploy"], settings["promotion_cleanup_strategy"]) == (True, "KEEP")
+    assert settings["rolling_deploy_config"]["max_surge_percent"] == 25
+    invalid = api.patch(
+        f"{base}/staging",
+        json={"promotion_settings": {"rolling_deploy_config": {"max_unavailable_percent": 20}}},
+    )
+    assert (invalid.status_code, invalid.json()["error_code"]) == (400, "VALIDATION_ERROR")
+    deleted = api.delete(f"{base}/staging").json()
+    conforms(deleted, "EnvironmentTombstoneV1")
+    _refused(
+        api.get(f"{base}/staging"),
+        404,
+        "NOT_FOUND",
+        "model 'hello' has no environment 'staging'",
+    )
+    production_delete = api.delete(f"{base}/production")
+    assert (production_delete.status_code, production_delete.json()["error_code"]) == (
+        409,
+        "CONFLICT",
+    )
+
+
+def test_environment_promote_and_rollout_actions(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    enable_rolling(store)
+    candidate = push(store, truss_dir, publish=True).deployment
+    base = f"/v1/models/{production.model_id}/environments/production"
+    _refused(
+        api.post(f"{base}/pause_promotion"),
+        409,
+        "CONFLICT",
+        "no promotion is in progress in production",
+    )
+    promoted = api.post(f"{base}/promote", json={"deployment_id": candidate.id})
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["id"] == candidate.id
+    for action, status in [
+        ("pause_promotion", "PAUSED"),
+        ("resume_promotion", "RAMPING_UP"),
+        ("cancel_promotion", "RAMPING_DOWN"),
+        ("force_roll_forward_promotion", "SUCCEEDED"),
+    ]:
+        answer = api.post(f"{base}/{action}")
+        assert answer.status_code == 200, (action, answer.text)
+        if action == "cancel_promotion":
+            conforms(answer.json(), "CancelPromotionResponseV1")
+            assert answer.json()["status"] == status
+        else:
+            conforms(answer.json(), "SignalPromotionResponseV1")
+            assert answer.json() == {"success": True}
+        shown = api.get(base).json()["in_progress_promotion"]
+        assert shown["status"] in (status, "RELEASING")  # recorded; applied between steps
+    missing = api.post(f"{base}/promote", json={})
+    assert (missing.status_code, missing.json()["error"]) == (
+        400,
+        "the field 'deployment_id' is required",
+    )
+
+
+def test_unknown_paths_and_methods_answer_json(api: TestClient) -> None:
+    assert api.get("/v1/nothing").json()["error_code"] == "NOT_FOUND"
+    wrong = api.put("/v1/models")
+    assert (wrong.status_code, wrong.json()["error_code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
+def test_a_failed_deployment_reads_as_such(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    other = push(store, truss_dir, publish=True).deployment
+    with store.transaction() as tx:
+        found = tx.deployment(other.id)
+        assert found is not None
+        tx.update_deployment(found, status=DeploymentStatus.DEPLOY_FAILED)
+    shown = api.get(f"/v1/models/{production.model_id}/deployments/{other.id}").json()
+    assert shown["status"] == "DEPLOY_FAILED"
+    become_active(store, other.id)
+
+
+def test_environment_activate_deactivate_and_name_filters(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    base = f"/v1/models/{production.model_id}"
+    assert api.post(f"{base}/environments/production/deactivate").json() == {"success": True}
+    shown = api.get(f"{base}/deployments/{production.id}").json()
+    assert shown["status"] == "INACTIVE"
+    assert api.post(f"{base}/environments/production/activate").json() == {"success": True}
+    api.post(f"{base}/environments", json={"name": "staging"})
+    _refused(
+        api.post(f"{base}/environments/staging/activate"),
+        404,
+        "NO_DEPLOYMENT",
+        "environment 'staging' has no deployment",
+    )
+    push(store, truss_dir, publish=True)
+    named = api.get(f"{base}/deployments", params={"name": "deployment-2"}).json()
+    assert [d["name"] for d in named["deployments"]] == ["deployment-2"]
+    assert api.get("/v1/models", params={"name": "other"}).json() == {"models": []}
+    assert len(api.get("/v1/models", params={"name": "hello"}).json()["models"]) == 1
