@@ -70,6 +70,7 @@ app.command("up")(server_cli.up_command)
 app.command("down")(server_cli.down_command)
 app.command("status")(server_cli.status_command)
 app.command("logs")(server_cli.logs_command)
+app.command("api-key")(server_cli.api_key_command)
 
 
 class Interrupted(BraceError):

@@ -117,6 +117,23 @@ def down_command(output: OutputOpt = Output.text) -> None:
     )
 
 
+def api_key_command(output: OutputOpt = Output.text) -> None:
+    """Print the API key that the management API and the inference paths ask for.
+
+    Send it as `Authorization: Api-Key <key>` (or `Bearer <key>`). It is made on first
+    use in the brace home (file api_key, readable only by you); BRACE_API_KEY replaces it.
+
+    Example:
+
+    \b
+      curl -H "Authorization: Api-Key $(brace api-key)" http://127.0.0.1:8765/v1/models
+    """
+    from brace.apikey import api_key
+
+    key = api_key(brace_home())
+    emit({"api_key": key}, key)
+
+
 def status_command(
     host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
 ) -> None:
@@ -249,7 +266,9 @@ def predict_command(
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
 
-    status = post(where, path, body, on_chunk)
+    from brace.apikey import api_key
+
+    status = post(where, path, body, on_chunk, key=api_key(brace_home()))
     answer = b"".join(received).decode(errors="replace")
     if status >= 300:
         message = f"the server answered {status}: {answer.strip()}"

@@ -148,11 +148,16 @@ def post(
     body: bytes,
     on_chunk: Callable[[int, bytes], None],
     timeout: float = 300.0,
+    key: str | None = None,
 ) -> int:
-    """POST `body` to `path`; pass (status, chunk) to `on_chunk` as the body streams in."""
+    """POST `body` to `path`, with the API key `key` if given; pass (status, chunk) to
+    `on_chunk` as the body streams in."""
     connection = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
     try:
-        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["Authorization"] = f"Api-Key {key}"
+        connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         while chunk := response.read1(65536):
             on_chunk(response.status, chunk)
