@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -215,8 +216,10 @@ class Controller:
             self.plans(desired),
             self.autoscaler.recommendations(desired.deployments, self._kept_awake()),
         )
+        environments = _environments_of(desired)
         for deployment in desired.deployments:
-            self._apply(deployment, targets[deployment.id])
+            self._apply(deployment, targets[deployment.id], environments.get(deployment.id))
+        self.replicas.update_environments(environments)
         routed = await self._report(desired, targets)
         table = build_table(
             routed.models,
@@ -289,7 +292,9 @@ class Controller:
             gave_up=isinstance(self.runs[deployment.id].state, GaveUp),
         )
 
-    def _apply(self, deployment: Deployment, target: ReplicaTarget) -> None:
+    def _apply(
+        self, deployment: Deployment, target: ReplicaTarget, environment: str | None
+    ) -> None:
         run = self.runs[deployment.id]
         deadline = self.clock() + self.drain_timeout
         mine = [r for r in self.replicas.of(deployment.id) if r.state not in _OUT_OF_SERVICE]
@@ -309,7 +314,7 @@ class Controller:
                 self._spawn_task(self._prepare(deployment, run))
             elif isinstance(run.state, Runnable) and self.clock() >= run.history.next_start:
                 for _ in range(missing):
-                    self._start(deployment, run.state)
+                    self._start(deployment, run.state, environment)
         if missing >= 0:
             return
         if target.replicas == 0 and (stopped(deployment.status) or isinstance(run.state, GaveUp)):
@@ -352,7 +357,7 @@ class Controller:
         run.state = Runnable(python, truss)
         self._wake.set()
 
-    def _start(self, deployment: Deployment, runnable: Runnable) -> None:
+    def _start(self, deployment: Deployment, runnable: Runnable, environment: str | None) -> None:
         replica_id = new_id()
         log = self.log(deployment.id)
         log.write(f"starting replica {replica_id} (revision {deployment.revision})")
@@ -361,11 +366,18 @@ class Controller:
             truss_dir=runnable.truss.path,
             socket=self.paths.replica_socket(replica_id),
             log_file=log.path,
-            env=supervisor.replica_environment(
-                self.db.home, runnable.truss.config.environment_variables
-            ),
+            env={
+                **supervisor.replica_environment(
+                    self.db.home, runnable.truss.config.environment_variables
+                ),
+                supervisor.ENVIRONMENT_VARIABLE: json.dumps(
+                    supervisor.environment_json(environment)
+                ),
+            },
         )
-        replica = self.replicas.start(replica_id, deployment.id, deployment.revision, launch)
+        replica = self.replicas.start(
+            replica_id, deployment.id, deployment.revision, launch, environment
+        )
         record = ReplicaProcess(
             id=replica_id,
             deployment_id=deployment.id,
@@ -486,6 +498,19 @@ class Controller:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _environments_of(desired: Desired) -> dict[str, str | None]:
+    """The environment each deployment is in: the one it serves (production first),
+    else the one it is being promoted to (its model is built for it, as on Baseten);
+    None for the rest."""
+    environments: dict[str, str | None] = dict.fromkeys(d.id for d in desired.deployments)
+    for promotion in desired.promotions:
+        environments[promotion.candidate_id] = promotion.environment
+    for environment in reversed(desired.environments):  # production is listed first
+        if environment.current_deployment_id is not None:
+            environments[environment.current_deployment_id] = environment.name
+    return environments
 
 
 def _compare_and_set(tx: Tx, report: Report) -> bool:

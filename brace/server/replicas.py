@@ -71,6 +71,8 @@ class Launch:
 
 Spawn = Callable[[Launch], Process]
 Probe = Callable[[Path], Awaitable["int | None"]]
+Tell = Callable[[Path, "str | None"], Awaitable[bool]]
+"""Tell the replica on a socket the environment its deployment is now in."""
 
 
 class OsProcess:
@@ -109,6 +111,8 @@ class Replica:
     ever_ready: bool = False
     drain_deadline: float = 0.0
     """Clock reading (seconds) after which a DRAINING replica is stopped regardless."""
+    environment: str | None = None
+    """The environment the replica's model was last given (at start, or told since)."""
 
     @property
     def upstream(self) -> str:
@@ -132,8 +136,10 @@ class Replicas:
     probe: Probe = supervisor.probe
     in_flight: Callable[[str], int] = lambda upstream: 0
     """Requests the gateway has in flight to an upstream socket path."""
+    tell: Tell = supervisor.tell_environment
     _all: list[Replica] = field(default_factory=list)
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
+    _telling: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Replica]:
         return iter(list(self._all))
@@ -141,11 +147,20 @@ class Replicas:
     def of(self, deployment_id: str) -> list[Replica]:
         return [r for r in self._all if r.deployment_id == deployment_id]
 
-    def start(self, replica_id: str, deployment_id: str, revision: int, launch: Launch) -> Replica:
-        """Spawn a replica (STARTING)."""
+    def start(
+        self,
+        replica_id: str,
+        deployment_id: str,
+        revision: int,
+        launch: Launch,
+        environment: str | None = None,
+    ) -> Replica:
+        """Spawn a replica (STARTING) whose model is in `environment`."""
         launch.socket.unlink(missing_ok=True)
         process = self.spawn(launch)
-        replica = Replica(replica_id, deployment_id, revision, launch.socket, process)
+        replica = Replica(
+            replica_id, deployment_id, revision, launch.socket, process, environment=environment
+        )
         self._all.append(replica)
         return replica
 
@@ -167,6 +182,28 @@ class Replicas:
                 replica.state = ReplicaState.LOADING
                 changed.append(replica)
         return changed
+
+    def update_environments(self, environments: Mapping[str, str | None]) -> None:
+        """Tell every ready replica whose deployment changed environment (a promotion)
+        its new one, without a restart; each in the background, once at a time."""
+        for replica in self._all:
+            wanted = environments.get(replica.deployment_id)
+            if (
+                replica.state is ReplicaState.READY
+                and replica.environment != wanted
+                and replica.id not in self._telling
+            ):
+                task = asyncio.ensure_future(self._tell(replica, wanted))
+                self._telling[replica.id] = task
+
+    async def _tell(self, replica: Replica, environment: str | None) -> None:
+        """Told once, whatever the answer: a model whose `setup_environment` raises has
+        its replica log it and keeps serving, as in Truss's server."""
+        try:
+            await self.tell(replica.socket, environment)
+        finally:
+            replica.environment = environment
+            self._telling.pop(replica.id, None)
 
     def drain(self, replica: Replica, deadline: float) -> None:
         """Take a replica out of service: no new requests; stopped by `finish_drains`
@@ -205,8 +242,8 @@ class Replicas:
         return gone
 
     async def wait_stops(self) -> None:
-        """Wait until every stop under way is done."""
-        await asyncio.gather(*self._stopping, return_exceptions=True)
+        """Wait until every stop (and every environment change) under way is done."""
+        await asyncio.gather(*self._stopping, *self._telling.values(), return_exceptions=True)
 
     async def stop_all(self) -> list[Replica]:
         """Stop every replica now and wait for them; the ones that were running."""

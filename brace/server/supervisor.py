@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -97,12 +98,38 @@ def stop_recorded_replicas(store: Store) -> int:
 
 async def probe(socket: Path, path: str = "/v1/models/model", timeout: float = 1.0) -> int | None:
     """The HTTP status of GET `path` on the replica's socket, or None if it is not up."""
+    return await request(socket, "GET", path, b"", timeout)
+
+
+async def tell_environment(socket: Path, environment: str | None, timeout: float = 30.0) -> bool:
+    """Tell a replica the environment its deployment is now in (Truss's
+    `setup_environment`); True once it took it."""
+    body = json.dumps(environment_json(environment)).encode()
+    return await request(socket, "POST", ENVIRONMENT_PATH, body, timeout) == 200
+
+
+ENVIRONMENT_PATH = "/brace/environment"
+ENVIRONMENT_VARIABLE = "BRACE_ENVIRONMENT"
+
+
+def environment_json(environment: str | None) -> dict[str, str] | None:
+    """The environment as Truss's server hands it to the model: a mapping with its name,
+    or None when the deployment is in no environment."""
+    return None if environment is None else {"name": environment}
+
+
+async def request(socket: Path, method: str, path: str, body: bytes, timeout: float) -> int | None:
+    """The HTTP status of one request to the replica's socket, or None if it is not up."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(socket)), timeout)
     except (OSError, TimeoutError):
         return None
     try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: replica\r\nConnection: close\r\n\r\n".encode())
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: replica\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
         line = await asyncio.wait_for(reader.readline(), timeout)
         parts = line.split()
         return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None

@@ -7,6 +7,7 @@ processes and their readiness answers are played by `World`.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,6 +23,7 @@ from brace.server.restarts import RestartPolicy
 from brace.server.routing import RoutingTable
 from brace.server.storeworker import StoreWorker
 from brace.services import deployments
+from brace.services.promote import promote
 from brace.services.push import push
 from brace.store import Deployment, DeploymentStatus, Store
 from tests.conftest import MakeTruss
@@ -56,6 +58,7 @@ class World:
     readiness: dict[Path, int | None] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     load: dict[str, tuple[int, int]] = field(default_factory=dict)
+    told: list[tuple[Path, str | None]] = field(default_factory=list)
 
     def spawn(self, launch: Launch) -> FakeProcess:
         process = FakeProcess(1000 + len(self.processes), launch)
@@ -64,6 +67,10 @@ class World:
 
     async def probe(self, socket: Path) -> int | None:
         return self.readiness.get(socket)
+
+    async def tell(self, socket: Path, environment: str | None) -> bool:
+        self.told.append((socket, environment))
+        return True
 
     def running(self) -> list[FakeProcess]:
         return [p for p in self.processes if p.code is None]
@@ -131,7 +138,10 @@ def rig(store: Store, home: Path) -> Iterator[Rig]:
         db,
         tables.append,
         replicas=Replicas(
-            spawn=world.spawn, probe=world.probe, in_flight=lambda u: world.in_flight.get(u, 0)
+            spawn=world.spawn,
+            probe=world.probe,
+            in_flight=lambda u: world.in_flight.get(u, 0),
+            tell=world.tell,
         ),
         python="python-of-the-test",
         autoscaler=Autoscaler(lambda: world.load, clock),
@@ -509,5 +519,37 @@ def test_scaling_down_drains_ready_replicas_never_a_loading_one(
         assert loading.code is None
         assert sorted(p.code is None for p in ready) == [False, True]
         assert rig.deployment(deployment.id).recommended_replicas == 2
+
+    run(scenario)
+
+
+def test_a_promotion_tells_the_running_replica_its_environment(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    """Truss's `setup_environment` on a promotion, without a new replica."""
+    deployment = push(rig.store, make_truss("hello"), publish=True).deployment
+
+    async def scenario() -> None:
+        process = await rig.bring_up(deployment.id)
+        assert process.launch.env["BRACE_ENVIRONMENT"] == "null"
+        promote(rig.store, deployment.id)
+        await rig.tick()
+        await rig.tick()
+        assert rig.world.told == [(process.launch.socket, "production")]
+        await rig.tick()
+        assert len(rig.world.told) == 1  # once
+        assert rig.world.processes == [process]
+
+    run(scenario)
+
+
+def test_a_replica_started_in_an_environment_is_given_it(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello"), promote=True).deployment
+
+    async def scenario() -> None:
+        process = await rig.bring_up(deployment.id)
+        assert json.loads(process.launch.env["BRACE_ENVIRONMENT"]) == {"name": "production"}
+        await rig.tick()
+        assert rig.world.told == []
 
     run(scenario)
