@@ -29,7 +29,7 @@ from enum import Enum
 from pathlib import Path
 
 from brace.errors import StateError
-from brace.files import Kind, kind_of, open_regular
+from brace.files import Kind, kind_of
 from brace.store.schema import MIGRATIONS
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -52,13 +52,14 @@ class Damage(Enum):
     CORRUPT = "is damaged"
 
 
-def judge_file(kind: Kind, size: int, header: bytes) -> Damage | None:
-    """What is wrong with an existing state file from its kind, size and first bytes."""
+def judge_file(kind: Kind, size: int, header: bytes | None = None) -> Damage | None:
+    """What is wrong with an existing state file from its kind, size and first bytes
+    (None: not read; SQLite itself then refuses a file that is not a database)."""
     if kind is not Kind.FILE:
         return Damage.NOT_A_FILE
     if size == 0:
         return Damage.EMPTY
-    if not header.startswith(SQLITE_HEADER):
+    if header is not None and not header.startswith(SQLITE_HEADER):
         return Damage.NOT_SQLITE
     return None
 
@@ -86,19 +87,18 @@ def refused(path: Path, damage: Damage, detail: str = "") -> StateError:
 
 
 def check_file(path: Path) -> None:
-    """Refuse an existing state file that is not a non-empty SQLite file."""
+    """Refuse an existing state file that is not a non-empty regular file.
+
+    Only `stat`: the file is never opened here, because closing any descriptor of a
+    file drops every POSIX lock this process holds on it, SQLite's included; another
+    process would then take this one's open database for unused and delete its
+    write-ahead log. Whether it is a SQLite database is SQLite's to say (SQLITE_NOTADB
+    at the first read, `environment_error`).
+    """
     info = os.stat(path)
-    header = b""
-    kind = kind_of(info.st_mode)
-    if kind is Kind.FILE and info.st_size:
-        fd = open_regular(path)
-        try:
-            header = os.read(fd, len(SQLITE_HEADER))
-        finally:
-            os.close(fd)
-    damage = judge_file(kind, info.st_size, header)
+    damage = judge_file(kind_of(info.st_mode), info.st_size)
     if damage is Damage.NOT_A_FILE:
-        raise refused(path, damage, kind.value)
+        raise refused(path, damage, kind_of(info.st_mode).value)
     if damage is not None:
         raise refused(path, damage)
 
@@ -162,7 +162,8 @@ def _create_without_links(complete: Path, path: Path) -> None:
 
 # SQLite's primary result codes that mean "the file or the disk", not "brace's bug".
 _FULL = 13
-_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_NOT_A_DATABASE = 26  # SQLITE_NOTADB
+_DAMAGED = {11}  # SQLITE_CORRUPT
 _UNWRITABLE = {3, 8, 14}  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN
 _IO = 10  # SQLITE_IOERR
 
@@ -194,6 +195,8 @@ def environment_error(
             f"{path}: the disk is full ({error})",
             "Free some space, then run the command again; nothing was changed.",
         )
+    if primary == _NOT_A_DATABASE:
+        return refused(path, Damage.NOT_SQLITE)
     if primary in _DAMAGED:
         return refused(path, Damage.CORRUPT, str(error))
     if primary in _UNWRITABLE:

@@ -224,3 +224,40 @@ def test_a_home_that_is_a_symlink_loop_is_one_line(tmp_path: Path) -> None:
     assert caught.value.message == (
         f"{home}: cannot use it as the brace home (Too many levels of symbolic links)"
     )
+
+
+def test_a_second_store_in_one_process_keeps_the_first_ones_locks(home: Path) -> None:
+    """The server opens the state file twice (controller, management API). Closing any
+    descriptor of the file drops every POSIX lock of the process, SQLite's included;
+    another process would then delete the write-ahead log the first connection still
+    writes to, and its writes would be lost to everyone else."""
+    import subprocess
+    import sys
+
+    first = Store(home)
+    second = Store(home)
+    try:
+        other = [
+            sys.executable,
+            "-c",
+            "from brace.store import Store; import sys; "
+            "s = Store(__import__('pathlib').Path(sys.argv[1])); s.close()",
+            str(home),
+        ]
+        subprocess.run(other, check=True, timeout=30)  # opens and closes: the last one?
+        with first.transaction() as tx:
+            tx.insert_model("written-by-first")
+        reader = [
+            sys.executable,
+            "-c",
+            "from brace.store import Store; import sys; "
+            "s = Store(__import__('pathlib').Path(sys.argv[1])); tx = s.read(); "
+            "print([m.name for m in tx.__enter__().models()])",
+            str(home),
+        ]
+        seen = subprocess.run(reader, check=True, timeout=30, capture_output=True, text=True)
+        assert seen.stdout.strip() == "['written-by-first']"
+        assert (home / "brace.db-wal").exists()
+    finally:
+        second.close()
+        first.close()
