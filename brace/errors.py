@@ -81,3 +81,10 @@ class ServerError(BraceError):
 
     exit_code = ExitCode.SERVER
     http_status = 503
+
+
+class UnsafePathError(BraceError):
+    """A path brace would create outside the home is not private to this user."""
+
+    exit_code = ExitCode.ERROR
+    http_status = 500

@@ -72,6 +72,7 @@ def running(home: Path, where: Address) -> bool:
 def start_background(home: Path, where: Address, timeout: float = 30.0) -> ServerRecord:
     """Start `brace server` detached, and return once it answers /healthz."""
     paths = ServerPaths(home)
+    paths.sockets()  # an unsafe sockets folder is refused here, not in the server's log
     if health(where) is not None and not running(home, where):
         raise ServerError(
             f"{where.url} is taken by another server (not this brace home's)",

@@ -86,7 +86,7 @@ async def serve(home: Path, host: str, port: int) -> None:
         remove_record(paths, pid)
         paths.internal_socket.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # only when no replica socket is left in it
-            paths.sockets.rmdir()
+            paths.sockets().rmdir()
         store.close()
         print("brace server stopped", flush=True)
 
