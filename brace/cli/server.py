@@ -80,12 +80,12 @@ def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = O
     from brace.server import client
 
     where = _address(host, port)
-    started = not client.running(brace_home(), where)
-    if started:
-        client.start_background(brace_home(), where)
-    answer = client.health(where) or {}
+    record = client.running(brace_home(), where)
+    started = record is None
+    if record is None:
+        record = client.start_background(brace_home(), where)
     emit(
-        {"url": where.url, "pid": answer.get("pid"), "started": started},
+        {"url": where.url, "pid": record.pid, "started": started},
         f"brace server {'started' if started else 'already running'} at {where.url}",
     )
 
@@ -120,16 +120,16 @@ def status_command(
     from brace.server import client
 
     where = _address(host, port)
-    answer = client.health(where)
-    if answer is None or answer.get("home") != str(brace_home()):
+    record = client.running(brace_home(), where)
+    if record is None:
         raise ServerError(
             f"no brace server is running at {where.url}", "Start one with `brace up`."
         )
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
     emit(
-        {"running": True, "url": where.url, "pid": answer["pid"], "replicas": replicas},
-        f"brace server running at {where.url} (pid {answer['pid']}, {replicas} replicas)",
+        {"running": True, "url": where.url, "pid": record.pid, "replicas": replicas},
+        f"brace server running at {where.url} (pid {record.pid}, {replicas} replicas)",
     )
 
 

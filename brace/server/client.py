@@ -64,9 +64,18 @@ def health(where: Address, timeout: float = 1.0) -> dict[str, Any] | None:
         connection.close()
 
 
-def running(home: Path, where: Address) -> bool:
+def running(home: Path, where: Address) -> ServerRecord | None:
+    """This home's server record when the server answering at `where` is that server.
+
+    /healthz tells no one which home a server belongs to; it echoes the random
+    `server_id` that the server wrote to `server.json`, which only the owner can read."""
+    record = read_record(ServerPaths(home))
+    if record is None or not record.server_id:
+        return None
     answer = health(where)
-    return answer is not None and answer.get("home") == str(home)
+    if answer is None or answer.get("server_id") != record.server_id:
+        return None
+    return record
 
 
 def start_background(home: Path, where: Address, timeout: float = 30.0) -> ServerRecord:
@@ -101,10 +110,9 @@ def start_background(home: Path, where: Address, timeout: float = 30.0) -> Serve
     os.close(log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if running(home, where):
-            record = read_record(paths)
-            if record is not None:
-                return record
+        record = running(home, where)
+        if record is not None:
+            return record
         if process.poll() is not None:
             raise ServerError(
                 f"the brace server exited with code {process.returncode}",

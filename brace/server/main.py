@@ -24,7 +24,13 @@ from brace.server.controller import Controller
 from brace.server.gateway import Gateway
 from brace.server.paths import ServerPaths
 from brace.server.routing import RoutingTable
-from brace.server.state import ServerRecord, read_record, remove_record, write_record
+from brace.server.state import (
+    ServerRecord,
+    new_server_id,
+    read_record,
+    remove_record,
+    write_record,
+)
 from brace.server.supervisor import process_started
 from brace.store import Store
 
@@ -52,8 +58,9 @@ async def serve(home: Path, host: str, port: int) -> None:
     controller.sweep_orphans()
 
     paths.internal_socket.unlink(missing_ok=True)
+    server_id = new_server_id()
     config = uvicorn.Config(
-        internal_app(home),
+        internal_app(server_id),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",
@@ -73,7 +80,7 @@ async def serve(home: Path, host: str, port: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     pid = os.getpid()
-    write_record(paths, ServerRecord(pid, process_started(pid), host, port))
+    write_record(paths, ServerRecord(pid, process_started(pid), host, port, server_id))
     print(f"brace server listening on http://{host}:{port} (home {home})", flush=True)
     try:
         await controller.run(stop)
