@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,7 @@ import typer
 from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open_store, session
 from brace.errors import InvalidError, NotFoundError, ServerError, UsageError
 from brace.home import brace_home
+from brace.server.limits import Limits, parse_size, size_text
 
 if TYPE_CHECKING:
     from brace.server.client import Address
@@ -54,19 +56,54 @@ def ensure_server(host: str | None = None, port: int | None = None) -> Address:
 
 
 def server_command(
-    host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
+    host: HostOpt = None,
+    port: PortOpt = None,
+    max_body_size: Annotated[
+        str,
+        typer.Option(
+            envvar="BRACE_MAX_BODY_SIZE",
+            help="Largest request body the server accepts (413 above it): bytes, or with a "
+            "unit (KiB, MiB, GiB, KB, MB, GB).",
+        ),
+    ] = size_text(Limits().max_body_bytes),
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="BRACE_HEADER_TIMEOUT",
+            min=0.1,
+            help="Seconds a client has to send a request's headers (408 after).",
+        ),
+    ] = Limits().header_timeout,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="BRACE_ALLOWED_HOSTS",
+            help="Also accept this name in the Host header (repeatable; the env var takes "
+            "names separated by spaces). Loopback addresses, localhost, model-{id}.localhost "
+            "and --host are always accepted.",
+        ),
+    ] = None,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Run the local server in the foreground (gateway, management API, controller).
+
+    Requests with a Host header that is not a local name, or an Origin header of
+    another site, are refused (see docs/security.md).
 
     Example:
 
     \b
-      brace server --port 8765
+      brace server --port 8765 --max-body-size 1GiB
     """
     from brace.server.client import DEFAULT_HOST, DEFAULT_PORT
     from brace.server.main import run_server
 
-    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT)
+    try:
+        body = parse_size(max_body_size)
+    except ValueError as error:
+        raise UsageError(f"--max-body-size: {error}") from None
+    limits = replace(Limits(), max_body_bytes=body, header_timeout=header_timeout)
+    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, limits, allowed_host or ())
 
 
 def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text) -> None:

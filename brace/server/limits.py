@@ -41,6 +41,14 @@ class Limits:
     """Seconds to read and drop a refused request's remaining bytes before closing."""
 
 
+def size_text(size: int) -> str:
+    """Bytes as `parse_size` reads them back: `100MiB`, `64KiB`, `1000`."""
+    for unit, scale in (("GiB", 1024 * MIB), ("MiB", MIB), ("KiB", KIB)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale}{unit}"
+    return str(size)
+
+
 def parse_size(text: str) -> int:
     """`100MiB`, `64KiB`, `1GiB`, `500MB`, `1048576` -> bytes; ValueError if not a size."""
     units = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -22,6 +22,7 @@ from brace.errors import ServerError
 from brace.server.app import internal_app
 from brace.server.controller import Controller
 from brace.server.gateway import Gateway
+from brace.server.limits import Limits
 from brace.server.paths import ServerPaths
 from brace.server.routing import RoutingTable
 from brace.server.state import (
@@ -43,7 +44,13 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def serve(home: Path, host: str, port: int) -> None:
+async def serve(
+    home: Path,
+    host: str,
+    port: int,
+    limits: Limits = Limits(),
+    allowed_hosts: Iterable[str] = (),
+) -> None:
     paths = ServerPaths(home)
     running = read_record(paths)
     if running is not None and running.pid != os.getpid():
@@ -52,7 +59,12 @@ async def serve(home: Path, host: str, port: int) -> None:
             "Stop it with `brace down`, or use it as it is.",
         )
     store = Store(home)
-    gateway = Gateway(RoutingTable(), internal_uds=str(paths.internal_socket))
+    gateway = Gateway(
+        RoutingTable(),
+        internal_uds=str(paths.internal_socket),
+        limits=limits,
+        allowed_hosts=allowed_hosts,
+    )
     controller = Controller(store, gateway.set_table)
     gateway.wake = controller.nudge
     controller.sweep_orphans()
@@ -98,5 +110,11 @@ async def serve(home: Path, host: str, port: int) -> None:
         print("brace server stopped", flush=True)
 
 
-def run_server(home: Path, host: str, port: int) -> None:
-    uvloop.run(serve(home, host, port))
+def run_server(
+    home: Path,
+    host: str,
+    port: int,
+    limits: Limits = Limits(),
+    allowed_hosts: Iterable[str] = (),
+) -> None:
+    uvloop.run(serve(home, host, port, limits, allowed_hosts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brace.server.limits import Limits, parse_size
+from brace.server.limits import Limits, parse_size, size_text
 
 
 def test_defaults() -> None:
@@ -38,3 +38,8 @@ def test_parse_size(text: str, size: int) -> None:
 def test_parse_size_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="not a size"):
         parse_size(text)
+
+
+@pytest.mark.parametrize("size", [100 << 20, 64 << 10, 3 << 30, 1000, 1536 << 10])
+def test_size_text_reads_back(size: int) -> None:
+    assert parse_size(size_text(size)) == size
