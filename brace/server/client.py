@@ -47,14 +47,18 @@ def address(home: Path, host: str | None = None, port: int | None = None) -> Add
     )
 
 
+HEALTH_LIMIT = 65536
+"""Bytes of a /healthz answer read at most: whatever listens on the port may answer."""
+
+
 def health(where: Address, timeout: float = 1.0) -> dict[str, Any] | None:
     """The server's /healthz answer, or None when nothing healthy answers."""
     connection = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
     try:
         connection.request("GET", "/healthz")
         response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
+        body = response.read(HEALTH_LIMIT + 1)
+        if response.status != 200 or len(body) > HEALTH_LIMIT:
             return None
         data: dict[str, Any] = json.loads(body)
         return data
