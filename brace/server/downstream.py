@@ -77,6 +77,7 @@ class Refused(Exception):
 class ClientConnection(asyncio.Protocol):
     __slots__ = (
         "active",
+        "body_digits",
         "building",
         "closing",
         "feeding",
@@ -101,6 +102,7 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, gateway: Gateway, limits: Limits) -> None:
         self.gateway = gateway
         self.limits = limits
+        self.body_digits = len(str(limits.max_body_bytes))
         self.parser = HttpRequestParser(self)
         self.building = Exchange(self)
         """The request being parsed (or the last one parsed, when `request_complete`)."""
@@ -195,7 +197,7 @@ class ClientConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         ex = self.building
-        ex.head_bytes += len(name) + len(value) + HEADER_LINE
+        ex.head_bytes += len(name) + len(value) + 4  # HEADER_LINE, without a global look-up
         lower = name.lower()
         if lower in HOP_BY_HOP:
             if lower == b"transfer-encoding":
@@ -218,16 +220,22 @@ class ClientConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         ex = self.building
         limits = self.limits
+        url_size = len(ex.url)
         if (
-            len(ex.url) > limits.max_url_bytes
-            or len(ex.url) + ex.head_bytes > limits.max_head_bytes
+            url_size + ex.head_bytes > limits.max_head_bytes
+            or url_size > limits.max_url_bytes
             or len(ex.headers) > HEADER_PIECES * limits.max_header_fields
         ):
             self._refuse_head(ex)
         if ex.upgrade is not None:
             self._upgrade(ex)
         length = ex.content_length
-        if length is not None and int(length) > limits.max_body_bytes:
+        # A length with fewer digits than the limit is below it: no int() needed.
+        if (
+            length is not None
+            and len(length) >= self.body_digits
+            and int(length) > limits.max_body_bytes
+        ):
             self._refuse(413, self._body_too_large())
             raise Refused
         parser = self.parser
