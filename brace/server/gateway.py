@@ -171,7 +171,7 @@ class Gateway:
 
         The hot path: a request seen before under this table skips `resolve`, and its
         bytes go to an idle pooled connection as soon as the parser returns."""
-        if ex.origin is not None and not self._origin_allowed(ex):
+        if ex.origin is not None and self._refused_origin(ex):
             return
         key = (ex.method, ex.url, ex.host)
         known = self._known.get(key)
@@ -310,13 +310,14 @@ class Gateway:
             self._hosts[host] = allowed
         return allowed
 
-    def _origin_allowed(self, ex: Exchange) -> bool:
-        """Refuse (403) a request a web page on another origin made the browser send."""
+    def _refused_origin(self, ex: Exchange) -> bool:
+        """True when a web page on another origin made the browser send the request:
+        it is then answered 403."""
         assert ex.origin is not None
         host = ex.host.decode("latin-1") if ex.host is not None else None
         origin = ex.origin.decode("latin-1")
         if origin_allowed(origin, host):
-            return True
+            return False
         ex.keep_alive = False
         ex.client.answer_error(
             ex,
@@ -324,7 +325,7 @@ class Gateway:
             f"cross-origin requests are not allowed (Origin {origin!r}): "
             "call the server from a program, not from a web page",
         )
-        return False
+        return True
 
     def _connect_failed(self, ex: Exchange, path: str, error: OSError) -> None:
         log.warning("cannot connect to replica %s: %s", path, error)
