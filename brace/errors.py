@@ -109,3 +109,11 @@ class StateError(BraceError):
     exit_code = ExitCode.ERROR
     http_status = 500
     default_code = "STATE_ERROR"
+
+
+class UnsafePathError(BraceError):
+    """A path brace would create outside the home is not private to this user."""
+
+    exit_code = ExitCode.ERROR
+    http_status = 500
+    default_code = "UNSAFE_PATH"

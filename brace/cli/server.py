@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,7 @@ import typer
 from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open_store, session
 from brace.errors import InvalidError, NotFoundError, ServerError, UsageError
 from brace.home import brace_home
+from brace.server.limits import Limits, parse_size, size_text
 
 if TYPE_CHECKING:
     from brace.server.client import Address
@@ -64,19 +66,59 @@ def server_command(
             help="Seconds a request waits for a deployment to start or wake before 504.",
         ),
     ] = 120.0,
+    max_body_size: Annotated[
+        str,
+        typer.Option(
+            envvar="BRACE_MAX_BODY_SIZE",
+            help="Largest request body the server accepts (413 above it): bytes, or with a "
+            "unit (KiB, MiB, GiB, KB, MB, GB).",
+        ),
+    ] = size_text(Limits().max_body_bytes),
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="BRACE_HEADER_TIMEOUT",
+            min=0.1,
+            help="Seconds a client has to send a request's headers (408 after).",
+        ),
+    ] = Limits().header_timeout,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="BRACE_ALLOWED_HOSTS",
+            help="Also accept this name in the Host header (repeatable; the env var takes "
+            "names separated by spaces). Loopback addresses, localhost, model-{id}.localhost "
+            "and --host are always accepted.",
+        ),
+    ] = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the local server in the foreground (gateway, management API, controller).
 
+    Requests with a Host header that is not a local name, or an Origin header of
+    another site, are refused (see docs/security.md).
+
     Example:
 
     \b
-      brace server --port 8765
+      brace server --port 8765 --max-body-size 1GiB
     """
     from brace.server.client import DEFAULT_HOST, DEFAULT_PORT
     from brace.server.main import run_server
 
-    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, hold_timeout)
+    try:
+        body = parse_size(max_body_size)
+    except ValueError as error:
+        raise UsageError(f"--max-body-size: {error}") from None
+    limits = replace(Limits(), max_body_bytes=body, header_timeout=header_timeout)
+    run_server(
+        brace_home(),
+        host or DEFAULT_HOST,
+        port or DEFAULT_PORT,
+        limits,
+        allowed_host or (),
+        hold_timeout,
+    )
 
 
 def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text) -> None:
@@ -90,12 +132,12 @@ def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = O
     from brace.server import client
 
     where = _address(host, port)
-    started = not client.running(brace_home(), where)
-    if started:
-        client.start_background(brace_home(), where)
-    answer = client.health(where) or {}
+    record = client.running(brace_home(), where)
+    started = record is None
+    if record is None:
+        record = client.start_background(brace_home(), where)
     emit(
-        {"url": where.url, "pid": answer.get("pid"), "started": started},
+        {"url": where.url, "pid": record.pid, "started": started},
         f"brace server {'started' if started else 'already running'} at {where.url}",
     )
 
@@ -147,8 +189,8 @@ def status_command(
     from brace.server import client
 
     where = _address(host, port)
-    answer = client.health(where)
-    if answer is None or answer.get("home") != str(brace_home()):
+    record = client.running(brace_home(), where)
+    if record is None:
         raise ServerError(
             f"no brace server is running at {where.url}", "Start one with `brace up`."
         )
@@ -169,7 +211,7 @@ def status_command(
         ]
 
     def text() -> None:
-        line(f"brace server running at {where.url} (pid {answer['pid']}, {replicas} replicas)")
+        line(f"brace server running at {where.url} (pid {record.pid}, {replicas} replicas)")
         for d in running:
             line(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
@@ -180,7 +222,7 @@ def status_command(
         {
             "running": True,
             "url": where.url,
-            "pid": answer["pid"],
+            "pid": record.pid,
             "replicas": replicas,
             "deployments": running,
         },

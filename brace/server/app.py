@@ -2,13 +2,13 @@
 
 The gateway forwards every path that is not an inference path here, over a Unix
 socket, so users see one address. The management API (`brace.server.api`) reaches the
-store through its own worker thread, never from the event loop.
+store through its own worker thread, never from the event loop. `/healthz` answers
+anyone who can reach the server, so it says nothing about the machine (no home path,
+no pid): only the server's random identity, which the CLI compares with `server.json`
+(see `brace.server.state`).
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,14 +25,12 @@ from brace.server.api.spec import spec_route
 from brace.server.storeworker import StoreWorker
 
 
-def internal_app(home: Path, key: str, store: StoreWorker) -> Starlette:
-    """The app for the brace home `home`, with the API key `key` on /v1 paths; the
+def internal_app(server_id: str, key: str, store: StoreWorker) -> Starlette:
+    """The app of the server `server_id`, with the API key `key` on /v1 paths; the
     management API uses `store` (its own worker thread)."""
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse(
-            {"status": "ok", "version": __version__, "pid": os.getpid(), "home": str(home)}
-        )
+        return JSONResponse({"status": "ok", "version": __version__, "server_id": server_id})
 
     app = Starlette(
         routes=[Route("/healthz", healthz), *api_routes.ROUTES, spec_route()],

@@ -48,14 +48,18 @@ def address(home: Path, host: str | None = None, port: int | None = None) -> Add
     )
 
 
+HEALTH_LIMIT = 65536
+"""Bytes of a /healthz answer read at most: whatever listens on the port may answer."""
+
+
 def health(where: Address, timeout: float = 1.0) -> dict[str, Any] | None:
     """The server's /healthz answer, or None when nothing healthy answers."""
     connection = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
     try:
         connection.request("GET", "/healthz")
         response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
+        body = response.read(HEALTH_LIMIT + 1)
+        if response.status != 200 or len(body) > HEALTH_LIMIT:
             return None
         data: dict[str, Any] = json.loads(body)
         return data
@@ -65,14 +69,24 @@ def health(where: Address, timeout: float = 1.0) -> dict[str, Any] | None:
         connection.close()
 
 
-def running(home: Path, where: Address) -> bool:
+def running(home: Path, where: Address) -> ServerRecord | None:
+    """This home's server record when the server answering at `where` is that server.
+
+    /healthz tells no one which home a server belongs to; it echoes the random
+    `server_id` that the server wrote to `server.json`, which only the owner can read."""
+    record = read_record(ServerPaths(home))
+    if record is None or not record.server_id:
+        return None
     answer = health(where)
-    return answer is not None and answer.get("home") == str(home)
+    if answer is None or answer.get("server_id") != record.server_id:
+        return None
+    return record
 
 
 def start_background(home: Path, where: Address, timeout: float = 30.0) -> ServerRecord:
     """Start `brace server` detached, and return once it answers /healthz."""
     paths = ServerPaths(home)
+    paths.sockets()  # an unsafe sockets folder is refused here, not in the server's log
     if health(where) is not None and not running(home, where):
         raise ServerError(
             f"{where.url} is taken by another server (not this brace home's)",
@@ -101,10 +115,9 @@ def start_background(home: Path, where: Address, timeout: float = 30.0) -> Serve
     os.close(log)
 
     def started() -> ServerRecord | None:
-        if running(home, where):
-            record = read_record(paths)
-            if record is not None:
-                return record
+        record = running(home, where)
+        if record is not None:
+            return record
         if process.poll() is not None:
             raise ServerError(
                 f"the brace server exited with code {process.returncode}",

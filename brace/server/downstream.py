@@ -16,6 +16,17 @@ the other direction is `pause_writing`, which pauses the active upstream connect
 Connections stay open between requests unless the client sends `Connection: close` or
 speaks HTTP/1.0. A request that does not parse gets a 400 (after the responses still
 owed) and the connection closes; `Gateway`'s sweep closes connections left idle.
+
+What a client can make the gateway hold is bounded (`limits.Limits`): the head's size
+is counted as the parser hands it over and checked once it is complete (414, 431),
+while a head that spans reads is also checked after each read, before the parser can
+gather more (httptools keeps a header that is not complete yet); a declared body
+length is checked before the request goes anywhere and a chunked body as it arrives
+(413); `Gateway` ticks `head_tick` to time out heads that arrive too slowly (408). A
+request asking for a WebSocket, or for another protocol with a body (which httptools
+leaves unparsed), gets 501 at once. Every such refusal is answered in turn, and then
+the connection `Lingering` reads and drops what the client still sends before closing,
+so that the client reads the answer instead of a reset.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from httptools import (
 )
 
 from brace.server.exchange import Exchange
+from brace.server.limits import Limits
 from brace.server.wire import (
     CONTINUE,
     CRLF,
@@ -51,15 +63,29 @@ log = logging.getLogger("brace.gateway")
 PENDING_LIMIT = 1 << 20
 """Request bytes buffered for one exchange before the gateway stops reading the client."""
 
+HEADER_LINE = 4
+"""Bytes a header line has besides its name and value: `: ` and CRLF."""
+
+HEADER_PIECES = 4
+"""List items one forwarded header takes in `Exchange.headers`: name, `: `, value, CRLF."""
+
+
+class Refused(Exception):
+    """Raised in a parser callback to stop parsing a request that was refused."""
+
 
 class ClientConnection(asyncio.Protocol):
     __slots__ = (
         "active",
+        "body_digits",
         "building",
         "closing",
         "feeding",
         "gateway",
+        "head_seen",
+        "head_ticks",
         "last_words",
+        "limits",
         "parser",
         "queue",
         "reading",
@@ -73,8 +99,10 @@ class ClientConnection(asyncio.Protocol):
 
     transport: asyncio.Transport
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, limits: Limits) -> None:
         self.gateway = gateway
+        self.limits = limits
+        self.body_digits = len(str(limits.max_body_bytes))
         self.parser = HttpRequestParser(self)
         self.building = Exchange(self)
         """The request being parsed (or the last one parsed, when `request_complete`)."""
@@ -93,6 +121,9 @@ class ClientConnection(asyncio.Protocol):
         """An answer to write after the last response, before closing (a 400)."""
         self.served = 0
         self.swept = -1
+        self.head_seen: Exchange | None = None
+        """The incomplete request head `head_tick` saw last, and for how many ticks."""
+        self.head_ticks = 0
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -110,21 +141,27 @@ class ClientConnection(asyncio.Protocol):
         self.queue.clear()
 
     def data_received(self, data: bytes) -> None:
+        building = self.building
+        in_head = not building.request_complete and not building.method
         self.feeding = True
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade:
-            # Upgrades (websockets) are not supported: the request was forwarded without
-            # its Upgrade header; whatever follows it on this connection is not HTTP.
+            # Only a request without a body gets here (`_upgrade` refused the others):
+            # it was served as plain HTTP/1.1, without its Upgrade header, and whatever
+            # follows it on this connection is not HTTP.
             self.building.keep_alive = False
             self._stop()
-        except HttpParserCallbackError:
-            log.exception("gateway bug while handling a request")
-            self._malformed(500, "Internal Server Error")
+        except HttpParserCallbackError as error:
+            if not isinstance(error.__context__, Refused):
+                log.exception("gateway bug while handling a request")
+                self._refuse(500, "Internal Server Error")
         except HttpParserError:
-            self._malformed(400, "Bad Request")
+            self._refuse(400, "Bad Request")
         finally:
             self.feeding = False
+        if in_head and self.building is building and not building.request_complete:
+            self._check_partial_head(building, len(data))
         # What the parser gathered for the active request goes upstream in one write (also
         # when what followed it did not parse: the request itself was whole).
         ex = self.active
@@ -160,6 +197,7 @@ class ClientConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         ex = self.building
+        ex.head_bytes += len(name) + len(value) + 4  # HEADER_LINE, without a global look-up
         lower = name.lower()
         if lower in HOP_BY_HOP:
             if lower == b"transfer-encoding":
@@ -168,13 +206,38 @@ class ClientConnection(asyncio.Protocol):
                 ex.connection_header = True
             elif lower == b"expect":
                 ex.expect_continue = value.lower() == b"100-continue"
+            elif lower == b"upgrade":
+                ex.upgrade = value
             return
         if lower == b"host":
             ex.host = value
+        elif lower == b"content-length":
+            ex.content_length = value
+        elif lower == b"origin":
+            ex.origin = value
         ex.headers += (name, b": ", value, CRLF)
 
     def on_headers_complete(self) -> None:
         ex = self.building
+        limits = self.limits
+        url_size = len(ex.url)
+        if (
+            url_size + ex.head_bytes > limits.max_head_bytes
+            or url_size > limits.max_url_bytes
+            or len(ex.headers) > HEADER_PIECES * limits.max_header_fields
+        ):
+            self._refuse_head(ex)
+        if ex.upgrade is not None:
+            self._upgrade(ex)
+        length = ex.content_length
+        # A length with fewer digits than the limit is below it: no int() needed.
+        if (
+            length is not None
+            and len(length) >= self.body_digits
+            and int(length) > limits.max_body_bytes
+        ):
+            self._refuse(413, self._body_too_large())
+            raise Refused
         parser = self.parser
         ex.method = parser.get_method()
         if ex.connection_header or not parser.should_keep_alive():
@@ -195,6 +258,10 @@ class ClientConnection(asyncio.Protocol):
         if ex.discard:
             return
         if ex.body_chunked:
+            ex.body_size += len(body)
+            if ex.body_size > self.limits.max_body_bytes:
+                self._refuse(413, self._body_too_large())
+                raise Refused
             ex.pending += (chunk_size(body), body, CRLF)
         else:
             ex.pending.append(body)
@@ -245,8 +312,8 @@ class ClientConnection(asyncio.Protocol):
         if not ex.keep_alive or (self.closing and not self.queue):
             self.closing = True
             if self.last_words and ex.keep_alive:
-                self.transport.write(self.last_words)
-            if ex.request_complete or (ex.expect_continue and not ex.continue_sent):
+                self._linger(self.last_words)
+            elif ex.request_complete or (ex.expect_continue and not ex.continue_sent):
                 self.transport.close()
             # else: on_message_complete closes once the rest of the body is read
             return
@@ -275,6 +342,21 @@ class ClientConnection(asyncio.Protocol):
         if self.active is None and self.building.request_complete and self.served == self.swept:
             self.transport.close()
         self.swept = self.served
+
+    def head_tick(self, ticks: int) -> None:
+        """Called by the gateway every `header_timeout / ticks` seconds: a request head
+        still incomplete after more than `ticks` calls gets a 408 (so after between
+        `header_timeout` and `header_timeout * (1 + 1 / ticks)` seconds). No timer and
+        no clock read per request."""
+        ex = self.building
+        if ex.request_complete or ex.method or ex.finished:
+            return
+        if ex is not self.head_seen:
+            self.head_seen, self.head_ticks = ex, 0
+        self.head_ticks += 1
+        if self.head_ticks > ticks:
+            timeout = self.limits.header_timeout
+            self._refuse(408, f"the request head was not complete within {timeout:g} seconds")
 
     # -- internals -------------------------------------------------------------------------
 
@@ -305,26 +387,130 @@ class ClientConnection(asyncio.Protocol):
         else:
             self.update_reading()
 
-    def _malformed(self, status: int, message: str) -> None:
-        """Answer the first request that cannot be parsed (in turn), then close."""
+    def _refuse(self, status: int, message: str) -> None:
+        """Refuse the request being parsed (or the next one, whose head did not parse):
+        answer `status` in turn, after the responses still owed, serve nothing more on
+        this connection, and close it."""
         self.closing = True
         broken = self.building
         if not broken.request_complete:  # else: the head of a new request broke
             broken.request_complete = True
             broken.discard = True
-            if broken.finished or (broken is self.active and broken.upstream is not None):
-                # Answered already, or broke mid-body while being forwarded: nothing to say.
+            broken.pending = []
+            broken.pending_size = 0
+            if broken.finished:  # answered early: nothing more to say
                 self.transport.close()
                 return
             if broken in self.queue:
                 self.queue.remove(broken)
             elif broken is self.active:
-                self.gateway.abandon(broken)
+                started = broken.response_started
+                self.gateway.abandon(broken)  # the replica got part of it: drop that connection
                 self.active = None
+                if started:  # the answer is on its way and cannot change now
+                    self.transport.close()
+                    return
         answer = error_response(status, message, keep_alive=False)
         if self.active is None and not self.queue:
-            self.transport.write(answer)
-            self.transport.close()
+            self._linger(answer)
         else:
             self.last_words = answer  # after the responses still owed
             self.update_reading()
+
+    def _linger(self, answer: bytes) -> None:
+        """Write the last answer, then hand the connection to `Lingering`."""
+        transport = self.transport
+        if transport.is_closing():
+            return
+        transport.write(answer)
+        self.gateway.client_closed(self)
+        transport.set_protocol(Lingering(transport, self.limits.linger))
+        if not self.reading:
+            self.reading = True
+            transport.resume_reading()
+        if transport.can_write_eof():
+            transport.write_eof()
+
+    def _check_partial_head(self, ex: Exchange, size: int) -> None:
+        """After a read that began inside a request head. httptools holds the header it
+        is parsing until that header ends, so a head that spans reads is checked after
+        each of them, not only once it is whole: by the bytes of the reads that fell
+        entirely inside it and by what was parsed of it (both at most its true size)."""
+        if ex.method:
+            return  # the head was completed in this read and checked then
+        ex.head_wire += size
+        limits = self.limits
+        if len(ex.url) > limits.max_url_bytes:
+            self._refuse(414, self._url_too_long())
+        elif (
+            ex.head_wire > limits.max_head_bytes
+            or len(ex.url) + ex.head_bytes > limits.max_head_bytes
+            or len(ex.headers) > HEADER_PIECES * limits.max_header_fields
+        ):
+            self._refuse(431, self._head_too_large())
+
+    def _refuse_head(self, ex: Exchange) -> None:
+        if len(ex.url) > self.limits.max_url_bytes:
+            self._refuse(414, self._url_too_long())
+        else:
+            self._refuse(431, self._head_too_large())
+        raise Refused
+
+    def _url_too_long(self) -> str:
+        return f"the request URL is longer than {self.limits.max_url_bytes} bytes"
+
+    def _head_too_large(self) -> str:
+        limits = self.limits
+        return (
+            f"the request headers are larger than {limits.max_head_bytes} bytes "
+            f"or more than {limits.max_header_fields} fields"
+        )
+
+    def _body_too_large(self) -> str:
+        limit = self.limits.max_body_bytes
+        return (
+            f"the request body is larger than {limit} bytes "
+            "(the server's limit: brace server --max-body-size)"
+        )
+
+    def _upgrade(self, ex: Exchange) -> None:
+        """A request naming another protocol: refused at once when it is a WebSocket or
+        carries a body (httptools would leave the body unparsed); otherwise served as
+        plain HTTP/1.1, as RFC 9110 lets a server ignore Upgrade."""
+        if not self.parser.should_upgrade():
+            return  # Upgrade without `Connection: upgrade`: an ordinary request
+        protocol = ex.upgrade.decode("latin-1").strip() if ex.upgrade else ""
+        if "websocket" in protocol.lower():
+            self._refuse(501, "WebSocket is not supported yet")
+            raise Refused
+        if ex.body_chunked or (ex.content_length is not None and int(ex.content_length) > 0):
+            self._refuse(
+                501,
+                f"switching to {protocol!r} is not supported: send the request over "
+                "HTTP/1.1 without an Upgrade header",
+            )
+            raise Refused
+
+
+class Lingering(asyncio.Protocol):
+    """A connection that got its last answer while the client may still be sending.
+
+    Closing a socket with unread input makes the kernel reset the connection, and a
+    client that is still sending (a body over the limit, say) would see the reset
+    instead of the answer. So the write side is closed after the answer and input is
+    read and dropped until the client closes its side, or for `seconds` at most.
+    """
+
+    def __init__(self, transport: asyncio.Transport, seconds: float) -> None:
+        self.transport = transport
+        self.timer = asyncio.get_running_loop().call_later(seconds, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        self.timer.cancel()
+        return False  # close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.timer.cancel()

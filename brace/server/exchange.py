@@ -29,20 +29,25 @@ REPLAY_LIMIT = 1 << 20
 class Exchange:
     __slots__ = (
         "body_chunked",
+        "body_size",
         "client",
         "connection_header",
+        "content_length",
         "continue_sent",
         "deployment_id",
         "discard",
         "expect_continue",
         "finished",
+        "head_bytes",
         "head_only",
+        "head_wire",
         "headers",
         "hold_timer",
         "host",
         "http11",
         "keep_alive",
         "method",
+        "origin",
         "pending",
         "pending_size",
         "pool",
@@ -51,6 +56,7 @@ class Exchange:
         "request_complete",
         "response_started",
         "retried",
+        "upgrade",
         "upstream",
         "url",
     )
@@ -62,6 +68,16 @@ class Exchange:
         self.headers: list[bytes] = []
         """Forwardable request headers as consecutive name, b": ", value, CRLF pieces."""
         self.host: bytes | None = None
+        self.origin: bytes | None = None
+        self.content_length: bytes | None = None
+        self.upgrade: bytes | None = None
+        """The Upgrade header's value (a hop-by-hop header: never forwarded)."""
+        self.head_bytes = 0
+        """Size of the header lines parsed so far, as `name: value` CRLF."""
+        self.head_wire = 0
+        """Bytes of the reads that fell entirely inside this request's head."""
+        self.body_size = 0
+        """Body bytes of a chunked request received so far (checked against the limit)."""
         self.body_chunked = False
         self.expect_continue = False
         self.continue_sent = False

@@ -22,6 +22,12 @@ nginx costs per request; this design costs about the same. How a request flows:
 5. `Wake`, `NotFound` and `MethodNotAllowed` are answered here; `NotInference` requests
    go, path unchanged, to the management app on `internal_uds`.
 
+Before any of that, a request is checked: its head and body against `limits` (in
+`downstream`), and its `Host` and `Origin` headers against `hosts` (here: a Host not
+allowed gets 400, an Origin that is not the server's own 403; see `hosts` for why).
+The Host verdict is cached per header value and a remembered forward implies an
+allowed Host, so a repeated request pays for neither.
+
 Everything runs on the event loop that called `serve`. `set_table` may be called from
 any thread; the `wake` hook runs on the loop and must not block.
 """
@@ -37,6 +43,8 @@ from collections.abc import Callable, Iterable
 from brace.server.downstream import ClientConnection
 from brace.server.exchange import Exchange
 from brace.server.holding import HeldRequests
+from brace.server.hosts import host_allowed, host_policy, origin_allowed
+from brace.server.limits import Limits
 from brace.server.pool import Pools
 from brace.server.routing import (
     DeploymentRoute,
@@ -59,6 +67,12 @@ IDLE_SWEEP = 60.0
 KNOWN_LIMIT = 4096
 """Most remembered routing decisions (URLs with query strings could grow it without end)."""
 
+HOSTS_LIMIT = 1024
+"""Most remembered Host verdicts (a client may send any number of different values)."""
+
+HEAD_TICKS = 4
+"""Header-timeout checks per `header_timeout` (see `ClientConnection.head_tick`)."""
+
 
 class Gateway:
     def __init__(
@@ -69,9 +83,19 @@ class Gateway:
         wake: Callable[[str], None] = lambda deployment_id: None,
         hold_timeout: float = 120.0,
         pick: Callable[[], float] = random.random,
+        limits: Limits = Limits(),
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self._table = table
         self._internal = internal_uds
+        self.limits = limits
+        self._allowed_hosts = tuple(allowed_hosts)
+        """Names accepted in the Host header besides loopback, localhost names and the
+        addresses the gateway listens on."""
+        self._listening: list[str] = []
+        self._policy = host_policy((), self._allowed_hosts)
+        self._hosts: dict[bytes, bool] = {}
+        """Host header value -> allowed, for the current policy."""
         self.wake = wake
         """Called with a deployment id to wake it; may be set after construction."""
         self._pick = pick
@@ -90,6 +114,7 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._sweeper: asyncio.TimerHandle | None = None
+        self._head_sweeper: asyncio.TimerHandle | None = None
 
     # -- public API ------------------------------------------------------------------------
 
@@ -111,12 +136,18 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._thread = threading.get_ident()
+        limits = self.limits
         server = await loop.create_server(
-            lambda: ClientConnection(self), host, port, backlog=2048, reuse_address=True
+            lambda: ClientConnection(self, limits), host, port, backlog=2048, reuse_address=True
         )
         self._servers.append(server)
+        self._listening.append(host)
+        self._policy = host_policy(self._listening, self._allowed_hosts)
+        self._hosts = {}
         if self._sweeper is None:
             self._sweeper = loop.call_later(IDLE_SWEEP, self._sweep)
+        if self._head_sweeper is None:
+            self._head_sweeper = loop.call_later(self._head_interval(), self._sweep_heads)
         return server
 
     def outstanding(self, deployment_id: str) -> int:
@@ -134,9 +165,10 @@ class Gateway:
 
     def close(self) -> None:
         """Stop listening and close every connection, client and upstream."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for sweeper in (self._sweeper, self._head_sweeper):
+            if sweeper is not None:
+                sweeper.cancel()
+        self._sweeper = self._head_sweeper = None
         for server in self._servers:
             server.close()
         self._servers.clear()
@@ -152,6 +184,8 @@ class Gateway:
 
         The hot path: a request seen before under this table skips `resolve`, and its
         bytes go to an idle pooled connection as soon as the parser returns."""
+        if ex.origin is not None and self._refused_origin(ex):
+            return
         key = (ex.method, ex.url, ex.host)
         known = self._known.get(key)
         if known is None:
@@ -177,6 +211,21 @@ class Gateway:
     ) -> tuple[str, bytes, tuple[str, ...]] | None:
         """Resolve a request; a forward comes back (and is remembered when it may be)."""
         host = ex.host
+        client = ex.client
+        if host is not None and not self._host_allowed(host):
+            ex.keep_alive = False
+            client.answer_error(
+                ex,
+                400,
+                f"Host {host.decode('latin-1')!r} is not allowed: this server answers "
+                "loopback addresses, localhost, model-{id}.localhost and the names it "
+                "was started with (brace server --host, --allowed-host)",
+            )
+            return None
+        if ex.method == b"CONNECT":
+            ex.keep_alive = False
+            client.answer_error(ex, 405, "Method Not Allowed")
+            return None
         table = self._table
         resolution = resolve(
             table,
@@ -185,7 +234,6 @@ class Gateway:
             host.decode("latin-1") if host is not None else None,
             self._pick(),
         )
-        client = ex.client
         if isinstance(resolution, Forward):
             deployment_id = resolution.deployment_id
             target = (
@@ -270,6 +318,32 @@ class Gateway:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _host_allowed(self, host: bytes) -> bool:
+        allowed = self._hosts.get(host)
+        if allowed is None:
+            allowed = host_allowed(self._policy, host.decode("latin-1"))
+            if len(self._hosts) >= HOSTS_LIMIT:
+                self._hosts.clear()
+            self._hosts[host] = allowed
+        return allowed
+
+    def _refused_origin(self, ex: Exchange) -> bool:
+        """True when a web page on another origin made the browser send the request:
+        it is then answered 403."""
+        assert ex.origin is not None
+        host = ex.host.decode("latin-1") if ex.host is not None else None
+        origin = ex.origin.decode("latin-1")
+        if origin_allowed(origin, host):
+            return False
+        ex.keep_alive = False
+        ex.client.answer_error(
+            ex,
+            403,
+            f"cross-origin requests are not allowed (Origin {origin!r}): "
+            "call the server from a program, not from a web page",
+        )
+        return True
+
     def _connect_failed(self, ex: Exchange, path: str, error: OSError) -> None:
         log.warning("cannot connect to replica %s: %s", path, error)
         if not ex.retried and ex.deployment_id is not None:
@@ -335,6 +409,15 @@ class Gateway:
             client.close_if_idle()
         assert self._loop is not None
         self._sweeper = self._loop.call_later(IDLE_SWEEP, self._sweep)
+
+    def _head_interval(self) -> float:
+        return self.limits.header_timeout / HEAD_TICKS
+
+    def _sweep_heads(self) -> None:
+        for client in list(self._clients):
+            client.head_tick(HEAD_TICKS)
+        assert self._loop is not None
+        self._head_sweeper = self._loop.call_later(self._head_interval(), self._sweep_heads)
 
 
 def _upstreams(routes: Iterable[DeploymentRoute]) -> set[str]:

@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -25,10 +25,17 @@ from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
 from brace.server.gateway import Gateway
+from brace.server.limits import Limits
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Replicas
 from brace.server.routing import RoutingTable
-from brace.server.state import ServerRecord, read_record, remove_record, write_record
+from brace.server.state import (
+    ServerRecord,
+    new_server_id,
+    read_record,
+    remove_record,
+    write_record,
+)
 from brace.server.storeworker import StoreWorker
 from brace.server.supervisor import process_started
 
@@ -41,7 +48,14 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -> None:
+async def serve(
+    home: Path,
+    host: str,
+    port: int,
+    limits: Limits = Limits(),
+    allowed_hosts: Iterable[str] = (),
+    hold_timeout: float = 120.0,
+) -> None:
     """Serve until SIGTERM or SIGINT. `hold_timeout`: seconds a request waits for a
     deployment to start or wake before it is answered 504."""
     paths = ServerPaths(home)
@@ -53,7 +67,11 @@ async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -
         )
     db = StoreWorker(home)
     gateway = Gateway(
-        RoutingTable(), internal_uds=str(paths.internal_socket), hold_timeout=hold_timeout
+        RoutingTable(),
+        internal_uds=str(paths.internal_socket),
+        hold_timeout=hold_timeout,
+        limits=limits,
+        allowed_hosts=allowed_hosts,
     )
     controller = Controller(
         db,
@@ -65,9 +83,10 @@ async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -
     controller.sweep_orphans()
 
     paths.internal_socket.unlink(missing_ok=True)
+    server_id = new_server_id()
     api_db = StoreWorker(home)
     config = uvicorn.Config(
-        internal_app(home, api_key(home), api_db),
+        internal_app(server_id, api_key(home), api_db),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",
@@ -87,7 +106,7 @@ async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     pid = os.getpid()
-    write_record(paths, ServerRecord(pid, process_started(pid), host, port))
+    write_record(paths, ServerRecord(pid, process_started(pid), host, port, server_id))
     print(f"brace server listening on http://{host}:{port} (home {home})", flush=True)
     try:
         await controller.run(stop)
@@ -100,11 +119,18 @@ async def serve(home: Path, host: str, port: int, hold_timeout: float = 120.0) -
         remove_record(paths, pid)
         paths.internal_socket.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # only when no replica socket is left in it
-            paths.sockets.rmdir()
+            paths.sockets().rmdir()
         db.close()
         api_db.close()
         print("brace server stopped", flush=True)
 
 
-def run_server(home: Path, host: str, port: int, hold_timeout: float = 120.0) -> None:
-    uvloop.run(serve(home, host, port, hold_timeout))
+def run_server(
+    home: Path,
+    host: str,
+    port: int,
+    limits: Limits = Limits(),
+    allowed_hosts: Iterable[str] = (),
+    hold_timeout: float = 120.0,
+) -> None:
+    uvloop.run(serve(home, host, port, limits, allowed_hosts, hold_timeout))

@@ -5,6 +5,11 @@ process is gone (the server was killed), exited but not yet reaped (a zombie), o
 whose pid now belongs to another process is stale: it is treated as no server, and
 the next server replaces it. Imported by the CLI, so it stays light: no uvicorn, no
 asyncio servers.
+
+`server_id` is a random token the server also answers on `/healthz`: a command that
+finds the same token at an address knows the server there is this home's, while
+anyone else who asks /healthz learns nothing about the home (only the owner can read
+`server.json`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import asdict, dataclass
 
@@ -28,10 +34,17 @@ class ServerRecord:
     process_started: float
     host: str
     port: int
+    server_id: str = ""
+    """Random per server start; echoed by /healthz (empty in records of older servers)."""
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+def new_server_id() -> str:
+    """A fresh server identity: 128 random bits, as hex."""
+    return secrets.token_hex(16)
 
 
 def write_record(paths: ServerPaths, record: ServerRecord) -> None:

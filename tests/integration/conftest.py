@@ -110,11 +110,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BRACE_HOME": str(home)}
+def start_server(
+    home: Path, port: int, *options: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`brace server --port PORT OPTIONS...` (with `env` added), once it answers /healthz."""
+    env = {**os.environ, **(env or {}), "BRACE_HOME": str(home)}
     log = open(home.parent / f"server-{port}.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "brace", "server", "--port", str(port)],
+        [sys.executable, "-m", "brace", "server", "--port", str(port), *options],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
