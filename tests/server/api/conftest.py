@@ -25,7 +25,7 @@ def api(home: Path, store: Store) -> Iterator[TestClient]:
     """A client that sends the key; `store` is open on the same home for the setup."""
     worker = StoreWorker(home)
     try:
-        with TestClient(internal_app(home, KEY, worker), headers=AUTH) as client:
+        with TestClient(internal_app("test-server", KEY, worker), headers=AUTH) as client:
             yield client
     finally:
         worker.close()
