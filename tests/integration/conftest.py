@@ -110,8 +110,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BRACE_HOME": str(home)}
+def start_server(
+    home: Path, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **(extra_env or {}), "BRACE_HOME": str(home)}
     log = open(home.parent / f"server-{port}.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "brace", "server", "--port", str(port)],
@@ -141,11 +143,18 @@ def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server_env() -> dict[str, str]:
+    """Extra environment for the `server` fixture's process. A test changes it with
+    `@pytest.mark.parametrize("server_env", [{"BRACE_HOLD_TIMEOUT": "1"}])`."""
+    return {}
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
     home = tmp_path / "home"
     home.mkdir()
     port = free_port()
-    process = start_server(home, port)
+    process = start_server(home, port, server_env)
     running = Server(home, port, process)
     try:
         yield running
