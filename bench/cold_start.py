@@ -1,4 +1,5 @@
-"""How long a replica takes from spawn to its first answered predict.
+"""How long a replica takes from spawn to its first answered predict, and a deployment
+from scaled to zero to its first response.
 
 Runs, interleaved so that machine noise hits all alike:
   python -c "import starlette, uvicorn"     the floor for any Starlette-on-uvicorn server
@@ -7,7 +8,16 @@ Runs, interleaved so that machine noise hits all alike:
   replica spawn -> first 200 predict        python -m brace.runtime --truss examples/hello
                                             --uds ..., polled every 2 ms until a predict
                                             answers 200 (readiness 503s count as waiting)
-and prints the median and p90 wall time of each and its ratio to the floor.
+  wake from zero -> response                one predict through a `brace server` (private
+                                            home, free port) to examples/hello published
+                                            with min_replica 0 and scaled to zero: held
+                                            at the gateway while a replica starts
+  warm replica -> response                  the same predict right after, to the replica
+                                            the wake started
+and prints the median and p90 wall time of each and its ratio to the floor, then the
+wake's ratio to the bare uvicorn start (target <= 1.5x), also paired within each round.
+The woken deployment goes back to sleep (window 1 s, scale-down delay 1 s) before the
+next measurement starts, so its replica's stop does not overlap another one.
 
 Both run with a private bytecode cache (PYTHONPYCACHEPREFIX in a temporary directory,
 warmed first), so brace's own modules start from bytecode as in a normal install even
@@ -28,10 +38,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from brace.store import Store  # noqa: E402
+
 POLL_SECONDS = 0.002
+WAKE_TARGET = 1.5
+"""Wake from zero to first response, at most this many times the bare uvicorn start."""
 # Imports what a replica imports, including what uvicorn loads lazily at start-up
 # (after the replica has turned bytecode writing off for the user's code).
 WARM_CACHE = (
@@ -114,6 +132,128 @@ def time_server(command: list[str], path: str, env: dict[str, str]) -> float:
         process.wait()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def brace_cli(env: dict[str, str], *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", "brace", *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"brace {' '.join(args)} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", path, body=body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError:
+        return 0, b""
+    finally:
+        connection.close()
+
+
+class SleepingDeployment:
+    """A deployment of `truss` on a `brace server`, published with min_replica 0 and
+    small autoscaling settings, so that it falls asleep within seconds of its last
+    request."""
+
+    def __init__(self, home: Path, port: int, truss: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.port = port
+        self.env = {**env, "BRACE_HOME": str(home), "BRACE_PORT": str(port)}
+        pushed = brace_cli(self.env, "push", str(truss), "--publish", "--wait")
+        deployment, model = pushed["deployment"], pushed["model"]
+        assert isinstance(deployment, dict) and isinstance(model, dict)
+        self.id = str(deployment["id"])
+        brace_cli(
+            self.env, "deployments", "autoscaling", self.id, "-m", str(model["id"]),
+            "--min-replica", "0", "--autoscaling-window", "1", "--scale-down-delay", "1",
+        )  # fmt: skip
+        self.path = f"/model/{model['id']}/deployment/{self.id}/predict"
+
+    def asleep(self) -> bool:
+        with Store(self.home) as store, store.read() as tx:
+            deployment = tx.deployment(self.id)
+            replicas = [r for r in tx.replicas() if r.deployment_id == self.id]
+        assert deployment is not None
+        return deployment.status.value == "SCALED_TO_ZERO" and not replicas
+
+    def wait_asleep(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.asleep():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"deployment {self.id} did not scale to zero in {timeout} s")
+            time.sleep(0.05)
+
+    def time_request(self) -> float:
+        body = json.dumps({"text": "hi"}).encode()
+        start = time.perf_counter()
+        status, answer = _post(self.port, self.path, body)
+        took = time.perf_counter() - start
+        if status != 200:
+            raise SystemExit(f"predict through brace server answered {status}: {answer!r}")
+        return took
+
+    def time_wake(self) -> float:
+        self.wait_asleep()
+        return self.time_request()
+
+    def time_warm(self) -> float:
+        took = self.time_request()
+        self.wait_asleep()  # quiet before the next measurement
+        return took
+
+
+@contextmanager
+def brace_server(home: Path, env: dict[str, str]) -> Iterator[int]:
+    """A `brace server` with a private home on a free port; its port. Stopped (and its
+    replicas with it) when the block ends."""
+    home.mkdir()
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "brace", "server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**env, "BRACE_HOME": str(home)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while _get_status(port, "/healthz") != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("brace server did not start")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _get_status(port: int, path: str) -> int | None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    except OSError:
+        return None
+    finally:
+        connection.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -122,7 +262,10 @@ def main() -> None:
     floor_name = "python -c 'import starlette, uvicorn'"
     bare_name = "bare uvicorn spawn -> first 200"
     replica_name = f"replica spawn -> first predict ({options.truss.name})"
-    samples: dict[str, list[float]] = {floor_name: [], bare_name: [], replica_name: []}
+    wake_name = f"wake from zero -> response ({options.truss.name})"
+    warm_name = f"warm replica -> response ({options.truss.name})"
+    names = (floor_name, bare_name, replica_name, wake_name, warm_name)
+    samples: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "bare_app.py").write_text(BARE_APP)
@@ -131,24 +274,37 @@ def main() -> None:
             "PYTHONPYCACHEPREFIX": str(workdir / "pycache"),
         }
         path = str(workdir / "bench.sock")
-        runs = {
-            floor_name: lambda: time_import_floor(env),
-            bare_name: lambda: time_server(bare_uvicorn_command(workdir, path), path, env),
-            replica_name: lambda: time_server(replica_command(options.truss, path), path, env),
-        }
-        # Warm the bytecode cache and the page cache once.
+        # Warm the bytecode cache first: the server's replicas use it too.
         subprocess.run([sys.executable, "-c", WARM_CACHE], check=True, env=env)
-        for run in runs.values():
-            run()
-        for _ in range(options.runs):
-            for name, run in runs.items():
-                samples[name].append(run())
+        with brace_server(workdir / "home", env) as port:
+            sleeping = SleepingDeployment(workdir / "home", port, options.truss.resolve(), env)
+            runs = {
+                floor_name: lambda: time_import_floor(env),
+                bare_name: lambda: time_server(bare_uvicorn_command(workdir, path), path, env),
+                replica_name: lambda: time_server(replica_command(options.truss, path), path, env),
+                wake_name: sleeping.time_wake,
+                warm_name: sleeping.time_warm,  # right after the wake, in this order
+            }
+            # And the page cache, once.
+            for run in runs.values():
+                run()
+            for _ in range(options.runs):
+                for name, run in runs.items():
+                    samples[name].append(run())
     floor = statistics.median(samples[floor_name])
     print(f"{'command':44} {'median ms':>10} {'p90 ms':>8} {'vs floor':>9}")
     for name, values in samples.items():
         median = statistics.median(values)
         p90 = statistics.quantiles(values, n=10)[-1] if len(values) > 1 else median
         print(f"{name:44} {median * 1000:10.1f} {p90 * 1000:8.1f} {median / floor:8.2f}x")
+    wake, bare = samples[wake_name], samples[bare_name]
+    paired = statistics.median(w / b for w, b in zip(wake, bare, strict=True))
+    ratio = statistics.median(wake) / statistics.median(bare)
+    verdict = "meets" if ratio <= WAKE_TARGET else "misses"
+    print(
+        f"wake from zero / bare uvicorn start: {ratio:.2f}x "
+        f"(paired within rounds: {paired:.2f}x; target <= {WAKE_TARGET}x: {verdict})"
+    )
     print(
         f"({options.runs} interleaved runs each; Python {sys.version.split()[0]}; "
         f"{os.cpu_count()} CPUs)"

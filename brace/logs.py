@@ -125,3 +125,15 @@ def log_record(line: str) -> dict[str, Any]:
     seconds = line_time(line)
     stamp = "" if seconds is None else str(round(seconds * 1000) * 1_000_000)
     return {"timestamp": stamp, "message": line, "replica": None}
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(: .*)?$")
+
+
+def last_error(lines: list[str]) -> str | None:
+    """The last exception line (`RuntimeError: weights are missing`) among `lines`:
+    what a traceback in the log ends with."""
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line.strip()):
+            return line.strip()
+    return None

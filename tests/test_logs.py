@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from brace.logs import DeploymentLog, LogTail, tail
+from brace.logs import DeploymentLog, LogTail, last_error, log_record, tail
 
 
 def _append(path: Path, text: str) -> None:
@@ -99,3 +99,33 @@ def test_tail_from_the_start_with_a_partial_last_line(tmp_path: Path) -> None:
     assert follow.poll() == ["one"]
     _append(log, "!\n")
     assert follow.poll() == ["two!"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        pytest.param(
+            ["Traceback (most recent call last):", '  File "model.py"', "RuntimeError: gone"],
+            "RuntimeError: gone",
+            id="traceback",
+        ),
+        pytest.param(
+            ["ValueError: first", "2026-01-02T03:04:05 [brace] replica r exited", "KeyError"],
+            "KeyError",
+            id="the-last-one",
+        ),
+        pytest.param(
+            ["model.errors.LoadError: x", "done"], "model.errors.LoadError: x", id="dotted"
+        ),
+        pytest.param(["all fine", "Errors: none"], None, id="none"),
+    ],
+)
+def test_last_error(lines: list[str], expected: str | None) -> None:
+    assert last_error(lines) == expected
+
+
+def test_log_record_times_stamped_lines_only() -> None:
+    brace_line = log_record("2026-01-02T03:04:05 [brace] status ACTIVE")
+    replica_line = log_record("2026-01-02 03:04:05,250 INFO brace.runtime: Model loaded")
+    assert int(replica_line["timestamp"]) - int(brace_line["timestamp"]) == 250_000_000
+    assert log_record("a print")["timestamp"] == ""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from brace.errors import BraceError
-from brace.logs import DeploymentLog
+from brace.logs import DeploymentLog, last_error
 from brace.server import supervisor
 from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.paths import ServerPaths
@@ -55,6 +55,9 @@ Builder = Callable[[Path, tuple[str, ...], Callable[[str], None]], Path]
 ModelReader = Callable[[Path], "tuple[Any, tuple[str, ...]]"]
 
 _OUT_OF_SERVICE = (ReplicaState.DRAINING, ReplicaState.STOPPING)
+
+LOG_LINES_FOR_ERROR = 50
+"""How far back in a deployment's log to look for the error that made it give up."""
 
 # Statuses of deployments that served, left as SCALED_TO_ZERO when the server stops:
 # nothing runs, and the next server starts what their settings ask for.
@@ -407,8 +410,10 @@ class Controller:
         log = self.log(replica.deployment_id)
         log.write(verdict.note)
         if isinstance(verdict, GiveUp):
-            log.write(f"giving up: {verdict.reason}")
-            run.state = GaveUp(verdict.status, verdict.reason)
+            error = last_error(log.tail(LOG_LINES_FOR_ERROR))
+            reason = f"{verdict.reason}; last error: {error}" if error else verdict.reason
+            log.write(f"giving up: {reason}")
+            run.state = GaveUp(verdict.status, reason)
 
     def _kept_awake(self) -> Callable[[Deployment], bool]:
         now = stamp(self.wall())

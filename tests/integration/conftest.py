@@ -144,11 +144,18 @@ def start_server(
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server_env() -> dict[str, str]:
+    """Extra environment for the `server` fixture's process. A test changes it with
+    `@pytest.mark.parametrize("server_env", [{"BRACE_HOLD_TIMEOUT": "1"}])`."""
+    return {}
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
     home = tmp_path / "home"
     home.mkdir()
     port = free_port()
-    process = start_server(home, port)
+    process = start_server(home, port, env=server_env)
     running = Server(home, port, process)
     try:
         yield running
