@@ -66,6 +66,15 @@ def server_command(
             help="Seconds a request waits for a deployment to start or wake before 504.",
         ),
     ] = 120.0,
+    inference_key: Annotated[
+        bool,
+        typer.Option(
+            envvar="BRACE_INFERENCE_KEY",
+            help="Ask for the API key on inference paths too, as Baseten does. "
+            "--no-inference-key lets any local program call models without it "
+            "(the management API always asks).",
+        ),
+    ] = True,
     max_body_size: Annotated[
         str,
         typer.Option(
@@ -118,6 +127,7 @@ def server_command(
         limits,
         allowed_host or (),
         hold_timeout,
+        inference_key,
     )
 
 

@@ -215,6 +215,9 @@ class ClientConnection(asyncio.Protocol):
             ex.content_length = value
         elif lower == b"origin":
             ex.origin = value
+        elif lower == b"authorization":
+            ex.authorization = value
+            ex.authorization_at = len(ex.headers)
         ex.headers += (name, b": ", value, CRLF)
 
     def on_headers_complete(self) -> None:

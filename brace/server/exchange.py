@@ -28,6 +28,8 @@ REPLAY_LIMIT = 1 << 20
 
 class Exchange:
     __slots__ = (
+        "authorization",
+        "authorization_at",
         "body_chunked",
         "body_size",
         "client",
@@ -69,6 +71,9 @@ class Exchange:
         """Forwardable request headers as consecutive name, b": ", value, CRLF pieces."""
         self.host: bytes | None = None
         self.origin: bytes | None = None
+        self.authorization: bytes | None = None
+        self.authorization_at = -1
+        """Where the Authorization header's pieces start in `headers` (-1: none)."""
         self.content_length: bytes | None = None
         self.upgrade: bytes | None = None
         """The Upgrade header's value (a hop-by-hop header: never forwarded)."""

@@ -40,6 +40,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable
 
+from brace.apikey import authorized
 from brace.server.downstream import ClientConnection
 from brace.server.exchange import Exchange
 from brace.server.holding import HeldRequests
@@ -85,8 +86,11 @@ class Gateway:
         pick: Callable[[], float] = random.random,
         limits: Limits = Limits(),
         allowed_hosts: Iterable[str] = (),
+        api_key: str | None = None,
     ) -> None:
+        """`api_key`: the key inference requests must carry (None: no key asked)."""
         self._table = table
+        self._api_key = api_key
         self._internal = internal_uds
         self.limits = limits
         self._allowed_hosts = tuple(allowed_hosts)
@@ -193,6 +197,8 @@ class Gateway:
             if known is None:
                 return  # answered, or on its way to the internal app
         deployment_id, path, upstreams = known
+        if self._api_key is not None and not self._key_given(ex):
+            return
         ex.deployment_id = deployment_id
         outstanding = self._outstanding
         outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
@@ -205,6 +211,24 @@ class Gateway:
             self._pools.dispatch(ex, upstreams)
         else:
             self._hold(ex)
+
+    def _key_given(self, ex: Exchange) -> bool:
+        """Whether an inference request carries the API key (else it is answered 401).
+
+        The header itself is not forwarded: the key is the server's, not the model's."""
+        value = ex.authorization
+        key = self._api_key
+        assert key is not None
+        if value is None or not authorized(value.decode("latin-1"), key):
+            ex.client.answer_error(
+                ex,
+                401,
+                "a valid API key is required (header Authorization: Api-Key <key>; "
+                "`brace api-key` prints it)",
+            )
+            return False
+        del ex.headers[ex.authorization_at : ex.authorization_at + 4]
+        return True
 
     def _route_new(
         self, ex: Exchange, key: tuple[bytes, bytes, bytes | None]
@@ -258,8 +282,9 @@ class Gateway:
         elif isinstance(resolution, Unavailable):
             client.answer_error(ex, 503, resolution.message)
         elif isinstance(resolution, Wake):
-            self._call_wake(resolution.deployment_id)
-            client.answer_json(ex, 202, {})
+            if self._api_key is None or self._key_given(ex):
+                self._call_wake(resolution.deployment_id)
+                client.answer_json(ex, 202, {})
         else:
             client.answer_error(ex, 405, "Method Not Allowed")
         return None

@@ -55,9 +55,11 @@ async def serve(
     limits: Limits = Limits(),
     allowed_hosts: Iterable[str] = (),
     hold_timeout: float = 120.0,
+    inference_key: bool = True,
 ) -> None:
     """Serve until SIGTERM or SIGINT. `hold_timeout`: seconds a request waits for a
-    deployment to start or wake before it is answered 504."""
+    deployment to start or wake before it is answered 504. `inference_key`: inference
+    paths ask for the API key, as on Baseten (the management API always does)."""
     paths = ServerPaths(home)
     running = read_record(paths)
     if running is not None and running.pid != os.getpid():
@@ -66,12 +68,14 @@ async def serve(
             "Stop it with `brace down`, or use it as it is.",
         )
     db = StoreWorker(home)
+    key = api_key(home)
     gateway = Gateway(
         RoutingTable(),
         internal_uds=str(paths.internal_socket),
         hold_timeout=hold_timeout,
         limits=limits,
         allowed_hosts=allowed_hosts,
+        api_key=key if inference_key else None,
     )
     controller = Controller(
         db,
@@ -86,7 +90,7 @@ async def serve(
     server_id = new_server_id()
     api_db = StoreWorker(home)
     config = uvicorn.Config(
-        internal_app(server_id, api_key(home), api_db),
+        internal_app(server_id, key, api_db),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",
@@ -132,5 +136,6 @@ def run_server(
     limits: Limits = Limits(),
     allowed_hosts: Iterable[str] = (),
     hold_timeout: float = 120.0,
+    inference_key: bool = True,
 ) -> None:
-    uvloop.run(serve(home, host, port, limits, allowed_hosts, hold_timeout))
+    uvloop.run(serve(home, host, port, limits, allowed_hosts, hold_timeout, inference_key))

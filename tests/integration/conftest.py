@@ -25,6 +25,10 @@ import pytest
 
 from brace.store import Deployment, Store
 
+KEY = "integration-test-key"
+"""The API key of the servers these tests start (BRACE_API_KEY)."""
+AUTH = {"Authorization": f"Api-Key {KEY}"}
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -59,7 +63,12 @@ class Server:
     process: subprocess.Popen[bytes]
 
     def brace(self, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "BRACE_HOME": str(self.home), "BRACE_PORT": str(self.port)}
+        env = {
+            **os.environ,
+            "BRACE_HOME": str(self.home),
+            "BRACE_PORT": str(self.port),
+            "BRACE_API_KEY": KEY,
+        }
         return subprocess.run(
             [sys.executable, "-m", "brace", *map(str, args)],
             capture_output=True,
@@ -76,7 +85,9 @@ class Server:
     def post(self, path: str, payload: Any, headers: dict[str, str] | None = None) -> Answer:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
-            connection.request("POST", path, body=json.dumps(payload), headers=headers or {})
+            connection.request(
+                "POST", path, body=json.dumps(payload), headers={**AUTH, **(headers or {})}
+            )
             response = connection.getresponse()
             return Answer(response.status, response.read(), dict(response.getheaders()))
         finally:
@@ -114,7 +125,7 @@ def start_server(
     home: Path, port: int, *options: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     """`brace server --port PORT OPTIONS...` (with `env` added), once it answers /healthz."""
-    env = {**os.environ, **(env or {}), "BRACE_HOME": str(home)}
+    env = {**os.environ, "BRACE_API_KEY": KEY, **(env or {}), "BRACE_HOME": str(home)}
     log = open(home.parent / f"server-{port}.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "brace", "server", "--port", str(port), *options],

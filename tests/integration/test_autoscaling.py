@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from tests.conftest import MakeTruss
-from tests.integration.conftest import Answer, Server, alive, wait_until
+from tests.integration.conftest import AUTH, Answer, Server, alive, wait_until
 
 # Predicts in parallel, as many as the gateway sends it.
 SLEEPY_CONFIG = "model_name: sleepy\nruntime:\n  predict_concurrency: 16\n"
@@ -178,7 +178,7 @@ class SteadyLoad:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while not self._stop.is_set():
             try:
-                connection.request("POST", path, body=body)
+                connection.request("POST", path, body=body, headers=AUTH)
                 response = connection.getresponse()
                 self.answers.append((response.status, response.read()))
             except (OSError, http.client.HTTPException) as error:
@@ -422,7 +422,9 @@ def test_scale_down_lets_streams_that_started_finish(server: Server, make_truss:
     connections = []
     for _ in range(2):  # the gateway sends each to the least busy replica
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        connection.request("POST", path, body=json.dumps({"chunks": 10, "delay": 0.5}))
+        connection.request(
+            "POST", path, body=json.dumps({"chunks": 10, "delay": 0.5}), headers=AUTH
+        )
         connections.append(connection)
     try:
         responses = [connection.getresponse() for connection in connections]

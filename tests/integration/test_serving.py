@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MakeTruss
-from tests.integration.conftest import Server, alive, free_port, start_server, wait_until
+from tests.integration.conftest import AUTH, Server, alive, free_port, start_server, wait_until
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -53,7 +53,7 @@ def test_push_then_predict_through_the_gateway(server: Server, make_truss: MakeT
         "POST",
         "/development/predict",
         body=b'{"x": 3}',
-        headers={"Host": f"model-{model_id}.localhost:{server.port}"},
+        headers={"Host": f"model-{model_id}.localhost:{server.port}", **AUTH},
     )
     assert json.loads(by_host.getresponse().read()) == {"echo": {"x": 3}}
     by_host.close()
@@ -148,7 +148,10 @@ def test_streaming_streams_through_the_gateway(server: Server) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     started = time.monotonic()
     connection.request(
-        "POST", "/model/streaming/development/predict", body=b'{"text": "a b c", "delay": 0.4}'
+        "POST",
+        "/model/streaming/development/predict",
+        body=b'{"text": "a b c", "delay": 0.4}',
+        headers=AUTH,
     )
     response = connection.getresponse()
     first = response.read1(100)

@@ -12,7 +12,7 @@ import sys
 import time
 
 from tests.conftest import MakeTruss
-from tests.integration.conftest import Server
+from tests.integration.conftest import AUTH, Server
 
 HOLD_SECONDS = 5.0
 
@@ -46,7 +46,9 @@ def test_predicts_answer_while_another_process_holds_the_write_lock(
         latencies = []
         while holder.poll() is None:
             started = time.monotonic()
-            connection.request("POST", f"/model/{served}/development/predict", body=b'{"n": 1}')
+            connection.request(
+                "POST", f"/model/{served}/development/predict", body=b'{"n": 1}', headers=AUTH
+            )
             response = connection.getresponse()
             body = response.read()
             latencies.append(time.monotonic() - started)
