@@ -82,11 +82,15 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def report(error: BraceError) -> None:
+    from brace.cli.hints import hint_for
+
+    hint = hint_for(error)
     if session.output is Output.json:
-        sys.stdout.write(json.dumps(error.to_json()) + "\n")
+        body = {"error": error.message, **({"hint": hint} if hint else {})}
+        sys.stdout.write(json.dumps(body) + "\n")
     stderr().print(f"Error: {error.message}", style="red", markup=False)
-    if error.hint:
-        stderr().print(f"Hint: {error.hint}", markup=False)
+    if hint:
+        stderr().print(f"Hint: {hint}", markup=False)
 
 
 def main() -> None:

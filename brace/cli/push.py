@@ -78,6 +78,7 @@ def push_command(
       brace push examples/hello --promote       # publish and promote to production
     """
     from brace.services import views
+    from brace.services.lookup import PRODUCTION
     from brace.services.push import push
 
     if watch:
@@ -89,6 +90,17 @@ def push_command(
             )
         _watch(directory, model_name, timeout_seconds)
         return
+    if promote and environment not in (None, PRODUCTION):
+        raise UsageError(
+            f"--promote promotes to production, --environment {environment} to {environment}",
+            "Use one of them.",
+        )
+    if deployment_name is not None and not (publish or promote or environment is not None):
+        raise UsageError(
+            "--deployment-name names a published deployment; the development deployment "
+            "is always named 'development'",
+            "Add --publish (or --promote) to create a published deployment.",
+        )
     with open_store() as store:
         result = push(
             store,

@@ -64,8 +64,7 @@ def check_action(
     if action in _ROLLING_ONLY and not rolling:
         raise RefusedError(
             f"cannot {word}: this promotion is not a rolling deployment",
-            "Enable rolling deployments on the environment "
-            "(`brace environments update ENV --rolling-deploy`) before promoting.",
+            code="NOT_ROLLING",
         )
     current = effective_status(status, pending, rolling)
     if current not in _ALLOWED_FROM[action]:
@@ -73,5 +72,6 @@ def check_action(
         raise RefusedError(
             f"cannot {word} a promotion that is {current.value}",
             f"{word.capitalize()} applies to a promotion that is {allowed}.",
+            code="ACTION_NOT_ALLOWED",
         )
     return outcome(action, rolling)

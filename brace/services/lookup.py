@@ -19,24 +19,26 @@ def find_model(tx: Tx, ref: str | None) -> Model:
     if ref is not None:
         model = tx.model_by_name(ref) or tx.model(ref)
         if model is None:
-            raise NotFoundError(f"no model named {ref!r}", _model_hint(tx))
+            raise NotFoundError(
+                f"no model named {ref!r}",
+                code="MODEL_NOT_FOUND",
+                facts={"models": _names(tx.models())},
+            )
         return model
     models = tx.models()
     if not models:
-        raise NotFoundError("there are no models yet", "Push one with `brace push DIR`.")
+        raise NotFoundError("there are no models yet", code="NO_MODELS")
     if len(models) > 1:
         raise UsageError(
             "there are several models; say which one",
-            f"Pass -m MODEL, one of: {', '.join(m.name for m in models)}.",
+            code="MODEL_AMBIGUOUS",
+            facts={"models": _names(models)},
         )
     return models[0]
 
 
-def _model_hint(tx: Tx) -> str:
-    names = [m.name for m in tx.models()]
-    if not names:
-        return "There are no models yet; push one with `brace push DIR`."
-    return f"Models: {', '.join(names)}."
+def _names(models: list[Model]) -> str:
+    return ", ".join(m.name for m in models)
 
 
 def find_environment(tx: Tx, model: Model, name: str) -> Environment:
@@ -45,7 +47,8 @@ def find_environment(tx: Tx, model: Model, name: str) -> Environment:
         names = ", ".join(e.name for e in tx.environments(model.id))
         raise NotFoundError(
             f"model {model.name!r} has no environment {name!r}",
-            f"Environments: {names}. Create one with `brace environments create {name}`.",
+            code="ENVIRONMENT_NOT_FOUND",
+            facts={"environment": name, "environments": names},
         )
     return environment
 
@@ -66,16 +69,14 @@ def find_deployment(tx: Tx, ref: str, model_ref: str | None = None) -> Deploymen
     if len(named) == 1:
         return named[0]
     if len(named) > 1:
-        owners = [tx.model(d.model_id) for d in named]
+        owners = [owner for d in named if (owner := tx.model(d.model_id)) is not None]
         raise UsageError(
             f"several models have a deployment named {ref!r}",
-            f"Pass -m MODEL, one of: {', '.join(m.name for m in owners if m)}.",
+            code="DEPLOYMENT_AMBIGUOUS",
+            facts={"models": _names(owners)},
         )
     where = f" in model {model.name!r}" if model else ""
-    raise NotFoundError(
-        f"no deployment {ref!r}{where}",
-        "List them with `brace deployments list`.",
-    )
+    raise NotFoundError(f"no deployment {ref!r}{where}", code="DEPLOYMENT_NOT_FOUND")
 
 
 def _special_deployment(tx: Tx, model: Model, ref: str) -> Deployment:
@@ -83,8 +84,7 @@ def _special_deployment(tx: Tx, model: Model, ref: str) -> Deployment:
         deployment = development_deployment(tx, model)
         if deployment is None:
             raise NotFoundError(
-                f"model {model.name!r} has no development deployment",
-                "Create it with `brace push DIR`.",
+                f"model {model.name!r} has no development deployment", code="NO_DEVELOPMENT"
             )
         return deployment
     environment = find_environment(tx, model, PRODUCTION)
@@ -95,11 +95,10 @@ def _special_deployment(tx: Tx, model: Model, ref: str) -> Deployment:
         raise NotFoundError(
             f"model {model.name!r} has no production deployment yet: deployment "
             f"{promotion.candidate_id} is being promoted ({promotion.status.value})",
-            "It becomes production once it is ACTIVE; follow it with `brace rollout status`.",
+            code="PRODUCTION_PENDING",
         )
     if deployment is None:
         raise NotFoundError(
-            f"model {model.name!r} has no production deployment",
-            "Promote one with `brace promote DEPLOYMENT` or `brace push --promote`.",
+            f"model {model.name!r} has no production deployment", code="NO_PRODUCTION"
         )
     return deployment

@@ -83,7 +83,8 @@ def check_no_promotion(tx: Tx, environment: Environment) -> None:
         raise RefusedError(
             f"a promotion to {environment.name} is already in progress "
             f"({promotion.status.value}, deployment {promotion.candidate_id})",
-            f"Wait for it to finish, or stop it with `brace rollout cancel -e {environment.name}`.",
+            code="PROMOTION_IN_PROGRESS",
+            facts={"environment": environment.name},
         )
 
 
@@ -101,13 +102,16 @@ def check_can_run(deployment: Deployment) -> None:
         raise RefusedError(
             f"deployment {deployment.name} ({deployment.id}) is {deployment.status.value} "
             "and cannot be promoted",
-            f"Activate it first: `brace activate {deployment.id}`, then promote it once it is up.",
+            code="DEPLOYMENT_INACTIVE",
+            facts={"deployment": deployment.id},
         )
     if deployment.status.failed:
         raise RefusedError(
             f"deployment {deployment.name} ({deployment.id}) is {deployment.status.value} "
             "and cannot be promoted",
             "Fix the model and push again.",
+            code="DEPLOYMENT_FAILED",
+            facts={"deployment": deployment.id},
         )
 
 

@@ -63,24 +63,21 @@ def push(
 ) -> PushResult:
     if promote and environment not in (None, PRODUCTION):
         raise UsageError(
-            f"--promote promotes to production, --environment {environment} to {environment}",
-            "Use one of them.",
+            f"promote is to production; environment {environment!r} names another one",
+            code="PROMOTE_AND_ENVIRONMENT",
         )
     target = environment or (PRODUCTION if promote else None)
     published = publish or target is not None
     if deployment_name is not None and not published:
         raise UsageError(
-            "--deployment-name names a published deployment; the development deployment "
+            "a deployment name names a published deployment; the development deployment "
             "is always named 'development'",
-            "Add --publish (or --promote) to create a published deployment.",
+            code="NAMED_DEVELOPMENT",
         )
     truss = load_truss(directory)
     chosen = model_name or truss.config.model_name
     if not chosen:
-        raise ConfigError(
-            f"{truss.config_file}: no model_name",
-            "Set model_name in config.yaml, or pass --model-name NAME.",
-        )
+        raise ConfigError(f"{truss.config_file}: no model_name", code="NO_MODEL_NAME")
     name = check_model_name(chosen)
     with new_snapshot(store, truss if published else None) as snapshot, store.transaction() as tx:
         model = tx.model_by_name(name)

@@ -27,7 +27,8 @@ def request(
         if promotion is None or promotion.status.finished:
             raise RefusedError(
                 f"no promotion is in progress in {target.name}",
-                "See the last one with `brace rollout status`.",
+                code="NO_PROMOTION",
+                facts={"environment": target.name},
             )
         leads_to = check_action(
             action, promotion.status, promotion.requested_action, promotion.rolling

@@ -76,7 +76,7 @@ def update_autoscaling(
     ):
         raise InvalidError(
             "the development deployment always has min_replica 0 and max_replica 1",
-            "Publish the model (`brace push --publish`) to choose its replica counts.",
+            code="DEVELOPMENT_REPLICAS",
         )
     return settings
 

@@ -117,6 +117,7 @@ JSON_CASES: list[tuple[list[list[str]], list[str], frozenset[str]]] = [
     ([], ["delete", "deployment-2"], frozenset({"id", "deleted", "model_id"})),
     ([], ["rename", "deployment-2", "v2"], DEPLOYMENT_KEYS),
     ([], ["models", "list"], frozenset({"models"})),
+    ([], ["api-key"], frozenset({"api_key"})),
     ([], ["models", "show", "hello"], MODEL_KEYS),
     ([], ["models", "delete", "hello", "--yes"], frozenset({"id", "deleted"})),
     ([], ["deployments", "list"], frozenset({"deployments"})),

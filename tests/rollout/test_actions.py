@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import RefusedError
 from brace.rollout.actions import check_action, effective_status, outcome
 from brace.store.records import PromotionStatus, RolloutAction
@@ -230,20 +231,20 @@ def test_not_rolling_hint_says_how_to_enable() -> None:
         check_action(A.PAUSE, S.RELEASING, None, False)
 
     assert caught.value.message == "cannot pause: this promotion is not a rolling deployment"
-    assert caught.value.hint is not None
-    assert "brace environments update ENV --rolling-deploy" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "brace environments update ENV --rolling-deploy" in hint_for(caught.value)
 
 
 def test_refusal_hint_lists_the_allowed_statuses() -> None:
     with pytest.raises(RefusedError) as caught:
         check_action(A.RESUME, S.RAMPING_UP, None, True)
 
-    assert caught.value.hint == "Resume applies to a promotion that is PAUSED."
+    assert hint_for(caught.value) == "Resume applies to a promotion that is PAUSED."
 
     with pytest.raises(RefusedError) as caught:
         check_action(A.FORCE_ROLL_FORWARD, S.CANCELED, None, True)
 
-    assert caught.value.hint == (
+    assert hint_for(caught.value) == (
         "Force-roll-forward applies to a promotion that is PAUSED, RAMPING_DOWN, "
         "RAMPING_UP, RELEASING."
     )

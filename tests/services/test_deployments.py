@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import InvalidError, NotFoundError, RefusedError
 from brace.services import deployments, environments
 from brace.services.promote import promote
@@ -109,7 +110,7 @@ def test_activate_when_not_inactive_is_refused(
     assert caught.value.message == (
         f"deployment deployment-1 ({published.id}) is {status.value}, not inactive"
     )
-    assert caught.value.hint == "Only a deactivated deployment can be activated."
+    assert hint_for(caught.value) == "Only a deactivated deployment can be activated."
     assert deployment(store, published.id).status is status
 
 
@@ -124,7 +125,7 @@ def test_delete_production_deployment_is_refused(store: Store, production: Deplo
         f"deployment deployment-1 ({production.id}) is production's current deployment "
         "and cannot be deleted"
     )
-    hint = caught.value.hint
+    hint = hint_for(caught.value)
     assert hint is not None
     assert "Promote another deployment to production" in hint
     assert "brace models delete" in hint
@@ -144,8 +145,8 @@ def test_delete_current_deployment_of_staging_names_staging(
         deployments.delete(store, published.id)
 
     assert "is staging's current deployment" in caught.value.message
-    assert caught.value.hint is not None
-    assert "--environment staging" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "--environment staging" in hint_for(caught.value)
 
 
 def test_former_production_can_be_deleted_after_promoting_another(
@@ -199,7 +200,7 @@ def test_candidate_of_a_promotion_cannot_be_deleted(store: Store, candidate: Dep
         f"deployment deployment-2 ({candidate.id}) is part of the promotion in "
         "progress in production"
     )
-    assert caught.value.hint == "Cancel it first: `brace rollout cancel -e production`."
+    assert hint_for(caught.value) == "Cancel it first: `brace rollout cancel -e production`."
     assert deployment(store, candidate.id) == candidate
 
 
@@ -210,7 +211,7 @@ def test_candidate_of_a_promotion_cannot_be_deactivated(
         deployments.deactivate(store, candidate.id)
 
     assert "is part of the promotion in progress in production" in caught.value.message
-    assert caught.value.hint == "Cancel it first: `brace rollout cancel -e production`."
+    assert hint_for(caught.value) == "Cancel it first: `brace rollout cancel -e production`."
     assert deployment(store, candidate.id).status is DeploymentStatus.DEPLOYING
 
 
@@ -260,8 +261,8 @@ def test_rename_development_is_refused(store: Store, dev: Deployment) -> None:
         deployments.rename(store, "development", "mine")
 
     assert "cannot be renamed" in caught.value.message
-    assert caught.value.hint is not None
-    assert "--publish" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "--publish" in hint_for(caught.value)
     assert deployment(store, dev.id).name == "development"
 
 
@@ -353,8 +354,8 @@ def test_development_replica_counts_are_pinned(
     assert caught.value.message == (
         "the development deployment always has min_replica 0 and max_replica 1"
     )
-    assert caught.value.hint is not None
-    assert "brace push --publish" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "brace push --publish" in hint_for(caught.value)
     assert deployment(store, dev.id).autoscaling == AutoscalingSettings(
         min_replica=0, max_replica=1
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import InvalidError, NotFoundError, RefusedError
 from brace.services import deployments, environments
 from brace.services.promote import promote
@@ -272,8 +273,8 @@ def test_update_missing_environment_is_not_found(store: Store, model: None) -> N
         environments.update(store, "staging", promotion_settings={"rolling_deploy": True})
 
     assert caught.value.message == "model 'hello' has no environment 'staging'"
-    assert caught.value.hint is not None
-    assert "Environments: production." in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "Environments: production." in hint_for(caught.value)
 
 
 # delete
@@ -284,8 +285,8 @@ def test_delete_production_is_refused(store: Store, model: None) -> None:
         environments.delete(store, "production")
 
     assert caught.value.message == "the production environment cannot be deleted"
-    assert caught.value.hint is not None
-    assert "brace models delete" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "brace models delete" in hint_for(caught.value)
     assert environment(store).name == "production"
 
 

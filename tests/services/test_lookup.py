@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, UsageError
 from brace.services.lookup import find_deployment, find_model
 from brace.services.push import push
@@ -60,7 +61,7 @@ def test_missing_deployment_is_not_found(store: Store, pushed: dict[str, Deploym
         lookup(store, "deployment-7", "hello")
 
     assert caught.value.message == "no deployment 'deployment-7' in model 'hello'"
-    assert caught.value.hint == "List them with `brace deployments list`."
+    assert hint_for(caught.value) == "List them with `brace deployments list`."
 
 
 def test_id_of_another_models_deployment_is_not_found(
@@ -81,8 +82,8 @@ def test_production_without_a_current_deployment_is_not_found(
         lookup(store, "production")
 
     assert caught.value.message == "model 'hello' has no production deployment"
-    assert caught.value.hint is not None
-    assert "brace promote" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "brace promote" in hint_for(caught.value)
 
 
 def test_development_without_one_is_not_found(store: Store, truss_dir: Path) -> None:
@@ -92,7 +93,7 @@ def test_development_without_one_is_not_found(store: Store, truss_dir: Path) -> 
         lookup(store, "development")
 
     assert caught.value.message == "model 'hello' has no development deployment"
-    assert caught.value.hint == "Create it with `brace push DIR`."
+    assert hint_for(caught.value) == "Create it with `brace push DIR`."
 
 
 def test_name_shared_by_two_models_needs_a_model(store: Store, make_truss: MakeTruss) -> None:
@@ -103,7 +104,7 @@ def test_name_shared_by_two_models_needs_a_model(store: Store, make_truss: MakeT
         lookup(store, "deployment-1")
 
     assert caught.value.message == "several models have a deployment named 'deployment-1'"
-    assert caught.value.hint == "Pass -m MODEL, one of: one, two."
+    assert hint_for(caught.value) == "Pass -m MODEL, one of: one, two."
     assert lookup(store, "deployment-1", "one") == one
     assert lookup(store, "deployment-1", "two") == two
 
@@ -125,7 +126,7 @@ def test_several_models_need_a_choice(store: Store, make_truss: MakeTruss) -> No
         model(store, None)
 
     assert caught.value.message == "there are several models; say which one"
-    assert caught.value.hint == "Pass -m MODEL, one of: one, two."
+    assert hint_for(caught.value) == "Pass -m MODEL, one of: one, two."
     with pytest.raises(UsageError):
         lookup(store, "development")
 
@@ -145,4 +146,4 @@ def test_unknown_model_lists_the_known_ones(store: Store, truss_dir: Path) -> No
         model(store, "nope")
 
     assert caught.value.message == "no model named 'nope'"
-    assert caught.value.hint == "Models: hello."
+    assert hint_for(caught.value) == "Models: hello."

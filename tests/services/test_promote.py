@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
 from brace.services import deployments, environments, views
 from brace.services.promote import PromoteResult, end_promotion, finish_promotion, promote
@@ -207,8 +208,8 @@ def test_inactive_deployment_is_refused(
     assert caught.value.message == (
         f"deployment deployment-2 ({published.id}) is {status.value} and cannot be promoted"
     )
-    assert caught.value.hint is not None
-    assert f"brace activate {published.id}" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert f"brace activate {published.id}" in hint_for(caught.value)
     assert environment(store).current_deployment_id == production.id
     last = latest_promotion(store)
     assert last is not None
@@ -248,7 +249,7 @@ def test_failed_deployment_is_refused(
         promote(store, published.id)
 
     assert f"is {status.value} and cannot be promoted" in caught.value.message
-    assert caught.value.hint == "Fix the model and push again."
+    assert hint_for(caught.value) == "Fix the model and push again."
     assert environment(store).current_deployment_id == production.id
 
 
@@ -565,8 +566,8 @@ def test_second_promotion_while_one_is_in_progress_is_refused(
     assert caught.value.message == (
         f"a promotion to production is already in progress (RELEASING, deployment {published.id})"
     )
-    assert caught.value.hint is not None
-    assert "brace rollout cancel -e production" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "brace rollout cancel -e production" in hint_for(caught.value)
     assert latest_promotion(store) == started
     assert deployment_names(store) == names_before
     assert environment(store).current_deployment_id == production.id

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import ConfigError, InvalidError, NotFoundError, RefusedError, UsageError
 from brace.services import deployments, environments
 from brace.services.push import push
@@ -90,8 +91,8 @@ def test_push_without_model_name_is_refused(store: Store, make_truss: MakeTruss)
         push(store, directory)
 
     assert "no model_name" in caught.value.message
-    assert caught.value.hint is not None
-    assert "--model-name" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "--model-name" in hint_for(caught.value)
     with store.read() as tx:
         assert tx.models() == []
 
@@ -166,10 +167,8 @@ def test_deployment_name_for_development_is_refused(store: Store, truss_dir: Pat
     with pytest.raises(UsageError) as caught:
         push(store, truss_dir, deployment_name="v1")
 
-    assert "--deployment-name" in caught.value.message
+    assert caught.value.code == "NAMED_DEVELOPMENT"
     assert "always named 'development'" in caught.value.message
-    assert caught.value.hint is not None
-    assert "--publish" in caught.value.hint
     with store.read() as tx:
         assert tx.models() == []
 
@@ -268,9 +267,10 @@ def test_promote_with_another_environment_is_a_usage_error(store: Store, truss_d
     with pytest.raises(UsageError) as caught:
         push(store, truss_dir, promote=True, environment="staging")
 
-    assert "--promote" in caught.value.message
-    assert "--environment staging" in caught.value.message
-    assert caught.value.hint == "Use one of them."
+    assert caught.value.code == "PROMOTE_AND_ENVIRONMENT"
+    assert caught.value.message == (
+        "promote is to production; environment 'staging' names another one"
+    )
 
 
 def test_push_to_missing_environment_is_not_found(store: Store, truss_dir: Path) -> None:
@@ -278,8 +278,8 @@ def test_push_to_missing_environment_is_not_found(store: Store, truss_dir: Path)
         push(store, truss_dir, environment="staging")
 
     assert caught.value.message == "model 'hello' has no environment 'staging'"
-    assert caught.value.hint is not None
-    assert "brace environments create staging" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "brace environments create staging" in hint_for(caught.value)
     with store.read() as tx:
         assert tx.models() == []
 
@@ -311,8 +311,8 @@ def test_promote_during_a_rolling_promotion_is_refused(
         push(store, truss_dir, promote=True)
 
     assert "a promotion to production is already in progress" in caught.value.message
-    assert caught.value.hint is not None
-    assert "brace rollout cancel -e production" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "brace rollout cancel -e production" in hint_for(caught.value)
     assert deployment_names(store) == ["deployment-1", "deployment-2"]
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
 from brace.services import environments, rollout
 from brace.services.promote import promote
@@ -54,7 +55,7 @@ def test_no_promotion_is_refused(store: Store, truss_dir: Path) -> None:
         rollout.request(store, RolloutAction.PAUSE)
 
     assert caught.value.message == "no promotion is in progress in production"
-    assert caught.value.hint == "See the last one with `brace rollout status`."
+    assert hint_for(caught.value) == "See the last one with `brace rollout status`."
 
 
 @pytest.mark.parametrize("action", list(RolloutAction))

@@ -1,0 +1,61 @@
+"""What to do next, worded for the command line.
+
+A refusal from `brace.services` carries its kind (`code`) and the facts; the CLI says
+what to do with flags and commands, the management API answers the code and facts as
+JSON (`brace.server.api.errors`). A hint a service gave itself (front-end neutral) is
+kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from brace.errors import BraceError
+
+Facts = Mapping[str, str]
+
+HINTS: dict[str, Callable[[Facts], str]] = {
+    "NO_MODELS": lambda f: "Push one with `brace push DIR`.",
+    "MODEL_NOT_FOUND": lambda f: (
+        f"Models: {f['models']}."
+        if f.get("models")
+        else "There are no models yet; push one with `brace push DIR`."
+    ),
+    "MODEL_AMBIGUOUS": lambda f: f"Pass -m MODEL, one of: {f['models']}.",
+    "DEPLOYMENT_AMBIGUOUS": lambda f: f"Pass -m MODEL, one of: {f['models']}.",
+    "DEPLOYMENT_NOT_FOUND": lambda f: "List them with `brace deployments list`.",
+    "ENVIRONMENT_NOT_FOUND": lambda f: (
+        f"Environments: {f['environments']}. "
+        f"Create one with `brace environments create {f['environment']}`."
+    ),
+    "NO_DEVELOPMENT": lambda f: "Create it with `brace push DIR`.",
+    "PRODUCTION_PENDING": lambda f: (
+        "It becomes production once it is ACTIVE; follow it with `brace rollout status`."
+    ),
+    "NO_PRODUCTION": lambda f: (
+        "Promote one with `brace promote DEPLOYMENT` or `brace push --promote`."
+    ),
+    "PROMOTION_IN_PROGRESS": lambda f: (
+        f"Wait for it to finish, or stop it with `brace rollout cancel -e {f['environment']}`."
+    ),
+    "DEPLOYMENT_INACTIVE": lambda f: (
+        f"Activate it first: `brace activate {f['deployment']}`, then promote it once it is up."
+    ),
+    "NO_PROMOTION": lambda f: "See the last one with `brace rollout status`.",
+    "NOT_ROLLING": lambda f: (
+        "Enable rolling deployments on the environment "
+        "(`brace environments update ENV --rolling-deploy`) before promoting."
+    ),
+    "DEVELOPMENT_REPLICAS": lambda f: (
+        "Publish the model (`brace push --publish`) to choose its replica counts."
+    ),
+    "NO_MODEL_NAME": lambda f: "Set model_name in config.yaml, or pass --model-name NAME.",
+}
+
+
+def hint_for(error: BraceError) -> str | None:
+    """The error's own hint, else the command line's for its kind, else None."""
+    if error.hint:
+        return error.hint
+    wording = HINTS.get(error.code)
+    return wording(error.facts) if wording else None
