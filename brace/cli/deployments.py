@@ -74,20 +74,20 @@ def autoscaling(
     deployment: DeploymentArg,
     model: ModelOpt = None,
     min_replica: Annotated[
-        int | None, typer.Option(help="Fewest replicas (0 allows scale to zero).", min=0)
+        int | None, typer.Option(help="Fewest replicas (0 allows scale to zero).")
     ] = None,
-    max_replica: Annotated[int | None, typer.Option(help="Most replicas.", min=1)] = None,
+    max_replica: Annotated[int | None, typer.Option(help="Most replicas.")] = None,
     autoscaling_window: Annotated[
-        int | None, typer.Option(help="Seconds of traffic averaged to size the deployment.", min=1)
+        int | None, typer.Option(help="Seconds of traffic averaged to size the deployment.")
     ] = None,
     scale_down_delay: Annotated[
-        int | None, typer.Option(help="Seconds demand must stay lower before scaling down.", min=0)
+        int | None, typer.Option(help="Seconds demand must stay lower before scaling down.")
     ] = None,
     concurrency_target: Annotated[
-        int | None, typer.Option(help="In-flight requests per replica.", min=1)
+        int | None, typer.Option(help="In-flight requests per replica.")
     ] = None,
     target_utilization_percentage: Annotated[
-        int | None, typer.Option(help="Share of the concurrency target to aim for.", min=1, max=100)
+        int | None, typer.Option(help="Share of the concurrency target to aim for.")
     ] = None,
     output: OutputOpt = Output.text,
 ) -> None:

@@ -251,22 +251,43 @@ def test_invalid_autoscaling_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("option", "value"),
+    ("option", "value", "message"),
     [
-        pytest.param("--min-replica", "-1", id="min-replica"),
-        pytest.param("--max-replica", "0", id="max-replica"),
-        pytest.param("--autoscaling-window", "0", id="autoscaling-window"),
-        pytest.param("--concurrency-target", "0", id="concurrency-target"),
-        pytest.param("--target-utilization-percentage", "101", id="utilization"),
-        pytest.param("--max-replica", "two", id="not-a-number"),
+        pytest.param("--min-replica", "-1", "min_replica must be 0 or more, got -1", id="min"),
+        pytest.param("--max-replica", "0", "max_replica must be 1 or more, got 0", id="max"),
+        pytest.param(
+            "--autoscaling-window",
+            "0",
+            "autoscaling_window must be 1 to 3600, got 0",
+            id="autoscaling-window",
+        ),
+        pytest.param(
+            "--concurrency-target",
+            "0",
+            "concurrency_target must be 1 or more, got 0",
+            id="concurrency-target",
+        ),
+        pytest.param(
+            "--target-utilization-percentage",
+            "101",
+            "target_utilization_percentage must be 1 to 100, got 101",
+            id="utilization",
+        ),
     ],
 )
-def test_out_of_range_option_is_a_usage_error(
-    cli: Cli, hello: Path, store: Store, option: str, value: str
+def test_out_of_range_option_is_refused_as_the_api_refuses_it(
+    cli: Cli, hello: Path, store: Store, option: str, value: str, message: str
 ) -> None:
+    """One table of ranges (the services'), so the CLI and the API refuse alike."""
     ok(cli("push", hello, "--publish"))
-    result = cli("deployments", "autoscaling", "deployment-1", option, value)
+    expect_error(cli("deployments", "autoscaling", "deployment-1", option, value), 5, message)
+    assert deployment(store, "deployment-1").autoscaling.to_json() == DEFAULT_AUTOSCALING
+
+
+def test_a_value_that_is_not_a_number_is_a_usage_error(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--publish"))
+    result = cli("deployments", "autoscaling", "deployment-1", "--max-replica", "two")
     assert result.exit_code == 2
-    assert option in result.stderr
+    assert "--max-replica" in result.stderr
     assert result.stdout == ""
     assert deployment(store, "deployment-1").autoscaling.to_json() == DEFAULT_AUTOSCALING
