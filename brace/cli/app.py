@@ -1,17 +1,18 @@
 """The `brace` command tree and its entry point.
 
-`main()` runs the Typer app and turns a `BraceError` into one line on stderr (and a
-JSON error on stdout with `-o json`) and the error's exit code. Any other exception
-is a bug and is shown as a traceback, without local variables (they can hold keys).
+`main()` runs the Typer app and turns a `BraceError`, a usage error or Ctrl-C into
+what failures.py says (one line on stderr, a JSON error on stdout with `-o json`) and
+the exit code. Any other exception is a bug and is shown as a traceback, without local
+variables (they can hold keys).
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from types import FrameType
 
+import click
 import typer
 
 from brace import __version__
@@ -19,7 +20,14 @@ from brace.cli import deployments, environments, lifecycle, models, rollout
 from brace.cli import init as init_cli
 from brace.cli import push as push_cli
 from brace.cli import server as server_cli
-from brace.cli.common import Output, session, stderr
+from brace.cli.common import session
+from brace.cli.failures import (
+    Interrupted,
+    report,
+    report_interrupt,
+    report_usage,
+    requested_output,
+)
 from brace.errors import BraceError, ExitCode
 
 app = typer.Typer(
@@ -72,27 +80,28 @@ app.command("status")(server_cli.status_command)
 app.command("logs")(server_cli.logs_command)
 
 
-class Interrupted(BraceError):
-    exit_code = ExitCode.INTERRUPTED
-
-
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("interrupted")
-
-
-def report(error: BraceError) -> None:
-    if session.output is Output.json:
-        sys.stdout.write(json.dumps(error.to_json()) + "\n")
-    stderr().print(f"Error: {error.message}", style="red", markup=False)
-    if error.hint:
-        stderr().print(f"Hint: {error.hint}", markup=False)
+    raise Interrupted()
 
 
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
+    session.output = requested_output(sys.argv[1:])
     try:
-        app()
-    except BraceError as error:
-        if not isinstance(error, Interrupted):
-            report(error)
+        result = app(standalone_mode=False)
+    except Interrupted as error:
+        report_interrupt(error)
         sys.exit(error.exit_code)
+    except BraceError as error:
+        report(error)
+        sys.exit(error.exit_code)
+    except click.UsageError as error:
+        report_usage(error)
+        sys.exit(ExitCode.USAGE)
+    except click.ClickException as error:  # Click's other errors (an unreadable file)
+        report(BraceError(error.format_message()))
+        sys.exit(error.exit_code)
+    except click.Abort:  # end of input at a prompt
+        report(BraceError("aborted: no answer to the question"))
+        sys.exit(ExitCode.ERROR)
+    sys.exit(result if isinstance(result, int) else ExitCode.OK)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from brace.cli import render
-from brace.cli.common import ModelOpt, Output, OutputOpt, emit, open_store
+from brace.cli.common import ModelOpt, Output, OutputOpt, YesOpt, confirm, emit, open_store
 from brace.store.statuses import CleanupStrategy
 
 app = typer.Typer(
@@ -132,18 +132,30 @@ def update(
 
 
 @app.command("delete")
-def delete(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+def delete(
+    name: EnvironmentArg,
+    model: ModelOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = Output.text,
+) -> None:
     """Delete an environment (not production). Its deployments stay.
+
+    Asks first on a terminal; scripts (and -o json) pass --yes.
 
     Example:
 
     \b
-      brace environments delete staging -m hello
+      brace environments delete staging -m hello --yes
     """
     from brace.services import environments
 
     with open_store() as store:
-        result = environments.delete(store, name, model)
+        target = environments.find_deletable(store, name, model)
+        with store.read() as tx:
+            owner = tx.model(target.model_id)
+        owner_name = owner.name if owner is not None else target.model_id
+        confirm(f"environment {target.name} of model {owner_name}", yes)
+        result = environments.delete(store, target.name, target.model_id)
     emit(
         {"name": result.name, "model_id": result.model_id, "deleted": True},
         f"Deleted environment {result.name}.",

@@ -10,6 +10,8 @@ from brace.cli.common import (
     ModelOpt,
     Output,
     OutputOpt,
+    YesOpt,
+    confirm,
     emit,
     note,
     open_store,
@@ -108,19 +110,29 @@ def deactivate_command(
 
 
 def delete_command(
-    deployment: DeploymentArg, model: ModelOpt = None, output: OutputOpt = Output.text
+    deployment: DeploymentArg,
+    model: ModelOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Delete a deployment for good (not an environment's current one).
+
+    Asks first on a terminal; scripts (and -o json) pass --yes.
 
     Example:
 
     \b
-      brace delete deployment-1
+      brace delete deployment-1 --yes
     """
     from brace.services import deployments
 
     with open_store() as store:
-        result = deployments.delete(store, deployment, model)
+        target = deployments.find_deletable(store, deployment, model)
+        with store.read() as tx:
+            owner = tx.model(target.model_id)
+        owner_name = owner.name if owner is not None else target.model_id
+        confirm(f"deployment {target.name} ({target.id}) of model {owner_name}", yes)
+        result = deployments.delete(store, target.id)
     emit(
         {"id": result.id, "deleted": True, "model_id": result.model_id},
         f"Deleted {result.name} ({result.id}).",

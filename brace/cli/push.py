@@ -207,7 +207,7 @@ def _watch(
     host: str | None = None,
     port: int | None = None,
 ) -> None:
-    from brace.cli.app import Interrupted
+    from brace.cli.failures import Interrupted
     from brace.cli.server import ensure_server
     from brace.devserver.events import Event, EventKind
     from brace.devserver.logtail import LogFollower

@@ -85,7 +85,7 @@ def test_promote_json_is_the_candidate(cli: Cli, rolling: Rolling) -> None:
 
 
 def test_push_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, hello: Path) -> None:
-    ok(cli("delete", "deployment-2"))
+    ok(cli("delete", "deployment-2", "--yes"))
     result = ok(cli("push", hello, "--promote"))
     assert result.stdout.endswith(
         "Rolling promotion to production started (RELEASING); it switches once the "
