@@ -18,6 +18,7 @@ import typer
 from brace import __version__
 from brace.cli import deployments, environments, lifecycle, models, rollout
 from brace.cli import init as init_cli
+from brace.cli import predict as predict_cli
 from brace.cli import push as push_cli
 from brace.cli import server as server_cli
 from brace.cli.common import session
@@ -63,7 +64,7 @@ def root(
 app.command("init")(init_cli.init_command)
 app.command("push")(push_cli.push_command)
 app.command("watch")(push_cli.watch_command)
-app.command("predict")(server_cli.predict_command)
+app.command("predict")(predict_cli.predict_command)
 app.command("promote")(lifecycle.promote_command)
 app.command("activate")(lifecycle.activate_command)
 app.command("deactivate")(lifecycle.deactivate_command)

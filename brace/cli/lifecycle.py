@@ -17,6 +17,7 @@ from brace.cli.common import (
     open_store,
     wait_and_report,
 )
+from brace.cli.server import start_to_run
 from brace.store.statuses import PRODUCTION
 
 DeploymentArg = Annotated[
@@ -52,6 +53,7 @@ def promote_command(
     with open_store() as store:
         result = promote(store, deployment, model_ref=model, environment=environment)
         promotion = result.promotion
+        start_to_run(f"the promotion of {result.deployment.name} ({result.deployment.id})")
         if wait and not promotion.status.finished:
             from brace.cli.server import ensure_server
             from brace.services.wait import wait_for_promotion
@@ -89,6 +91,7 @@ def activate_command(
 
     with open_store() as store:
         result = deployments.activate(store, deployment, model)
+    start_to_run(f"deployment {result.name} ({result.id})")
     emit({"success": True}, f"Activated {result.name} ({result.id}): {result.status.value}.")
 
 

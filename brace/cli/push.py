@@ -29,7 +29,7 @@ from brace.cli.common import (
     wait_and_report,
     warn,
 )
-from brace.cli.server import HostOpt, PortOpt
+from brace.cli.server import HostOpt, PortOpt, start_to_run
 from brace.errors import UsageError
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ def push_command(
             warn(notice.message)
         if result.model_created and session.output is Output.text:
             note(f"Created model {result.model.name} ({result.model.id}).")
+        start_to_run(f"deployment {result.deployment.name} ({result.deployment.id})")
         if wait:
             result = _wait(store, result, timeout_seconds)
         emit(
