@@ -82,7 +82,7 @@ app.command("logs")(server_cli.logs_command)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted()
+    raise Interrupted
 
 
 def main() -> None:

@@ -28,13 +28,19 @@ if TYPE_CHECKING:
     import click
 
 
-class Interrupted(BraceError):
-    """Ctrl-C. `reported`: the command already said so on its own output."""
+class Interrupted(BaseException):
+    """Ctrl-C, raised by brace's SIGINT handler wherever the command is.
+
+    Not a BraceError, nor even an Exception: a loop that reports and survives its own
+    failures (`brace watch` applying a change) must not swallow it; Ctrl-C ends the
+    command at once. `reported`: the command already said so on its own output.
+    """
 
     exit_code = ExitCode.INTERRUPTED
+    message = "interrupted"
 
-    def __init__(self, message: str = "interrupted", *, reported: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, *, reported: bool = False) -> None:
+        super().__init__(self.message)
         self.reported = reported
 
 
