@@ -219,6 +219,7 @@ def _watch(
 ) -> None:
     from brace.cli.failures import Interrupted
     from brace.cli.server import ensure_server
+    from brace.config import load_truss
     from brace.devserver.events import Event, EventKind
     from brace.devserver.logtail import LogFollower
     from brace.devserver.target import DevelopmentTarget
@@ -227,6 +228,8 @@ def _watch(
     from brace.services.push import push
 
     printer = _Printer()
+    load_truss(directory)  # a directory that is no Truss is said first
+    where = ensure_server(host, port)  # then, before anything is recorded: watching needs it
     with open_store() as store:
         result = push(store, directory, model_name=model_name)
         for notice in result.notices:
@@ -251,7 +254,7 @@ def _watch(
             lambda text: printer(Event(EventKind.LOG, time.time(), message=text)),
         )
         printer.drain = follower.drain
-        ensure_server(host, port)
+        ensure_server(where.host, where.port)  # still running (it may have been stopped)
         note(f"Waiting for {deployment.name} ({deployment.id}):")
         try:
             with follower:
