@@ -249,3 +249,17 @@ def test_secret_values_never_reach_the_log(replicas: dict[str, Any]) -> None:
 def test_user_code_writes_no_bytecode(replicas: dict[str, Any]) -> None:
     report(replicas["live"])
     assert not list(replicas["live_dir"].rglob("__pycache__"))
+
+
+def test_a_missing_data_directory_is_created(tmp_path: Path, start_replica: Launcher) -> None:
+    # Truss's server creates `data/` before loading; models write downloads there.
+    truss = write_truss(
+        tmp_path / "no-data",
+        "model_name: d\n",
+        "class Model:\n"
+        "    def __init__(self, data_dir):\n"
+        "        self._data_dir = data_dir\n"
+        "    def predict(self, model_input):\n"
+        "        return self._data_dir.is_dir()\n",
+    )
+    assert start_replica(truss).predict({}).json() is True
