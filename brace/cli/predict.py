@@ -15,7 +15,6 @@ non-zero exit, never a traceback:
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 from dataclasses import dataclass, field
@@ -201,6 +200,8 @@ def predict_command(
     \b
       brace predict -m hello -d '{"text": "hi"}'
     """
+    import http.client
+
     from brace.server.client import post
 
     target = _resolve(model, environment, deployment, development)
