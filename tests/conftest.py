@@ -45,6 +45,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BRACE_HOME", str(path))
     monkeypatch.delenv("BRACE_API_KEY", raising=False)
     monkeypatch.delenv("BRACE_HOST", raising=False)
+    # Commands only record; the tests that want a server start one (and stop it).
+    monkeypatch.setenv("BRACE_AUTOSTART", "0")
     # A port nothing listens on, so no test ever talks to a server it did not start.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

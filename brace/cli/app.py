@@ -1,25 +1,34 @@
 """The `brace` command tree and its entry point.
 
-`main()` runs the Typer app and turns a `BraceError` into one line on stderr (and a
-JSON error on stdout with `-o json`) and the error's exit code. Any other exception
-is a bug and is shown as a traceback, without local variables (they can hold keys).
+`main()` runs the Typer app and turns a `BraceError`, a usage error or Ctrl-C into
+what failures.py says (one line on stderr, a JSON error on stdout with `-o json`) and
+the exit code. Any other exception is a bug and is shown as a traceback, without local
+variables (they can hold keys).
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from types import FrameType
 
+import click
 import typer
 
 from brace import __version__
 from brace.cli import deployments, environments, lifecycle, models, rollout
 from brace.cli import init as init_cli
+from brace.cli import predict as predict_cli
 from brace.cli import push as push_cli
 from brace.cli import server as server_cli
-from brace.cli.common import Output, session, stderr
+from brace.cli.common import session
+from brace.cli.failures import (
+    Interrupted,
+    report,
+    report_interrupt,
+    report_usage,
+    requested_output,
+)
 from brace.errors import BraceError, ExitCode
 
 app = typer.Typer(
@@ -55,7 +64,7 @@ def root(
 app.command("init")(init_cli.init_command)
 app.command("push")(push_cli.push_command)
 app.command("watch")(push_cli.watch_command)
-app.command("predict")(server_cli.predict_command)
+app.command("predict")(predict_cli.predict_command)
 app.command("promote")(lifecycle.promote_command)
 app.command("activate")(lifecycle.activate_command)
 app.command("deactivate")(lifecycle.deactivate_command)
@@ -73,31 +82,28 @@ app.command("logs")(server_cli.logs_command)
 app.command("api-key")(server_cli.api_key_command)
 
 
-class Interrupted(BraceError):
-    exit_code = ExitCode.INTERRUPTED
-
-
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("interrupted")
-
-
-def report(error: BraceError) -> None:
-    from brace.cli.hints import hint_for
-
-    hint = hint_for(error)
-    if session.output is Output.json:
-        body = {"error": error.message, **({"hint": hint} if hint else {})}
-        sys.stdout.write(json.dumps(body) + "\n")
-    stderr().print(f"Error: {error.message}", style="red", markup=False)
-    if hint:
-        stderr().print(f"Hint: {hint}", markup=False)
+    raise Interrupted
 
 
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
+    session.output = requested_output(sys.argv[1:])
     try:
-        app()
-    except BraceError as error:
-        if not isinstance(error, Interrupted):
-            report(error)
+        result = app(standalone_mode=False)
+    except Interrupted as error:
+        report_interrupt(error)
         sys.exit(error.exit_code)
+    except BraceError as error:
+        report(error)
+        sys.exit(error.exit_code)
+    except click.UsageError as error:
+        report_usage(error)
+        sys.exit(ExitCode.USAGE)
+    except click.ClickException as error:  # Click's other errors (an unreadable file)
+        report(BraceError(error.format_message()))
+        sys.exit(error.exit_code)
+    except click.Abort:  # end of input at a prompt
+        report(BraceError("aborted: no answer to the question"))
+        sys.exit(ExitCode.ERROR)
+    sys.exit(result if isinstance(result, int) else ExitCode.OK)

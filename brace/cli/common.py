@@ -1,7 +1,12 @@
-"""What every command shares: the -o/--output option, the store, printing.
+"""What every command shares: the -o/--output option, the store, printing, confirming.
 
 stdout carries the result (JSON with `-o json`, text for people otherwise); notes,
 warnings and errors go to stderr, so `brace ... -o json | jq` always sees clean JSON.
+
+Destructive commands (`delete`, `models delete`, `environments delete`) first check
+that the target exists and may be deleted, then confirm: on a terminal they ask; when
+stdin is not a terminal, or with `-o json`, they never ask and need `--yes` (the
+`baseten` CLI's convention), failing with exit code 2 otherwise.
 """
 
 from __future__ import annotations
@@ -9,12 +14,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from enum import StrEnum
+from enum import Enum, StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from brace.errors import BraceError, UsageError
 from brace.home import brace_home
 
 if TYPE_CHECKING:
@@ -57,6 +63,43 @@ ModelOpt = Annotated[
     typer.Option("-m", "--model", help="Model name or id (needed when there are several)."),
 ]
 EnvironmentOpt = Annotated[str, typer.Option("-e", "--environment", help="Environment name.")]
+YesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Do not ask for confirmation (needed when stdin is not a terminal)."
+    ),
+]
+
+
+class Confirmation(Enum):
+    PROCEED = "proceed"  # --yes
+    ASK = "ask"  # a person at a terminal
+    REFUSE = "refuse"  # a script: nobody to ask
+
+
+def confirmation(yes: bool, interactive: bool, output: Output) -> Confirmation:
+    """Whether a destructive command proceeds, asks, or needs --yes."""
+    if yes:
+        return Confirmation.PROCEED
+    if interactive and output is Output.text:
+        return Confirmation.ASK
+    return Confirmation.REFUSE
+
+
+def confirm(what: str, yes: bool) -> None:
+    """Go ahead with destroying `what` ("deployment deployment-1 (abc) of model hello"),
+    or raise: UsageError when nobody can be asked, BraceError when the answer is no."""
+    decision = confirmation(yes, sys.stdin.isatty(), session.output)
+    if decision is Confirmation.PROCEED:
+        return
+    if decision is Confirmation.REFUSE:
+        why = "-o json never asks" if session.output is Output.json else "stdin is not a terminal"
+        raise UsageError(
+            f"not deleting {what} without confirmation: {why}",
+            "Pass --yes to delete it without being asked.",
+        )
+    if not typer.confirm(f"Delete {what}?", err=True):
+        raise BraceError("nothing was deleted")
 
 
 @cache

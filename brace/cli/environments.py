@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from brace.cli import render
-from brace.cli.common import ModelOpt, Output, OutputOpt, emit, open_store
+from brace.cli.common import ModelOpt, Output, OutputOpt, YesOpt, confirm, emit, open_store
 from brace.store.statuses import CleanupStrategy
+
+if TYPE_CHECKING:
+    from brace.cli.render import PromotionFacts
+    from brace.store import Environment, Tx
 
 app = typer.Typer(
     help="Environments (production, staging, ...) and their promotion settings.",
@@ -16,6 +20,23 @@ app = typer.Typer(
 )
 
 EnvironmentArg = Annotated[str, typer.Argument(help="Environment name.")]
+
+
+def environment_view(tx: Tx, environment: Environment) -> tuple[dict[str, Any], PromotionFacts]:
+    """The API's environment object, and what its text view adds (names, pending action)."""
+    from brace.services import views
+
+    model = tx.model(environment.model_id)
+    promotion = tx.latest_promotion(environment.model_id, environment.name)
+    candidate = tx.deployment(promotion.candidate_id) if promotion is not None else None
+    facts = render.PromotionFacts(
+        model_name=model.name if model is not None else environment.model_id,
+        candidate=f"{candidate.name} ({candidate.id})" if candidate is not None else None,
+        pending=promotion.requested_action.value
+        if promotion is not None and promotion.requested_action is not None
+        else None,
+    )
+    return views.environment_json(tx, environment), facts
 
 
 @app.command("list")
@@ -45,12 +66,11 @@ def show(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Outpu
     \b
       brace environments show production -m hello
     """
-    from brace.services import views
     from brace.services.lookup import find_environment, find_model
 
     with open_store() as store, store.read() as tx:
-        data = views.environment_json(tx, find_environment(tx, find_model(tx, model), name))
-    emit(data, lambda: render.environment(data))
+        data, facts = environment_view(tx, find_environment(tx, find_model(tx, model), name))
+    emit(data, lambda: render.environment(data, facts))
 
 
 @app.command("create")
@@ -132,18 +152,30 @@ def update(
 
 
 @app.command("delete")
-def delete(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+def delete(
+    name: EnvironmentArg,
+    model: ModelOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = Output.text,
+) -> None:
     """Delete an environment (not production). Its deployments stay.
+
+    Asks first on a terminal; scripts (and -o json) pass --yes.
 
     Example:
 
     \b
-      brace environments delete staging -m hello
+      brace environments delete staging -m hello --yes
     """
     from brace.services import environments
 
     with open_store() as store:
-        result = environments.delete(store, name, model)
+        target = environments.find_deletable(store, name, model)
+        with store.read() as tx:
+            owner = tx.model(target.model_id)
+        owner_name = owner.name if owner is not None else target.model_id
+        confirm(f"environment {target.name} of model {owner_name}", yes)
+        result = environments.delete(store, target.name, target.model_id)
     emit(
         {"name": result.name, "model_id": result.model_id, "deleted": True},
         f"Deleted environment {result.name}.",

@@ -10,11 +10,14 @@ from brace.cli.common import (
     ModelOpt,
     Output,
     OutputOpt,
+    YesOpt,
+    confirm,
     emit,
     note,
     open_store,
     wait_and_report,
 )
+from brace.cli.server import start_to_run
 from brace.store.statuses import PRODUCTION
 
 DeploymentArg = Annotated[
@@ -50,6 +53,7 @@ def promote_command(
     with open_store() as store:
         result = promote(store, deployment, model_ref=model, environment=environment)
         promotion = result.promotion
+        start_to_run(f"the promotion of {result.deployment.name} ({result.deployment.id})")
         if wait and not promotion.status.finished:
             from brace.cli.server import ensure_server
             from brace.services.wait import wait_for_promotion
@@ -87,6 +91,7 @@ def activate_command(
 
     with open_store() as store:
         result = deployments.activate(store, deployment, model)
+    start_to_run(f"deployment {result.name} ({result.id})")
     emit({"success": True}, f"Activated {result.name} ({result.id}): {result.status.value}.")
 
 
@@ -108,19 +113,29 @@ def deactivate_command(
 
 
 def delete_command(
-    deployment: DeploymentArg, model: ModelOpt = None, output: OutputOpt = Output.text
+    deployment: DeploymentArg,
+    model: ModelOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Delete a deployment for good (not an environment's current one).
+
+    Asks first on a terminal; scripts (and -o json) pass --yes.
 
     Example:
 
     \b
-      brace delete deployment-1
+      brace delete deployment-1 --yes
     """
     from brace.services import deployments
 
     with open_store() as store:
-        result = deployments.delete(store, deployment, model)
+        target = deployments.find_deletable(store, deployment, model)
+        with store.read() as tx:
+            owner = tx.model(target.model_id)
+        owner_name = owner.name if owner is not None else target.model_id
+        confirm(f"deployment {target.name} ({target.id}) of model {owner_name}", yes)
+        result = deployments.delete(store, target.id)
     emit(
         {"id": result.id, "deleted": True, "model_id": result.model_id},
         f"Deleted {result.name} ({result.id}).",

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from brace.cli import render
-from brace.cli.common import Output, OutputOpt, emit, open_store
+from brace.cli.common import Output, OutputOpt, YesOpt, confirm, emit, open_store
 
 app = typer.Typer(help="Models: each owns its deployments and environments.", no_args_is_help=True)
 
@@ -48,22 +48,23 @@ def show(model: ModelArg, output: OutputOpt = Output.text) -> None:
 
 
 @app.command("delete")
-def delete(
-    model: ModelArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    output: OutputOpt = Output.text,
-) -> None:
+def delete(model: ModelArg, yes: YesOpt = False, output: OutputOpt = Output.text) -> None:
     """Delete a model with all its deployments and environments.
+
+    Asks first on a terminal; scripts (and -o json) pass --yes.
 
     Example:
 
     \b
       brace models delete hello --yes
     """
-    if not yes and not typer.confirm(f"Delete model {model} and all its deployments?", err=True):
-        raise typer.Exit(1)
     from brace.services import models as model_service
+    from brace.services.lookup import find_model
 
     with open_store() as store:
-        result = model_service.delete(store, model)
+        with store.read() as tx:
+            target = find_model(tx, model)
+            count = len(tx.deployments(target.id))
+        confirm(f"model {target.name} ({target.id}) and its {count} deployment(s)", yes)
+        result = model_service.delete(store, target.id)
     emit({"id": result.id, "deleted": True}, f"Deleted model {result.name} ({result.id}).")

@@ -3,8 +3,9 @@
 `watch` pushes the development deployment, makes sure the server runs, waits until the
 deployment serves, then hands over to brace.devserver's `Watcher`, which applies every
 saved change and reports it: one line per event on stdout (one JSON object per line
-with `-o json`), the deployment's log lines in between. Ctrl-C stops watching (exit
-130); the development deployment keeps running.
+with `-o json`), the deployment's log lines in between (each event after the lines
+written before it). Ctrl-C stops watching at once (exit 130), even while a change is
+being applied; the development deployment keeps running.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,7 +31,7 @@ from brace.cli.common import (
     wait_and_report,
     warn,
 )
-from brace.cli.server import HostOpt, PortOpt
+from brace.cli.server import HostOpt, PortOpt, start_to_run
 from brace.errors import UsageError
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ def push_command(
             warn(notice.message)
         if result.model_created and session.output is Output.text:
             note(f"Created model {result.model.name} ({result.model.id}).")
+        start_to_run(f"deployment {result.deployment.name} ({result.deployment.id})")
         if wait:
             result = _wait(store, result, timeout_seconds)
         emit(
@@ -196,14 +199,21 @@ def watch_command(
 
 
 class _Printer:
-    """Prints the watch's events from the loop and the log follower, one at a time."""
+    """Prints the watch's events from the loop and the log follower, one at a time.
+
+    Before an event of the loop, the log lines written so far are printed (`drain`):
+    an event such as "not applied ... (its log lines above say why)" refers to them.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.drain: Callable[[], None] = lambda: None
 
     def __call__(self, event: Event) -> None:
-        from brace.devserver.events import to_json, to_text
+        from brace.devserver.events import EventKind, to_json, to_text
 
+        if event.kind is not EventKind.LOG:
+            self.drain()
         with self._lock:
             if session.output is Output.json:
                 emit(to_json(event), "", stream=True)
@@ -219,8 +229,9 @@ def _watch(
     host: str | None = None,
     port: int | None = None,
 ) -> None:
-    from brace.cli.app import Interrupted
+    from brace.cli.failures import Interrupted
     from brace.cli.server import ensure_server
+    from brace.config import load_truss
     from brace.devserver.events import Event, EventKind
     from brace.devserver.keepawake import KeepAwake
     from brace.devserver.logtail import LogFollower
@@ -230,6 +241,8 @@ def _watch(
     from brace.services.push import push
 
     printer = _Printer()
+    load_truss(directory)  # a directory that is no Truss is said first
+    where = ensure_server(host, port)  # then, before anything is recorded: watching needs it
     with open_store() as store:
         result = push(store, directory, model_name=model_name)
         for notice in result.notices:
@@ -253,11 +266,15 @@ def _watch(
             lambda: target.log_file,
             lambda text: printer(Event(EventKind.LOG, time.time(), message=text)),
         )
-        ensure_server(host, port)
+        printer.drain = follower.drain
+        ensure_server(where.host, where.port)  # still running (it may have been stopped)
         note(f"Waiting for {deployment.name} ({deployment.id}):")
         try:
             with follower, KeepAwake(store.home, lambda: target.deployment_id):
                 watcher.run(deployment.revision, on_status=lambda status: note(f"  {status}"))
         except (KeyboardInterrupt, Interrupted):
+            # At once, even in the middle of applying a change: the server carries on
+            # with what it was asked (the serving replica keeps serving).
+            printer.drain = lambda: None
             printer(Event(EventKind.STOPPED, time.time()))
-            raise Interrupted("interrupted") from None
+            raise Interrupted(reported=True) from None

@@ -5,6 +5,8 @@ They take the same dicts that `-o json` prints, so text and JSON never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from brace.cli.common import stdout
@@ -27,6 +29,9 @@ def _add_row(table: Table, *cells: str) -> None:
     from rich.text import Text
 
     table.add_row(*(Text(cell) for cell in cells))
+
+
+_FINISHED = ("SUCCEEDED", "FAILED", "CANCELED")
 
 
 def _role(deployment: dict[str, Any]) -> str:
@@ -76,6 +81,14 @@ def models(items: list[dict[str, Any]]) -> None:
     stdout().print(table)
 
 
+def _promotion_cell(promotion: dict[str, Any] | None) -> str:
+    if promotion is None:
+        return "-"
+    if promotion["status"] in _FINISHED:
+        return f"last {promotion['status']}"
+    return f"{promotion['status']} {promotion['percent_traffic_to_new_version']}%"
+
+
 def environments(items: list[dict[str, Any]]) -> None:
     table = _table("NAME", "CURRENT DEPLOYMENT", "PROMOTION", "ROLLING", "REPLICAS")
     for item in items:
@@ -86,32 +99,68 @@ def environments(items: list[dict[str, Any]]) -> None:
             table,
             item["name"],
             f"{current['name']} ({current['id']})" if current else "-",
-            f"{promotion['status']} {promotion['percent_traffic_to_new_version']}%"
-            if promotion
-            else "-",
+            _promotion_cell(promotion),
             "yes" if item["promotion_settings"]["rolling_deploy"] else "no",
             f"{settings['min_replica']}-{settings['max_replica']}",
         )
     stdout().print(table)
 
 
-def details(title: str, rows: list[tuple[str, Any]]) -> None:
+# Settings as people read them: (label, unit) by the API's key, in the API's order.
+_LABELS: dict[str, tuple[str, str]] = {
+    "min_replica": ("min replicas", ""),
+    "max_replica": ("max replicas", ""),
+    "autoscaling_window": ("autoscaling window", " s"),
+    "scale_down_delay": ("scale-down delay", " s"),
+    "concurrency_target": ("concurrency target", ""),
+    "target_utilization_percentage": ("target utilization", "%"),
+    "rolling_deploy": ("rolling deploy", ""),
+    "rolling_deploy_strategy": ("rolling strategy", ""),
+    "max_surge_percent": ("max surge", "%"),
+    "max_unavailable_percent": ("max unavailable", "%"),
+    "stabilization_time_seconds": ("stabilization time", " s"),
+    "replica_overhead_percent": ("replica overhead", "%"),
+    "promotion_cleanup_strategy": ("cleanup strategy", ""),
+}
+
+
+def shown(value: Any, unit: str = "") -> str:
+    """A value for people: yes/no, not True/False; `-` for nothing."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value}{unit}"
+
+
+def settings_rows(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """Readable rows for a settings object (nested objects flattened in place)."""
+    rows: list[tuple[str, str]] = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            rows.extend(settings_rows(value))
+            continue
+        label, unit = _LABELS.get(key, (key.replace("_", " "), ""))
+        rows.append((label, shown(value, unit)))
+    return rows
+
+
+Section = tuple[str, list[tuple[str, str]]]
+
+
+def details(title: str, rows: list[tuple[str, Any]], sections: Sequence[Section] = ()) -> None:
+    """A title, key/value rows, then titled sections of indented rows."""
     stdout().print(title, style="bold", markup=False)
     table = _table("", "")
     table.show_header = False
     for key, value in rows:
-        _add_row(table, key, "-" if value is None else str(value))
+        _add_row(table, key, shown(value))
+    for heading, section in sections:
+        _add_row(table, "", "")
+        _add_row(table, heading, "")
+        for key, value in section:
+            _add_row(table, f"  {key}", value)
     stdout().print(table)
-
-
-def settings_rows(prefix: str, settings: dict[str, Any]) -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            rows.extend(settings_rows(f"{prefix}{key}.", value))
-        else:
-            rows.append((f"{prefix}{key}", value))
-    return rows
 
 
 def deployment(item: dict[str, Any], wanted: int) -> None:
@@ -125,29 +174,55 @@ def deployment(item: dict[str, Any], wanted: int) -> None:
             ("active replicas", item["active_replica_count"]),
             ("wanted replicas", wanted),
             ("created", item["created_at"]),
-            *settings_rows("autoscaling.", item["autoscaling_settings"]),
         ],
+        [("Autoscaling", settings_rows(item["autoscaling_settings"]))],
     )
 
 
-def environment(item: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class PromotionFacts:
+    """What the API's environment object does not say, for the text view."""
+
+    model_name: str
+    candidate: str | None = None  # "deployment-2 (id)" of the latest promotion
+    pending: str | None = None  # an action recorded but not applied yet ("PAUSE")
+
+
+def _promotion_rows(item: dict[str, Any], facts: PromotionFacts) -> list[tuple[str, Any]]:
+    promotion = item["in_progress_promotion"]
+    if promotion is None:
+        return [("promotion", None)]
+    status = promotion["status"]
+    if status in _FINISHED:
+        last = f"{status} ({facts.candidate})" if facts.candidate else status
+        rows: list[tuple[str, Any]] = [("last promotion", last)]
+    else:
+        rows = [
+            ("promotion", status),
+            ("rolling promotion", promotion["rolling_deploy"]),
+            ("candidate", facts.candidate),
+            ("traffic to candidate", f"{promotion['percent_traffic_to_new_version']}%"),
+        ]
+        if facts.pending:
+            action = facts.pending.lower().replace("_", " ")
+            rows.append(("pending action", f"{action} (recorded, applied at the next step)"))
+    if promotion["error_message"]:
+        rows.append(("promotion error", promotion["error_message"]))
+    return rows
+
+
+def environment(item: dict[str, Any], facts: PromotionFacts) -> None:
     current = item["current_deployment"]
-    candidate = item["candidate_deployment"]
-    promotion = item["in_progress_promotion"] or {}
     details(
         f"Environment {item['name']}",
         [
-            ("model", item["model_id"]),
+            ("model", facts.model_name),
             ("current deployment", f"{current['name']} ({current['id']})" if current else None),
-            ("candidate", f"{candidate['name']} ({candidate['id']})" if candidate else None),
-            ("promotion", promotion.get("status")),
-            (
-                "traffic to candidate",
-                f"{promotion['percent_traffic_to_new_version']}%" if promotion else None,
-            ),
-            ("promotion error", promotion.get("error_message")),
-            *settings_rows("autoscaling.", item["autoscaling_settings"]),
-            *settings_rows("promotion.", item["promotion_settings"]),
+            *_promotion_rows(item, facts),
+        ],
+        [
+            ("Autoscaling", settings_rows(item["autoscaling_settings"])),
+            ("Promotion settings", settings_rows(item["promotion_settings"])),
         ],
     )
 

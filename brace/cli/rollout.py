@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,17 +12,20 @@ from brace.cli.common import EnvironmentOpt, ModelOpt, Output, OutputOpt, emit, 
 from brace.store.statuses import PRODUCTION, PromotionStatus, RolloutAction
 
 if TYPE_CHECKING:
+    from brace.cli.render import PromotionFacts
     from brace.store import Store
 
 app = typer.Typer(help="Follow and steer an environment's promotion.", no_args_is_help=True)
 
 
-def _environment_json(store: Store, model: str | None, environment: str) -> dict[str, object]:
-    from brace.services import views
+def _environment_view(
+    store: Store, model: str | None, environment: str
+) -> tuple[dict[str, Any], PromotionFacts]:
+    from brace.cli.environments import environment_view
     from brace.services.lookup import find_environment, find_model
 
     with store.read() as tx:
-        return views.environment_json(tx, find_environment(tx, find_model(tx, model), environment))
+        return environment_view(tx, find_environment(tx, find_model(tx, model), environment))
 
 
 @app.command("status")
@@ -42,16 +45,10 @@ def status(
     """
     with open_store() as store:
         while True:
-            data = _environment_json(store, model, environment)
-            emit(data, lambda: render.environment(data), stream=watch)  # noqa: B023
+            data, facts = _environment_view(store, model, environment)
+            emit(data, lambda: render.environment(data, facts), stream=watch)  # noqa: B023
             promotion = data["in_progress_promotion"]
-            if (
-                not watch
-                or promotion is None
-                or PromotionStatus(
-                    promotion["status"]  # type: ignore[index]
-                ).finished
-            ):
+            if not watch or promotion is None or PromotionStatus(promotion["status"]).finished:
                 return
             time.sleep(interval)
 
@@ -61,10 +58,12 @@ def _act(action: RolloutAction, model: str | None, environment: str) -> None:
 
     with open_store() as store:
         promotion, leads_to = rollout.request(store, action, model, environment)
+        with store.read() as tx:
+            candidate = tx.deployment(promotion.candidate_id)
+    name = f"{candidate.name} ({candidate.id})" if candidate else promotion.candidate_id
     message = (
         f"{action.value.replace('_', ' ').capitalize()} requested for the promotion of "
-        f"{promotion.candidate_id} to {environment}; it takes effect between steps "
-        f"(then {leads_to.value})."
+        f"{name} to {environment}; it takes effect between steps (then {leads_to.value})."
     )
     if action is RolloutAction.CANCEL:
         emit({"status": leads_to.value, "message": message}, message)

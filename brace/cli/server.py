@@ -1,22 +1,24 @@
-"""Commands that run or talk to the local server: server, up, down, status, predict, logs.
+"""Commands that run or talk to the local server: server, up, down, status, logs.
 
-Commands that need a running server (predict, `--wait`) start it in the background
-when it is not running, and say so on stderr.
+Commands that need a running server (predict, `--wait`, watch) start it in the
+background when it is not running, and say so on stderr. So do commands that record
+something for the server to run (push, promote, activate): without a server, nothing
+would ever run it. `BRACE_AUTOSTART=0` turns that off: those commands then only
+record, and the ones that need a server fail with exit code 6 (`brace up` starts it).
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open_store, session
-from brace.errors import InvalidError, NotFoundError, ServerError, UsageError
+from brace.errors import ServerError, UsageError
 from brace.home import brace_home
 from brace.server.limits import Limits, parse_size, size_text
 
@@ -43,16 +45,44 @@ def _address(host: str | None, port: int | None) -> Address:
     return address(brace_home(), host, port)
 
 
+AUTOSTART = "BRACE_AUTOSTART"
+
+
+def autostart(environ: Mapping[str, str]) -> bool:
+    """Whether commands may start the server in the background (`BRACE_AUTOSTART`)."""
+    return environ.get(AUTOSTART, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def ensure_server(host: str | None = None, port: int | None = None) -> Address:
-    """The address of this home's server, started in the background if needed."""
+    """The address of this home's server, started in the background if needed (and
+    allowed: see `autostart`)."""
     from brace.server import client
 
     home = brace_home()
     where = _address(host, port)
     if not client.running(home, where):
+        if not autostart(os.environ):
+            raise ServerError(
+                f"no brace server is running at {where.url}",
+                f"Start one with `brace up` ({AUTOSTART}=0 keeps commands from starting it).",
+            )
         note(f"Starting the brace server at {where.url} (log: {home / 'logs' / 'server.log'}).")
         client.start_background(home, where)
     return where
+
+
+def start_to_run(what: str) -> None:
+    """`what` ("deployment deployment-1 (abc)") was recorded for the server to run:
+    start the server in the background if none runs (and autostart is on)."""
+    if not autostart(os.environ):
+        return
+    try:
+        ensure_server()
+    except ServerError as error:
+        raise ServerError(
+            f"{what} is recorded, but the brace server did not start: {error.message}",
+            error.hint,
+        ) from None
 
 
 def server_command(
@@ -238,101 +268,6 @@ def status_command(
         },
         text,
     )
-
-
-def _predict_path(
-    model: str | None, environment: str | None, deployment: str | None, development: bool
-) -> str:
-    from brace.services.lookup import find_deployment, find_model
-
-    chosen = [environment is not None, deployment is not None, development]
-    if sum(chosen) > 1:
-        raise UsageError("choose one of --environment, --deployment and --development")
-    with open_store() as store, store.read() as tx:
-        found = find_model(tx, model)
-        if deployment is not None:
-            target = find_deployment(tx, deployment, found.id)
-            return f"/model/{found.id}/deployment/{target.id}/predict"
-    if development:
-        return f"/model/{found.id}/development/predict"
-    if environment is not None:
-        return f"/model/{found.id}/environments/{environment}/predict"
-    return f"/model/{found.id}/production/predict"
-
-
-def _input(data: str | None, file: Path | None) -> bytes:
-    if data is not None and file is not None:
-        raise UsageError("pass the input with -d or -f, not both")
-    if data is not None:
-        text = data
-    elif file is not None:
-        try:
-            text = file.read_text()
-        except OSError as error:
-            raise InvalidError(f"{file}: {error.strerror}") from None
-    else:
-        text = sys.stdin.read()
-    try:
-        json.loads(text)
-    except ValueError as error:
-        raise InvalidError(f"the input is not valid JSON: {error}") from None
-    return text.encode()
-
-
-def predict_command(
-    model: ModelOpt = None,
-    environment: Annotated[
-        str | None, typer.Option("-e", "--environment", help="Call this environment.")
-    ] = None,
-    deployment: Annotated[
-        str | None, typer.Option(help="Call this deployment (id or name).")
-    ] = None,
-    development: Annotated[bool, typer.Option(help="Call the development deployment.")] = False,
-    data: Annotated[str | None, typer.Option("-d", "--data", help="JSON input.")] = None,
-    file: Annotated[
-        Path | None, typer.Option("-f", "--file", help="File with the JSON input.")
-    ] = None,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    output: OutputOpt = Output.text,
-) -> None:
-    """Call a model's predict endpoint through the local server (production by default).
-
-    The input comes from -d, -f or stdin; the answer streams to stdout as it arrives.
-
-    Example:
-
-    \b
-      brace predict -m hello -d '{"text": "hi"}'
-    """
-    from brace.server.client import post
-
-    path = _predict_path(model, environment, deployment, development)
-    body = _input(data, file)
-    where = ensure_server(host, port)
-    received: list[bytes] = []
-
-    def on_chunk(status: int, chunk: bytes) -> None:
-        received.append(chunk)
-        if status < 300:  # an answer streams to stdout as it arrives; an error is raised
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
-
-    from brace.apikey import api_key
-
-    status = post(where, path, body, on_chunk, key=api_key(brace_home()))
-    answer = b"".join(received).decode(errors="replace")
-    if status >= 300:
-        message = f"the server answered {status}: {answer.strip()}"
-        if status == 404:
-            raise NotFoundError(message)
-        if status < 500:
-            raise InvalidError(message)
-        raise ServerError(
-            message, f"See the replica's log: brace logs {deployment or 'DEPLOYMENT'}"
-        )
-    if not answer.endswith("\n") and session.output is Output.text:
-        sys.stdout.write("\n")
 
 
 def logs_command(

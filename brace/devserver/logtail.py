@@ -54,7 +54,12 @@ class ReloadRecords:
 
 
 class LogFollower:
-    """Calls `on_line` for each new line of the log, from a thread, until closed."""
+    """Calls `on_line` for each new line of the log, from a thread, until closed.
+
+    `drain()` relays what was written so far at once, from the caller's thread: the
+    watch calls it before printing an event, so the log lines an event refers to come
+    before it. Lines are relayed once each and in order, whichever thread reads them.
+    """
 
     def __init__(
         self,
@@ -69,14 +74,20 @@ class LogFollower:
         self._keep = keep or ReloadRecords().keep
         self._interval = interval
         self._stop = threading.Event()
+        self._reading = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="brace-log-follower", daemon=True)
+
+    def drain(self) -> None:
+        """Relay every line written so far."""
+        with self._reading:
+            for line in self._tail.poll():
+                if self._keep(line):
+                    self._on_line(line)
 
     def _run(self) -> None:
         while True:
             stopping = self._stop.wait(self._interval)
-            for line in self._tail.poll():  # one last read when stopping: drain the file
-                if self._keep(line):
-                    self._on_line(line)
+            self.drain()  # one last read when stopping: drain the file
             if stopping:
                 return
 

@@ -3,9 +3,14 @@
   GET  /                              liveness: 200 {} (503 if is_healthy() says False)
   GET  /v1/models/{name}              readiness: 503 {"error": "model is loading"} until
                                       load() returns, then 200 {"name": ..., "ready": true}
-  POST /v1/models/{name}:predict      the model (pipeline.py)
+  GET  /v1/models/{name}/loaded       200 {} once load() returned (503 before); also /ping
+  POST /v1/models/{name}:predict      the model (pipeline.py); also /invocations
+  POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages,
+       /v1/responses                  the model's method of that name (404 without one)
   POST /brace/reload                  live reload from the Truss directory (reload.py);
                                       answers when the new code serves, or why not
+  POST /brace/environment             the deployment's environment changed
+                                      (environment.py): calls setup_environment
 
 Truss ignores the model name in these paths and so does brace (it is always "model").
 The app only reads the holder, once per request; loading and swapping models happen
@@ -23,9 +28,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from brace.runtime.environment import EnvironmentUpdater
 from brace.runtime.holder import Current, ModelHolder, Phase
-from brace.runtime.pipeline import Pipeline, error_response, invoke, json_response
+from brace.runtime.payloads import ErrorCode, error_response, json_response
+from brace.runtime.pipeline import Pipeline, invoke
 from brace.runtime.reload import Reloader
+from brace.runtime.signatures import ENDPOINTS
 
 log = logging.getLogger("brace.runtime")
 
@@ -39,11 +47,13 @@ class Replica:
         pipeline: Pipeline,
         executor: Executor,
         reloader: Reloader | None = None,
+        environment: EnvironmentUpdater | None = None,
     ) -> None:
         self.holder = holder
         self.pipeline = pipeline
         self.executor = executor
         self.reloader = reloader
+        self.environment = environment
 
     async def _healthy(self, current: Current) -> bool:
         method = current.model.methods.is_healthy
@@ -73,12 +83,26 @@ class Replica:
             return error_response("model is not healthy", 503)
         return json_response({"name": MODEL_NAME, "ready": True})
 
-    async def predict(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def loaded(self, request: Request) -> Response:
+        if self.holder.current is None:
+            return error_response("model is loading", 503)
+        return json_response({})
+
+    async def predict(
+        self, scope: Scope, receive: Receive, send: Send, endpoint: str | None = None
+    ) -> None:
         current = self.holder.current
         if current is None:
-            await error_response("model is loading", 503)(scope, receive, send)
+            response = error_response("model is loading", 503, ErrorCode.DOWNSTREAM)
+            await response(scope, receive, send)
             return
-        await self.pipeline.handle(current.model, scope, receive, send)
+        await self.pipeline.handle(current.model, scope, receive, send, endpoint)
+
+    async def set_environment(self, request: Request) -> Response:
+        if self.environment is None:
+            return error_response("environment changes are not enabled on this replica", 404)
+        status, body = await self.environment.update(await request.body())
+        return json_response(body, status)
 
     async def reload(self, request: Request) -> Response:
         if self.reloader is None:
@@ -97,23 +121,35 @@ class Replica:
 
 
 class _PredictEndpoint:
-    """Predict as a raw ASGI endpoint (starlette calls non-function endpoints as ASGI
-    apps), because streams and passed-through Responses send for themselves."""
+    """Predict (or an OpenAI-style `endpoint`) as a raw ASGI endpoint (starlette calls
+    non-function endpoints as ASGI apps), because streams and passed-through Responses
+    send for themselves."""
 
-    def __init__(self, replica: Replica) -> None:
+    def __init__(self, replica: Replica, endpoint: str | None = None) -> None:
         self._replica = replica
+        self._endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._replica.predict(scope, receive, send)
+        await self._replica.predict(scope, receive, send, self._endpoint)
 
 
 def build_app(replica: Replica) -> Starlette:
+    predict = _PredictEndpoint(replica)
     return Starlette(
         routes=[
             # Before the readiness route: "{model_name}" would also match "model:predict".
-            Route("/v1/models/{model_name}:predict", _PredictEndpoint(replica), methods=["POST"]),
+            Route("/v1/models/{model_name}:predict", predict, methods=["POST"]),
+            Route("/v1/models/{model_name}/loaded", replica.loaded, methods=["GET"]),
             Route("/v1/models/{model_name}", replica.readiness, methods=["GET"]),
             Route("/", replica.liveness, methods=["GET"]),
+            *(
+                Route(path, _PredictEndpoint(replica, name), methods=["POST"])
+                for name, path in ENDPOINTS.items()
+            ),
+            # Truss's aliases for SageMaker hosting.
+            Route("/ping", replica.loaded, methods=["GET"]),
+            Route("/invocations", predict, methods=["POST"]),
             Route("/brace/reload", replica.reload, methods=["POST"]),
+            Route("/brace/environment", replica.set_environment, methods=["POST"]),
         ]
     )

@@ -3,14 +3,15 @@
 A new instance means running `__init__` and `load()` again: seconds to minutes with
 real weights. Truss's hot reload never runs them again: it sets `instance.__class__` to
 the new class, so an edit to load() silently keeps the old weights. brace keeps the
-instance only when the code that built it is unchanged: `__new__`, `__init__` and `load`
-themselves and everything they reach by name, followed through the class and its bases,
-the functions' globals, the user's modules, closures and default values. So editing a
-helper that load() calls, a class it instantiates, or a `MODEL_ID = "..."` constant it
-reads makes a new instance. The request-path methods (`predict`, `preprocess`,
-`postprocess`, `is_healthy`) are not followed from the model class: they are what a
-reload is usually for, and a warm-up call to predict() in load() should not turn every
-predict edit into a full load.
+instance only when the code that built it is unchanged: `__new__`, `__init__`,
+`setup_environment` and `load` themselves and everything they reach by name, followed
+through the class and its bases, the functions' globals, the user's modules, closures
+and default values. So editing a helper that load() calls, a class it instantiates, or
+a `MODEL_ID = "..."` constant it reads makes a new instance. The request-path methods
+(`predict`, `preprocess`, `postprocess`, `is_healthy`, the OpenAI-style endpoints) are
+not followed from the model class: they are what a reload is usually for, and a
+warm-up call to predict() in load() should not turn every predict edit into a full
+load.
 
 Functions are compared as bytecode (instructions, names, constants, recursively), never
 as text: moving a method or editing a comment above it changes nothing, and linecache
@@ -26,8 +27,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import CellType, CodeType, FunctionType, ModuleType
 
-BUILDERS = ("__new__", "__init__", "load")
-REQUEST_METHODS = frozenset({"predict", "preprocess", "postprocess", "is_healthy"})
+BUILDERS = ("__new__", "__init__", "setup_environment", "load")
+REQUEST_METHODS = frozenset(
+    {
+        "predict",
+        "preprocess",
+        "postprocess",
+        "is_healthy",
+        "chat_completions",
+        "completions",
+        "embeddings",
+        "messages",
+        "responses",
+    }
+)
 MAX_COMPARISONS = 20_000  # beyond this, give up and build a new instance
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)

@@ -5,6 +5,11 @@ A development deployment runs from the user's own directory, where
 snapshot (brace/services/snapshots.py), where those directories were copied in as
 `__external__/<n>` and `brace-snapshot.json` maps each configured name to its copy.
 `ModelLayout` hides the difference from the loader.
+
+Names, as in Truss's server image (where the model directory is always copied to
+`/app/model` and `/app` is on sys.path): the model directory is the package `model`,
+so `from model.util import helper` finds `model/util.py`; a model file called
+`model.py` is the module `model.model`, any other file `<stem>` on its own.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from pathlib import Path
 
 from brace.config import SNAPSHOT_MANIFEST, Truss, load_truss
 
-__all__ = ["SNAPSHOT_MANIFEST", "ModelLayout", "layout_of", "read_truss"]
+__all__ = ["MODEL_PACKAGE", "SNAPSHOT_MANIFEST", "ModelLayout", "layout_of", "read_truss"]
+
+MODEL_PACKAGE = "model"  # what the model directory is importable as
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,16 @@ class ModelLayout:
     model_file: Path
     data_dir: Path
     package_dirs: tuple[Path, ...]  # import roots: packages/ then external dirs, in order
+
+    @property
+    def model_dir(self) -> Path:
+        return self.model_file.parent
+
+    @property
+    def module_name(self) -> str:
+        """The model file's name in sys.modules (Truss's rule: `model.model`)."""
+        stem = self.model_file.stem
+        return f"{MODEL_PACKAGE}.{stem}" if stem == MODEL_PACKAGE else stem
 
     @property
     def user_roots(self) -> tuple[str, ...]:

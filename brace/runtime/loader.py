@@ -5,18 +5,23 @@ on, so a reloader can call it while the old model keeps serving and swap only on
 success (holder.py). It is two steps, `import_model` then `build_model`, because a
 reload looks at the new class before deciding whether to build a new instance at all
 (reload.py). `prepare_process` does the once-per-process part: the config's
-environment variables (set before any user code runs, as Baseten's platform does) and
-the import roots. Both are called from the load thread, never on the event loop.
+environment variables (set before any user code runs, as Baseten's platform does), the
+import roots (packages, and the model directory as the package `model`) and the data
+directory (created if missing, as Truss's server does). Building runs, as Truss does:
+`Model(**kwargs)`, `setup_environment(environment)` when the model has it and the
+deployment is in an environment, then `load()`. Both are called from the load thread,
+never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import ModuleType
@@ -25,7 +30,8 @@ from typing import Any
 from brace.config import Truss
 from brace.files import read_limited
 from brace.runtime import sourceimport
-from brace.runtime.layout import ModelLayout
+from brace.runtime.layout import MODEL_PACKAGE, ModelLayout
+from brace.runtime.lazydata import LocalDataResolver
 from brace.runtime.signatures import ModelMethods, describe_model, init_kwargs
 
 
@@ -33,6 +39,7 @@ class Stage(Enum):
     IMPORT = "importing the model file"
     CONSTRUCT = "constructing the model"
     DEFINITION = "checking the model's methods"
+    SETUP_ENVIRONMENT = "running setup_environment()"
     LOAD = "running load()"
 
 
@@ -54,9 +61,12 @@ class LoadedModel:
 
 
 def prepare_process(truss: Truss, layout: ModelLayout) -> None:
-    """Environment variables and import roots; call once, before the first load."""
+    """Environment variables, import roots, data directory; call once, before the first
+    load."""
     os.environ.update(truss.config.environment_variables)
-    sourceimport.install(layout.package_dirs)
+    sourceimport.install(layout.package_dirs, {MODEL_PACKAGE: layout.model_dir})
+    with contextlib.suppress(OSError):  # a read-only Truss: the model will say what it lacks
+        layout.data_dir.mkdir(exist_ok=True)
 
 
 def _relative(layout: ModelLayout) -> str:
@@ -69,14 +79,14 @@ def _relative(layout: ModelLayout) -> str:
 def _import_model_class(
     layout: ModelLayout, class_name: str, source: bytes
 ) -> tuple[ModuleType, type]:
-    module_name = layout.model_file.stem  # Truss names the module after the file
     try:
-        module = sourceimport.import_file(layout.model_file, module_name, source)
+        module = sourceimport.import_file(layout.model_file, layout.module_name, source)
     except ImportError as exc:
         if "attempted relative import" in str(exc):
             raise ImportError(
-                f"{exc}: the model file is imported on its own, not as part of a package; "
-                "use absolute imports and put shared code in packages/"
+                f"{exc}: {layout.model_file.name} is imported on its own, not as part of a "
+                f"package; use absolute imports (`from {MODEL_PACKAGE}.util import ...` "
+                "for model/util.py) or put shared code in packages/"
             ) from exc
         raise
     model_class = getattr(module, class_name, None)
@@ -113,12 +123,15 @@ def build_model(
     secrets: Mapping[str, str],
     imported: ImportedModel,
     *,
+    environment: Mapping[str, Any] | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
     started: float | None = None,
 ) -> LoadedModel:
-    """Construct an instance of the imported class and run its `load()`.
+    """Construct an instance of the imported class, set up its environment, run `load()`.
 
-    An `async def load()` runs on `loop` (the server's, so what it creates is bound to
+    `environment` is the deployment's environment (environment.py): `__init__` gets it,
+    and so does `setup_environment` when it is not None. An `async def load()` (or
+    `setup_environment`) runs on `loop` (the server's, so what it creates is bound to
     the loop that serves requests), or on a private loop when none is given. `started`
     (a perf_counter reading) is when loading began, for `load_ms`.
     """
@@ -128,7 +141,8 @@ def build_model(
         "config": dict(truss.config.raw),
         "data_dir": layout.data_dir,
         "secrets": secrets,
-        "environment": None,
+        "lazy_data_resolver": LocalDataResolver(),
+        "environment": None if environment is None else dict(environment),
     }
     model_class = imported.model_class
     try:
@@ -139,8 +153,15 @@ def build_model(
         methods = describe_model(instance)
     except Exception as exc:
         raise LoadError(Stage.DEFINITION, where) from exc
+    if methods.setup_environment is not None and environment is not None:
+        try:
+            _run(methods.setup_environment.function, (dict(environment),), loop)
+        except Exception as exc:
+            raise LoadError(Stage.SETUP_ENVIRONMENT, where) from exc
     try:
-        _run_load(instance, loop)
+        load = getattr(instance, "load", None)
+        if load is not None:
+            _run(load, (), loop)
     except Exception as exc:
         raise LoadError(Stage.LOAD, where) from exc
     return LoadedModel(
@@ -157,12 +178,15 @@ def load_model(
     layout: ModelLayout,
     secrets: Mapping[str, str],
     *,
+    environment: Mapping[str, Any] | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
 ) -> LoadedModel:
     """Import, construct and load the model; raise LoadError (from the cause) on failure."""
     started = time.perf_counter()
     imported = import_model(truss, layout)
-    return build_model(truss, layout, secrets, imported, loop=loop, started=started)
+    return build_model(
+        truss, layout, secrets, imported, environment=environment, loop=loop, started=started
+    )
 
 
 def swap_class(model: LoadedModel, imported: ImportedModel, layout: ModelLayout) -> LoadedModel:
@@ -194,11 +218,11 @@ def swap_class(model: LoadedModel, imported: ImportedModel, layout: ModelLayout)
     )
 
 
-def _run_load(instance: Any, loop: asyncio.AbstractEventLoop | None) -> None:
-    load = getattr(instance, "load", None)
-    if load is None:
-        return
-    result = load()
+def _run(
+    method: Callable[..., Any], args: tuple[Any, ...], loop: asyncio.AbstractEventLoop | None
+) -> None:
+    """Call a sync or async method from the load thread."""
+    result = method(*args)
     if inspect.iscoroutine(result):
         if loop is None:
             asyncio.run(result)

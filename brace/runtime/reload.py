@@ -39,6 +39,7 @@ from typing import TypeAlias
 
 from brace.config import Truss
 from brace.errors import BraceError
+from brace.runtime.environment import EnvironmentState
 from brace.runtime.holder import Current, ModelHolder
 from brace.runtime.keepstate import can_assign_class, may_keep_instance
 from brace.runtime.layout import ModelLayout
@@ -160,6 +161,7 @@ class Reloader:
         holder: ModelHolder,
         secrets: Mapping[str, str],
         *,
+        environment: EnvironmentState | None = None,
         clock: Callable[[], float] = time.perf_counter,
         redact: Callable[[str], str] = lambda text: text,
     ) -> None:
@@ -167,10 +169,13 @@ class Reloader:
         self.layout = layout
         self.holder = holder
         self.secrets = secrets
+        self.environment = environment or EnvironmentState()
         self.code = UserCode.of(layout)
         self._clock = clock
         self._redact = redact  # secret values out of the answer (redact.py)
-        self._lock = asyncio.Lock()
+        # One change to the model at a time: reloads, and environment changes
+        # (environment.py), which share this lock.
+        self.lock = asyncio.Lock()
         self._next: _Batch | None = None  # requested, not started
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -189,7 +194,7 @@ class Reloader:
         return reply(outcome, requested_at)
 
     async def _run(self, batch: _Batch) -> None:
-        async with self._lock:
+        async with self.lock:
             if self._next is batch:
                 self._next = None  # from now on, new requests wait for the reload after
             loop = asyncio.get_running_loop()
@@ -284,7 +289,14 @@ class Reloader:
         old_class, new_class = type(current.model.instance), imported.model_class
         if _keeps_instance(old_class, new_class):
             return _ClassSwap(imported)
-        model = build_model(self.truss, self.layout, self.secrets, imported, loop=loop)
+        model = build_model(
+            self.truss,
+            self.layout,
+            self.secrets,
+            imported,
+            environment=self.environment.current,
+            loop=loop,
+        )
         return _NewInstance(model)
 
 

@@ -8,7 +8,8 @@ Truss's server does (a replica without a model is of no use to anyone). Once a m
 serves, a failed *reload* (reload.py) never stops the process: the old model serves on.
 
 Exit statuses: 0 after SIGTERM/SIGINT, 1 when the model fails to load, 3 when the
-socket cannot be bound, and a BraceError's code (5) when the Truss is invalid.
+socket cannot be bound, and a BraceError's code (5) when the Truss or the
+`BRACE_ENVIRONMENT` variable (environment.py) is invalid.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import uvicorn
 from brace.config import Truss
 from brace.errors import BraceError
 from brace.runtime.app import Replica, build_app
+from brace.runtime.environment import EnvironmentState, EnvironmentUpdater, read_environment
 from brace.runtime.holder import ModelHolder
 from brace.runtime.layout import ModelLayout, layout_of, read_truss
 from brace.runtime.loader import LoadError, load_model, prepare_process
@@ -88,12 +90,18 @@ class _FirstLoad:
     """Loads the model in a thread and stops the server if that fails."""
 
     def __init__(
-        self, truss: Truss, layout: ModelLayout, holder: ModelHolder, secrets: Secrets
+        self,
+        truss: Truss,
+        layout: ModelLayout,
+        holder: ModelHolder,
+        secrets: Secrets,
+        environment: EnvironmentState,
     ) -> None:
         self.truss = truss
         self.layout = layout
         self.holder = holder
         self.secrets = secrets
+        self.environment = environment
         self.exit_code = 0
 
     def start(self, server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
@@ -106,7 +114,13 @@ class _FirstLoad:
         try:
             # What the model is built from, so a reload can tell that nothing changed.
             sources = UserCode.of(self.layout).fingerprint()
-            model = load_model(self.truss, self.layout, self.secrets, loop=loop)
+            model = load_model(
+                self.truss,
+                self.layout,
+                self.secrets,
+                environment=self.environment.current,
+                loop=loop,
+            )
         except LoadError as exc:
             cause = exc.__cause__ or exc
             if isinstance(cause, BraceError):  # brace's own verdict: message and hint
@@ -140,6 +154,7 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     redactor = redactor or Redactor()
     try:
         truss = read_truss(options.truss)
+        environment = EnvironmentState(read_environment(os.environ))
     except BraceError as exc:
         log.error("%s%s", exc.message, f"\n{exc.hint}" if exc.hint else "")
         return int(exc.exit_code)
@@ -157,9 +172,12 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     )
     secrets.resolve_all()  # known before any user code runs, so redacted from the start
     pipeline = Pipeline(concurrency, executor, layout.user_roots)
-    reloader = Reloader(truss, layout, holder, secrets, redact=redactor)
-    replica = Replica(holder, pipeline, executor, reloader)
-    first_load = _FirstLoad(truss, layout, holder, secrets)
+    reloader = Reloader(truss, layout, holder, secrets, environment=environment, redact=redactor)
+    updater = EnvironmentUpdater(
+        holder, environment, executor, reloader.lock, on_error=pipeline.log_model_error
+    )
+    replica = Replica(holder, pipeline, executor, reloader, updater)
+    first_load = _FirstLoad(truss, layout, holder, secrets, environment)
     config = uvicorn.Config(
         build_app(replica),
         uds=str(options.uds) if options.uds is not None else None,

@@ -1,12 +1,16 @@
 """Which arguments the user's model takes, decided from signatures as Truss decides.
 
-`__init__` gets each of `config`, `data_dir`, `secrets`, `environment` only if it names
-that parameter, or all of them if it has `**kwargs`. `preprocess`, `predict` and
-`postprocess` take the inputs, the request, or both: one parameter annotated as a
-starlette `Request` (or a subclass) means the request only; two parameters mean inputs
-then request, and the second must be annotated as a Request. `is_healthy` takes none.
-These are pure functions of classes and callables; the loader calls them once per
-load, the request path only reads the frozen result.
+`__init__` gets each of `config`, `data_dir`, `secrets`, `lazy_data_resolver`,
+`environment` only if it names that parameter, or all of them if it has `**kwargs`.
+`preprocess`, `predict`, `postprocess` and the OpenAI-style endpoints
+(`chat_completions`, `completions`, `embeddings`, `messages`, `responses`) take the
+inputs, the request, or both: one parameter annotated as a starlette `Request` (or a
+subclass) means the request only; two parameters mean inputs then request, and the
+second must be annotated as a Request. `is_healthy` takes none, `setup_environment`
+the environment. When the first argument of `preprocess` (else `predict`) is annotated
+with a pydantic model, the body is parsed into it (payloads.py). A `websocket` model
+is refused: brace serves HTTP only. These are pure functions of classes and callables;
+the loader calls them once per load, the request path only reads the frozen result.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from starlette.requests import Request
 
 from brace.errors import BraceError
+from brace.runtime.payloads import input_model
 
 
 class ModelDefinitionError(BraceError):
@@ -124,12 +129,29 @@ def describe_method(function: Callable[..., Any], name: str) -> Method:
     )
 
 
+# Truss's extra routes and the model methods they call (no pre/postprocess, and not
+# bounded by predict_concurrency).
+ENDPOINTS = {
+    "chat_completions": "/v1/chat/completions",
+    "completions": "/v1/completions",
+    "embeddings": "/v1/embeddings",
+    "messages": "/v1/messages",
+    "responses": "/v1/responses",
+}
+
+
 @dataclass(frozen=True)
 class ModelMethods:
     predict: Method
     preprocess: Method | None = None
     postprocess: Method | None = None
     is_healthy: Method | None = None
+    setup_environment: Method | None = None
+    endpoints: tuple[Method, ...] = ()  # the ENDPOINTS the model defines
+    input_model: type | None = None  # the pydantic model the body is parsed into
+
+    def endpoint(self, name: str) -> Method | None:
+        return next((method for method in self.endpoints if method.name == name), None)
 
     @property
     def skip_input_parsing(self) -> bool:
@@ -148,17 +170,37 @@ def _optional(instance: object, name: str) -> Method | None:
     return describe_method(function, name)
 
 
+def _first_annotation(method: Method) -> object:
+    if method.args not in (ArgConfig.INPUTS_ONLY, ArgConfig.INPUTS_AND_REQUEST):
+        return None
+    return next(iter(_signature(method.function).parameters.values())).annotation
+
+
 def describe_model(instance: object) -> ModelMethods:
     """The model's methods; raises ModelDefinitionError for combinations Truss refuses."""
     predict = _optional(instance, "predict")
+    preprocess = _optional(instance, "preprocess")
+    postprocess = _optional(instance, "postprocess")
+    if getattr(instance, "websocket", None) is not None:
+        if predict or preprocess or postprocess:
+            raise ModelDefinitionError(
+                "a model cannot have both `websocket` and any of `predict`, `preprocess` "
+                "or `postprocess`"
+            )
+        raise ModelDefinitionError(
+            "`websocket` models are not supported: brace's replicas and gateway serve HTTP only",
+            "Serve the model over HTTP with `predict` to run it with brace.",
+        )
     if predict is None:
         raise ModelDefinitionError(
             f"the model class {type(instance).__name__} has no `predict` method",
             "Define `def predict(self, model_input)`.",
         )
-    preprocess = _optional(instance, "preprocess")
-    postprocess = _optional(instance, "postprocess")
     is_healthy = _optional(instance, "is_healthy")
+    setup_environment = _optional(instance, "setup_environment")
+    endpoints = tuple(
+        method for name in ENDPOINTS if (method := _optional(instance, name)) is not None
+    )
     if preprocess is not None and predict.args is ArgConfig.REQUEST_ONLY:
         raise ModelDefinitionError(
             "with `preprocess`, `predict` cannot take only the request "
@@ -170,4 +212,16 @@ def describe_model(instance: object) -> ModelMethods:
         )
     if is_healthy is not None and is_healthy.args is not ArgConfig.NONE:
         raise ModelDefinitionError("`is_healthy` must take no arguments besides `self`")
-    return ModelMethods(predict, preprocess, postprocess, is_healthy)
+    if setup_environment is not None and setup_environment.args is not ArgConfig.INPUTS_ONLY:
+        raise ModelDefinitionError(
+            "`setup_environment` must take one argument besides `self`: the environment"
+        )
+    return ModelMethods(
+        predict,
+        preprocess,
+        postprocess,
+        is_healthy,
+        setup_environment,
+        endpoints,
+        input_model(_first_annotation(preprocess or predict)),
+    )

@@ -4,8 +4,9 @@ Python trusts a `.pyc` when the source's whole-second mtime and size match, so a
 that keeps the size and lands in the same second is silently ignored (FIELD-NOTES:
 the old code loaded 20 times out of 20). For a replica that is only a stale-code risk;
 for live reload it is a wrong answer. So the model file, and every module found under
-the user's package directories, is compiled from the text on disk, and no bytecode is
-written. Libraries outside those directories import normally, with their caches.
+the user's package directories and the model directory (the package `model`), is
+compiled from the text on disk, and no bytecode is written. Libraries outside those
+directories import normally, with their caches.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import CodeType, ModuleType
 
@@ -48,17 +49,21 @@ def _inside(path: str, roots: Sequence[str]) -> bool:
 
 
 class SourceOnlyFinder:
-    """Finds modules in the user's package directories and loads them from source.
+    """Finds modules in the user's directories and loads them from source.
 
     (A meta path finder only needs `find_spec`; importlib.abc costs ~4 ms to import.)
 
-    Top-level names are looked up in those directories first (the user's `utils`
-    wins over an installed one, as with a PYTHONPATH entry); submodules only when their
-    parent package lives there. Everything else falls through to the normal finders.
+    Top-level names are looked up in `roots` first (the user's `utils` wins over an
+    installed one, as with a PYTHONPATH entry). Each of `packages` maps a top-level
+    package name to a directory (the model directory is the package `model`, as in
+    Truss's image). Submodules are found here only when their parent package lives in
+    one of those directories. Everything else falls through to the normal finders.
     """
 
-    def __init__(self, roots: Sequence[Path]) -> None:
+    def __init__(self, roots: Sequence[Path], packages: Mapping[str, Path] | None = None) -> None:
         self.roots = tuple(os.path.abspath(root) for root in roots)
+        self.packages = {name: os.path.abspath(path) for name, path in (packages or {}).items()}
+        self._inner = (*self.roots, *self.packages.values())
 
     def find_spec(
         self,
@@ -66,7 +71,9 @@ class SourceOnlyFinder:
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        search = list(self.roots) if path is None else [p for p in path if _inside(p, self.roots)]
+        if path is None and fullname in self.packages:
+            return package_spec(fullname, self.packages[fullname])
+        search = list(self.roots) if path is None else [p for p in path if _inside(p, self._inner)]
         if not search:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, search)
@@ -79,10 +86,26 @@ class SourceOnlyFinder:
         return spec
 
 
-def install(roots: Sequence[Path]) -> None:
-    """Make `roots` importable (from source) in this process, ahead of installed packages."""
+def package_spec(name: str, directory: str) -> importlib.machinery.ModuleSpec:
+    """`directory` as the package `name`: its `__init__.py` if it has one (from source),
+    else an empty package (like a namespace package, but with only this directory)."""
+    init = os.path.join(directory, "__init__.py")
+    if os.path.isfile(init):
+        spec = importlib.util.spec_from_file_location(
+            name, init, loader=SourceOnlyLoader(name, init), submodule_search_locations=[directory]
+        )
+        assert spec is not None  # a loader was given, so a spec is always made
+        return spec
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [directory]
+    return spec
+
+
+def install(roots: Sequence[Path], packages: Mapping[str, Path] | None = None) -> None:
+    """Make `roots` and `packages` importable (from source) in this process, ahead of
+    installed packages."""
     sys.dont_write_bytecode = True
-    if not roots:
+    if not roots and not packages:
         return
     for root in reversed(roots):
         if str(root) not in sys.path:
@@ -92,7 +115,7 @@ def install(roots: Sequence[Path]) -> None:
         (i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder),
         len(sys.meta_path),
     )
-    sys.meta_path.insert(position, SourceOnlyFinder(roots))
+    sys.meta_path.insert(position, SourceOnlyFinder(roots, packages))
 
 
 def import_file(path: Path, name: str, source: bytes | None = None) -> ModuleType:

@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import TypeAlias
 
 from brace.files import hash_file, open_regular
-from brace.runtime.layout import ModelLayout
+from brace.runtime.layout import MODEL_PACKAGE, ModelLayout
 from brace.runtime.tracebacks import BRACE_PACKAGE, is_user_file
 
 # (path, sha256 of its bytes) for each source file, sorted by path; equal when unchanged.
@@ -64,17 +64,19 @@ def _file_of(module: object) -> str | None:
 
 
 class UserCode:
-    def __init__(self, roots: Sequence[str], model_module: str) -> None:
+    def __init__(self, roots: Sequence[str], model_modules: Sequence[str]) -> None:
         # Absolute and normalized: the model directory, then the package directories.
         self.roots = tuple(dict.fromkeys(os.path.abspath(root) for root in roots))
-        self.model_module = model_module  # the model file's name in sys.modules ("model")
+        # The model file's name in sys.modules ("model.model") and the package the model
+        # directory is ("model"): always the user's, whatever their files say.
+        self.model_modules = frozenset(model_modules)
         self._prefixes = tuple(root.rstrip(os.sep) + os.sep for root in self.roots)
         self._verdicts: dict[str, bool] = {}  # by path: a path's answer never changes
 
     @classmethod
     def of(cls, layout: ModelLayout) -> UserCode:
-        roots = (layout.model_file.parent, *layout.package_dirs)
-        return cls([str(root) for root in roots], layout.model_file.stem)
+        roots = (layout.model_dir, *layout.package_dirs)
+        return cls([str(root) for root in roots], (layout.module_name, MODEL_PACKAGE))
 
     def contains(self, path: str) -> bool:
         """Whether `path` is one of the user's files (asked for every loaded module on
@@ -95,7 +97,7 @@ class UserCode:
         return tuple((path, digest) for path, digest in hashes if digest is not None)
 
     def owns(self, name: str, module: object) -> bool:
-        if name == self.model_module:
+        if name in self.model_modules:
             return True
         file = _file_of(module)
         if file is not None:

@@ -59,25 +59,37 @@ def deactivate(store: Store, ref: str, model_ref: str | None = None) -> Deployme
         )
 
 
+def check_deletable(tx: Tx, deployment: Deployment) -> None:
+    """Raise RefusedError if Baseten's rules forbid deleting `deployment` now."""
+    for environment in tx.environments(deployment.model_id):
+        if environment.current_deployment_id == deployment.id:
+            raise RefusedError(
+                f"{_describe(deployment)} is {environment.name}'s current deployment "
+                "and cannot be deleted",
+                f"Promote another deployment to {environment.name} first "
+                f"(`brace promote DEPLOYMENT --environment {environment.name}`), "
+                "or delete the whole model (`brace models delete MODEL`).",
+            )
+    environment_name = _promotion_using(tx, deployment)
+    if environment_name is not None:
+        raise RefusedError(
+            f"{_describe(deployment)} is part of the promotion in progress in {environment_name}",
+            f"Cancel it first: `brace rollout cancel -e {environment_name}`.",
+        )
+
+
+def find_deletable(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
+    """The deployment `delete` would delete, or the error it would raise (reads only)."""
+    with store.read() as tx:
+        deployment = find_deployment(tx, ref, model_ref)
+        check_deletable(tx, deployment)
+        return deployment
+
+
 def delete(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
     with store.transaction() as tx:
         deployment = find_deployment(tx, ref, model_ref)
-        for environment in tx.environments(deployment.model_id):
-            if environment.current_deployment_id == deployment.id:
-                raise RefusedError(
-                    f"{_describe(deployment)} is {environment.name}'s current deployment "
-                    "and cannot be deleted",
-                    f"Promote another deployment to {environment.name} first "
-                    f"(`brace promote DEPLOYMENT --environment {environment.name}`), "
-                    "or delete the whole model (`brace models delete MODEL`).",
-                )
-        environment_name = _promotion_using(tx, deployment)
-        if environment_name is not None:
-            raise RefusedError(
-                f"{_describe(deployment)} is part of the promotion in progress in "
-                f"{environment_name}",
-                f"Cancel it first: `brace rollout cancel -e {environment_name}`.",
-            )
+        check_deletable(tx, deployment)
         tx.delete_deployment(deployment.id)
         retired = retire_unused(store.home, tx.snapshots_in_use())
     discard(retired)

@@ -16,7 +16,7 @@ from brace.services.lookup import PRODUCTION, find_environment, find_model
 from brace.services.names import check_environment_name
 from brace.services.promote import check_no_promotion
 from brace.services.settings import update_autoscaling, update_promotion_settings
-from brace.store import AutoscalingSettings, Environment, PromotionSettings, Store
+from brace.store import AutoscalingSettings, Environment, PromotionSettings, Store, Tx
 
 
 def create(
@@ -72,14 +72,25 @@ def update(
         return environment, changed
 
 
+def _deletable(tx: Tx, name: str, model_ref: str | None) -> Environment:
+    environment = find_environment(tx, find_model(tx, model_ref), name)
+    if environment.name == PRODUCTION:
+        raise RefusedError(
+            "the production environment cannot be deleted",
+            "Delete the whole model with `brace models delete MODEL` instead.",
+        )
+    check_no_promotion(tx, environment)
+    return environment
+
+
+def find_deletable(store: Store, name: str, model_ref: str | None = None) -> Environment:
+    """The environment `delete` would delete, or the error it would raise (reads only)."""
+    with store.read() as tx:
+        return _deletable(tx, name, model_ref)
+
+
 def delete(store: Store, name: str, model_ref: str | None = None) -> Environment:
     with store.transaction() as tx:
-        environment = find_environment(tx, find_model(tx, model_ref), name)
-        if environment.name == PRODUCTION:
-            raise RefusedError(
-                "the production environment cannot be deleted",
-                "Delete the whole model with `brace models delete MODEL` instead.",
-            )
-        check_no_promotion(tx, environment)
+        environment = _deletable(tx, name, model_ref)
         tx.delete_environment(environment)
         return environment

@@ -137,7 +137,7 @@ def test_show_text(cli: Cli, two_models: None, store: Store) -> None:
     shown = rows(result.stdout)
     assert shown["model"] == model_id(store, "alpha")
     assert shown["environment"] == "production"
-    assert shown["autoscaling.max_replica"] == "1"
+    assert shown["max replicas"] == "1"
 
 
 def test_show_missing_production(cli: Cli, two_models: None) -> None:

@@ -237,7 +237,7 @@ def test_delete_keeps_the_deployments(cli: Cli, pushed: Path, store: Store) -> N
     ok(cli("environments", "create", "staging"))
     ok(cli("push", pushed, "--environment", "staging"))
     staged = become_active(store, "deployment-1")
-    deleted = data(cli, "environments", "delete", "staging")
+    deleted = data(cli, "environments", "delete", "staging", "--yes")
     assert deleted == {"name": "staging", "model_id": model_id(store), "deleted": True}
     assert environment_names(cli) == ["production"]
     shown = data(cli, "deployments", "show", staged.id)
@@ -249,7 +249,10 @@ def test_delete_keeps_the_deployments(cli: Cli, pushed: Path, store: Store) -> N
         "Environments: production. Create one with `brace environments create staging`.",
     )
     ok(cli("environments", "create", "staging"))
-    assert ok(cli("environments", "delete", "staging")).stdout == "Deleted environment staging.\n"
+    assert (
+        ok(cli("environments", "delete", "staging", "--yes")).stdout
+        == "Deleted environment staging.\n"
+    )
 
 
 def test_delete_production_is_refused(cli: Cli, pushed: Path) -> None:

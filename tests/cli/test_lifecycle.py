@@ -85,7 +85,7 @@ def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
     shown = data(cli, "deployments", "show", "production")
     assert (shown["id"], shown["is_production"]) == (first["id"], True)
 
-    deleted = data(cli, "delete", "deployment-2")
+    deleted = data(cli, "delete", "deployment-2", "--yes")
     assert deleted == {"id": second["id"], "deleted": True, "model_id": second["model_id"]}
     assert deployment_names(store) == ["development", "deployment-1"]
 
@@ -454,14 +454,14 @@ def test_delete_returns_id_and_removes_the_deployment(
     assert first.snapshot is not None
     assert first.snapshot != deployment(store, "deployment-2").snapshot
 
-    deleted = data(cli, "delete", "deployment-1")
+    deleted = data(cli, "delete", "deployment-1", "--yes")
     assert deleted == {"id": first.id, "deleted": True, "model_id": model_id(store)}
     assert deployment_names(store) == ["development", "deployment-2"]
     assert not snapshot_path(home, first.snapshot).exists()
     assert snapshot_path(home, str(deployment(store, "deployment-2").snapshot)).is_dir()
 
     development = deployment(store, "development")
-    deleted_text = ok(cli("delete", "development")).stdout
+    deleted_text = ok(cli("delete", "development", "--yes")).stdout
     assert deleted_text == f"Deleted development ({development.id}).\n"
     assert deployment_names(store) == ["deployment-2"]
     expect_error(
@@ -533,7 +533,7 @@ def test_unknown_model_is_not_found(cli: Cli, hello: Path) -> None:
     [
         pytest.param(["promote", "development"], id="promote-development"),
         pytest.param(["deactivate", "production"], id="deactivate-production"),
-        pytest.param(["delete", "development"], id="delete-development"),
+        pytest.param(["delete", "development", "--yes"], id="delete-development"),
         pytest.param(["deployments", "show", "production"], id="show-production"),
         pytest.param(["environments", "list"], id="environments-list"),
         pytest.param(["rollout", "status"], id="rollout-status"),
@@ -566,10 +566,10 @@ def test_same_deployment_name_in_several_models_needs_dash_m(
         "several models have a deployment named 'deployment-1'",
         "Pass -m MODEL, one of: alpha, beta.",
     )
-    deleted = data(cli, "delete", "deployment-1", "-m", "alpha")
+    deleted = data(cli, "delete", "deployment-1", "-m", "alpha", "--yes")
     assert deleted["model_id"] == model_id(store, "alpha")
     assert deployment_names(store, "alpha") == []
     assert deployment_names(store, "beta") == ["deployment-1"]
     # An id needs no model.
     beta = deployment(store, "deployment-1", "beta")
-    assert data(cli, "delete", beta.id)["id"] == beta.id
+    assert data(cli, "delete", beta.id, "--yes")["id"] == beta.id

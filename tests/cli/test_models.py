@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
 from pathlib import Path
 
 import pytest
@@ -96,27 +94,6 @@ def test_delete_removes_deployments_and_environments(
 def test_delete_text(cli: Cli, two_models: None, store: Store) -> None:
     beta = model_id(store, "beta")
     assert ok(cli("models", "delete", "beta", "-y")).stdout == f"Deleted model beta ({beta}).\n"
-
-
-def test_delete_asks_first_and_no_keeps_the_model(
-    cli: Cli, two_models: None, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
-    result = cli("models", "delete", "alpha")
-    assert result.exit_code == 1
-    assert "Delete model alpha and all its deployments? [y/N]" in result.stdout + result.stderr
-    assert deployment_names(store, "alpha") == ["development", "deployment-1"]
-
-
-def test_delete_confirmation_keeps_json_stdout_clean(
-    cli: Cli, two_models: None, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The question is for a person: it goes to stderr, so stdout stays parseable JSON."""
-    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
-    beta = model_id(store, "beta")
-    result = ok(cli("models", "delete", "beta", "-o", "json"))
-    assert "Delete model beta and all its deployments? [y/N]" in result.stderr
-    assert result.json() == {"id": beta, "deleted": True}
 
 
 def test_names_are_shown_verbatim_in_tables(cli: Cli, hello: Path, store: Store) -> None:

@@ -399,3 +399,28 @@ def test_init_never_overwrites(cli: Cli, hello: Path) -> None:
         "Choose a new directory name; brace init never overwrites files.",
     )
     assert (hello / "config.yaml").read_text() == before
+
+
+def test_watch_events_come_after_the_log_lines_they_refer_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "not applied ... (its log lines above say why)": the lines are printed first, even
+    when the log follower has not read them yet."""
+    from brace.cli.push import _Printer
+    from brace.devserver.events import Event, EventKind
+    from brace.devserver.logtail import LogFollower
+
+    log = tmp_path / "deployment.log"
+    log.write_text("")
+    printer = _Printer()
+    follower = LogFollower(
+        lambda: log, lambda text: printer(Event(EventKind.LOG, 0, message=text)), interval=60
+    )
+    printer.drain = follower.drain
+    with follower:
+        with log.open("a") as file:
+            file.write("RuntimeError: the new replica failed\n")
+        printer(Event(EventKind.REPLACE_FAILED, 0, message="its log lines above say why"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "RuntimeError: the new replica failed"
+    assert lines[1].endswith("not applied: its log lines above say why")

@@ -85,7 +85,7 @@ def test_promote_json_is_the_candidate(cli: Cli, rolling: Rolling) -> None:
 
 
 def test_push_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, hello: Path) -> None:
-    ok(cli("delete", "deployment-2"))
+    ok(cli("delete", "deployment-2", "--yes"))
     result = ok(cli("push", hello, "--promote"))
     assert result.stdout.endswith(
         "Rolling promotion to production started (RELEASING); it switches once the "
@@ -177,7 +177,8 @@ def test_watch_follows_until_the_promotion_ends(
             RolloutAction.CANCEL,
             {
                 "status": "RAMPING_DOWN",
-                "message": "Cancel requested for the promotion of {candidate} to production; "
+                "message": "Cancel requested for the promotion of deployment-2 ({candidate}) to "
+                "production; "
                 "it takes effect between steps (then RAMPING_DOWN).",
             },
             id="cancel",
@@ -212,9 +213,35 @@ def test_action_is_recorded_for_the_controller(
 
 def test_action_text(cli: Cli, started: Rolling) -> None:
     assert ok(cli("rollout", "pause")).stdout == (
-        f"Pause requested for the promotion of {started.candidate} to production; "
-        "it takes effect between steps (then PAUSED).\n"
+        f"Pause requested for the promotion of deployment-2 ({started.candidate}) to "
+        "production; it takes effect between steps (then PAUSED).\n"
     )
+
+
+def test_status_text_is_for_people(cli: Cli, started: Rolling, store: Store) -> None:
+    """Readable labels with units, yes/no, a recorded action shown as pending, and no
+    candidate row once the promotion ended."""
+    ok(cli("environments", "update", "production", "--stabilization-time-seconds", "30"))
+    ok(cli("rollout", "pause"))
+    text = ok(cli("rollout", "status")).stdout
+    shown = rows(text)
+    assert shown["model"] == "hello"
+    assert shown["pending action"] == "pause (recorded, applied at the next step)"
+    assert shown["rolling promotion"] == "yes"
+    assert shown["stabilization time"] == "30 s"
+    assert shown["max surge"] == "10%"
+    assert shown["rolling deploy"] == "yes"
+    assert "True" not in text and "False" not in text
+    assert "promotion.rolling_deploy_config" not in text
+    hello = model_id(store)
+    with store.transaction() as tx:
+        promotion = tx.latest_promotion(hello, "production")
+        assert promotion is not None
+        tx.update_promotion(promotion, status=PromotionStatus.SUCCEEDED, percent_traffic=100)
+    finished = rows(ok(cli("rollout", "status")).stdout)
+    assert finished["last promotion"] == f"SUCCEEDED (deployment-2 ({started.candidate}))"
+    assert "candidate" not in finished and "traffic to candidate" not in finished
+    assert "pending action" not in finished
 
 
 def test_pause_then_resume(cli: Cli, started: Rolling, store: Store) -> None:
@@ -308,7 +335,8 @@ def test_rolling_only_actions_on_a_non_rolling_promotion(
             RolloutAction.CANCEL,
             {
                 "status": "CANCELED",
-                "message": "Cancel requested for the promotion of {candidate} to production; "
+                "message": "Cancel requested for the promotion of deployment-2 ({candidate}) to "
+                "production; "
                 "it takes effect between steps (then CANCELED).",
             },
             id="cancel",

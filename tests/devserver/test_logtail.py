@@ -100,3 +100,17 @@ def test_follower_relays_lines_until_closed(tmp_path: Path) -> None:
         assert arrived.wait(10)
         _append(log, "two\n")  # written just before closing: still relayed
     assert seen == ["one", "two"]
+
+
+def test_drain_relays_what_was_written_at_once_and_only_once(tmp_path: Path) -> None:
+    log = tmp_path / "deployment.log"
+    log.write_text("old line\n")
+    relayed: list[str] = []
+    follower = LogFollower(lambda: log, relayed.append, interval=60)  # the thread sleeps
+    with follower:
+        _append(log, "Traceback (most recent call last):\nValueError: no weights\n")
+        follower.drain()
+        assert relayed == ["Traceback (most recent call last):", "ValueError: no weights"]
+        follower.drain()
+        _append(log, "after\n")
+    assert relayed[-1] == "after" and len(relayed) == 3  # the last read when closing

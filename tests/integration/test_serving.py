@@ -93,7 +93,7 @@ def test_deactivate_activate_and_delete(server: Server, make_truss: MakeTruss) -
     assert server.brace("activate", published["id"]).returncode == 0
     server.wait_status(published["id"], "ACTIVE")
     assert server.post(path, {"a": 2}).json() == {"echo": {"a": 2}}
-    assert server.brace("delete", published["id"]).returncode == 0
+    assert server.brace("delete", published["id"], "--yes").returncode == 0
     wait_until(lambda: server.post(path, {}).status == 404, 10, "404 after delete")
 
 

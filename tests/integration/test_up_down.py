@@ -65,10 +65,55 @@ def test_predict_starts_the_server_and_says_so(tmp_path: Path, make_truss: MakeT
 
     try:
         assert brace("push", make_truss("hello")).returncode == 0
+        assert brace("down").returncode == 0
         predicted = brace("predict", "--development", "-d", '{"n": 2}')
         assert predicted.returncode == 0, predicted.stderr
         assert "Starting the brace server" in predicted.stderr
         assert json.loads(predicted.stdout) == {"echo": {"n": 2}}
+    finally:
+        brace("down")
+
+
+def test_commands_that_create_something_to_run_start_the_server(
+    tmp_path: Path, make_truss: MakeTruss
+) -> None:
+    """push, promote and activate record something only a server runs: with none
+    running, they start one in the background and say so (deactivate does not)."""
+    env = {**os.environ, "BRACE_HOME": str(tmp_path / "home"), "BRACE_PORT": str(free_port())}
+    env.pop("BRACE_AUTOSTART", None)
+    model = make_truss("hello")
+    starting = "Starting the brace server at http://127.0.0.1:" + env["BRACE_PORT"]
+
+    def brace(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "brace", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    def starts_the_server(*args: str | os.PathLike[str]) -> None:
+        assert brace("status").returncode == 6  # none runs
+        done = brace(*args)
+        assert done.returncode == 0, done.stderr
+        assert starting in done.stderr
+        assert brace("status").returncode == 0
+        assert brace("down").returncode == 0
+
+    try:
+        starts_the_server("push", model)
+        starts_the_server("push", model, "--publish")
+        starts_the_server("promote", "deployment-1", "--wait")
+        deactivated = brace("deactivate", "development")
+        assert (deactivated.returncode, deactivated.stderr) == (0, "")
+        assert brace("status").returncode == 6  # deactivating needs no server
+        starts_the_server("activate", "development")
+        # With BRACE_AUTOSTART=0 they only record, and say nothing.
+        env["BRACE_AUTOSTART"] = "0"
+        quiet = brace("push", model, "--publish")
+        assert (quiet.returncode, quiet.stderr) == (0, "")
+        assert brace("status").returncode == 6
     finally:
         brace("down")
 

@@ -208,6 +208,28 @@ def test_text_output_and_ctrl_c(
     assert predict(server)["version"] == 2
 
 
+def test_ctrl_c_while_a_change_is_applied_stops_at_once(
+    server: Server, make_truss: MakeTruss, start_watch: Callable[..., Watch]
+) -> None:
+    """A new replica that takes long to load is being started for a config change:
+    one Ctrl-C ends the watch (exit 130) without waiting, and the old replica serves."""
+    config = "model_name: hello\nenvironment_variables:\n  GREETING: {}\n"
+    slow = 'if os.environ.get("GREETING") == "slow":\n            time.sleep(120)'
+    directory = make_truss("hello", config=config.format("hi"), model=model(1, load=slow))
+    watch = start_watch("watch", directory, "-o", "json")
+    watch.event("ready")
+    write(directory / "config.yaml", config.format("slow"))
+    watch.event("replacing")
+    time.sleep(0.5)  # the loop is waiting for the new replica
+    interrupted = time.monotonic()
+    watch.process.send_signal(signal.SIGINT)
+    assert watch.process.wait(timeout=15) == 130
+    assert time.monotonic() - interrupted < 5
+    watch.event("stopped")
+    assert "replace_failed" not in watch.events()
+    assert predict(server)["greeting"] == "hi"
+
+
 def test_environment_variable_change_fails_no_request(
     server: Server, make_truss: MakeTruss, start_watch: Callable[..., Watch]
 ) -> None:

@@ -33,15 +33,19 @@ class Model:
 """
 
 
+MODEL_MODULE = "model.model"  # model/model.py, as Truss's server names it
+
+
 @pytest.fixture(autouse=True)
 def restore_model_module() -> Iterator[None]:
-    """The loader registers the user's module as `model`; leave sys.modules as found."""
-    previous = sys.modules.get("model")
+    """The loader registers the user's module as `model.model`; leave sys.modules as
+    found."""
+    previous = sys.modules.get(MODEL_MODULE)
     yield
     if previous is None:
-        sys.modules.pop("model", None)
+        sys.modules.pop(MODEL_MODULE, None)
     else:
-        sys.modules["model"] = previous
+        sys.modules[MODEL_MODULE] = previous
 
 
 def load(directory: Path) -> LoadedModel:
@@ -60,7 +64,7 @@ def test_each_load_is_a_fresh_module_and_instance(make_truss: MakeTruss) -> None
     assert first.module is not second.module
     assert type(first.instance) is not type(second.instance)
     assert first.instance.loaded and second.instance.loaded
-    assert sys.modules["model"] is second.module
+    assert sys.modules[MODEL_MODULE] is second.module
     assert first.load_ms >= 0
 
 
@@ -88,7 +92,7 @@ def test_a_failed_load_leaves_the_current_model_alone(make_truss: MakeTruss) -> 
         load(directory)
     assert raised.value.stage is Stage.IMPORT
     assert isinstance(raised.value.__cause__, SyntaxError)
-    assert sys.modules["model"] is current.model.module  # restored
+    assert sys.modules[MODEL_MODULE] is current.model.module  # restored
     assert holder.current is current and predict(current.model) == "v1"
     holder.mark_failed()  # a failed *reload* must not do this, but even so:
     assert holder.phase is Phase.READY
@@ -112,6 +116,17 @@ def test_first_load_failure_marks_the_holder_failed() -> None:
         ),
         pytest.param("class Model:\n    pass\n", Stage.DEFINITION, id="definition"),
         pytest.param(
+            "class Model:\n    async def websocket(self, ws):\n        pass\n",
+            Stage.DEFINITION,
+            id="websocket",
+        ),
+        pytest.param(
+            "class Model:\n    def setup_environment(self):\n        pass\n"
+            "    def predict(self, x):\n        return x\n",
+            Stage.DEFINITION,
+            id="setup-environment-signature",
+        ),
+        pytest.param(
             "class Model:\n    def load(self):\n        1 / 0\n    def predict(self, x):\n"
             "        return x\n",
             Stage.LOAD,
@@ -126,10 +141,21 @@ def test_load_errors_name_their_stage(make_truss: MakeTruss, model: str, stage: 
     assert str(raised.value) == f"{stage.value} (model/model.py) failed"
 
 
-def test_relative_import_gets_a_hint(make_truss: MakeTruss) -> None:
+def test_relative_import_in_a_top_level_model_file_gets_a_hint(make_truss: MakeTruss) -> None:
+    # A model file not called model.py is a module of its own (model/model.py is
+    # `model.model`, where relative imports work as in Truss's server).
+    directory = make_truss(
+        "relative",
+        config="model_name: relative\nmodel_class_filename: main.py\n",
+        model=None,
+        files={"model/main.py": "from . import sibling\n"},
+    )
     with pytest.raises(LoadError) as raised:
-        load(make_truss("relative", model="from . import sibling\n"))
-    assert "use absolute imports and put shared code in packages/" in str(raised.value.__cause__)
+        load(directory)
+    assert str(raised.value.__cause__).endswith(
+        "main.py is imported on its own, not as part of a package; use absolute imports "
+        "(`from model.util import ...` for model/util.py) or put shared code in packages/"
+    )
 
 
 def test_layout_of_a_live_directory(make_truss: MakeTruss, tmp_path: Path) -> None:
@@ -163,3 +189,12 @@ def test_snapshot_with_external_dirs_is_readable(make_truss: MakeTruss, tmp_path
     assert manifest == {"external_package_dirs": {"../../shared": "__external__/0"}}
     layout = layout_of(read_truss(snapshot))
     assert layout.package_dirs == (snapshot / "__external__" / "0",)
+
+
+def test_a_websocket_model_is_refused_with_the_reason(make_truss: MakeTruss) -> None:
+    model = "class Model:\n    async def websocket(self, ws):\n        pass\n"
+    with pytest.raises(LoadError) as raised:
+        load(make_truss("socket", model=model))
+    assert str(raised.value.__cause__) == (
+        "`websocket` models are not supported: brace's replicas and gateway serve HTTP only"
+    )

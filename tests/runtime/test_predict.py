@@ -27,8 +27,9 @@ class Model:
         if do == "set":
             return {1, 2}
         if do == "response":
-            return Response(b"raw body", status_code=201, headers={"x-model": "yes"},
-                            media_type="text/plain")
+            return Response(b"raw body", status_code=201)
+        if do == "stream":
+            return (chunk for chunk in "ab")
         return model_input
 
     def postprocess(self, result):
@@ -98,7 +99,7 @@ def replicas(
     return {name: replica.wait_ready() for name, replica in started.items()}
 
 
-MODEL_ERROR = {"error": "Internal Server Error (in model)."}
+MODEL_ERROR = {"error": "Internal Server Error (in model/chainlet)."}
 
 
 def test_pre_predict_post_chain(replicas: dict[str, Replica]) -> None:
@@ -132,18 +133,33 @@ def test_model_exception_is_500_and_logged_with_user_frames(
     assert replica.predict({"do": "echo"}).status == 200
 
 
-def test_unencodable_result_is_a_model_error(replicas: dict[str, Replica]) -> None:
+def test_unencodable_result_is_500_with_truss_s_message(replicas: dict[str, Replica]) -> None:
     reply = replicas["behaviours"].predict({"do": "set"})
-    assert (reply.status, reply.json()) == (500, MODEL_ERROR)
+    message = "Unhandled exception: TypeError: Object of type set is not JSON serializable"
+    assert (reply.status, reply.json()) == (500, {"error": message})
+    assert reply.headers["x-baseten-error-code"] == "500"
     assert "TypeError: Object of type set is not JSON serializable" in replicas["behaviours"].log()
 
 
-def test_returned_response_passes_through(replicas: dict[str, Replica]) -> None:
-    reply = replicas["behaviours"].predict({"do": "response"})
-    assert reply.status == 201
-    assert reply.headers["x-model"] == "yes"
-    assert reply.headers["content-type"].startswith("text/plain")
-    assert reply.body == b"raw body"  # and postprocess was not applied
+@pytest.mark.parametrize("do", ["response", "stream"])
+def test_a_stream_or_response_with_postprocess_is_a_model_error(
+    replicas: dict[str, Replica], do: str
+) -> None:
+    # Truss refuses both: postprocess would have nothing to process.
+    reply = replicas["behaviours"].predict({"do": do})
+    assert (reply.status, reply.json()) == (500, MODEL_ERROR)
+    assert "so there is nothing for postprocess to process" in replicas["behaviours"].log()
+
+
+def test_model_errors_carry_baseten_s_error_headers(replicas: dict[str, Replica]) -> None:
+    reply = replicas["behaviours"].predict({"do": "raise"})
+    assert (reply.headers["x-baseten-error-source"], reply.headers["x-baseten-error-code"]) == (
+        "04",
+        "600",
+    )
+    bad = replicas["behaviours"].request("POST", "/v1/models/model:predict", b"{nope")
+    assert (bad.status, bad.headers["x-baseten-error-code"]) == (400, "700")
+    assert bad.json()["error"].startswith("Invalid JSON payload: ")
 
 
 def test_async_methods_are_awaited(replicas: dict[str, Replica]) -> None:

@@ -165,6 +165,12 @@ class Model(Base):
         pytest.param(
             BASE, BASE.replace("self.weights =", "self.w ="), False, id="load-attribute-name"
         ),
+        pytest.param(
+            BASE + "\n    def setup_environment(self, environment):\n        self.env = 1\n",
+            BASE + "\n    def setup_environment(self, environment):\n        self.env = 2\n",
+            False,
+            id="setup-environment",
+        ),
     ],
 )
 def test_class_swap_only_when_construction_is_unchanged(old: str, new: str, keep: bool) -> None:
@@ -419,6 +425,45 @@ def test_an_edit_in_packages_is_picked_up(make_truss: MakeTruss, start_replica: 
     model_file(truss).write_text(PACKAGED.replace("import helper", "import extra as helper"))
     assert_applied(reload(replica), 3, "class-swap")
     assert value(replica) == "e1"
+
+
+SIBLING = """\
+from model.util import helper, load_value
+
+
+class Model:
+    def load(self):
+        self.loaded = load_value()
+
+    def predict(self, model_input):
+        return {"v": helper(), "loaded": self.loaded}
+"""
+
+UTIL = """\
+def helper():
+    return "u1"
+
+
+def load_value():
+    return "l1"
+"""
+
+
+def test_an_edit_in_a_sibling_module_of_the_model_is_picked_up(
+    make_truss: MakeTruss, start_replica: Launcher
+) -> None:
+    # model/util.py is `model.util`, imported from model.py as Truss's server allows.
+    truss = make_truss("sibling", model=SIBLING, files={"model/util.py": UTIL})
+    replica = start_replica(truss)
+    assert replica.predict(None).json() == {"v": "u1", "loaded": "l1"}
+    util = truss / "model" / "util.py"
+    util.write_text(UTIL.replace('"u1"', '"u2"'))
+    assert_applied(reload(replica), 2, "class-swap")  # only predict's helper changed
+    assert replica.predict(None).json() == {"v": "u2", "loaded": "l1"}
+    util.write_text(UTIL.replace('"u1"', '"u2"').replace('"l1"', '"l2"'))
+    assert_applied(reload(replica), 3, "new-instance")  # what load() calls changed
+    assert replica.predict(None).json() == {"v": "u2", "loaded": "l2"}
+    assert not (truss / "model" / "__pycache__").exists()
 
 
 SLOW_IMPORT = """\

@@ -43,9 +43,6 @@ class Model:
         elif mode == "bad-chunk":
             yield "ok\\n"
             yield 42
-
-    def postprocess(self, result):
-        raise AssertionError("postprocess is not applied to streams")
 """
 
 ASYNC_STREAM = """\

@@ -39,6 +39,7 @@ CONTRACT_MODEL = """\
 
     import extlib
     import helper_pkg.inner
+    from model.util import helper
 
     ENV_AT_IMPORT = os.environ.get("CONTRACT_FLAG")
 
@@ -78,6 +79,8 @@ CONTRACT_MODEL = """\
                 "packages": helper_pkg.inner.VALUE,
                 "external": extlib.VALUE,
                 "module": __name__,
+                "sibling": helper(),
+                "lazy_data": self._kwargs["lazy_data_resolver"].block_until_download_complete(),
             }
 """
 
@@ -98,6 +101,7 @@ def contract_truss(root: Path) -> Path:
         {
             "packages/helper_pkg/__init__.py": "",
             "packages/helper_pkg/inner.py": 'VALUE = "packages"\n',
+            "model/util.py": 'def helper():\n    return "sibling module"\n',
             "data/info.txt": "weights go here",
         },
     )
@@ -158,9 +162,10 @@ def report(replica: Replica) -> dict[str, Any]:
 
 def test_kwargs_are_all_passed_to_a_kwargs_init(replicas: dict[str, Any]) -> None:
     got = report(replicas["live"])
-    assert got["kwargs"] == ["config", "data_dir", "environment", "secrets"]
+    assert got["kwargs"] == ["config", "data_dir", "environment", "lazy_data_resolver", "secrets"]
     assert got["config_model_name"] == "contract"
-    assert got["environment"] is None
+    assert got["environment"] is None  # no BRACE_ENVIRONMENT: in no environment
+    assert got["lazy_data"] == ""  # nothing to download, as Truss answers without model_cache
 
 
 def test_init_gets_only_the_arguments_it_names(replicas: dict[str, Any]) -> None:
@@ -189,7 +194,14 @@ def test_environment_variables_are_set_before_import_and_load(replicas: dict[str
 def test_packages_and_external_package_dirs_import(replicas: dict[str, Any]) -> None:
     got = report(replicas["live"])
     assert (got["packages"], got["external"]) == ("packages", "edited")
-    assert got["module"] == "model"
+
+
+def test_the_model_directory_is_the_package_model(replicas: dict[str, Any]) -> None:
+    # As in Truss's server: model/model.py is `model.model`, and its siblings import as
+    # `model.<name>`.
+    for name in ("live", "snapshot"):
+        got = report(replicas[name])
+        assert (got["module"], got["sibling"]) == ("model.model", "sibling module")
 
 
 def test_snapshot_resolves_external_dirs_through_its_manifest(replicas: dict[str, Any]) -> None:
@@ -237,3 +249,17 @@ def test_secret_values_never_reach_the_log(replicas: dict[str, Any]) -> None:
 def test_user_code_writes_no_bytecode(replicas: dict[str, Any]) -> None:
     report(replicas["live"])
     assert not list(replicas["live_dir"].rglob("__pycache__"))
+
+
+def test_a_missing_data_directory_is_created(tmp_path: Path, start_replica: Launcher) -> None:
+    # Truss's server creates `data/` before loading; models write downloads there.
+    truss = write_truss(
+        tmp_path / "no-data",
+        "model_name: d\n",
+        "class Model:\n"
+        "    def __init__(self, data_dir):\n"
+        "        self._data_dir = data_dir\n"
+        "    def predict(self, model_input):\n"
+        "        return self._data_dir.is_dir()\n",
+    )
+    assert start_replica(truss).predict({}).json() is True
