@@ -50,6 +50,28 @@ HINTS: dict[str, Callable[[Facts], str]] = {
         "Publish the model (`brace push --publish`) to choose its replica counts."
     ),
     "NO_MODEL_NAME": lambda f: "Set model_name in config.yaml, or pass --model-name NAME.",
+    "IN_PROMOTION": lambda f: f"Cancel it first: `brace rollout cancel -e {f['environment']}`.",
+    "CURRENT_DEPLOYMENT": lambda f: (
+        f"Promote another deployment to {f['environment']} first "
+        f"(`brace promote DEPLOYMENT --environment {f['environment']}`), "
+        "or delete the whole model (`brace models delete MODEL`)."
+    ),
+    "RENAME_DEVELOPMENT": lambda f: (
+        "Publish it (`brace push --publish --deployment-name NAME`) to name a version."
+    ),
+    "ENVIRONMENT_PENDING": lambda f: (
+        "It serves once it is ACTIVE; follow it with "
+        f"`brace rollout status -m {f['model']} -e {f['environment']}`."
+    ),
+    "NO_ENVIRONMENT_DEPLOYMENT": lambda f: (
+        f"Promote one: `brace promote DEPLOYMENT -m {f['model']} -e {f['environment']}`."
+    ),
+    "SURGE_OR_UNAVAILABLE": lambda f: (
+        "Set the one you do not use to 0, e.g. --max-surge-percent 0 --max-unavailable-percent 20."
+    ),
+    "DELETE_PRODUCTION": lambda f: (
+        "Delete the whole model with `brace models delete MODEL` instead."
+    ),
 }
 
 

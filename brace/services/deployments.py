@@ -52,7 +52,8 @@ def deactivate(store: Store, ref: str, model_ref: str | None = None) -> Deployme
         if environment is not None:
             raise RefusedError(
                 f"{_describe(deployment)} is part of the promotion in progress in {environment}",
-                f"Cancel it first: `brace rollout cancel -e {environment}`.",
+                code="IN_PROMOTION",
+                facts={"environment": environment},
             )
         return tx.update_deployment(
             deployment, status=DeploymentStatus.INACTIVE, active_replica_count=0
@@ -66,15 +67,15 @@ def check_deletable(tx: Tx, deployment: Deployment) -> None:
             raise RefusedError(
                 f"{_describe(deployment)} is {environment.name}'s current deployment "
                 "and cannot be deleted",
-                f"Promote another deployment to {environment.name} first "
-                f"(`brace promote DEPLOYMENT --environment {environment.name}`), "
-                "or delete the whole model (`brace models delete MODEL`).",
+                code="CURRENT_DEPLOYMENT",
+                facts={"environment": environment.name},
             )
     environment_name = _promotion_using(tx, deployment)
     if environment_name is not None:
         raise RefusedError(
             f"{_describe(deployment)} is part of the promotion in progress in {environment_name}",
-            f"Cancel it first: `brace rollout cancel -e {environment_name}`.",
+            code="IN_PROMOTION",
+            facts={"environment": environment_name},
         )
 
 
@@ -102,7 +103,7 @@ def rename(store: Store, ref: str, new_name: str, model_ref: str | None = None) 
         if deployment.is_development:
             raise RefusedError(
                 "the development deployment is always named 'development' and cannot be renamed",
-                "Publish it (`brace push --publish --deployment-name NAME`) to name a version.",
+                code="RENAME_DEVELOPMENT",
             )
         check_deployment_name(new_name)
         if new_name == deployment.name:

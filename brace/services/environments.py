@@ -75,10 +75,7 @@ def update(
 def _deletable(tx: Tx, name: str, model_ref: str | None) -> Environment:
     environment = find_environment(tx, find_model(tx, model_ref), name)
     if environment.name == PRODUCTION:
-        raise RefusedError(
-            "the production environment cannot be deleted",
-            "Delete the whole model with `brace models delete MODEL` instead.",
-        )
+        raise RefusedError("the production environment cannot be deleted", code="DELETE_PRODUCTION")
     check_no_promotion(tx, environment)
     return environment
 

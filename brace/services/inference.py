@@ -63,12 +63,13 @@ def _environment_target(tx: Tx, model: Model, name: str, implicit: bool = False)
             raise NotFoundError(
                 f"environment {name} of model {model.name} has no deployment yet: {being} is "
                 f"being promoted ({promotion.status.value})",
-                "It serves once it is ACTIVE; follow it with "
-                f"`brace rollout status -m {model.name} -e {name}`.",
+                code="ENVIRONMENT_PENDING",
+                facts={"model": model.name, "environment": name},
             )
         raise NotFoundError(
             f"environment {name} of model {model.name} has no deployment",
-            f"Promote one: `brace promote DEPLOYMENT -m {model.name} -e {name}`.",
+            code="NO_ENVIRONMENT_DEPLOYMENT",
+            facts={"model": model.name, "environment": name},
         )
     path = f"/model/{model.id}/environments/{quote(name, safe='')}/predict"
     if name == PRODUCTION:
@@ -80,8 +81,7 @@ def _development_target(tx: Tx, model: Model, implicit: bool = False) -> Target:
     deployment = development_deployment(tx, model)
     if deployment is None:
         raise NotFoundError(
-            f"model {model.name} has no development deployment",
-            "Create it with `brace push DIR`.",
+            f"model {model.name} has no development deployment", code="NO_DEVELOPMENT"
         )
     path = f"/model/{model.id}/development/predict"
     return Target(model, Kind.DEVELOPMENT, path, deployment, implicit=implicit)

@@ -133,7 +133,6 @@ def update_rolling_config(current: RollingDeployConfig, changes: object) -> Roll
         raise InvalidError(
             f"max_surge_percent is {surge} and max_unavailable_percent is {unavailable}: "
             "exactly one of them must be non-zero",
-            "Set the one you do not use to 0, e.g. --max-surge-percent 0 "
-            "--max-unavailable-percent 20.",
+            code="SURGE_OR_UNAVAILABLE",
         )
     return config

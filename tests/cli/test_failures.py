@@ -49,6 +49,7 @@ FAILURES: list[tuple[str, list[str], int]] = [
     ("rename", ["rename", "development", "x"], 5),
     ("rename", ["rename", "deployment-2", "no spaces allowed"], 5),
     ("models list", ["models", "list", "--bogus"], 2),
+    ("api-key", ["api-key", "--bogus"], 2),
     ("models show", ["models", "show", "nope"], 4),
     ("models delete", ["models", "delete", "hello"], 2),
     ("models delete", ["models", "delete", "nope", "--yes"], 4),
@@ -57,6 +58,11 @@ FAILURES: list[tuple[str, list[str], int]] = [
     (
         "deployments autoscaling",
         ["deployments", "autoscaling", "production", "--min-replica", "-1"],
+        5,
+    ),
+    (
+        "deployments autoscaling",
+        ["deployments", "autoscaling", "production", "--min-replica", "two"],
         2,
     ),
     (
@@ -193,10 +199,10 @@ def test_a_suggestion_is_said_once(cli: Cli) -> None:
     ("args", "message", "hint"),
     [
         pytest.param(
-            ["deployments", "autoscaling", "x", "--min-replica", "-1"],
-            "Invalid value for '--min-replica': -1 is not in the range x>=0.",
+            ["deployments", "autoscaling", "x", "--min-replica", "two"],
+            "Invalid value for '--min-replica': 'two' is not a valid integer.",
             "See `brace deployments autoscaling --help`.",
-            id="out-of-range",
+            id="not-a-number",
         ),
         pytest.param(
             ["models", "list", "--bogus"],

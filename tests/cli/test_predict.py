@@ -18,6 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from brace.home import ensure_private_dir
+from brace.processes import process_started
+from brace.server.paths import ServerPaths
+from brace.server.state import ServerRecord, new_server_id, write_record
 from brace.store import DeploymentStatus, Store
 from tests.cli.conftest import (
     become_active,
@@ -71,7 +75,14 @@ class FakeServer(ThreadingHTTPServer):
         self.home = home
         self.behaviour: Behaviour = answer(200, b'{"ok": true}')
         self.paths: list[str] = []
+        self.server_id = new_server_id()
         super().__init__(("127.0.0.1", port), _Handler)
+        # Recorded as this home's server, as `brace server` records itself.
+        pid = os.getpid()
+        paths = ServerPaths(ensure_private_dir(home))
+        write_record(
+            paths, ServerRecord(pid, process_started(pid), "127.0.0.1", port, self.server_id)
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/healthz":
-            body = json.dumps({"home": str(self.server.home), "pid": os.getpid()}).encode()
+            body = json.dumps({"status": "ok", "server_id": self.server.server_id}).encode()
             answer(200, body)(self)
         else:
             answer(404, b"{}")(self)
@@ -104,6 +115,7 @@ def fake(home: Path) -> Iterator[FakeServer]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+        ServerPaths(home).state_file.unlink(missing_ok=True)
 
 
 @pytest.fixture

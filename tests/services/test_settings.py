@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from brace.cli.hints import hint_for
 from brace.errors import InvalidError
 from brace.services.settings import (
     update_autoscaling,
@@ -201,7 +202,7 @@ def test_unknown_autoscaling_field_hint_lists_the_allowed() -> None:
     with pytest.raises(InvalidError) as caught:
         update_autoscaling(DEFAULT, {"replicas": 2})
 
-    assert caught.value.hint == (
+    assert hint_for(caught.value) == (
         "Allowed: autoscaling_window, concurrency_target, max_replica, min_replica, "
         "scale_down_delay, target_utilization_percentage."
     )
@@ -449,8 +450,8 @@ def test_both_or_neither_hint_shows_the_fix() -> None:
     with pytest.raises(InvalidError) as caught:
         update_rolling_config(SURGE, {"max_surge_percent": 0})
 
-    assert caught.value.hint is not None
-    assert "--max-surge-percent 0 --max-unavailable-percent 20" in caught.value.hint
+    assert hint_for(caught.value) is not None
+    assert "--max-surge-percent 0 --max-unavailable-percent 20" in hint_for(caught.value)
 
 
 def test_refusal_exit_code_is_5() -> None:
