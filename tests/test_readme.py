@@ -48,10 +48,11 @@ def readme_block(starts_with: str) -> str:
 QUICKSTART = readme_block("pip install -e . && brace push examples/hello")
 URLS = readme_block("brace push examples/hello ")
 FIRST_SESSION = readme_block("brace init my-model")
+API = readme_block('AUTH="Authorization: Api-Key $(brace api-key)"\nMODEL_ID=')
 
 
 def test_every_bash_block_is_run_or_said_why_not() -> None:
-    run = {QUICKSTART, URLS, FIRST_SESSION}
+    run = {QUICKSTART, URLS, FIRST_SESSION, API}
     for path in DOCS:
         for block in blocks(path):
             assert block in run or block.strip() in NOT_RUN, (
@@ -134,5 +135,9 @@ def test_the_readme_in_order_from_its_first_command(shell: Shell) -> None:
     # Five answers from the model, none from the gateway saying no.
     assert urls.stdout.count('{"greeting": "hello", "echo": ') == 5, urls.stdout
     assert '"error"' not in urls.stdout
+    api = shell.run("set -e\n" + API, cwd=ROOT)
+    assert api.returncode == 0, api.stderr
+    assert '"models"' in api.stdout and '"current_deployment"' in api.stdout, api.stdout
+    assert '"error"' not in api.stdout
     outputs = shell.lines(FIRST_SESSION)
     assert json.loads(outputs[-4]) == {"echo": {"text": "hi"}}

@@ -10,7 +10,7 @@ import sys
 import time
 
 from tests.conftest import MakeTruss
-from tests.integration.conftest import Server, wait_until
+from tests.integration.conftest import KEY, Server, wait_until
 
 FAILS_MID_STREAM = """\
 class Model:
@@ -49,7 +49,12 @@ def test_a_stream_cut_by_the_model_is_one_error(server: Server, make_truss: Make
 def test_a_server_killed_mid_call_is_one_error(server: Server, make_truss: MakeTruss) -> None:
     directory = make_truss("slow", model=SLOW)
     assert server.brace("push", directory, "--wait").returncode == 0
-    env = {**os.environ, "BRACE_HOME": str(server.home), "BRACE_PORT": str(server.port)}
+    env = {
+        **os.environ,
+        "BRACE_HOME": str(server.home),
+        "BRACE_PORT": str(server.port),
+        "BRACE_API_KEY": KEY,
+    }
     call = subprocess.Popen(
         [sys.executable, "-m", "brace", "predict", "--development", "-d", '{"sleep": 30}'],
         stdout=subprocess.PIPE,

@@ -40,14 +40,14 @@ CASES: dict[str, Case] = {
         lambda api, ids: api.delete(f"/v1/models/{ids['model']}/deployments/{ids['production']}"),
         5,
         409,
-        "CONFLICT",
+        "CURRENT_DEPLOYMENT",
     ),
     "delete-production-environment": (
         ["environments", "delete", "production", "-m", "{model}"],
         lambda api, ids: api.delete(f"/v1/models/{ids['model']}/environments/production"),
         5,
         409,
-        "CONFLICT",
+        "DELETE_PRODUCTION",
     ),
     "invalid-autoscaling": (
         ["deployments", "autoscaling", "{production}", "--max-replica", "0"],

@@ -82,7 +82,7 @@ def test_models(api: TestClient, store: Store, production: Deployment) -> None:
     by_id = api.get(f"/v1/models/{model['id']}").json()
     conforms(by_id, "ModelV1")
     assert by_id == model
-    _refused(api.get("/v1/models/nope"), 404, "NOT_FOUND", "no model named 'nope'")
+    _refused(api.get("/v1/models/nope"), 404, "MODEL_NOT_FOUND", "no model named 'nope'")
     deleted = api.delete(f"/v1/models/{model['id']}").json()
     conforms(deleted, "ModelTombstoneV1")
     assert deleted == {"id": model["id"], "deleted": True}
@@ -109,7 +109,7 @@ def test_deployments(api: TestClient, store: Store, production: Deployment) -> N
     _refused(
         api.get(f"{base}/development"),
         404,
-        "NOT_FOUND",
+        "NO_DEVELOPMENT",
         "model 'hello' has no development deployment",
     )
 
@@ -155,7 +155,7 @@ def test_rename_activate_deactivate_delete(
     _refused(
         api.delete(f"/v1/models/{production.model_id}/deployments/{production.id}"),
         409,
-        "CONFLICT",
+        "CURRENT_DEPLOYMENT",
         f"deployment deployment-1 ({production.id}) is production's current deployment "
         "and cannot be deleted",
     )
@@ -189,7 +189,7 @@ def test_promote_a_published_deployment(
     _refused(
         api.post(f"/v1/models/{production.model_id}/deployments/{other.id}/promote"),
         409,
-        "CONFLICT",
+        "PROMOTION_IN_PROGRESS",
         api.post(f"/v1/models/{production.model_id}/deployments/{other.id}/promote").json()[
             "error"
         ],
@@ -262,19 +262,19 @@ def test_environments(api: TestClient, store: Store, production: Deployment) -> 
         f"{base}/staging",
         json={"promotion_settings": {"rolling_deploy_config": {"max_unavailable_percent": 20}}},
     )
-    assert (invalid.status_code, invalid.json()["error_code"]) == (400, "VALIDATION_ERROR")
+    assert (invalid.status_code, invalid.json()["error_code"]) == (400, "SURGE_OR_UNAVAILABLE")
     deleted = api.delete(f"{base}/staging").json()
     conforms(deleted, "EnvironmentTombstoneV1")
     _refused(
         api.get(f"{base}/staging"),
         404,
-        "NOT_FOUND",
+        "ENVIRONMENT_NOT_FOUND",
         "model 'hello' has no environment 'staging'",
     )
     production_delete = api.delete(f"{base}/production")
     assert (production_delete.status_code, production_delete.json()["error_code"]) == (
         409,
-        "CONFLICT",
+        "DELETE_PRODUCTION",
     )
 
 
@@ -287,7 +287,7 @@ def test_environment_promote_and_rollout_actions(
     _refused(
         api.post(f"{base}/pause_promotion"),
         409,
-        "CONFLICT",
+        "NO_PROMOTION",
         "no promotion is in progress in production",
     )
     promoted = api.post(f"{base}/promote", json={"deployment_id": candidate.id})
