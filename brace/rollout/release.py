@@ -46,15 +46,3 @@ def release_step(
     if candidate.serving:
         return Decision(Step.SUCCEED)
     return Decision(Step.WAIT)
-
-
-def rolling_without_planner(
-    requested: RolloutAction | None, candidate: DeploymentStatus | None
-) -> Decision:
-    """A rolling promotion before the rollout planner exists: it moves only when the
-    user cancels it (no traffic has moved, so it ends at once) or forces it forward."""
-    if requested in (RolloutAction.CANCEL, RolloutAction.FORCE_CANCEL):
-        return Decision(Step.CANCEL)
-    if requested is RolloutAction.FORCE_ROLL_FORWARD and candidate is not None:
-        return Decision(Step.SUCCEED) if candidate.serving else Decision(Step.WAIT)
-    return Decision(Step.WAIT)

@@ -100,6 +100,15 @@ class Autoscaler:
         self._scales = known
         return {deployment_id: scale.current for deployment_id, scale in known.items()}
 
+    def hold(self, plans: Mapping[str, int]) -> None:
+        """A rolling promotion sets these deployments' replicas (deployment id ->
+        count): the autoscaler goes on from there once it ends, with no scale-down
+        delay under way."""
+        for deployment_id, replicas in plans.items():
+            scale = self._scales.get(deployment_id)
+            if scale is not None:
+                scale.current, scale.lower_since = replicas, None
+
     def _first_sight(self, deployment: Deployment) -> _Scale:
         """A deployment this server has not sized yet: a new one starts; one left asleep
         (a clean stop, a cleanup) starts what its settings ask for at the least."""

@@ -27,11 +27,13 @@ from typing import Any
 
 from brace.errors import BraceError
 from brace.logs import DeploymentLog, last_error
+from brace.rollout.driver import PROGRESS_DEADLINE
 from brace.server import supervisor
 from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Exited, Launch, Replicas, ReplicaState
 from brace.server.restarts import GiveUp, RestartPolicy, after_exit
+from brace.server.rollouts import Driven, Side, drive, progress_columns
 from brace.server.routing import RoutingTable
 from brace.server.runs import (
     GaveUp,
@@ -44,8 +46,8 @@ from brace.server.runs import (
 from brace.server.statuses import ReplicaCounts, observed_status, stopped
 from brace.server.storeworker import StoreWorker
 from brace.server.table import Upstreams, build_table
-from brace.server.targets import NO_OPINION, Observed, ReplicaTarget, replica_targets
-from brace.services.promote import advance_promotions
+from brace.server.targets import Observed, ReplicaTarget, replica_targets
+from brace.services.promote import advance_promotions, record_rollout
 from brace.services.snapshots import snapshot_path
 from brace.store import Deployment, DeploymentStatus, Environment, Model, Promotion, Tx
 from brace.store.db import new_id, stamp, utc_now
@@ -128,10 +130,6 @@ def _default_builder(home: Path, requirements: tuple[str, ...], log: Callable[[s
     return ensure_environment(home, requirements, log)
 
 
-def _no_plans(desired: Desired) -> Mapping[str, int]:
-    return NO_OPINION
-
-
 class Controller:
     def __init__(
         self,
@@ -144,7 +142,7 @@ class Controller:
         python: str = sys.executable,
         clock: Callable[[], float] = time.monotonic,
         policy: RestartPolicy = RestartPolicy(),
-        plans: Callable[[Desired], Mapping[str, int]] = _no_plans,
+        progress_deadline: float = PROGRESS_DEADLINE,
         autoscaler: Autoscaler | None = None,
         wall: Callable[[], datetime] = utc_now,
         poll_interval: float = 0.1,
@@ -152,9 +150,10 @@ class Controller:
         drain_timeout: float = 30.0,
     ) -> None:
         """`poll_interval`, `probe_interval` (while a replica starts) and `drain_timeout`
-        are in seconds. `plans` (rolling promotions) gives replica counts by deployment
-        id (no opinion yet); `autoscaler` sizes the rest (no load: nothing scales up);
-        `wall` is the UTC time, for leases such as `brace watch`'s keep-awake."""
+        are in seconds; so is `progress_deadline`, the longest a rolling promotion waits
+        for its candidate's replicas. `autoscaler` sizes the deployments no rollout
+        sizes (no load: nothing scales up); `wall` is the UTC time, for leases such as
+        `brace watch`'s keep-awake and the rollouts' stabilization times."""
         self.db = db
         self.paths = ServerPaths(db.home)
         self.on_table = on_table
@@ -164,7 +163,7 @@ class Controller:
         self.python = python
         self.clock = clock
         self.policy = policy
-        self.plans = plans
+        self.progress_deadline = progress_deadline
         self.autoscaler = autoscaler if autoscaler is not None else Autoscaler(dict, clock)
         self.wall = wall
         self.poll_interval = poll_interval
@@ -213,17 +212,21 @@ class Controller:
         self.replicas.finish_drains(self.clock())
         for exited in self.replicas.reap():
             self._on_exit(exited)
+        recommendations = self.autoscaler.recommendations(desired.deployments, self._kept_awake())
+        driven = self._drive_rollouts(desired, recommendations)
+        plans = {k: v for d in driven for k, v in d.plans().items()}
+        self.autoscaler.hold(plans)
         targets = replica_targets(
             desired.deployments,
             {d.id: self._observe(d) for d in desired.deployments},
-            self.plans(desired),
-            self.autoscaler.recommendations(desired.deployments, self._kept_awake()),
+            plans,
+            recommendations,
         )
         environments = _environments_of(desired)
         for deployment in desired.deployments:
             self._apply(deployment, targets[deployment.id], environments.get(deployment.id))
         self.replicas.update_environments(environments)
-        routed = await self._report(desired, targets)
+        routed = await self._report(desired, targets, driven, set(plans))
         table = build_table(
             routed.models,
             routed.deployments,
@@ -447,7 +450,8 @@ class Controller:
         ]
         return max(ready, default=0)
 
-    def _report_of(self, deployment: Deployment, target: ReplicaTarget) -> Report:
+    def _report_of(self, deployment: Deployment, target: ReplicaTarget, rolling: bool) -> Report:
+        """`rolling`: part of a rolling promotion, which never leaves a side asleep."""
         state = self.runs[deployment.id].state
         counts = self._counts(deployment)
         if isinstance(state, GaveUp):
@@ -455,7 +459,8 @@ class Controller:
             status = DeploymentStatus.ACTIVE if counts.ready_old else state.status
         else:
             building = isinstance(state, Preparing) and state.building
-            status = observed_status(deployment.status, counts, building, target.replicas)
+            wanted = max(target.replicas, 1) if rolling else target.replicas
+            status = observed_status(deployment.status, counts, building, wanted)
         return Report(
             deployment,
             status,
@@ -465,11 +470,19 @@ class Controller:
             target.replicas,
         )
 
-    async def _report(self, desired: Desired, targets: Mapping[str, ReplicaTarget]) -> Desired:
+    async def _report(
+        self,
+        desired: Desired,
+        targets: Mapping[str, ReplicaTarget],
+        driven: list[Driven],
+        rolling: set[str],
+    ) -> Desired:
         """Write replica rows, statuses and promotion steps in one transaction, if any;
         the desired state as it is after a promotion step (the gateway routes on it)."""
         reports = [
-            r for d in desired.deployments if (r := self._report_of(d, targets[d.id])).changes()
+            r
+            for d in desired.deployments
+            if (r := self._report_of(d, targets[d.id], d.id in rolling)).changes()
         ]
         if not (reports or self._writes or desired.promotions):
             return desired
@@ -481,6 +494,18 @@ class Controller:
             written = [r for r in reports if _compare_and_set(tx, r)]
             if not desired.promotions:
                 return written, desired
+            for rollout in driven:
+                if rollout.changes():
+                    outcome = rollout.outcome
+                    record_rollout(
+                        tx,
+                        rollout.promotion,
+                        outcome.status,
+                        outcome.percent,
+                        progress_columns(outcome.progress),
+                        error_message=_with_detail(outcome.error, self._last_log_lines, rollout),
+                        clear_action=outcome.clear_action,
+                    )
             advance_promotions(tx, self._last_log_lines)
             return written, Desired.read(tx)
 
@@ -488,7 +513,53 @@ class Controller:
         for report in written:
             if report.status is not report.deployment.status:
                 self.log(report.deployment.id).write(f"status {report.status.value}")
+        for rollout in driven:
+            self._log_rollout(rollout)
         return after
+
+    def _drive_rollouts(self, desired: Desired, recommendations: Mapping[str, int]) -> list[Driven]:
+        return drive(
+            desired.promotions,
+            {d.id: d for d in desired.deployments},
+            {(e.model_id, e.name): e for e in desired.environments},
+            self._side,
+            recommendations,
+            self.wall().timestamp(),
+            self.progress_deadline,
+        )
+
+    def _side(self, deployment: Deployment | None) -> Side:
+        """One deployment of a rollout: its ready and running replicas, and why it
+        cannot run if it cannot."""
+        if deployment is None:
+            return Side(0, 0, "the candidate deployment was deleted")
+        counts = self._counts(deployment)
+        running = len(self.replicas.of(deployment.id))
+        state = self.runs[deployment.id].state if deployment.id in self.runs else None
+        failure = None
+        if isinstance(state, GaveUp):
+            failure = f"the candidate deployment is {state.status.value}: {state.reason}"
+        elif deployment.status.failed:
+            failure = f"the candidate deployment is {deployment.status.value}"
+        elif deployment.status.inactive:
+            failure = "the candidate deployment was deactivated"
+        return Side(counts.ready + counts.ready_old, running, failure)
+
+    def _log_rollout(self, rollout: Driven) -> None:
+        """One line in the candidate's log for each change of step or status."""
+        before, outcome = rollout.promotion, rollout.outcome
+        if (outcome.status, outcome.progress.step, outcome.percent) == (
+            before.status,
+            before.step,
+            before.percent_traffic,
+        ):
+            return
+        self.log(before.candidate_id).write(
+            f"rollout to {before.environment}: {outcome.status.value}, step "
+            f"{outcome.progress.step}, {outcome.percent}% of traffic, replicas "
+            f"{outcome.previous} previous / {outcome.candidate} candidate"
+            + (f" ({outcome.error})" if outcome.error else "")
+        )
 
     # logs
 
@@ -516,6 +587,14 @@ def _environments_of(desired: Desired) -> dict[str, str | None]:
         if environment.current_deployment_id is not None:
             environments[environment.current_deployment_id] = environment.name
     return environments
+
+
+def _with_detail(error: str | None, detail: Callable[[str], str], rollout: Driven) -> str | None:
+    """A failed rollout's error, with the candidate's last log lines."""
+    if error is None:
+        return None
+    lines = detail(rollout.promotion.candidate_id)
+    return f"{error}. {lines}" if lines else error
 
 
 def _compare_and_set(tx: Tx, report: Report) -> bool:

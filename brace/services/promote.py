@@ -15,13 +15,14 @@ rolling one is driven step by step by the controller.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from brace.config import Truss, load_truss
 from brace.errors import RefusedError
-from brace.rollout.release import Step, release_step, rolling_without_planner
+from brace.rollout.release import Step, release_step
 from brace.services.lookup import PRODUCTION, find_deployment, find_environment
 from brace.services.names import check_deployment_name
 from brace.services.snapshots import new_snapshot, snapshot_path, take_snapshot
@@ -223,16 +224,15 @@ def advance_promotions(tx: Tx, failure_detail: Callable[[str], str] = lambda _: 
 
     A non-rolling one finishes once its candidate serves and fails when the candidate
     cannot start (with `failure_detail(candidate_id)`, e.g. its last log lines, in the
-    error message). A rolling one moves only on the user's actions until the rollout
-    planner exists. A canceled one ends.
+    error message). A canceled one ends. Rolling ones are the controller's rollout
+    driver's (`brace.rollout.driver`, written back with `record_rollout`).
     """
     for promotion in tx.active_promotions():
+        if promotion.rolling:
+            continue
         candidate = tx.deployment(promotion.candidate_id)
         status = candidate.status if candidate else None
-        if promotion.rolling:
-            decision = rolling_without_planner(promotion.requested_action, status)
-        else:
-            decision = release_step(promotion.status, promotion.requested_action, status)
+        decision = release_step(promotion.status, promotion.requested_action, status)
         if decision.step is Step.SUCCEED:
             finish_promotion(tx, promotion)
         elif decision.step is Step.CANCEL:
@@ -246,7 +246,15 @@ def advance_promotions(tx: Tx, failure_detail: Callable[[str], str] = lambda _: 
 def end_promotion(
     tx: Tx, promotion: Promotion, status: PromotionStatus, error_message: str | None = None
 ) -> Promotion:
-    """End without switching (FAILED or CANCELED): traffic stays on the previous deployment."""
+    """End without switching (FAILED or CANCELED): traffic stays on (or returns to) the
+    previous deployment; a rolling promotion's candidate is scaled to zero."""
+    candidate = tx.deployment(promotion.candidate_id)
+    if (
+        promotion.rolling
+        and candidate is not None
+        and not (candidate.status.failed or candidate.status.inactive)
+    ):
+        tx.update_deployment(candidate, status=DeploymentStatus.SCALED_TO_ZERO)
     return tx.update_promotion(
         promotion,
         status=status,
@@ -254,3 +262,34 @@ def end_promotion(
         error_message=error_message,
         requested_action=None,
     )
+
+
+def record_rollout(
+    tx: Tx,
+    seen: Promotion,
+    status: PromotionStatus,
+    percent: int,
+    progress: Mapping[str, Any],
+    *,
+    error_message: str | None = None,
+    clear_action: bool = False,
+) -> Promotion | None:
+    """Write a rolling promotion's next state, as the rollout driver decided it from
+    `seen`; None (nothing written) when the promotion changed meanwhile (a user's
+    action came in), so the next decision sees it. `progress`: the columns of its place
+    in the plan (base_replicas, step, ...)."""
+    fresh = tx.promotion(seen.id)
+    if fresh is None or (fresh.status, fresh.step, fresh.requested_action) != (
+        seen.status,
+        seen.step,
+        seen.requested_action,
+    ):
+        return None
+    if status is PromotionStatus.SUCCEEDED:
+        return finish_promotion(tx, fresh)
+    if status in (PromotionStatus.CANCELED, PromotionStatus.FAILED):
+        return end_promotion(tx, fresh, status, error_message)
+    changes: dict[str, Any] = {"status": status, "percent_traffic": percent, **progress}
+    if clear_action:
+        changes["requested_action"] = None
+    return tx.update_promotion(fresh, **changes)

@@ -291,6 +291,13 @@ def _promotion(row: sqlite3.Row) -> Promotion:
         updated_at=row["updated_at"],
         error_message=row["error_message"],
         requested_action=RolloutAction(action) if action else None,
+        base_replicas=row["base_replicas"],
+        step=row["step"],
+        step_applied_at=row["step_applied_at"],
+        step_settled_at=row["step_settled_at"],
+        ramp_down_at=row["ramp_down_at"],
+        extra_previous=row["extra_previous"],
+        extra_candidate=row["extra_candidate"],
     )
 
 

@@ -150,3 +150,11 @@ class Promotion:
     updated_at: str
     error_message: str | None = None
     requested_action: RolloutAction | None = None
+    # A rolling promotion's place in its plan (brace/rollout/driver.py's Progress).
+    base_replicas: int | None = None
+    step: int = 0
+    step_applied_at: float = 0.0
+    step_settled_at: float | None = None
+    ramp_down_at: int | None = None
+    extra_previous: int = 0
+    extra_candidate: int = 0

@@ -82,6 +82,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deployments ADD COLUMN awake_until TEXT;
     ALTER TABLE replicas ADD COLUMN ready INTEGER NOT NULL DEFAULT 0;
     """,
+    # Where a rolling promotion is in its plan (brace/rollout/driver.py), so a server
+    # that restarts goes on from the same step.
+    """
+    ALTER TABLE promotions ADD COLUMN base_replicas INTEGER;
+    ALTER TABLE promotions ADD COLUMN step INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE promotions ADD COLUMN step_applied_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE promotions ADD COLUMN step_settled_at REAL;
+    ALTER TABLE promotions ADD COLUMN ramp_down_at INTEGER;
+    ALTER TABLE promotions ADD COLUMN extra_previous INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE promotions ADD COLUMN extra_candidate INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

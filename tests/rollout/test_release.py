@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from brace.rollout.release import Decision, Step, release_step, rolling_without_planner
+from brace.rollout.release import Decision, Step, release_step
 from brace.store.statuses import DeploymentStatus as D
 from brace.store.statuses import PromotionStatus as P
 from brace.store.statuses import RolloutAction as A
@@ -53,18 +53,3 @@ def test_release_step(
     status: P, requested: A | None, candidate: D | None, expected: Decision
 ) -> None:
     assert release_step(status, requested, candidate) == expected
-
-
-@pytest.mark.parametrize(
-    ("requested", "candidate", "expected"),
-    [
-        pytest.param(None, D.ACTIVE, Step.WAIT, id="waits-for-the-planner"),
-        pytest.param(A.PAUSE, D.ACTIVE, Step.WAIT, id="pause"),
-        pytest.param(A.CANCEL, D.ACTIVE, Step.CANCEL, id="cancel"),
-        pytest.param(A.FORCE_CANCEL, D.DEPLOYING, Step.CANCEL, id="force-cancel"),
-        pytest.param(A.FORCE_ROLL_FORWARD, D.ACTIVE, Step.SUCCEED, id="forward-when-up"),
-        pytest.param(A.FORCE_ROLL_FORWARD, D.DEPLOYING, Step.WAIT, id="forward-waits"),
-    ],
-)
-def test_rolling_without_planner(requested: A | None, candidate: D, expected: Step) -> None:
-    assert rolling_without_planner(requested, candidate).step is expected

@@ -9,7 +9,7 @@ import pytest
 from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
 from brace.services import environments, rollout
-from brace.services.promote import promote
+from brace.services.promote import promote, record_rollout
 from brace.services.push import push
 from brace.store import (
     Deployment,
@@ -19,7 +19,6 @@ from brace.store import (
     RolloutAction,
     Store,
 )
-from tests.conftest import settle_promotions
 from tests.services.conftest import (
     become_active,
     enable_rolling,
@@ -223,8 +222,9 @@ def test_a_finished_rolling_promotion_cleans_up_the_previous_deployment(
     promotion = push(store, truss_dir, promote=True).promotion
     assert promotion is not None
     become_active(store, promotion.candidate_id)
-    rollout.request(store, RolloutAction.FORCE_ROLL_FORWARD)
-    settle_promotions(store)
+    forced, _ = rollout.request(store, RolloutAction.FORCE_ROLL_FORWARD)
+    with store.transaction() as tx:  # as the controller's rollout driver ends it
+        record_rollout(tx, forced, PromotionStatus.SUCCEEDED, 100, {}, clear_action=True)
 
     finished = latest_promotion(store)
     assert finished is not None and finished.status is PromotionStatus.SUCCEEDED

@@ -1,0 +1,245 @@
+"""Moving a rolling promotion through its plan: one pure decision per controller tick.
+
+The plan (`planner.plan`) is a tuple of steps; the store keeps where the promotion is
+(`Progress`: the step index, when the step was applied, when its wait was met, where a
+graceful cancel began, and the replicas autoscaling added). Each tick the controller
+calls `advance` with what it sees (`Seen`: ready and running replicas of both sides,
+why the candidate cannot run if it cannot, the combined demand) and gets an `Outcome`:
+the promotion's status, its traffic percentage, the replica targets of both
+deployments, and the progress to store.
+
+A step is applied (its targets and traffic at once), then waits for what it changed
+(candidate ready, previous drained, ...), then for its stabilization time; then the
+promotion moves to the next step. Actions act between steps, as Baseten's page says
+("replica changes already in progress finish before the action takes effect"):
+
+    pause          at the end of the current step: PAUSED, traffic pinned
+    resume         RAMPING_UP (or RAMPING_DOWN) again, from the next step
+    cancel         at the end of the current step: RAMPING_DOWN along `ramp_down`
+    force cancel   at once: CANCELED, all traffic back on the previous deployment
+    force forward  at once: SUCCEEDED, all traffic on the candidate (also while ramping
+                   down)
+
+A candidate that cannot run (build or load failure, crash loop, deleted, deactivated)
+or that does not become ready within `progress_deadline` seconds of a step that waits
+for it fails the promotion: FAILED, traffic back on the previous deployment.
+Autoscaling keeps working during the rollout (`capacity.rollout_extras`), paused
+included: extras come on top of the plan's targets and are only ever added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from brace.rollout.capacity import Extras, rollout_extras
+from brace.rollout.planner import Plan, Step, Wait, plan, ramp_down
+from brace.store.records import Promotion
+from brace.store.statuses import PromotionStatus as S
+from brace.store.statuses import RolloutAction as A
+
+PROGRESS_DEADLINE = 600.0
+"""Seconds a step may wait for the candidate's replicas to become ready (Kubernetes'
+progressDeadlineSeconds defaults to 600)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a rolling promotion is; stored with it, so a restarted server goes on."""
+
+    base: int | None = None
+    """N: the previous deployment's replicas when the rollout began (None: not begun)."""
+    step: int = 0
+    """Index into the ramp-up steps, or into the ramp-down ones once `ramp_down_at` is set."""
+    applied_at: float = 0.0
+    """Wall-clock time (seconds since the epoch) the step was applied."""
+    settled_at: float | None = None
+    """When the step's wait was met (its stabilization time runs from here)."""
+    ramp_down_at: int | None = None
+    """The ramp-up step a graceful cancel began from (None: not ramping down)."""
+    extras: Extras = field(default_factory=Extras)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The two deployments as the controller sees them now."""
+
+    previous_ready: int
+    previous_running: int
+    """Replicas of the previous deployment not stopped yet (ready, starting, draining)."""
+    candidate_ready: int
+    candidate_running: int
+    previous_replicas: int
+    """The previous deployment's replica target before the rollout (its N)."""
+    candidate_failure: str | None = None
+    """Why the candidate cannot run, if it cannot."""
+    recommended: int = 0
+    """Replicas the two deployments' combined demand asks for."""
+    max_replica: int = 1
+    """The environment's cap on the combined count."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: S
+    percent: int
+    previous: int
+    """Replica target of the previous deployment (extras included)."""
+    candidate: int
+    progress: Progress
+    error: str | None = None
+    clear_action: bool = False
+    """The requested action was taken (or can never be): clear it."""
+
+    @property
+    def finished(self) -> bool:
+        return self.status.finished
+
+
+def rollout_plan(promotion: Promotion, progress: Progress) -> Plan:
+    assert progress.base is not None
+    return plan(progress.base, promotion.settings.rolling_deploy_config)
+
+
+def advance(
+    promotion: Promotion,
+    progress: Progress,
+    seen: Seen,
+    now: float,
+    *,
+    progress_deadline: float = PROGRESS_DEADLINE,
+) -> Outcome:
+    """The next state of a rolling promotion that is not finished. `now`: wall-clock
+    seconds since the epoch."""
+    if progress.base is None:
+        progress = Progress(base=max(seen.previous_replicas, 1), applied_at=now)
+    full = rollout_plan(promotion, progress)
+    steps = _steps(full, progress)
+    step = steps[min(progress.step, len(steps) - 1)]
+    action = promotion.requested_action
+    status = promotion.status
+    if action is A.FORCE_ROLL_FORWARD:
+        return _end(S.SUCCEEDED, 100, full.full, 0, progress, seen)
+    if action is A.FORCE_CANCEL:
+        return _end(S.CANCELED, 0, 0, full.full, progress, seen)
+    if seen.candidate_failure is not None:
+        return _end(S.FAILED, 0, 0, full.full, progress, seen, seen.candidate_failure)
+    progress = replace(progress, extras=_extras(step, seen, progress))
+    waited = now - progress.applied_at
+    if progress.settled_at is None:
+        if not _met(step, seen):
+            if _waits_for_candidate(step) and waited > progress_deadline:
+                error = (
+                    f"the candidate deployment did not get {step.candidate} ready "
+                    f"replicas within {progress_deadline:.0f} s "
+                    f"({seen.candidate_ready} ready)"
+                )
+                return _end(S.FAILED, 0, 0, full.full, progress, seen, error)
+            return _stay(status, step, progress)
+        progress = replace(progress, settled_at=now)
+    assert progress.settled_at is not None
+    if now - progress.settled_at < step.stabilization_seconds:
+        return _stay(status, step, progress)
+    # The step is done: actions that wait for a step boundary act now.
+    if status is S.PAUSED and action is A.RESUME:
+        resumed = S.RAMPING_DOWN if progress.ramp_down_at is not None else S.RAMPING_UP
+        return _next(resumed, steps, progress, now, seen, clear_action=True)
+    if status is S.PAUSED and action is not A.CANCEL:
+        return _stay(status, step, progress)
+    if action is A.PAUSE:
+        return replace(_stay(S.PAUSED, step, progress), clear_action=True)
+    if action is A.CANCEL and progress.ramp_down_at is None:
+        at = min(progress.step, len(full.steps) - 1)
+        down = Progress(progress.base, 0, now, None, at, progress.extras)
+        if not ramp_down(full, at):
+            return _end(S.CANCELED, 0, 0, full.full, down, seen)
+        return replace(_apply(S.RAMPING_DOWN, ramp_down(full, at)[0], down), clear_action=True)
+    return _next(status, steps, progress, now, seen)
+
+
+def _steps(full: Plan, progress: Progress) -> tuple[Step, ...]:
+    if progress.ramp_down_at is None:
+        return full.steps
+    return ramp_down(full, progress.ramp_down_at)
+
+
+def _next(
+    status: S,
+    steps: tuple[Step, ...],
+    progress: Progress,
+    now: float,
+    seen: Seen,
+    *,
+    clear_action: bool = False,
+) -> Outcome:
+    index = progress.step + 1
+    ramping_down = progress.ramp_down_at is not None
+    if index >= len(steps):
+        last = steps[-1]
+        if ramping_down:
+            return replace(
+                _end(S.CANCELED, 0, 0, last.previous, progress, seen),
+                clear_action=clear_action,
+            )
+        return replace(
+            _end(S.SUCCEEDED, 100, last.candidate, 0, progress, seen), clear_action=clear_action
+        )
+    moved = replace(progress, step=index, applied_at=now, settled_at=None)
+    step = steps[index]
+    if status is S.RELEASING and step.percent > 0:
+        status = S.RAMPING_UP
+    return replace(_apply(status, step, moved), clear_action=clear_action)
+
+
+def _apply(status: S, step: Step, progress: Progress) -> Outcome:
+    return Outcome(
+        status,
+        step.percent,
+        step.previous + progress.extras.previous,
+        step.candidate + progress.extras.candidate,
+        progress,
+    )
+
+
+_stay = _apply
+
+
+def _end(
+    status: S,
+    percent: int,
+    candidate: int,
+    previous: int,
+    progress: Progress,
+    seen: Seen,
+    error: str | None = None,
+) -> Outcome:
+    """A finished promotion: the targets are what each side is left with (the
+    controller's usual targets take over from the next tick)."""
+    return Outcome(status, percent, previous, candidate, progress, error, clear_action=True)
+
+
+def _met(step: Step, seen: Seen) -> bool:
+    wait = step.wait
+    if wait is Wait.CANDIDATE_READY:
+        return seen.candidate_ready >= step.candidate
+    if wait is Wait.PREVIOUS_READY:
+        return seen.previous_ready >= step.previous
+    if wait is Wait.CANDIDATE_DRAINED:
+        return seen.candidate_running <= step.candidate
+    if wait is Wait.PREVIOUS_DRAINED:
+        return seen.previous_running <= step.previous
+    return True
+
+
+def _waits_for_candidate(step: Step) -> bool:
+    return step.wait is Wait.CANDIDATE_READY
+
+
+def _extras(step: Step, seen: Seen, progress: Progress) -> Extras:
+    return rollout_extras(
+        step.previous,
+        step.candidate,
+        step.percent,
+        seen.recommended,
+        seen.max_replica,
+        progress.extras,
+    )
