@@ -24,17 +24,28 @@ EnvironmentArg = Annotated[str, typer.Argument(help="Environment name.")]
 
 def environment_view(tx: Tx, environment: Environment) -> tuple[dict[str, Any], PromotionFacts]:
     """The API's environment object, and what its text view adds (names, pending action)."""
+    import time
+
+    from brace.rollout.view import rollout_view
     from brace.services import views
 
     model = tx.model(environment.model_id)
     promotion = tx.latest_promotion(environment.model_id, environment.name)
     candidate = tx.deployment(promotion.candidate_id) if promotion is not None else None
+    previous = (
+        tx.deployment(promotion.previous_id)
+        if promotion is not None and promotion.previous_id is not None
+        else None
+    )
     facts = render.PromotionFacts(
         model_name=model.name if model is not None else environment.model_id,
         candidate=f"{candidate.name} ({candidate.id})" if candidate is not None else None,
         pending=promotion.requested_action.value
         if promotion is not None and promotion.requested_action is not None
         else None,
+        rollout=rollout_view(promotion, time.time()) if promotion is not None else None,
+        previous_ready=previous.active_replica_count if previous is not None else 0,
+        candidate_ready=candidate.active_replica_count if candidate is not None else 0,
     )
     return views.environment_json(tx, environment), facts
 

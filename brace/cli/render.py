@@ -14,6 +14,8 @@ from brace.cli.common import stdout
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from brace.rollout.view import RolloutView
+
 
 def _table(*columns: str) -> Table:
     from rich.table import Table
@@ -150,8 +152,17 @@ Section = tuple[str, list[tuple[str, str]]]
 
 def details(title: str, rows: list[tuple[str, Any]], sections: Sequence[Section] = ()) -> None:
     """A title, key/value rows, then titled sections of indented rows."""
-    stdout().print(title, style="bold", markup=False)
+    stdout().print(details_table(title, rows, sections))
+
+
+def details_table(
+    title: str, rows: list[tuple[str, Any]], sections: Sequence[Section] = ()
+) -> Table:
+    """What `details` prints, as one renderable (redrawn in place by --watch)."""
     table = _table("", "")
+    table.title = title
+    table.title_justify = "left"
+    table.title_style = "bold"
     table.show_header = False
     for key, value in rows:
         _add_row(table, key, shown(value))
@@ -160,7 +171,7 @@ def details(title: str, rows: list[tuple[str, Any]], sections: Sequence[Section]
         _add_row(table, heading, "")
         for key, value in section:
             _add_row(table, f"  {key}", value)
-    stdout().print(table)
+    return table
 
 
 def deployment(item: dict[str, Any], wanted: int) -> None:
@@ -186,6 +197,9 @@ class PromotionFacts:
     model_name: str
     candidate: str | None = None  # "deployment-2 (id)" of the latest promotion
     pending: str | None = None  # an action recorded but not applied yet ("PAUSE")
+    rollout: RolloutView | None = None  # a rolling promotion's place in its plan
+    previous_ready: int = 0
+    candidate_ready: int = 0
 
 
 def _promotion_rows(item: dict[str, Any], facts: PromotionFacts) -> list[tuple[str, Any]]:
@@ -202,6 +216,7 @@ def _promotion_rows(item: dict[str, Any], facts: PromotionFacts) -> list[tuple[s
             ("rolling promotion", promotion["rolling_deploy"]),
             ("candidate", facts.candidate),
             ("traffic to candidate", f"{promotion['percent_traffic_to_new_version']}%"),
+            *_rollout_rows(facts, promotion["percent_traffic_to_new_version"]),
         ]
         if facts.pending:
             action = facts.pending.lower().replace("_", " ")
@@ -211,9 +226,36 @@ def _promotion_rows(item: dict[str, Any], facts: PromotionFacts) -> list[tuple[s
     return rows
 
 
+def _traffic(percent: int, width: int = 20) -> str:
+    """The split as a bar: the candidate's share filled, the previous deployment's not."""
+    filled = round(width * percent / 100)
+    return f"previous [{'.' * (width - filled)}{'#' * filled}] candidate"
+
+
+def _rollout_rows(facts: PromotionFacts, percent: int) -> list[tuple[str, Any]]:
+    view = facts.rollout
+    if view is None:
+        return []
+    if view.next_step_in is not None:
+        then = f"in {view.next_step_in:.0f} s (stabilization)"
+    else:
+        then = f"when {view.waiting_for} (waiting)" if view.waiting_for else "now"
+    return [
+        ("traffic split", _traffic(percent)),
+        ("step", f"{view.step} of {view.steps}" + (" (ramping down)" if view.ramping_down else "")),
+        ("previous replicas", f"{facts.previous_ready} ready / {view.previous_target} target"),
+        ("candidate replicas", f"{facts.candidate_ready} ready / {view.candidate_target} target"),
+        ("next step", then),
+    ]
+
+
 def environment(item: dict[str, Any], facts: PromotionFacts) -> None:
+    stdout().print(environment_table(item, facts))
+
+
+def environment_table(item: dict[str, Any], facts: PromotionFacts) -> Table:
     current = item["current_deployment"]
-    details(
+    return details_table(
         f"Environment {item['name']}",
         [
             ("model", facts.model_name),

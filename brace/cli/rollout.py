@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from brace.cli import render
-from brace.cli.common import EnvironmentOpt, ModelOpt, Output, OutputOpt, emit, open_store
+from brace.cli.common import (
+    EnvironmentOpt,
+    ModelOpt,
+    Output,
+    OutputOpt,
+    emit,
+    open_store,
+    session,
+)
+from brace.errors import BraceError
 from brace.store.statuses import PRODUCTION, PromotionStatus, RolloutAction
 
 if TYPE_CHECKING:
@@ -32,11 +42,15 @@ def _environment_view(
 def status(
     model: ModelOpt = None,
     environment: EnvironmentOpt = PRODUCTION,
-    watch: Annotated[bool, typer.Option(help="Keep printing until the promotion ends.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(help="Follow the promotion until it ends; exit 0 only if it SUCCEEDED."),
+    ] = False,
     interval: Annotated[float, typer.Option(help="Seconds between updates with --watch.")] = 1.0,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Show the environment's promotion (status, traffic to the new version).
+    """Show the environment's promotion: status, step, replicas of both deployments, the
+    traffic split, and the time to the next step.
 
     Example:
 
@@ -44,13 +58,43 @@ def status(
       brace rollout status -m hello --watch
     """
     with open_store() as store:
-        while True:
-            data, facts = _environment_view(store, model, environment)
-            emit(data, lambda: render.environment(data, facts), stream=watch)  # noqa: B023
-            promotion = data["in_progress_promotion"]
-            if not watch or promotion is None or PromotionStatus(promotion["status"]).finished:
-                return
+        if watch and session.output is Output.text and sys.stdout.isatty():
+            data = _follow_live(store, model, environment, interval)
+        else:
+            while True:
+                data, facts = _environment_view(store, model, environment)
+                emit(data, lambda: render.environment(data, facts), stream=watch)  # noqa: B023
+                if not watch or _ended(data):
+                    break
+                time.sleep(interval)
+    promotion = data["in_progress_promotion"]
+    if watch and promotion is not None and promotion["status"] != "SUCCEEDED":
+        raise BraceError(
+            f"the promotion to {environment} ended {promotion['status']}",
+            promotion["error_message"],
+        )
+
+
+def _ended(data: dict[str, Any]) -> bool:
+    promotion = data["in_progress_promotion"]
+    return promotion is None or PromotionStatus(promotion["status"]).finished
+
+
+def _follow_live(
+    store: Store, model: str | None, environment: str, interval: float
+) -> dict[str, Any]:
+    """Redraw the status in place until the promotion ends; its last state."""
+    from rich.live import Live
+
+    from brace.cli.common import stdout
+
+    data, facts = _environment_view(store, model, environment)
+    with Live(render.environment_table(data, facts), console=stdout(), auto_refresh=False) as live:
+        while not _ended(data):
             time.sleep(interval)
+            data, facts = _environment_view(store, model, environment)
+            live.update(render.environment_table(data, facts), refresh=True)
+    return data
 
 
 def _act(action: RolloutAction, model: str | None, environment: str) -> None:

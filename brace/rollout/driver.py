@@ -30,6 +30,7 @@ included: extras come on top of the plan's targets and are only ever added.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from brace.rollout.capacity import Extras, rollout_extras
 from brace.rollout.planner import Plan, Step, Wait, plan, ramp_down
@@ -95,6 +96,29 @@ class Outcome:
         return self.status.finished
 
 
+def progress_of(promotion: Promotion) -> Progress:
+    return Progress(
+        base=promotion.base_replicas,
+        step=promotion.step,
+        applied_at=promotion.step_applied_at,
+        settled_at=promotion.step_settled_at,
+        ramp_down_at=promotion.ramp_down_at,
+        extras=Extras(promotion.extra_previous, promotion.extra_candidate),
+    )
+
+
+def progress_columns(progress: Progress) -> dict[str, Any]:
+    return {
+        "base_replicas": progress.base,
+        "step": progress.step,
+        "step_applied_at": progress.applied_at,
+        "step_settled_at": progress.settled_at,
+        "ramp_down_at": progress.ramp_down_at,
+        "extra_previous": progress.extras.previous,
+        "extra_candidate": progress.extras.candidate,
+    }
+
+
 def rollout_plan(promotion: Promotion, progress: Progress) -> Plan:
     assert progress.base is not None
     return plan(progress.base, promotion.settings.rolling_deploy_config)
@@ -126,7 +150,7 @@ def advance(
     progress = replace(progress, extras=_extras(step, seen, progress))
     waited = now - progress.applied_at
     if progress.settled_at is None:
-        if not _met(step, seen):
+        if not _met(step, seen, progress.extras):
             if _waits_for_candidate(step) and waited > progress_deadline:
                 error = (
                     f"the candidate deployment did not get {step.candidate} ready "
@@ -183,8 +207,14 @@ def _next(
         return replace(
             _end(S.SUCCEEDED, 100, last.candidate, 0, progress, seen), clear_action=clear_action
         )
-    moved = replace(progress, step=index, applied_at=now, settled_at=None)
     step = steps[index]
+    moved = replace(
+        progress,
+        step=index,
+        applied_at=now,
+        settled_at=None,
+        extras=_extras(step, seen, progress),
+    )
     if status is S.RELEASING and step.percent > 0:
         status = S.RAMPING_UP
     return replace(_apply(status, step, moved), clear_action=clear_action)
@@ -217,16 +247,17 @@ def _end(
     return Outcome(status, percent, previous, candidate, progress, error, clear_action=True)
 
 
-def _met(step: Step, seen: Seen) -> bool:
+def _met(step: Step, seen: Seen, extras: Extras) -> bool:
+    """Whether the step's wait is met, for its targets with the autoscaler's extras."""
     wait = step.wait
     if wait is Wait.CANDIDATE_READY:
-        return seen.candidate_ready >= step.candidate
+        return seen.candidate_ready >= step.candidate + extras.candidate
     if wait is Wait.PREVIOUS_READY:
-        return seen.previous_ready >= step.previous
+        return seen.previous_ready >= step.previous + extras.previous
     if wait is Wait.CANDIDATE_DRAINED:
-        return seen.candidate_running <= step.candidate
+        return seen.candidate_running <= step.candidate + extras.candidate
     if wait is Wait.PREVIOUS_DRAINED:
-        return seen.previous_running <= step.previous
+        return seen.previous_running <= step.previous + extras.previous
     return True
 
 

@@ -27,13 +27,13 @@ from typing import Any
 
 from brace.errors import BraceError
 from brace.logs import DeploymentLog, last_error
-from brace.rollout.driver import PROGRESS_DEADLINE
+from brace.rollout.driver import PROGRESS_DEADLINE, progress_columns
 from brace.server import supervisor
 from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Exited, Launch, Replicas, ReplicaState
 from brace.server.restarts import GiveUp, RestartPolicy, after_exit
-from brace.server.rollouts import Driven, Side, drive, progress_columns
+from brace.server.rollouts import Driven, Side, drive
 from brace.server.routing import RoutingTable
 from brace.server.runs import (
     GaveUp,

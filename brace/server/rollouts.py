@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from brace.rollout.capacity import Extras
-from brace.rollout.driver import Outcome, Progress, Seen, advance
+from brace.rollout.driver import Outcome, Seen, advance, progress_columns, progress_of
 from brace.store.records import Deployment, Environment, Promotion
 
 
@@ -52,29 +50,6 @@ class Driven:
             or self.outcome.clear_action
             or progress_columns(self.outcome.progress) != progress_columns(progress_of(p))
         )
-
-
-def progress_of(promotion: Promotion) -> Progress:
-    return Progress(
-        base=promotion.base_replicas,
-        step=promotion.step,
-        applied_at=promotion.step_applied_at,
-        settled_at=promotion.step_settled_at,
-        ramp_down_at=promotion.ramp_down_at,
-        extras=Extras(promotion.extra_previous, promotion.extra_candidate),
-    )
-
-
-def progress_columns(progress: Progress) -> dict[str, Any]:
-    return {
-        "base_replicas": progress.base,
-        "step": progress.step,
-        "step_applied_at": progress.applied_at,
-        "step_settled_at": progress.settled_at,
-        "ramp_down_at": progress.ramp_down_at,
-        "extra_previous": progress.extras.previous,
-        "extra_candidate": progress.extras.candidate,
-    }
 
 
 def drive(

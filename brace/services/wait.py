@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from brace.errors import BraceError
 from brace.polling import poll
+from brace.rollout.view import rollout_view
 from brace.store import Deployment, Promotion, PromotionStatus, Store, Tx
 
 
@@ -109,6 +110,15 @@ def wait_for_promotion(
         return promotion.status is PromotionStatus.SUCCEEDED
 
     def describe(promotion: Promotion) -> tuple[str, str]:
-        return promotion.status.value, f"the promotion to {promotion.environment}"
+        """The status, and for a rolling promotion on its way the traffic and step, so
+        `--wait` shows each step as it happens."""
+        status = promotion.status.value
+        view = rollout_view(promotion, time.time()) if not promotion.status.finished else None
+        if view is not None:
+            status += (
+                f" ({promotion.percent_traffic}% to the candidate, step {view.step} of "
+                f"{view.steps})"
+            )
+        return status, f"the promotion to {promotion.environment}"
 
     return _poll(store, read, check, describe, timeout, on_status, sleep, clock)
