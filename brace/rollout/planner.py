@@ -10,11 +10,13 @@ max_unavailable_percent, every division rounded half up:
     traffic to the candidate = min(100, round(100 * candidate replicas / F))
 
 `plan()` turns that into a tuple of `Step`s. Each step sets both deployments' replica
-targets and the candidate's traffic share, and changes exactly one of the three
-relative to the step before, so the order of operations is in the data and not in
-the driver. The driver keeps the index of the step it is on in the store, applies the
-step's targets, waits for `Step.wait`, then `stabilization_seconds`, then moves on.
-Applying a step twice changes nothing, so after a restart it re-applies its step.
+targets and the candidate's traffic share, and (the provisioning step 0 aside)
+changes exactly one of the three relative to the step before, so the order of
+operations is in the data and not in the driver. The driver keeps N and the index of
+the step it is on in the store (the plan is a function of N and the frozen settings),
+applies the step's targets, waits for `Step.wait`, then `stabilization_seconds`, then
+moves on. Applying a step twice changes nothing, so after a restart it re-applies its
+step.
 
 A graceful cancel follows `ramp_down()`: the ramp-up's cycle boundaries walked
 backwards. Both directions share one order per mode: in surge mode the side that gains

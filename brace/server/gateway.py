@@ -6,8 +6,10 @@ nginx costs per request; this design costs about the same. How a request flows:
 
 1. `downstream.ClientConnection` parses the request; in `on_headers_complete` it calls
    `Gateway.route`, which asks `routing.resolve` (pure) where the request goes. A
-   forward that does not depend on the traffic split is remembered per (method, URL,
-   Host) until the next table swap, so a repeated request skips `resolve`.
+   forward is remembered per (method, URL, Host) until the next table swap, so a
+   repeated request skips `resolve`. For an environment in a rolling promotion what is
+   remembered is both forwards and the environment's `split.SmoothSplit`, which picks
+   one per request (deterministically: exactly the percentage in every 100 requests).
 2. `Forward`: the deployment's replica with the fewest requests in flight is chosen, an
    idle keep-alive connection is taken from its `pool.UpstreamPool` (LIFO) and the
    request head and body are written to it after the parser returns. No task and no
@@ -36,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 from collections.abc import Callable, Iterable
 
@@ -53,11 +54,13 @@ from brace.server.routing import (
     NotFound,
     NotInference,
     RoutingTable,
+    Split,
     Unavailable,
     Wake,
     resolve,
     unavailable_message,
 )
+from brace.server.split import SmoothSplit, SplitChoice
 from brace.server.upstream import UpstreamConnection
 
 log = logging.getLogger("brace.gateway")
@@ -74,6 +77,9 @@ HOSTS_LIMIT = 1024
 HEAD_TICKS = 4
 """Header-timeout checks per `header_timeout` (see `ClientConnection.head_tick`)."""
 
+Target = tuple[str, bytes, tuple[str, ...]]
+"""Where a request is forwarded: deployment id, upstream path, its replicas' sockets."""
+
 
 class Gateway:
     def __init__(
@@ -83,7 +89,6 @@ class Gateway:
         internal_uds: str | None = None,
         wake: Callable[[str], None] = lambda deployment_id: None,
         hold_timeout: float = 120.0,
-        pick: Callable[[], float] = random.random,
         limits: Limits = Limits(),
         allowed_hosts: Iterable[str] = (),
         api_key: str | None = None,
@@ -102,12 +107,13 @@ class Gateway:
         """Host header value -> allowed, for the current policy."""
         self.wake = wake
         """Called with a deployment id to wake it; may be set after construction."""
-        self._pick = pick
-        """The draw for the traffic split; a seam so tests can make the split exact."""
-        self._known: dict[tuple[bytes, bytes, bytes | None], tuple[str, bytes, tuple[str, ...]]]
+        self._known: dict[tuple[bytes, bytes, bytes | None], Target | SplitChoice[Target]]
         self._known = {}
-        """Forwards that do not depend on the split, by (method, url, host): a request seen
-        before skips `resolve`. Emptied with every table swap."""
+        """Forwards by (method, url, host): a request seen before skips `resolve`. Emptied
+        with every table swap."""
+        self._splits: dict[tuple[str, str], SmoothSplit] = {}
+        """(model id, environment) -> its split, for environments in a rolling promotion.
+        Kept across table swaps, so a new percentage carries on from the split's state."""
         self._pools = Pools(lambda pool: UpstreamConnection(self, pool), self._connect_failed)
         self._outstanding: dict[str, int] = {}
         self._arrivals: dict[str, int] = {}
@@ -196,9 +202,9 @@ class Gateway:
             known = self._route_new(ex, key)
             if known is None:
                 return  # answered, or on its way to the internal app
-        deployment_id, path, upstreams = known
         if self._api_key is not None and not self._key_given(ex):
             return
+        deployment_id, path, upstreams = known.pick() if isinstance(known, SplitChoice) else known
         ex.deployment_id = deployment_id
         outstanding = self._outstanding
         outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
@@ -232,8 +238,9 @@ class Gateway:
 
     def _route_new(
         self, ex: Exchange, key: tuple[bytes, bytes, bytes | None]
-    ) -> tuple[str, bytes, tuple[str, ...]] | None:
-        """Resolve a request; a forward comes back (and is remembered when it may be)."""
+    ) -> Target | SplitChoice[Target] | None:
+        """Resolve a request; a forward (or a split's two) comes back and is remembered,
+        anything else is answered here."""
         host = ex.host
         client = ex.client
         if host is not None and not self._host_allowed(host):
@@ -256,19 +263,26 @@ class Gateway:
             ex.method.decode("latin-1"),
             ex.url.decode("latin-1"),
             host.decode("latin-1") if host is not None else None,
-            self._pick(),
         )
+        if isinstance(resolution, Split):
+            split = self._splits.get(resolution.environment)
+            if split is None:
+                split = self._splits[resolution.environment] = SmoothSplit()
+            candidate, current = resolution.candidate, resolution.current
+            if isinstance(candidate, Forward) and isinstance(current, Forward):
+                choice = SplitChoice(
+                    split, resolution.percent, _target(table, candidate), _target(table, current)
+                )
+                self._remember(key, choice)
+                return choice
+            # A side answers an error (no deployment of the two serves): no caching.
+            chosen = candidate if split.choose(resolution.percent) else current
+            if isinstance(chosen, Forward):
+                return _target(table, chosen)
+            resolution = chosen
         if isinstance(resolution, Forward):
-            deployment_id = resolution.deployment_id
-            target = (
-                deployment_id,
-                resolution.upstream_path.encode(),
-                table.deployments[deployment_id].upstreams,
-            )
-            if not resolution.split:
-                if len(self._known) >= KNOWN_LIMIT:
-                    self._known.clear()
-                self._known[key] = target
+            target = _target(table, resolution)
+            self._remember(key, target)
             return target
         if isinstance(resolution, NotInference):
             if self._internal is None:
@@ -288,6 +302,13 @@ class Gateway:
         else:
             client.answer_error(ex, 405, "Method Not Allowed")
         return None
+
+    def _remember(
+        self, key: tuple[bytes, bytes, bytes | None], known: Target | SplitChoice[Target]
+    ) -> None:
+        if len(self._known) >= KNOWN_LIMIT:
+            self._known.clear()
+        self._known[key] = known
 
     def exchange_done(self, ex: Exchange) -> None:
         deployment_id = ex.deployment_id
@@ -410,6 +431,12 @@ class Gateway:
     def _apply_table(self, table: RoutingTable) -> None:
         self._table = table
         self._known = {}
+        environments = table.environments
+        self._splits = {
+            key: split
+            for key, split in self._splits.items()
+            if (env := environments.get(key)) is not None and env.candidate is not None
+        }
         for deployment_id in self._held.deployments():
             route = table.deployments.get(deployment_id)
             if route is not None and route.serving and not route.upstreams:
@@ -443,6 +470,15 @@ class Gateway:
             client.head_tick(HEAD_TICKS)
         assert self._loop is not None
         self._head_sweeper = self._loop.call_later(self._head_interval(), self._sweep_heads)
+
+
+def _target(table: RoutingTable, forward: Forward) -> Target:
+    deployment_id = forward.deployment_id
+    return (
+        deployment_id,
+        forward.upstream_path.encode(),
+        table.deployments[deployment_id].upstreams,
+    )
 
 
 def _upstreams(routes: Iterable[DeploymentRoute]) -> set[str]:

@@ -5,9 +5,10 @@ and hands the gateway a new one whenever anything changes (`Gateway.set_table`).
 table is never mutated after that: the gateway reads it on every request without locks.
 
 `resolve()` maps one request (method, path, Host header) to a `Resolution`. It is the
-whole routing decision, traffic split included, and stays pure: the random draw for
-the split comes in as `pick`, so the same inputs always give the same answer and the
-table tests can pin every case. Baseten's inference paths (DESIGN.md, Surfaces):
+whole routing decision and stays pure: the same inputs always give the same answer,
+and the table tests pin every case. For an environment in a rolling promotion it
+answers a `Split` with both outcomes; the gateway's per-environment `split.SmoothSplit`
+picks one per request. Baseten's inference paths (DESIGN.md, Surfaces):
 
     /model/{model}/environments/{env}/{action}
     /model/{model}/production/{action}        the environment named production
@@ -72,9 +73,21 @@ class Forward:
 
     deployment_id: str
     upstream_path: str
-    split: bool = False
-    """The traffic split chose the deployment: the same request may go elsewhere next
-    time. Otherwise the answer holds for as long as the table does (the gateway caches it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """An environment in a rolling promotion: each request goes where `candidate` says
+    with `percent` % of the requests, else where `current` says. The two differ only in
+    the deployment chosen: each falls back to the other deployment when its own is gone
+    or not serving (a candidate that just failed, say), so a request does not fail
+    while the other side serves."""
+
+    environment: tuple[str, str]
+    """(model id, environment name): the split's state is kept per environment."""
+    percent: int
+    candidate: Resolution
+    current: Resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,25 +121,23 @@ class NotInference:
     """Not an inference path: the management app answers it, with the original path."""
 
 
-Resolution = Forward | Wake | NotFound | Unavailable | MethodNotAllowed | NotInference
+Resolution = Forward | Split | Wake | NotFound | Unavailable | MethodNotAllowed | NotInference
 
 _NOT_INFERENCE = NotInference()
 _METHOD_NOT_ALLOWED = MethodNotAllowed()
 _ACTIONS = frozenset({"predict", "wake"})
 
 
-def resolve(
-    table: RoutingTable, method: str, path: str, host: str | None, pick: float
-) -> Resolution:
-    """Route one request. `pick` is a uniform draw from [0, 1) for the traffic split."""
+def resolve(table: RoutingTable, method: str, path: str, host: str | None) -> Resolution:
+    """Route one request."""
     parts = path.partition("?")[0].split("/")
     model_ref = host_model(host) if host else None
     if model_ref is not None:
-        found = _match(table, method, model_ref, parts[1:], pick)
+        found = _match(table, method, model_ref, parts[1:])
         if found is not None:
             return found
     if len(parts) > 3 and parts[1] == "model":
-        found = _match(table, method, unquote(parts[2]), parts[3:], pick)
+        found = _match(table, method, unquote(parts[2]), parts[3:])
         if found is not None:
             return found
     return _NOT_INFERENCE
@@ -142,9 +153,7 @@ def host_model(host: str) -> str | None:
     return model_id or None
 
 
-def _match(
-    table: RoutingTable, method: str, model_ref: str, rest: list[str], pick: float
-) -> Resolution | None:
+def _match(table: RoutingTable, method: str, model_ref: str, rest: list[str]) -> Resolution | None:
     """Resolve the part of the path after the model; None when it is no inference path."""
     if len(rest) == 2 and rest[0] == PRODUCTION:
         kind, name, action = "environments", PRODUCTION, rest[1]
@@ -158,7 +167,6 @@ def _match(
         return None
     if method != "POST":
         return _METHOD_NOT_ALLOWED
-    split = False
     model_id = table.models.get(model_ref)
     if model_id is None:
         return NotFound(f"Model {model_ref} not found")
@@ -172,11 +180,26 @@ def _match(
         environment = table.environments.get((model_id, name))
         if environment is None:
             return NotFound(f"Environment {name} not found for model {model_ref}")
-        chosen = _split(table, environment, pick, action == "wake")
-        if chosen is None:
-            return NotFound(f"Environment {name} of model {model_ref} has no active deployment")
-        deployment_id = chosen
-        split = environment.candidate is not None
+
+        def to(deployment_id: str | None) -> Resolution:
+            if deployment_id is None:
+                return NotFound(f"Environment {name} of model {model_ref} has no active deployment")
+            return _to_deployment(table, model_ref, model_id, deployment_id, action)
+
+        if environment.candidate is None or action == "wake":
+            return to(_side(table, environment, False))
+        return Split(
+            (model_id, name),
+            environment.percent_to_candidate,
+            to(_side(table, environment, True)),
+            to(_side(table, environment, False)),
+        )
+    return _to_deployment(table, model_ref, model_id, deployment_id, action)
+
+
+def _to_deployment(
+    table: RoutingTable, model_ref: str, model_id: str, deployment_id: str, action: str
+) -> Resolution:
     route = table.deployments.get(deployment_id)
     if route is None or route.model_id != model_id:
         return NotFound(f"Deployment {deployment_id} not found for model {model_ref}")
@@ -186,25 +209,22 @@ def _match(
         return NotFound(f"Deployment {deployment_id} is not active")
     if action == "wake":
         return Wake(deployment_id)
-    return Forward(deployment_id, PREDICT_PATH, split)
+    return Forward(deployment_id, PREDICT_PATH)
 
 
 def unavailable_message(deployment_id: str, error: str) -> str:
     return f"Deployment {deployment_id} cannot serve: {error}"
 
 
-def _split(
-    table: RoutingTable, environment: EnvironmentRoute, pick: float, wake: bool
-) -> str | None:
-    """The deployment an environment request goes to.
-
-    The candidate gets the request when `pick * 100 < percent_to_candidate`. When the
-    chosen side is gone or not serving (a candidate that just failed, say) and the other
-    one serves, the request goes there instead of failing. A wake goes to the current
-    deployment: that is the one a user means by "wake production".
+def _side(table: RoutingTable, environment: EnvironmentRoute, to_candidate: bool) -> str | None:
+    """The deployment an environment request goes to when the split says candidate
+    (`to_candidate`) or current. When that side is gone or not serving (a candidate
+    that just failed, say) and the other one serves, the request goes there instead of
+    failing. A wake goes to the current deployment: that is the one a user means by
+    "wake production".
     """
     first, second = environment.current, environment.candidate
-    if not wake and second is not None and pick * 100 < environment.percent_to_candidate:
+    if to_candidate and second is not None:
         first, second = second, first
     for deployment_id in (first, second):
         if deployment_id is not None:

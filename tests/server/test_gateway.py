@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hashlib
 import http.client
-import itertools
 import json
 import socket
 import threading
@@ -577,18 +576,52 @@ def test_streaming_response_arrives_before_the_replica_finishes(servers: Servers
     assert received.endswith(b"6\r\nfirst\n\r\n5\r\nrest\n\r\n0\r\n\r\n")
 
 
-def test_split_follows_the_percentage(servers: Servers) -> None:
-    a, b = servers.replica("a"), servers.replica("b")
-    table = make_table({"prod": (a,), "cand": (b,)}, candidate="cand", percent=30)
-    picks = itertools.cycle([i / 100 for i in range(100)])
-    running = servers.gateway(table, pick=lambda: next(picks))
-    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=5)
+def answers(port: int, paths: list[str]) -> list[str]:
+    """Who answered each request, sent one after the other on one connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     seen = []
-    for _ in range(100):
-        conn.request("POST", PREDICT, body=b"{}")
+    for path in paths:
+        conn.request("POST", path, body=b"{}")
         seen.append(json.loads(conn.getresponse().read())["who"])
     conn.close()
-    assert seen.count("b") == 30
+    return seen
+
+
+def test_split_gives_the_candidate_exactly_its_share(servers: Servers) -> None:
+    a, b = servers.replica("a"), servers.replica("b")
+    table = make_table({"prod": (a,), "cand": (b,)}, candidate="cand", percent=30)
+    running = servers.gateway(table)
+    seen = answers(running.port, [PREDICT] * 1000)
+    assert seen.count("b") == 300
+    assert seen.count("a") == 700
+    assert {seen[i : i + 100].count("b") for i in range(901)} == {30}  # every 100 in a row
+    assert {seen[i : i + 10].count("b") for i in range(991)} == {3}  # spread evenly
+
+
+def test_split_is_per_environment_whatever_the_url(servers: Servers) -> None:
+    a, b = servers.replica("a"), servers.replica("b")
+    table = make_table({"prod": (a,), "cand": (b,)}, candidate="cand", percent=50)
+    running = servers.gateway(table)
+    forms = [PREDICT, "/model/my%20model/environments/production/predict"]
+    seen = answers(running.port, forms * 50)
+    assert seen == ["a", "b"] * 50
+
+
+def test_a_new_percentage_takes_over_with_the_next_request(servers: Servers) -> None:
+    a, b = servers.replica("a"), servers.replica("b")
+    running = servers.gateway(
+        make_table({"prod": (a,), "cand": (b,)}, candidate="cand", percent=30)
+    )
+    seen = answers(running.port, [PREDICT] * 150)
+    table = make_table({"prod": (a,), "cand": (b,)}, candidate="cand", percent=70)
+    running.loop.call(lambda: running.gateway.set_table(table))
+    seen += answers(running.port, [PREDICT] * 200)
+    assert seen[:100].count("b") == 30
+    assert seen[150:250].count("b") == 70
+    assert seen[250:].count("b") == 70
+    for i in range(251):  # across the change: the percentages in force, within 1
+        expected = sum(30 if j < 150 else 70 for j in range(i, i + 100)) / 100
+        assert abs(seen[i : i + 100].count("b") - expected) < 1
 
 
 def test_least_outstanding_replica_gets_the_next_request(servers: Servers) -> None:

@@ -14,6 +14,8 @@ from brace.server.routing import (
     NotInference,
     Resolution,
     RoutingTable,
+    Split,
+    Unavailable,
     Wake,
     host_model,
     resolve,
@@ -33,6 +35,7 @@ TABLE = RoutingTable(
         ("m1", "failing"): EnvironmentRoute(
             current="prod", candidate="off", percent_to_candidate=50
         ),
+        ("m1", "dead"): EnvironmentRoute(current="gone", candidate="off", percent_to_candidate=10),
         ("m2", "production"): EnvironmentRoute(current="p2"),
     },
     development={"m1": "dev"},
@@ -42,13 +45,18 @@ TABLE = RoutingTable(
         "cand": DeploymentRoute("cand", "m1", True, ()),
         "dev": DeploymentRoute("dev", "m1", True, ()),
         "off": DeploymentRoute("off", "m1", False, ()),
+        "gone": DeploymentRoute("gone", "m1", False, (), "load() failed"),
         "p2": DeploymentRoute("p2", "m2", True, ("/r/p2-0.sock",)),
     },
 )
 
 
-def fwd(deployment_id: str, split: bool = False) -> Forward:
-    return Forward(deployment_id, PREDICT_PATH, split)
+def fwd(deployment_id: str) -> Forward:
+    return Forward(deployment_id, PREDICT_PATH)
+
+
+def split(environment: str, percent: int, candidate: str, current: str) -> Split:
+    return Split(("m1", environment), percent, fwd(candidate), fwd(current))
 
 
 @pytest.mark.parametrize(
@@ -57,7 +65,10 @@ def fwd(deployment_id: str, split: bool = False) -> Forward:
         pytest.param("/model/m1/production/predict", None, fwd("prod"), id="production"),
         pytest.param("/model/m1/environments/production/predict", None, fwd("prod"), id="env-prod"),
         pytest.param(
-            "/model/m1/environments/staging/predict", None, fwd("stage", True), id="env-split"
+            "/model/m1/environments/staging/predict",
+            None,
+            split("staging", 30, "cand", "stage"),
+            id="env-split",
         ),
         pytest.param("/model/m1/development/predict", None, fwd("dev"), id="development"),
         pytest.param("/model/m1/deployment/prod/predict", None, fwd("prod"), id="deployment"),
@@ -73,7 +84,10 @@ def fwd(deployment_id: str, split: bool = False) -> Forward:
         pytest.param("/production/predict", "model-m1.localhost:8765", fwd("prod"), id="host-port"),
         pytest.param("/production/predict", "Model-M1.LOCALHOST", fwd("prod"), id="host-case"),
         pytest.param(
-            "/environments/staging/predict", "model-m1.localhost", fwd("stage", True), id="host-env"
+            "/environments/staging/predict",
+            "model-m1.localhost",
+            split("staging", 30, "cand", "stage"),
+            id="host-env",
         ),
         pytest.param("/development/predict", "model-m1.localhost", fwd("dev"), id="host-dev"),
         pytest.param(
@@ -95,7 +109,7 @@ def fwd(deployment_id: str, split: bool = False) -> Forward:
     ],
 )
 def test_url_forms(path: str, host: str | None, expected: Resolution) -> None:
-    assert resolve(TABLE, "POST", path, host, 0.99) == expected
+    assert resolve(TABLE, "POST", path, host) == expected
 
 
 @pytest.mark.parametrize(
@@ -139,11 +153,11 @@ def test_url_forms(path: str, host: str | None, expected: Resolution) -> None:
     ],
 )
 def test_not_found(path: str, message: str) -> None:
-    assert resolve(TABLE, "POST", path, None, 0.5) == NotFound(message)
+    assert resolve(TABLE, "POST", path, None) == NotFound(message)
 
 
 def test_not_found_on_model_host() -> None:
-    assert resolve(TABLE, "POST", "/production/predict", "model-zz.localhost", 0.5) == NotFound(
+    assert resolve(TABLE, "POST", "/production/predict", "model-zz.localhost") == NotFound(
         "Model zz not found"
     )
 
@@ -158,52 +172,46 @@ def test_not_found_on_model_host() -> None:
     ],
 )
 def test_method_not_allowed(method: str, path: str) -> None:
-    assert resolve(TABLE, method, path, None, 0.5) == MethodNotAllowed()
+    assert resolve(TABLE, method, path, None) == MethodNotAllowed()
 
 
 def test_get_elsewhere_is_not_inference() -> None:
-    assert resolve(TABLE, "GET", "/v1/models", None, 0.5) == NotInference()
+    assert resolve(TABLE, "GET", "/v1/models", None) == NotInference()
 
 
 @pytest.mark.parametrize(
-    ("environment", "pick", "expected"),
+    ("environment", "expected"),
     [
-        pytest.param("staging", 0.0, "cand", id="lowest-pick-candidate"),
-        pytest.param("staging", 0.299, "cand", id="just-under-split"),
-        pytest.param("staging", 0.3, "stage", id="at-split-current"),
-        pytest.param("staging", 0.999, "stage", id="highest-pick-current"),
-        pytest.param("broken", 0.9, "cand", id="current-not-serving-falls-to-candidate"),
-        pytest.param("failing", 0.1, "prod", id="candidate-not-serving-falls-to-current"),
+        pytest.param("staging", split("staging", 30, "cand", "stage"), id="both-serve"),
+        pytest.param(
+            "broken",
+            split("broken", 50, "cand", "cand"),
+            id="current-not-serving-falls-to-candidate",
+        ),
+        pytest.param(
+            "failing",
+            split("failing", 50, "prod", "prod"),
+            id="candidate-not-serving-falls-to-current",
+        ),
+        pytest.param(
+            "dead",
+            Split(
+                ("m1", "dead"),
+                10,
+                NotFound("Deployment off is not active"),
+                Unavailable("Deployment gone cannot serve: load() failed"),
+            ),
+            id="neither-serves",
+        ),
     ],
 )
-def test_traffic_split(environment: str, pick: float, expected: str) -> None:
+def test_traffic_split(environment: str, expected: Split) -> None:
     path = f"/model/m1/environments/{environment}/predict"
-    assert resolve(TABLE, "POST", path, None, pick) == fwd(expected, split=True)
-
-
-@pytest.mark.parametrize(
-    ("percent", "expected"),
-    [
-        pytest.param(0, 0, id="0"),
-        pytest.param(1, 1, id="1"),
-        pytest.param(30, 30, id="30"),
-        pytest.param(99, 99, id="99"),
-        pytest.param(100, 100, id="100"),
-    ],
-)
-def test_split_share_is_exact_over_uniform_picks(percent: int, expected: int) -> None:
-    table = RoutingTable(
-        models={"m": "m"},
-        environments={("m", "production"): EnvironmentRoute("a", "b", percent)},
-        deployments={"a": DeploymentRoute("a", "m", True), "b": DeploymentRoute("b", "m", True)},
-    )
-    picks = [i / 100 for i in range(100)]
-    to_candidate = [resolve(table, "POST", "/model/m/production/predict", None, p) for p in picks]
-    assert to_candidate.count(fwd("b", split=True)) == expected
+    assert resolve(TABLE, "POST", path, None) == expected
 
 
 def test_wake_goes_to_current_during_a_rollout() -> None:
-    assert resolve(TABLE, "POST", "/model/m1/environments/staging/wake", None, 0.0) == Wake("stage")
+    assert resolve(TABLE, "POST", "/model/m1/environments/staging/wake", None) == Wake("stage")
 
 
 @pytest.mark.parametrize(
