@@ -128,6 +128,28 @@ def update(
         CleanupStrategy | None,
         typer.Option(help="What happens to the previous deployment after a rollout."),
     ] = None,
+    automatic_rollback: Annotated[
+        bool | None,
+        typer.Option(
+            "--automatic-rollback/--no-automatic-rollback",
+            help="Fail a rolling promotion whose candidate errs (brace's extension).",
+        ),
+    ] = None,
+    rollback_max_error_rate: Annotated[
+        int | None,
+        typer.Option(help="Automatic rollback: the candidate's 5xx share that fails it, %."),
+    ] = None,
+    rollback_min_requests: Annotated[
+        int | None,
+        typer.Option(help="Automatic rollback: requests seen in a step before judging it."),
+    ] = None,
+    rollback_max_p99_ratio: Annotated[
+        float | None,
+        typer.Option(
+            help="Automatic rollback: the candidate's p99 latency over the previous "
+            "deployment's that fails it."
+        ),
+    ] = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Change an environment's promotion settings (only the ones given).
@@ -145,10 +167,21 @@ def update(
         "stabilization_time_seconds": stabilization_time_seconds,
         "replica_overhead_percent": replica_overhead_percent,
     }
+    rollback = {
+        key: value
+        for key, value in {
+            "enabled": automatic_rollback,
+            "max_error_rate_percent": rollback_max_error_rate,
+            "min_requests": rollback_min_requests,
+            "max_p99_latency_ratio": rollback_max_p99_ratio,
+        }.items()
+        if value is not None
+    }
     settings: dict[str, Any] = {
         "rolling_deploy": rolling_deploy,
         "promotion_cleanup_strategy": cleanup_strategy,
         "rolling_deploy_config": rolling if any(v is not None for v in rolling.values()) else None,
+        "automatic_rollback": rollback or None,
     }
     from brace.services import environments
 

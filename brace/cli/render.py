@@ -123,6 +123,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "stabilization_time_seconds": ("stabilization time", " s"),
     "replica_overhead_percent": ("replica overhead", "%"),
     "promotion_cleanup_strategy": ("cleanup strategy", ""),
+    "enabled": ("automatic rollback", ""),
+    "max_error_rate_percent": ("rollback at error rate", "%"),
+    "min_requests": ("rollback after requests", ""),
+    "max_p99_latency_ratio": ("rollback at p99 ratio", "x"),
 }
 
 

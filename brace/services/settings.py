@@ -14,6 +14,7 @@ from typing import Any
 from brace.errors import InvalidError
 from brace.store.records import (
     DEVELOPMENT_AUTOSCALING,
+    AutomaticRollback,
     AutoscalingSettings,
     CleanupStrategy,
     PromotionSettings,
@@ -89,7 +90,12 @@ def update_promotion_settings(
     _unknown(
         "promotion_settings",
         changes,
-        {"rolling_deploy", "rolling_deploy_config", "promotion_cleanup_strategy"},
+        {
+            "rolling_deploy",
+            "rolling_deploy_config",
+            "promotion_cleanup_strategy",
+            "automatic_rollback",
+        },
     )
     settings = current
     if "rolling_deploy" in changes:
@@ -114,7 +120,39 @@ def update_promotion_settings(
                 settings.rolling_deploy_config, changes["rolling_deploy_config"]
             ),
         )
+    if "automatic_rollback" in changes:
+        settings = replace(
+            settings,
+            automatic_rollback=update_rollback(
+                settings.automatic_rollback, changes["automatic_rollback"]
+            ),
+        )
     return settings
+
+
+ROLLBACK_RANGES: dict[str, tuple[int, int | None]] = {
+    "max_error_rate_percent": (0, 100),
+    "min_requests": (1, None),
+}
+
+
+def update_rollback(current: AutomaticRollback, changes: object) -> AutomaticRollback:
+    """`automatic_rollback` with a partial update applied (brace's extension)."""
+    if not isinstance(changes, Mapping):
+        raise InvalidError(f"automatic_rollback must be an object, got {changes!r}")
+    values = dict(changes)
+    _unknown("automatic_rollback", values, {f.name for f in fields(AutomaticRollback)})
+    if "enabled" in values and not isinstance(values["enabled"], bool):
+        raise InvalidError(f"enabled must be true or false, got {values['enabled']!r}")
+    for name, (low, high) in ROLLBACK_RANGES.items():
+        if name in values:
+            values[name] = _check_int(name, values[name], low, high)
+    ratio = values.get("max_p99_latency_ratio")
+    if ratio is not None and (
+        isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio < 1
+    ):
+        raise InvalidError(f"max_p99_latency_ratio must be a number of 1 or more, got {ratio!r}")
+    return replace(current, **values)
 
 
 def update_rolling_config(current: RollingDeployConfig, changes: object) -> RollingDeployConfig:

@@ -62,16 +62,35 @@ class RollingDeployConfig:
 
 
 @dataclass(frozen=True)
+class AutomaticRollback:
+    """brace's extension of `promotion_settings` (Baseten has no automatic rollback):
+    during each stabilization wait of a rolling promotion, fail it when the candidate's
+    share of 5xx answers (percent), over at least `min_requests` requests, is above
+    `max_error_rate_percent`, or its p99 latency is above `max_p99_latency_ratio` times
+    the previous deployment's."""
+
+    enabled: bool = False
+    max_error_rate_percent: int = 5
+    min_requests: int = 50
+    max_p99_latency_ratio: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class PromotionSettings:
     rolling_deploy: bool = False
     rolling_deploy_config: RollingDeployConfig = field(default_factory=RollingDeployConfig)
     promotion_cleanup_strategy: CleanupStrategy = CleanupStrategy.SCALE_TO_ZERO
+    automatic_rollback: AutomaticRollback = field(default_factory=AutomaticRollback)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rolling_deploy": self.rolling_deploy,
             "rolling_deploy_config": self.rolling_deploy_config.to_json(),
             "promotion_cleanup_strategy": self.promotion_cleanup_strategy.value,
+            "automatic_rollback": self.automatic_rollback.to_json(),
         }
 
     @classmethod
@@ -82,6 +101,7 @@ class PromotionSettings:
             rolling_deploy=bool(data["rolling_deploy"]),
             rolling_deploy_config=RollingDeployConfig(**config),
             promotion_cleanup_strategy=CleanupStrategy(data["promotion_cleanup_strategy"]),
+            automatic_rollback=AutomaticRollback(**data.get("automatic_rollback", {})),
         )
 
 

@@ -11,6 +11,7 @@ from brace.errors import InvalidError
 from brace.services.settings import (
     update_autoscaling,
     update_promotion_settings,
+    update_rollback,
     update_rolling_config,
 )
 from brace.store import (
@@ -19,6 +20,7 @@ from brace.store import (
     PromotionSettings,
     RollingDeployConfig,
 )
+from brace.store.records import AutomaticRollback
 
 DEFAULT = AutoscalingSettings()
 SCALED = AutoscalingSettings(min_replica=2, max_replica=4)
@@ -459,3 +461,46 @@ def test_refusal_exit_code_is_5() -> None:
         update_rolling_config(SURGE, {"max_surge_percent": 0})
 
     assert caught.value.exit_code == 5
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param({"enabled": True}, AutomaticRollback(enabled=True), id="enable"),
+        pytest.param(
+            {"max_error_rate_percent": 10, "min_requests": 20},
+            AutomaticRollback(max_error_rate_percent=10, min_requests=20),
+            id="thresholds",
+        ),
+        pytest.param(
+            {"max_p99_latency_ratio": 1.5}, AutomaticRollback(max_p99_latency_ratio=1.5), id="p99"
+        ),
+    ],
+)
+def test_automatic_rollback_updates(changes: dict[str, Any], expected: AutomaticRollback) -> None:
+    assert update_rollback(AutomaticRollback(), changes) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"enabled": "yes"}, "enabled must be true or false, got 'yes'", id="enabled"),
+        pytest.param(
+            {"max_error_rate_percent": 101},
+            "max_error_rate_percent must be 0 to 100, got 101",
+            id="rate",
+        ),
+        pytest.param({"min_requests": 0}, "min_requests must be 1 or more, got 0", id="requests"),
+        pytest.param(
+            {"max_p99_latency_ratio": 0.5},
+            "max_p99_latency_ratio must be a number of 1 or more, got 0.5",
+            id="ratio",
+        ),
+        pytest.param({"threshold": 1}, None, id="unknown"),
+    ],
+)
+def test_automatic_rollback_refusals(changes: dict[str, Any], message: str | None) -> None:
+    with pytest.raises(InvalidError) as caught:
+        update_rollback(AutomaticRollback(), changes)
+    if message is not None:
+        assert caught.value.message == message

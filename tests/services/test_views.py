@@ -104,6 +104,12 @@ def test_environment_json(store: Store, hello: tuple[Model, Deployment, Deployme
             "replica_overhead_percent": 0,
         },
         "promotion_cleanup_strategy": "SCALE_TO_ZERO",
+        "automatic_rollback": {
+            "enabled": False,
+            "max_error_rate_percent": 5,
+            "min_requests": 50,
+            "max_p99_latency_ratio": None,
+        },
     }
 
 

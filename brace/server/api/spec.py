@@ -91,6 +91,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"rolling_deploy_strategy": {"type": "string", "enum": ["REPLICA"]}}
         | dict.fromkeys(ROLLING_FIELDS, INT)
     ),
+    "AutomaticRollbackV1": _object(
+        {
+            "enabled": BOOL,
+            "max_error_rate_percent": INT,
+            "min_requests": INT,
+            "max_p99_latency_ratio": _nullable({"type": "number"}),
+        }
+    ),
     "PromotionSettingsV1": _object(
         {
             "rolling_deploy": BOOL,
@@ -99,6 +107,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "string",
                 "enum": [s.value for s in CleanupStrategy],
             },
+            # brace's extension (docs/lifecycle.md, "Automatic rollback").
+            "automatic_rollback": _ref("AutomaticRollbackV1"),
         }
     ),
     "InProgressPromotionV1": _object(
@@ -175,6 +185,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "string",
                 "enum": [s.value for s in CleanupStrategy],
             },
+            "automatic_rollback": _object(
+                {},
+                {
+                    "enabled": BOOL,
+                    "max_error_rate_percent": INT,
+                    "min_requests": INT,
+                    "max_p99_latency_ratio": _nullable({"type": "number"}),
+                },
+            ),
         },
     ),
     "CreateEnvironmentRequestV1": _object(
