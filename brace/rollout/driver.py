@@ -61,6 +61,18 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Health:
+    """The candidate's answers since the current step settled (and the previous
+    deployment's p99 over the same time), for automatic rollback."""
+
+    requests: int
+    errors: int
+    """Answers with a 5xx status."""
+    p99_seconds: float | None = None
+    previous_p99_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class Seen:
     """The two deployments as the controller sees them now."""
 
@@ -77,6 +89,8 @@ class Seen:
     """Replicas the two deployments' combined demand asks for."""
     max_replica: int = 1
     """The environment's cap on the combined count."""
+    health: Health | None = None
+    """The candidate's answers since the step settled (None: not counted)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,9 @@ def advance(
             return _stay(status, step, progress)
         progress = replace(progress, settled_at=now)
     assert progress.settled_at is not None
+    tripped = _rollback_reason(promotion, step, seen, progress)
+    if tripped is not None:
+        return _end(S.FAILED, 0, 0, full.full, progress, seen, tripped)
     if now - progress.settled_at < step.stabilization_seconds:
         return _stay(status, step, progress)
     # The step is done: actions that wait for a step boundary act now.
@@ -259,6 +276,44 @@ def _met(step: Step, seen: Seen, extras: Extras) -> bool:
     if wait is Wait.PREVIOUS_DRAINED:
         return seen.previous_running <= step.previous + extras.previous
     return True
+
+
+def _rollback_reason(
+    promotion: Promotion, step: Step, seen: Seen, progress: Progress
+) -> str | None:
+    """Why automatic rollback fails the promotion now, if it does: during a step's
+    stabilization wait, once the candidate answered at least `min_requests` requests
+    (brace's extension of promotion_settings, off by default)."""
+    rule = promotion.settings.automatic_rollback
+    health = seen.health
+    if (
+        not rule.enabled
+        or health is None
+        or step.percent == 0
+        or health.requests < rule.min_requests
+    ):
+        return None
+    rate = 100 * health.errors / health.requests
+    if rate > rule.max_error_rate_percent:
+        return (
+            f"automatic rollback: {health.errors} of {health.requests} requests to the "
+            f"candidate failed ({rate:.1f}% > {rule.max_error_rate_percent}%) at "
+            f"{step.percent}% of the traffic, step {progress.step + 1}"
+        )
+    ratio = rule.max_p99_latency_ratio
+    if (
+        ratio is not None
+        and health.p99_seconds is not None
+        and health.previous_p99_seconds
+        and health.p99_seconds > ratio * health.previous_p99_seconds
+    ):
+        return (
+            f"automatic rollback: the candidate's p99 latency "
+            f"{1000 * health.p99_seconds:.1f} ms is more than {ratio:g}x the previous "
+            f"deployment's {1000 * health.previous_p99_seconds:.1f} ms "
+            f"(over {health.requests} requests, step {progress.step + 1})"
+        )
+    return None
 
 
 def _waits_for_candidate(step: Step) -> bool:

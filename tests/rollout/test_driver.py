@@ -7,8 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from brace.rollout.driver import Outcome, Seen, advance, progress_columns, progress_of
-from brace.store.records import Promotion, PromotionSettings, RollingDeployConfig
+from brace.rollout.driver import Health, Outcome, Seen, advance, progress_columns, progress_of
+from brace.store.records import (
+    AutomaticRollback,
+    Promotion,
+    PromotionSettings,
+    RollingDeployConfig,
+)
 from brace.store.statuses import PromotionStatus as S
 from brace.store.statuses import RolloutAction as A
 
@@ -214,3 +219,52 @@ def test_autoscaling_during_a_rollout_adds_by_the_split() -> None:
     # extras shared by the split (the plan's own replicas first).
     assert {o.previous + o.candidate for o in outcomes[:-1]} == {8}
     assert any(o.progress.extras.candidate > 0 for o in outcomes)
+
+
+def _with_rollback(**rule: object) -> Promotion:
+    promotion = _promotion(stabilization=30)
+    settings = replace(
+        promotion.settings, automatic_rollback=AutomaticRollback(enabled=True, **rule)
+    )
+    return replace(promotion, settings=settings)
+
+
+def _failing(errors: int, requests: int) -> World:
+    def seen(last: Outcome | None) -> Seen:
+        previous = last.previous if last else 4
+        candidate = last.candidate if last else 0
+        health = Health(requests, errors) if last and last.percent > 0 else None
+        return Seen(previous, previous, candidate, candidate, 4, health=health)
+
+    return seen
+
+
+def test_automatic_rollback_fails_a_candidate_that_errs() -> None:
+    done, outcomes = _run(
+        _with_rollback(max_error_rate_percent=5, min_requests=50), _failing(12, 60)
+    )
+    assert (done.status, done.percent_traffic) == (S.FAILED, 0)
+    assert done.error_message == (
+        "automatic rollback: 12 of 60 requests to the candidate failed (20.0% > 5%) at 25% "
+        "of the traffic, step 3"
+    )
+    assert outcomes[-1].previous == 4 and outcomes[-1].candidate == 0
+
+
+@pytest.mark.parametrize(
+    ("errors", "requests", "rule"),
+    [
+        pytest.param(2, 60, {"max_error_rate_percent": 5}, id="under-the-rate"),
+        pytest.param(12, 40, {"min_requests": 50}, id="too-few-requests"),
+    ],
+)
+def test_automatic_rollback_lets_a_healthy_candidate_through(
+    errors: int, requests: int, rule: dict[str, int]
+) -> None:
+    done, _ = _run(_with_rollback(**rule), _failing(errors, requests), ticks=400)
+    assert done.status is S.SUCCEEDED
+
+
+def test_automatic_rollback_is_off_by_default() -> None:
+    done, _ = _run(_promotion(stabilization=30), _failing(60, 60), ticks=400)
+    assert done.status is S.SUCCEEDED
