@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.client
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from brace.store import Store
 from tests.conftest import MakeTruss
 from tests.integration.conftest import AUTH, KEY, Answer, Server
 
@@ -100,3 +102,25 @@ def test_metrics_count_known_traffic_exactly(server: Server, make_truss: MakeTru
     assert re.search(r"errors \(5xx\)\s+3 \(30\.0%\)", shown.stdout), shown.stdout
     as_json = json.loads(server.brace("deployments", "show", "production", "-o", "json").stdout)
     assert "requests" not in as_json  # -o json prints the API's deployment object only
+
+
+def test_replica_and_server_lines_share_one_time_format(
+    server: Server, make_truss: MakeTruss
+) -> None:
+    pushed = server.json("push", make_truss("flaky", model=FLAKY), "--wait")
+    assert server.post("/model/flaky/development/predict", {"fail": True}).status == 500
+    with Store(server.home) as store, store.read() as tx:
+        [replica] = [r.id for r in tx.replicas()]
+    done = server.brace("logs", "development", "-o", "jsonl")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(datetime.fromisoformat(r["time"]).tzinfo is not None for r in records)
+    ours = [r for r in records if r["message"].startswith("[brace] ")]
+    assert ours and all((r["level"], r["replica"]) == ("INFO", None) for r in ours)
+    [failed] = [r for r in records if r["level"] == "ERROR"]
+    assert failed["replica"] == replica
+    after = records[records.index(failed) + 1 :]
+    assert after[-1]["message"] == "ValueError: asked to fail"
+    assert {(r["time"], r["level"]) for r in after} == {(failed["time"], None)}
+    since = server.brace("logs", pushed["deployment"]["id"], "--since", "1m")
+    assert since.stdout.splitlines()[-1] == "ValueError: asked to fail"
