@@ -92,7 +92,9 @@ def test_what_the_gateway_answers_itself_is_counted_with_its_status(servers: Ser
     now = snapshot(running)
     assert dict(now.of("prod").statuses) == {502: 1}
     assert dict(now.of("asleep").statuses) == {504: 1}
-    assert now.of("asleep").seconds >= 0.1
+    # The hold timer runs on the loop's clock (uvloop's: milliseconds, read once per
+    # iteration), so the wait measured by the counters may end just short of 0.1 s.
+    assert now.of("asleep").seconds >= 0.09
     assert set(now.deployments) == {"prod", "asleep"}
 
 
