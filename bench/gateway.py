@@ -11,6 +11,10 @@ its master and worker), the median over rounds, then the ratios the gateway is h
   gateway/direct throughput at concurrency 16      target >= 0.8
   added p50 at concurrency 1                        target <= 100 us
   gateway CPU per request / nginx CPU per request   target <= 1.5
+  gateway/nocount throughput at concurrency 16     target >= 0.95
+
+`nocount` is the same gateway with its request counters (the metrics) turned off, so
+the last ratio is what counting costs, measured in the same run.
 
 Direct requests go to the replica over TCP (wrk speaks no Unix sockets); the gateway
 and nginx reach it over a Unix socket, as brace's gateway reaches replicas. The output
@@ -93,7 +97,7 @@ def run_starlette_replica(port: int, uds: str) -> None:
     uvicorn.Server(config).run(sockets=[tcp, unix])
 
 
-def run_gateway(port: int, uds: str) -> None:
+def run_gateway(port: int, uds: str, count_requests: bool = True) -> None:
     import uvloop
 
     from brace.server.gateway import Gateway
@@ -106,7 +110,7 @@ def run_gateway(port: int, uds: str) -> None:
     )
 
     async def serve() -> None:
-        await Gateway(table).serve("127.0.0.1", port)
+        await Gateway(table, count_requests=count_requests).serve("127.0.0.1", port)
         await asyncio.Event().wait()
 
     uvloop.run(serve())
@@ -329,12 +333,13 @@ def main() -> None:
     parser.add_argument("--role", choices=["replica", "gateway"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--uds", help=argparse.SUPPRESS)
+    parser.add_argument("--no-count", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "replica":
         run_starlette_replica(args.port, args.uds)
         return
     if args.role == "gateway":
-        run_gateway(args.port, args.uds)
+        run_gateway(args.port, args.uds, count_requests=not args.no_count)
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk nginx")
@@ -348,6 +353,7 @@ def main() -> None:
         )
         uds = str(work / "replica.sock")
         direct_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+        nocount_port = free_port()
         me = [sys.executable, str(Path(__file__).resolve())]
 
         if args.replica == "runtime" or (args.replica == "auto" and runtime_works()):
@@ -383,9 +389,13 @@ def main() -> None:
         role = ["--role", "gateway", "--port", str(gateway_port), "--uds", uds]
         gateway = stack.enter_context(started([*me, *role]))
         wait_http(gateway_port, None, GATEWAY_PATH)
+        role = ["--role", "gateway", "--port", str(nocount_port), "--uds", uds, "--no-count"]
+        nocount = stack.enter_context(started([*me, *role]))
+        wait_http(nocount_port, None, GATEWAY_PATH)
         targets = [
             Target("direct", f"http://127.0.0.1:{direct_port}{REPLICA_PATH}", None),
             Target("gateway", f"http://127.0.0.1:{gateway_port}{GATEWAY_PATH}", gateway),
+            Target("nocount", f"http://127.0.0.1:{nocount_port}{GATEWAY_PATH}", nocount),
         ]
         nginx_binary = shutil.which("nginx") or (
             "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
@@ -484,6 +494,15 @@ def report(rounds: list[dict[tuple[str, int], Sample]], names: list[str]) -> Non
     print(f"gateway added p50 at concurrency 1, us:    {added_p50('gateway')}  target <= 100")
     for c in CONCURRENCIES:
         print(f"gateway CPU us/request, concurrency {c:>2}:    {cpu_per_request('gateway', c)}")
+    for c in CONCURRENCIES:
+        print(f"nocount CPU us/request, concurrency {c:>2}:    {cpu_per_request('nocount', c)}")
+    for c in CONCURRENCIES:
+        ratio = paired(lambda r, c=c: r[("gateway", c)].rps / r[("nocount", c)].rps)
+        target = "  target >= 0.95" if c == 16 else ""
+        print(f"gateway/nocount throughput, concurrency {c:>2}: {ratio}{target}")
+    for c in CONCURRENCIES:
+        extra = paired(lambda r, c=c: cpu(r, "gateway", c) - cpu(r, "nocount", c))
+        print(f"counting's CPU us/request, concurrency {c:>2}: {extra}")
     if "nginx" not in names:
         print("nginx not installed: no reference (apt-get install -y nginx)")
         return

@@ -3,7 +3,8 @@
 The replica's output (the user's prints, load and reload records, tracebacks) is
 appended by the replica process itself; the server adds its own lines through
 `DeploymentLog.write`. Readers: `tail` (the last lines, for error messages), and
-`LogTail` (what was appended since the last call: `brace logs --follow`, `brace watch`).
+`LogTail` (what was appended since the last call: `brace logs --follow`, `brace watch`);
+`parse_line` reads a line's stamp, level and replica (`brace logs -o jsonl`, the API).
 Where the file lives is `brace.server.paths.ServerPaths.deployment_log`.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,9 @@ class DeploymentLog:
         self.path = path
 
     def write(self, message: str) -> None:
-        """Append one of the server's own lines: `<local time> [brace] <message>`."""
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        """Append one of the server's own lines: `<stamp> [brace] <message>` (the stamp
+        as the replica's records have it: see `parse_line`)."""
+        stamp = now_stamp()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as file:
             file.write(f"{stamp} [brace] {message}\n")
@@ -101,30 +104,134 @@ def _size(path: Path) -> int:
         return 0
 
 
-# The two stamps that start lines: brace's own ("2026-01-02T03:04:05 [brace] ...") and the
-# replica's log records ("2026-01-02 03:04:05,678 INFO ..."), both in local time.
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:,(\d{3}))?")
+# Lines start with a stamp in ISO 8601, local time with milliseconds and the zone:
+#   brace's own:           2026-01-02T03:04:05.678+01:00 [brace] status ACTIVE
+#   the replica's records: 2026-01-02T03:04:05.678+01:00 INFO [r1b2c3d4] brace.runtime: ...
+# (the replica id in brackets when the replica was given one). Older logs have
+# "2026-01-02T03:04:05 [brace] ..." and "2026-01-02 03:04:05,678 INFO ...", local time
+# without a zone; they are read as well. Other lines (a model's print(), the lines of a
+# traceback) carry no stamp.
+STAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?"
+RECORD = re.compile(rf"^({STAMP}) ([A-Z]+) (?:\[([\w-]+)\] )?")
+"""The start of a replica's log record: stamp, level, replica id (if any)."""
+_BRACE = re.compile(rf"^({STAMP}) (?=\[brace\] )")
+_STAMPED = re.compile(rf"^({STAMP})(?: |$)")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a deployment's log, read."""
+
+    time: datetime | None
+    """When it was written (aware); a line without a stamp has the time of the stamped
+    line before it, if any."""
+    level: str | None
+    """INFO, WARNING, ... for log records and brace's own lines (INFO); None for lines
+    that are not records (prints, traceback lines)."""
+    replica: str | None
+    """The replica that logged it, when its records name one."""
+    message: str
+    """The line without its stamp, level and replica (brace's keep their "[brace]")."""
+    stamped: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The `brace logs -o jsonl` object."""
+        return {
+            "time": self.time.isoformat(timespec="milliseconds") if self.time else None,
+            "level": self.level,
+            "replica": self.replica,
+            "message": self.message,
+        }
+
+
+def parse_line(line: str, previous: datetime | None = None) -> LogLine:
+    """Read a log line; `previous` is the time of the stamped line before it."""
+    if found := RECORD.match(line):
+        stamp, level, replica = found.groups()
+    elif found := _BRACE.match(line):
+        stamp, level, replica = found.group(1), "INFO", None
+    elif found := _STAMPED.match(line):
+        stamp, level, replica = found.group(1), None, None
+    else:
+        return LogLine(previous, None, None, line, False)
+    moment = _parse_stamp(stamp)
+    if moment is None:
+        return LogLine(previous, None, None, line, False)
+    return LogLine(moment, level, replica, line[found.end() :], True)
+
+
+def _parse_stamp(stamp: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(stamp.replace(",", "."))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.astimezone()  # naive: local
+
+
+class LogLines:
+    """Reads lines in order, giving unstamped ones the time of the line before; with
+    `since`, `select` keeps the lines written then or later."""
+
+    def __init__(self, since: datetime | None = None) -> None:
+        self.since = since
+        self.last: datetime | None = None
+
+    def read(self, line: str) -> LogLine:
+        parsed = parse_line(line, self.last)
+        if parsed.stamped:
+            self.last = parsed.time
+        return parsed
+
+    def select(self, lines: Iterable[str]) -> list[tuple[str, LogLine]]:
+        """Each line with its reading, from `since` on (a line of unknown time, before
+        any stamp, is left out then)."""
+        read = [(line, self.read(line)) for line in lines]
+        since = self.since
+        if since is None:
+            return read
+        return [(line, p) for line, p in read if p.time is not None and p.time >= since]
+
+
+def now_stamp() -> str:
+    """Now, as log lines are stamped: ISO 8601, local time, milliseconds and zone."""
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 def line_time(line: str) -> float | None:
     """When a log line was written (seconds since the epoch), if it starts with a stamp."""
-    found = _STAMP.match(line)
-    if found is None:
-        return None
-    day, clock, millis = found.groups()
-    try:
-        seconds = time.mktime(time.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M:%S"))
-    except (ValueError, OverflowError):
-        return None
-    return seconds + int(millis or 0) / 1000
+    parsed = parse_line(line)
+    return parsed.time.timestamp() if parsed.stamped and parsed.time else None
 
 
 def log_record(line: str) -> dict[str, Any]:
     """A line as Baseten's log record: `timestamp` in epoch nanoseconds as a string
-    ("" when the line carries no time of its own), `message`, `replica` (None)."""
-    seconds = line_time(line)
+    ("" when the line carries no time of its own), `message` (the whole line),
+    `replica` (the replica id its record names, else None)."""
+    parsed = parse_line(line)
+    seconds = parsed.time.timestamp() if parsed.stamped and parsed.time else None
     stamp = "" if seconds is None else str(round(seconds * 1000) * 1_000_000)
-    return {"timestamp": stamp, "message": line, "replica": None}
+    return {"timestamp": stamp, "message": line, "replica": parsed.replica}
+
+
+_SINCE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`--since`: a duration back from `now` (`90s`, `10m`, `1h`, `2d`) or an ISO 8601
+    time (`2026-01-02T03:04`, local time unless it has a zone). ValueError otherwise."""
+    text = text.strip()
+    if found := _SINCE.match(text):
+        number, unit = found.groups()
+        return now - timedelta(seconds=float(number) * _UNITS[unit])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a duration (30s, 10m, 1h, 2d) nor an ISO 8601 time "
+            "(2026-01-02T03:04:05)"
+        ) from None
+    return moment.astimezone()
 
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(: .*)?$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,4 +24,6 @@ def test_cli_reference_is_up_to_date() -> None:
 )
 def test_every_command_has_an_example(path: str, text: str) -> None:
     assert "Example" in text, f"`{path} --help` shows no example"
-    assert "-o, --output [text|json]" in text, f"`{path}` has no -o/--output option"
+    assert re.search(r"-o, --output \[text\|json(\|jsonl)?\]", text), (
+        f"`{path}` has no -o/--output option"
+    )

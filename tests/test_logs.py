@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import stat
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from brace.logs import DeploymentLog, LogTail, last_error, log_record, tail
+from brace.logs import (
+    DeploymentLog,
+    LogLines,
+    LogTail,
+    last_error,
+    log_record,
+    parse_line,
+    parse_since,
+    tail,
+)
+from brace.runtime.main import LogFormatter
 
 
 def _append(path: Path, text: str) -> None:
@@ -129,3 +142,132 @@ def test_log_record_times_stamped_lines_only() -> None:
     replica_line = log_record("2026-01-02 03:04:05,250 INFO brace.runtime: Model loaded")
     assert int(replica_line["timestamp"]) - int(brace_line["timestamp"]) == 250_000_000
     assert log_record("a print")["timestamp"] == ""
+
+
+def test_log_record_names_the_replica_of_a_record() -> None:
+    record = log_record("2026-01-02T03:04:05.678+01:00 INFO [r1b2] brace.runtime: Model loaded")
+    assert record["replica"] == "r1b2"
+    assert record["timestamp"] == str(
+        round(datetime(2026, 1, 2, 2, 4, 5, 678000, tzinfo=UTC).timestamp() * 1000) * 1_000_000
+    )
+    assert log_record("2026-01-02T03:04:05.678+01:00 [brace] status ACTIVE")["replica"] is None
+
+
+PLUS_ONE = timezone(timedelta(hours=1))
+AT = datetime(2026, 1, 2, 3, 4, 5, 678000)  # in no zone yet
+EARLIER = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        pytest.param(
+            "2026-01-02T03:04:05.678+01:00 [brace] status ACTIVE",
+            (AT.replace(tzinfo=PLUS_ONE), "INFO", None, "[brace] status ACTIVE"),
+            id="brace",
+        ),
+        pytest.param(
+            "2026-01-02T03:04:05.678Z WARNING [r1b2c3d4] brace.runtime: slow",
+            (AT.replace(tzinfo=UTC), "WARNING", "r1b2c3d4", "brace.runtime: slow"),
+            id="replica-record",
+        ),
+        pytest.param(
+            "2026-01-02T03:04:05.678+01:00 ERROR uvicorn.error: boom",
+            (AT.replace(tzinfo=PLUS_ONE), "ERROR", None, "uvicorn.error: boom"),
+            id="record-without-a-replica",
+        ),
+        pytest.param(
+            "2026-01-02 03:04:05,678 INFO brace.runtime: Model loaded",
+            (AT.astimezone(), "INFO", None, "brace.runtime: Model loaded"),
+            id="older-record-in-local-time",
+        ),
+        pytest.param(
+            "2026-01-02T03:04:05 [brace] status ACTIVE",
+            (AT.replace(microsecond=0).astimezone(), "INFO", None, "[brace] status ACTIVE"),
+            id="older-brace-line",
+        ),
+        pytest.param(
+            "hello from load()",
+            (EARLIER, None, None, "hello from load()"),
+            id="a-print-has-the-time-before-it",
+        ),
+        pytest.param(
+            "2026-13-02T03:04:05.678+01:00 [brace] no such month",
+            (EARLIER, None, None, "2026-13-02T03:04:05.678+01:00 [brace] no such month"),
+            id="not-a-date",
+        ),
+    ],
+)
+def test_parse_line(line: str, expected: tuple[datetime, str | None, str | None, str]) -> None:
+    parsed = parse_line(line, EARLIER)
+    assert (parsed.time, parsed.level, parsed.replica, parsed.message) == expected
+    assert parsed.time is not None and parsed.time.tzinfo is not None
+
+
+def test_lines_without_a_stamp_follow_the_one_before() -> None:
+    lines = LogLines()
+    first = lines.read("a print before any record")
+    record = lines.read("2026-01-02T03:04:05.678+01:00 ERROR [r1] brace.runtime: failed")
+    traceback = lines.read("ValueError: bad")
+    assert first.to_json() == {
+        "time": None,
+        "level": None,
+        "replica": None,
+        "message": "a print before any record",
+    }
+    assert record.to_json()["time"] == "2026-01-02T03:04:05.678+01:00"
+    assert traceback.to_json() == {
+        "time": "2026-01-02T03:04:05.678+01:00",
+        "level": None,
+        "replica": None,
+        "message": "ValueError: bad",
+    }
+
+
+def test_brace_and_the_replica_stamp_lines_alike(tmp_path: Path) -> None:
+    log = DeploymentLog(tmp_path / "d.log")
+    log.write("status ACTIVE")
+    record = logging.LogRecord("brace.runtime", logging.INFO, "", 0, "Model loaded", (), None)
+    replica_line = LogFormatter("r1b2c3d4").format(record)
+    brace_line = log.path.read_text().splitlines()[0]
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d ")
+    assert stamp.match(brace_line) and stamp.match(replica_line), (brace_line, replica_line)
+    parsed = parse_line(replica_line)
+    assert (parsed.level, parsed.replica, parsed.message) == (
+        "INFO",
+        "r1b2c3d4",
+        "brace.runtime: Model loaded",
+    )
+    assert parsed.time is not None
+    assert -1e-6 < record.created - parsed.time.timestamp() < 0.001  # milliseconds, cut
+    assert parse_line(brace_line).message == "[brace] status ACTIVE"
+
+
+NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("90s", NOW - timedelta(seconds=90), id="seconds"),
+        pytest.param("10m", NOW - timedelta(minutes=10), id="minutes"),
+        pytest.param("1.5h", NOW - timedelta(minutes=90), id="hours"),
+        pytest.param(" 2d ", NOW - timedelta(days=2), id="days"),
+        pytest.param(
+            "2026-01-02T11:30:00+01:00",
+            datetime(2026, 1, 2, 10, 30, tzinfo=UTC),
+            id="time-with-zone",
+        ),
+        pytest.param(
+            "2026-01-02T11:30", datetime(2026, 1, 2, 11, 30).astimezone(), id="local-time"
+        ),
+    ],
+)
+def test_parse_since(text: str, expected: datetime) -> None:
+    assert parse_since(text, NOW) == expected
+
+
+@pytest.mark.parametrize("text", ["", "10", "10 minutes", "-5m", "yesterday", "2026-01-32"])
+def test_parse_since_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="neither a duration"):
+        parse_since(text, NOW)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from brace.cli.common import (
     emit,
     open_store,
     server_running,
+    session,
     without_server,
 )
 from brace.cli.lifecycle import DeploymentArg
@@ -49,7 +50,8 @@ def list_deployments(model: ModelOpt = None, output: OutputOpt = Output.text) ->
 def show(
     deployment: DeploymentArg, model: ModelOpt = None, output: OutputOpt = Output.text
 ) -> None:
-    """Show one deployment.
+    """Show one deployment; in text, also its requests over the last minute (rate,
+    5xx share, p50/p99 latency) while the server runs.
 
     Example:
 
@@ -63,10 +65,30 @@ def show(
         found = find_deployment(tx, deployment, model)
         data = views.deployment_json(tx, found)
     wanted = found.recommended_replicas
-    if not server_running():
+    running = server_running()
+    if not running:
         without_server([data])
         wanted = 0
-    emit(data, lambda: render.deployment(data, wanted))
+    if session.output is Output.json:
+        emit(data, "")
+        return
+    traffic = _traffic(found.id) if running else "not measured: the server is not running"
+    render.deployment(data, wanted, traffic)
+
+
+def _traffic(deployment_id: str) -> dict[str, Any] | str:
+    """The deployment's requests over the last minute, or why they are not known."""
+    from brace.apikey import api_key
+    from brace.errors import BraceError
+    from brace.home import brace_home
+    from brace.server.client import address, request_stats
+
+    home = brace_home()
+    try:
+        stats: dict[str, Any] = request_stats(address(home), api_key(home), deployment_id)
+    except BraceError as error:
+        return f"unavailable: {error.message}"
+    return stats
 
 
 @app.command("autoscaling")

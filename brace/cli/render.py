@@ -178,20 +178,45 @@ def details_table(
     return table
 
 
-def deployment(item: dict[str, Any], wanted: int) -> None:
-    """`wanted`: the autoscaler's recommended replicas."""
-    details(
-        f"Deployment {item['name']} ({item['id']})",
-        [
-            ("model", item["model_id"]),
-            ("status", item["status"]),
-            ("environment", _role(item) or None),
-            ("active replicas", item["active_replica_count"]),
-            ("wanted replicas", wanted),
-            ("created", item["created_at"]),
-        ],
-        [("Autoscaling", settings_rows(item["autoscaling_settings"]))],
-    )
+def deployment(item: dict[str, Any], wanted: int, traffic: dict[str, Any] | str) -> None:
+    """`wanted`: the autoscaler's recommended replicas; `traffic`: the deployment's
+    request statistics (`GET /brace/stats`), or why there are none."""
+    rows: list[tuple[str, Any]] = [
+        ("model", item["model_id"]),
+        ("status", item["status"]),
+        ("environment", _role(item) or None),
+        ("active replicas", item["active_replica_count"]),
+        ("wanted replicas", wanted),
+        ("created", item["created_at"]),
+    ]
+    sections: list[Section] = [("Autoscaling", settings_rows(item["autoscaling_settings"]))]
+    if isinstance(traffic, str):
+        rows.append(("traffic", traffic))
+    else:
+        heading = f"Traffic (last {traffic['window_seconds']:.0f} s)"
+        sections.append((heading, traffic_rows(traffic)))
+    details(f"Deployment {item['name']} ({item['id']})", rows, sections)
+
+
+def traffic_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """Request statistics over a window (`brace.server.stats.WindowStats.to_json`)."""
+    rate = stats["error_rate"]
+    return [
+        ("requests", f"{stats['requests']} ({stats['request_rate']:.2f}/s)"),
+        ("errors (5xx)", f"{stats['errors']}" + ("" if rate is None else f" ({rate:.1%})")),
+        ("latency p50", duration(stats["p50_seconds"])),
+        ("latency p99", duration(stats["p99_seconds"])),
+        ("in flight", str(stats["in_flight"])),
+    ]
+
+
+def duration(seconds: float | None) -> str:
+    """A latency for people: milliseconds below a second, seconds above."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds:.2f} s"
 
 
 @dataclass(frozen=True)

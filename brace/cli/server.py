@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -270,13 +271,41 @@ def status_command(
     )
 
 
+class LogOutput(StrEnum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
+def _remember_log_output(value: LogOutput) -> LogOutput:
+    session.output = Output.text if value is LogOutput.text else Output.json
+    return value
+
+
 def logs_command(
     deployment: Annotated[str, typer.Argument(help="Deployment id or name.")],
     model: ModelOpt = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
-    output: OutputOpt = Output.text,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only lines written since then: a duration back from now (30s, 10m, 1h, "
+            "2d) or a time (2026-01-02T03:04; local time unless it names a zone)."
+        ),
+    ] = None,
+    output: Annotated[
+        LogOutput,
+        typer.Option(
+            "-o",
+            "--output",
+            callback=_remember_log_output,
+            is_eager=True,
+            help='text (the lines as written), json ({"logs": [...]}), or jsonl: one '
+            "object per line with time (ISO 8601 with zone), level, replica and message.",
+        ),
+    ] = LogOutput.text,
 ) -> None:
     """Print a deployment's log: its replicas' output and what the server did.
 
@@ -284,26 +313,37 @@ def logs_command(
 
     \b
       brace logs development -m hello --follow
+      brace logs production -m hello --since 10m -o jsonl
     """
+    from datetime import datetime
+
+    from brace.logs import LogLines, LogTail, parse_since
     from brace.server.paths import ServerPaths
     from brace.services.lookup import find_deployment
 
+    try:
+        start = parse_since(since, datetime.now().astimezone()) if since is not None else None
+    except ValueError as error:
+        raise UsageError(f"--since: {error}") from None
     with open_store() as store, store.read() as tx:
         found = find_deployment(tx, deployment, model)
-    from brace.logs import LogTail
 
     path = ServerPaths(brace_home()).deployment_log(found.id)
     log = LogTail(lambda: path, from_start=True)
+    lines = LogLines(start)
     while True:
-        lines = log.poll(partial=not follow)
-        if session.output is Output.json and not follow:
-            emit({"logs": [{"message": m} for m in lines]}, "")
+        shown = lines.select(log.poll(partial=not follow))
+        if output is LogOutput.jsonl:
+            for _, parsed in shown:
+                emit(parsed.to_json(), "", stream=True)
+        elif output is LogOutput.json and not follow:
+            emit({"logs": [{"message": text} for text, _ in shown]}, "")
         else:
-            for message in lines:
-                if session.output is Output.json:
-                    emit({"message": message}, "", stream=True)
+            for text, _ in shown:
+                if output is LogOutput.json:
+                    emit({"message": text}, "", stream=True)
                 else:
-                    line(message)
+                    line(text)
         if not follow:
             return
         time.sleep(0.2)

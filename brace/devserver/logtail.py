@@ -19,13 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from brace.logs import LogTail
+from brace.logs import RECORD, LogTail
 
-# The replica's log records: "2026-01-02 03:04:05,678 INFO brace.runtime: message".
-_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
+# The replica's log records: "2026-01-02T03:04:05.678+01:00 INFO [r1] brace.runtime: ..."
+# (brace.logs.RECORD matches up to the logger's name).
+_RECORD = RECORD
 _RELOAD_RECORD = re.compile(
-    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ brace\.runtime: "
-    r"(Reloaded in |Reload: nothing changed|Reload failed \()"
+    RECORD.pattern + r"brace\.runtime: (Reloaded in |Reload: nothing changed|Reload failed \()"
 )
 # What follows a "Reload failed" record: a traceback cut to the user's frames.
 _TRACEBACK_LINE = re.compile(

@@ -1,11 +1,14 @@
 """The replica's command line: `python -m brace.runtime --truss DIR --uds PATH`.
 
-Only argparse and logging are imported before the arguments are parsed; the server
-(uvicorn, starlette, the model) is imported once, after. Logs are plain lines on
-stderr, and stdout is line-buffered, because the controller sends both to one file
+Only argparse, logging and datetime are imported before the arguments are parsed;
+the server (uvicorn, starlette, the model) is imported once, after. Logs are plain
+lines on stderr, and stdout is line-buffered, because the controller sends both to one file
 per deployment and a user's print() should land there in order, not at exit. Both
 streams pass through the replica's `Redactor` (redact.py), so no secret value reaches
-that file.
+that file. A log record reads `2026-01-02T03:04:05.678+01:00 INFO [REPLICA] logger:
+message`: local time in ISO 8601 with milliseconds and the zone, as the server stamps
+its own lines in that file (`brace.logs` reads both), and the replica's id when it was
+given one (`--replica-id`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,25 @@ import io
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from brace.runtime.redact import RedactingStream, Redactor
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)s {replica}%(name)s: %(message)s"
+
+
+class LogFormatter(logging.Formatter):
+    """Records stamped in ISO 8601: local time with milliseconds and the zone."""
+
+    def __init__(self, replica_id: str | None = None) -> None:
+        tag = f"[{replica_id}] " if replica_id else ""
+        super().__init__(LOG_FORMAT.format(replica=tag.replace("%", "%%")))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(timespec="milliseconds")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--access-log", action="store_true", help="log one line per request (off by default)"
     )
+    parser.add_argument("--replica-id", help="name this replica in its log records")
     return parser
 
 
@@ -48,9 +65,9 @@ def redact_output(redactor: Redactor) -> None:
     sys.stderr = RedactingStream(sys.stderr, redactor)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, replica_id: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(LogFormatter(replica_id))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
@@ -63,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     redactor = Redactor()
     redact_output(redactor)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.replica_id)
 
     from brace.runtime.server import Options, serve  # the heavy part, imported once
 

@@ -1,11 +1,12 @@
-"""The internal Starlette app behind the gateway: health and the management API.
+"""The internal Starlette app behind the gateway: health, metrics and the management API.
 
 The gateway forwards every path that is not an inference path here, over a Unix
 socket, so users see one address. The management API (`brace.server.api`) reaches the
 store through its own worker thread, never from the event loop. `/healthz` answers
 anyone who can reach the server, so it says nothing about the machine (no home path,
 no pid): only the server's random identity, which the CLI compares with `server.json`
-(see `brace.server.state`).
+(see `brace.server.state`). `/metrics` and `/brace/stats` (`brace.server.metrics`)
+read the gateway's counters and the controller's replicas through `sources`.
 """
 
 from __future__ import annotations
@@ -22,18 +23,23 @@ from brace.server.api import errors
 from brace.server.api import routes as api_routes
 from brace.server.api.auth import RequireKey
 from brace.server.api.spec import spec_route
+from brace.server.metrics import ROUTES as METRICS_ROUTES
+from brace.server.metrics import Sources
 from brace.server.storeworker import StoreWorker
 
 
-def internal_app(server_id: str, key: str, store: StoreWorker) -> Starlette:
-    """The app of the server `server_id`, with the API key `key` on /v1 paths; the
-    management API uses `store` (its own worker thread)."""
+def internal_app(
+    server_id: str, key: str, store: StoreWorker, sources: Sources | None = None
+) -> Starlette:
+    """The app of the server `server_id`, with the API key `key` on /v1 paths and the
+    metrics; the management API and the metrics use `store` (its own worker thread),
+    the metrics `sources` too (default: a server that has counted nothing yet)."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "server_id": server_id})
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *api_routes.ROUTES, spec_route()],
+        routes=[Route("/healthz", healthz), *api_routes.ROUTES, spec_route(), *METRICS_ROUTES],
         middleware=[Middleware(RequireKey, key=key)],
         exception_handlers={
             BraceError: errors.brace_error,
@@ -43,4 +49,5 @@ def internal_app(server_id: str, key: str, store: StoreWorker) -> Starlette:
         },
     )
     app.state.store = store
+    app.state.sources = sources if sources is not None else Sources()
     return app

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from brace.errors import ServerError
 from brace.logs import tail
@@ -179,3 +180,34 @@ def post(
         raise ServerError(f"cannot reach the brace server at {where.url}: {error}") from None
     finally:
         connection.close()
+
+
+ANSWER_LIMIT = 1 << 20
+"""Bytes of a JSON answer `get_json` reads at most."""
+
+
+def get_json(where: Address, path: str, key: str, timeout: float = 5.0) -> Any:
+    """GET `path` with the API key `key`; the JSON answer. ServerError when the server
+    cannot be reached or answers anything but 200 with JSON."""
+    connection = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Api-Key {key}"})
+        response = connection.getresponse()
+        body = response.read(ANSWER_LIMIT + 1)
+        if response.status != 200:
+            raise ServerError(f"the brace server answered {response.status} to GET {path}")
+        return json.loads(body)
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        raise ServerError(
+            f"cannot read {path} from the brace server at {where.url}: {error}"
+        ) from None
+    finally:
+        connection.close()
+
+
+def request_stats(where: Address, key: str, deployment_id: str, window: float = 60.0) -> Any:
+    """The deployment's request statistics over the last `window` seconds (`GET
+    /brace/stats`): request rate, error rate, p50/p99 latency, requests in flight."""
+    query = urlencode({"deployment_id": deployment_id, "window": f"{window:g}"})
+    answer = get_json(where, f"/brace/stats?{query}", key)
+    return {"window_seconds": answer["window_seconds"], **answer["deployments"][0]}

@@ -289,9 +289,11 @@ class ClientConnection(asyncio.Protocol):
             self.transport.write(CONTINUE)
 
     def answer_error(self, ex: Exchange, status: int, message: str) -> None:
+        ex.status = status
         self.answer(ex, error_response(status, message, keep_alive=self._keeps_alive(ex)))
 
     def answer_json(self, ex: Exchange, status: int, payload: object) -> None:
+        ex.status = status
         self.answer(ex, json_response(status, payload, keep_alive=self._keeps_alive(ex)))
 
     def answer(self, ex: Exchange, response: bytes) -> None:
@@ -408,6 +410,8 @@ class ClientConnection(asyncio.Protocol):
                 self.queue.remove(broken)
             elif broken is self.active:
                 started = broken.response_started
+                if not started:
+                    broken.status = status  # what the client is told (and the metrics count)
                 self.gateway.abandon(broken)  # the replica got part of it: drop that connection
                 self.active = None
                 if started:  # the answer is on its way and cannot change now

@@ -58,6 +58,8 @@ class Exchange:
         "request_complete",
         "response_started",
         "retried",
+        "started",
+        "status",
         "upgrade",
         "upstream",
         "url",
@@ -103,6 +105,10 @@ class Exchange:
         self.replay_size = 0
         self.retried = False
         self.response_started = False
+        self.status = 0
+        """The response's status once its head is known (0 before)."""
+        self.started = 0.0
+        """When the gateway routed it to a deployment (monotonic seconds), for the metrics."""
         self.finished = False
         self.hold_timer: asyncio.TimerHandle | None = None
 

@@ -23,6 +23,8 @@ nginx costs per request; this design costs about the same. How a request flows:
    deployment gains a replica, or it gets a 503 after `hold_timeout`.
 5. `Wake`, `NotFound` and `MethodNotAllowed` are answered here; `NotInference` requests
    go, path unchanged, to the management app on `internal_uds`.
+6. When a request routed to a deployment finishes, `exchange_done` hands its status and
+   duration to `counters` (the metrics), unless counting is off (`count_requests`).
 
 Before any of that, a request is checked: its head and body against `limits` (in
 `downstream`), and its `Host` and `Origin` headers against `hosts` (here: a Host not
@@ -40,8 +42,10 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from time import monotonic
 
 from brace.apikey import authorized
+from brace.server.counters import CLIENT_CLOSED, RequestCounters
 from brace.server.downstream import ClientConnection
 from brace.server.exchange import Exchange
 from brace.server.holding import HeldRequests
@@ -92,8 +96,10 @@ class Gateway:
         limits: Limits = Limits(),
         allowed_hosts: Iterable[str] = (),
         api_key: str | None = None,
+        count_requests: bool = True,
     ) -> None:
-        """`api_key`: the key inference requests must carry (None: no key asked)."""
+        """`api_key`: the key inference requests must carry (None: no key asked).
+        `count_requests`: keep the request counters the metrics read (`counters`)."""
         self._table = table
         self._api_key = api_key
         self._internal = internal_uds
@@ -118,6 +124,8 @@ class Gateway:
         self._outstanding: dict[str, int] = {}
         self._arrivals: dict[str, int] = {}
         """Requests routed to each deployment so far (the autoscaler's load)."""
+        self.counters = RequestCounters() if count_requests else None
+        """Finished requests by deployment, status and duration (None: not counted)."""
         self._held = HeldRequests(hold_timeout, self._hold_expired)
         self._clients: set[ClientConnection] = set()
         self._servers: list[asyncio.Server] = []
@@ -210,6 +218,8 @@ class Gateway:
         outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
         arrivals = self._arrivals
         arrivals[deployment_id] = arrivals.get(deployment_id, 0) + 1
+        if self.counters is not None:
+            ex.started = monotonic()
         ex.start_request(path)
         if ex.expect_continue:
             ex.client.send_continue(ex)
@@ -315,10 +325,15 @@ class Gateway:
         if deployment_id is not None:
             ex.deployment_id = None
             self._outstanding[deployment_id] -= 1
+            counters = self.counters
+            if counters is not None:
+                counters.record(deployment_id, ex.status, monotonic() - ex.started)
 
     def abandon(self, ex: Exchange) -> None:
         """The client went away before its response was written."""
         ex.finished = True
+        if not ex.status:
+            ex.status = CLIENT_CLOSED
         self._unhold(ex)
         conn = ex.upstream
         if conn is not None:

@@ -24,8 +24,10 @@ from brace.errors import ServerError
 from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
+from brace.server.counters import HISTORY_INTERVAL
 from brace.server.gateway import Gateway
 from brace.server.limits import Limits
+from brace.server.metrics import Sources, keep_history, replica_states
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Replicas
 from brace.server.routing import RoutingTable
@@ -89,8 +91,9 @@ async def serve(
     paths.internal_socket.unlink(missing_ok=True)
     server_id = new_server_id()
     api_db = StoreWorker(home)
+    sources = Sources(gateway.counters, gateway.load, lambda: replica_states(controller.replicas))
     config = uvicorn.Config(
-        internal_app(server_id, key, api_db),
+        internal_app(server_id, key, api_db, sources),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",
@@ -112,9 +115,12 @@ async def serve(
     pid = os.getpid()
     write_record(paths, ServerRecord(pid, process_started(pid), host, port, server_id))
     print(f"brace server listening on http://{host}:{port} (home {home})", flush=True)
+    history = asyncio.create_task(keep_history(sources, stop, HISTORY_INTERVAL))
     try:
         await controller.run(stop)
     finally:
+        stop.set()
+        await history
         listener.close()
         await controller.shutdown()
         internal.should_exit = True

@@ -50,8 +50,13 @@ def spawn_replica(
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(
-            # -P: the model's directory (the cwd) must not shadow brace on sys.path.
-            [python, "-P", "-m", "brace.runtime", "--truss", str(truss_dir), "--uds", str(socket)],
+            # -P: the model's directory (the cwd) must not shadow brace on sys.path. The
+            # socket is named after the replica (ServerPaths.replica_socket): its log
+            # records carry that id.
+            [
+                *(python, "-P", "-m", "brace.runtime", "--truss", str(truss_dir)),
+                *("--uds", str(socket), "--replica-id", socket.stem),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=subprocess.STDOUT,

@@ -239,6 +239,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         ex = self.exchange
         assert ex is not None
+        ex.status = status
         self.keep_alive = parser.should_keep_alive()
         if ex.head_only or status == 204 or status == 304:
             framing = EMPTY

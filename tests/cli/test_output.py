@@ -79,7 +79,9 @@ def test_every_command_takes_output(path: tuple[str, ...]) -> None:
     output = [p for p in params if "--output" in p.opts]
     assert len(output) == 1
     assert set(output[0].opts) == {"-o", "--output"}
-    assert list(output[0].type.choices) == ["text", "json"]
+    # `brace logs` also prints one object per line (jsonl).
+    extra = ["jsonl"] if path == ("logs",) else []
+    assert list(output[0].type.choices) == ["text", "json", *extra]
 
 
 def test_groups_without_a_command_show_help(cli: Cli) -> None:

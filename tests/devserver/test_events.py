@@ -138,7 +138,7 @@ def test_text(event: Event, text: str) -> None:
 
 
 def test_log_lines_are_printed_as_they_are() -> None:
-    line = "2026-01-01 10:00:00,000 INFO brace.runtime: Model loaded in 3 ms (version 1)"
+    line = "2026-01-01T10:00:00.000+01:00 INFO [r1] brace.runtime: Model loaded in 3 ms (version 1)"
     assert to_text(Event(EventKind.LOG, AT, message=line)) == line
 
 

@@ -15,7 +15,8 @@ def _append(path: Path, text: str) -> None:
         file.write(text)
 
 
-RECORD = "2026-01-02 03:04:05,678 {level} brace.runtime: {message}"
+RECORD = "2026-01-02T03:04:05.678+01:00 {level} [r1b2c3d4] brace.runtime: {message}"
+OLD_RECORD = "2026-01-02 03:04:05,678 {level} brace.runtime: {message}"  # older logs
 
 
 @pytest.mark.parametrize(
@@ -72,11 +73,22 @@ RECORD = "2026-01-02 03:04:05,678 {level} brace.runtime: {message}"
         ),
         pytest.param(
             [
-                "2026-01-02T03:04:05 [brace] starting replica abc (revision 2)",
-                "2026-01-02T03:04:05 [brace] status ACTIVE",
+                "2026-01-02T03:04:05.123+01:00 [brace] starting replica abc (revision 2)",
+                "2026-01-02T03:04:05.456+01:00 [brace] status ACTIVE",
             ],
             [0, 1],
             id="controller-lines",
+        ),
+        pytest.param(
+            [
+                RECORD.replace("[r1b2c3d4] ", "").format(level="INFO", message="Reloaded in 3 ms"),
+                OLD_RECORD.format(level="INFO", message="Reloaded in 15 ms (version 2)"),
+                OLD_RECORD.format(level="ERROR", message="Reload failed (import): oops"),
+                "SyntaxError: x",
+                "2026-01-02T03:04:05 [brace] status ACTIVE",
+            ],
+            [4],
+            id="records-without-a-replica-id-and-older-logs",
         ),
     ],
 )

@@ -1,8 +1,11 @@
 """The API key on every management path: an ASGI middleware in front of the routes.
 
-Requests under `/v1/` without `Authorization: Api-Key <key>` (or `Bearer <key>`)
-carrying the server's key are answered 401 before any route runs; the comparison is
-constant-time (`brace.apikey.authorized`). Other paths (`/healthz`) pass.
+Requests under `/v1/`, to `/metrics` or under `/brace/` without `Authorization:
+Api-Key <key>` (or `Bearer <key>`, the scheme Prometheus' `authorization` setting
+sends) carrying the server's key are answered 401 before any route runs; the
+comparison is constant-time (`brace.apikey.authorized`). Other paths (`/healthz`)
+pass. Metrics need the key as Baseten's metrics endpoint does: they name every model
+and deployment, and the server may listen on more than loopback.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from brace.apikey import authorized
 
-PROTECTED = "/v1/"
+PROTECTED = ("/v1/", "/brace/")
+PROTECTED_PATHS = frozenset({"/metrics"})
 
 
 class RequireKey:
@@ -21,7 +25,8 @@ class RequireKey:
         self.key = key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PROTECTED):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith(PROTECTED) or path in PROTECTED_PATHS:
             header = dict(scope["headers"]).get(b"authorization")
             if not authorized(header.decode("latin-1") if header else None, self.key):
                 response = JSONResponse(
