@@ -30,10 +30,11 @@ from brace.logs import DeploymentLog, last_error
 from brace.rollout.driver import PROGRESS_DEADLINE, progress_columns
 from brace.server import supervisor
 from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
+from brace.server.counters import RequestCounters
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Exited, Launch, Replicas, ReplicaState
 from brace.server.restarts import GiveUp, RestartPolicy, after_exit
-from brace.server.rollouts import Driven, Side, drive
+from brace.server.rollouts import Driven, Side, StepHealth, drive
 from brace.server.routing import RoutingTable
 from brace.server.runs import (
     GaveUp,
@@ -143,6 +144,7 @@ class Controller:
         clock: Callable[[], float] = time.monotonic,
         policy: RestartPolicy = RestartPolicy(),
         progress_deadline: float = PROGRESS_DEADLINE,
+        counters: RequestCounters | None = None,
         autoscaler: Autoscaler | None = None,
         wall: Callable[[], datetime] = utc_now,
         poll_interval: float = 0.1,
@@ -153,7 +155,8 @@ class Controller:
         are in seconds; so is `progress_deadline`, the longest a rolling promotion waits
         for its candidate's replicas. `autoscaler` sizes the deployments no rollout
         sizes (no load: nothing scales up); `wall` is the UTC time, for leases such as
-        `brace watch`'s keep-awake and the rollouts' stabilization times."""
+        `brace watch`'s keep-awake and the rollouts' stabilization times. `counters`:
+        the gateway's request counters, for rolling promotions' automatic rollback."""
         self.db = db
         self.paths = ServerPaths(db.home)
         self.on_table = on_table
@@ -164,6 +167,7 @@ class Controller:
         self.clock = clock
         self.policy = policy
         self.progress_deadline = progress_deadline
+        self.health = StepHealth(counters)
         self.autoscaler = autoscaler if autoscaler is not None else Autoscaler(dict, clock)
         self.wall = wall
         self.poll_interval = poll_interval
@@ -518,6 +522,7 @@ class Controller:
         return after
 
     def _drive_rollouts(self, desired: Desired, recommendations: Mapping[str, int]) -> list[Driven]:
+        self.health.forget(p.id for p in desired.promotions)
         return drive(
             desired.promotions,
             {d.id: d for d in desired.deployments},
@@ -526,6 +531,7 @@ class Controller:
             recommendations,
             self.wall().timestamp(),
             self.progress_deadline,
+            self.health,
         )
 
     def _side(self, deployment: Deployment | None) -> Side:

@@ -84,6 +84,7 @@ async def serve(
         gateway.set_table,
         replicas=Replicas(in_flight=gateway.in_flight),
         autoscaler=Autoscaler(gateway.load, time.monotonic),
+        counters=gateway.counters,
     )
     gateway.wake = controller.nudge
     controller.sweep_orphans()

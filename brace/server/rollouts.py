@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from brace.rollout.driver import Outcome, Seen, advance, progress_columns, progress_of
+from brace.rollout.driver import Health, Outcome, Seen, advance, progress_columns, progress_of
+from brace.server.counters import RequestCounters, Snapshot
+from brace.server.stats import window_stats
 from brace.store.records import Deployment, Environment, Promotion
 
 
@@ -52,6 +54,41 @@ class Driven:
         )
 
 
+class StepHealth:
+    """The candidate's answers since its promotion's current step settled, from the
+    gateway's request counters (`counters.RequestCounters`): a snapshot is kept when a
+    step settles, and each tick compares the counters with it."""
+
+    def __init__(self, counters: RequestCounters | None) -> None:
+        self.counters = counters
+        self._since: dict[int, tuple[tuple[int, float], Snapshot]] = {}
+
+    def __call__(self, promotion: Promotion) -> Health | None:
+        if self.counters is None or promotion.step_settled_at is None:
+            self._since.pop(promotion.id, None)
+            return None
+        key = (promotion.step, promotion.step_settled_at)
+        now = self.counters.snapshot()
+        kept = self._since.get(promotion.id)
+        if kept is None or kept[0] != key:
+            self._since[promotion.id] = (key, now)
+            return None
+        before = kept[1]
+        seconds = now.time - before.time
+        candidate = window_stats(
+            before.of(promotion.candidate_id), now.of(promotion.candidate_id), seconds
+        )
+        previous_id = promotion.previous_id or ""
+        previous = window_stats(before.of(previous_id), now.of(previous_id), seconds)
+        return Health(candidate.requests, candidate.errors, candidate.p99, previous.p99)
+
+    def forget(self, active: Iterable[int]) -> None:
+        """Drop what is kept for promotions no longer in progress."""
+        keep = set(active)
+        for promotion_id in [i for i in self._since if i not in keep]:
+            del self._since[promotion_id]
+
+
 def drive(
     promotions: Iterable[Promotion],
     deployments: Mapping[str, Deployment],
@@ -60,6 +97,7 @@ def drive(
     recommendations: Mapping[str, int],
     now: float,
     progress_deadline: float,
+    health: Callable[[Promotion], Health | None] = lambda promotion: None,
 ) -> list[Driven]:
     """The driver's decision for every rolling promotion in progress. `now`: wall-clock
     seconds since the epoch; `side(deployment)` is the controller's view of one side
@@ -81,6 +119,7 @@ def drive(
             recommended=recommendations.get(promotion.previous_id, 0)
             + recommendations.get(promotion.candidate_id, 0),
             max_replica=environment.autoscaling.max_replica if environment else 1,
+            health=health(promotion),
         )
         outcome = advance(
             promotion, progress_of(promotion), seen, now, progress_deadline=progress_deadline
