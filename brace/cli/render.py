@@ -229,6 +229,8 @@ class PromotionFacts:
     rollout: RolloutView | None = None  # a rolling promotion's place in its plan
     previous_ready: int = 0
     candidate_ready: int = 0
+    step_traffic: tuple[dict[str, Any], dict[str, Any]] | None = None
+    """Both sides' request statistics over the current step (previous, candidate)."""
 
 
 def _promotion_rows(item: dict[str, Any], facts: PromotionFacts) -> list[tuple[str, Any]]:
@@ -275,7 +277,25 @@ def _rollout_rows(facts: PromotionFacts, percent: int) -> list[tuple[str, Any]]:
         ("previous replicas", f"{facts.previous_ready} ready / {view.previous_target} target"),
         ("candidate replicas", f"{facts.candidate_ready} ready / {view.candidate_target} target"),
         ("next step", then),
+        *(
+            [
+                ("previous: this step", _one_line(facts.step_traffic[0])),
+                ("candidate: this step", _one_line(facts.step_traffic[1])),
+            ]
+            if facts.step_traffic
+            else []
+        ),
     ]
+
+
+def _one_line(stats: dict[str, Any]) -> str:
+    """Requests, 5xx share and p50/p99 latency over a window, on one line."""
+    rate = stats["error_rate"]
+    errors = "no errors" if not stats["errors"] else f"{rate:.1%} errors"
+    return (
+        f"{stats['requests']} requests ({stats['request_rate']:.1f}/s), {errors}, "
+        f"p50 {duration(stats['p50_seconds'])}, p99 {duration(stats['p99_seconds'])}"
+    )
 
 
 def environment(item: dict[str, Any], facts: PromotionFacts) -> None:

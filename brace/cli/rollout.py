@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,7 +24,7 @@ from brace.store.statuses import PRODUCTION, PromotionStatus, RolloutAction
 
 if TYPE_CHECKING:
     from brace.cli.render import PromotionFacts
-    from brace.store import Store
+    from brace.store import Promotion, Store
 
 app = typer.Typer(help="Follow and steer an environment's promotion.", no_args_is_help=True)
 
@@ -35,7 +36,37 @@ def _environment_view(
     from brace.services.lookup import find_environment, find_model
 
     with store.read() as tx:
-        return environment_view(tx, find_environment(tx, find_model(tx, model), environment))
+        data, facts = environment_view(tx, find_environment(tx, find_model(tx, model), environment))
+        promotion = tx.latest_promotion(str(data["model_id"]), environment)
+    if facts.rollout is None or promotion is None or promotion.previous_id is None:
+        return data, facts
+    return data, replace(facts, step_traffic=_step_traffic(promotion))
+
+
+def _step_traffic(promotion: Promotion) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Both sides' requests since the current step began, from the running server's
+    counters; None when no server answers."""
+    from brace.apikey import api_key
+    from brace.errors import BraceError
+    from brace.home import brace_home
+    from brace.server.client import address, request_stats
+    from brace.server.paths import ServerPaths
+    from brace.server.state import read_record
+
+    home = brace_home()
+    if read_record(ServerPaths(home)) is None:
+        return None
+    since = promotion.step_settled_at or promotion.step_applied_at
+    window = min(600.0, max(1.0, time.time() - since))
+    where, key = address(home), api_key(home)
+    try:
+        assert promotion.previous_id is not None
+        return (
+            request_stats(where, key, promotion.previous_id, window),
+            request_stats(where, key, promotion.candidate_id, window),
+        )
+    except BraceError:
+        return None
 
 
 @app.command("status")
