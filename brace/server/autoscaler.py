@@ -38,6 +38,8 @@ class _Scale:
     status_seen: DeploymentStatus | None = None
     samples: deque[tuple[float, float]] = field(default_factory=deque)
     """(clock reading, requests in flight) over the window."""
+    average: float = 0.0
+    """The samples' average at the last recommendation."""
     arrivals: int = 0
 
 
@@ -84,21 +86,29 @@ class Autoscaler:
                 and scale.status_seen not in (None, DeploymentStatus.SCALED_TO_ZERO)
                 and scale.current > 0
             ):
-                scale.current, scale.lower_since = 0, None  # put to sleep (cleanup)
+                # Put to sleep (a rollout's cleanup or cancel): the demand it had while
+                # it served is not a reason to wake it; only new requests are.
+                scale.current, scale.lower_since = 0, None
+                scale.samples.clear()
             scale.status_seen = status
             window = scale.samples
             while window and window[0][0] < now - settings.autoscaling_window:
                 window.popleft()
             samples = [value for _, value in window]
+            scale.average = sum(samples) / len(samples) if samples else 0.0
             if awake(deployment):
                 samples.append(1.0)
             sizing = size(settings, samples, scale.current, scale.lower_since, now)
-            if awake(deployment) and sizing.replicas == 0:
-                sizing = size(settings, [1.0], scale.current, None, now)
             scale.current, scale.lower_since = sizing.replicas, sizing.lower_since
             known[deployment.id] = scale
         self._scales = known
         return {deployment_id: scale.current for deployment_id, scale in known.items()}
+
+    def average_in_flight(self, deployment_id: str) -> float:
+        """The deployment's requests in flight, averaged over its window at the last
+        `recommendations` (0 when unknown): its demand, before any min/max."""
+        scale = self._scales.get(deployment_id)
+        return scale.average if scale is not None else 0.0
 
     def hold(self, plans: Mapping[str, int]) -> None:
         """A rolling promotion sets these deployments' replicas (deployment id ->

@@ -532,6 +532,7 @@ class Controller:
             self.wall().timestamp(),
             self.progress_deadline,
             self.health,
+            self.autoscaler.average_in_flight,
         )
 
     def _side(self, deployment: Deployment | None) -> Side:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from brace.rollout.driver import Health, Outcome, Seen, advance, progress_columns, progress_of
 from brace.server.counters import RequestCounters, Snapshot
+from brace.server.sizing import wanted_by_demand
 from brace.server.stats import window_stats
-from brace.store.records import Deployment, Environment, Promotion
+from brace.store.records import AutoscalingSettings, Deployment, Environment, Promotion
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,14 @@ def drive(
     now: float,
     progress_deadline: float,
     health: Callable[[Promotion], Health | None] = lambda promotion: None,
+    demand: Callable[[str], float] = lambda deployment_id: 0.0,
 ) -> list[Driven]:
     """The driver's decision for every rolling promotion in progress. `now`: wall-clock
     seconds since the epoch; `side(deployment)` is the controller's view of one side
-    (None: the deployment is gone)."""
+    (None: the deployment is gone); `demand(deployment_id)`: its requests in flight,
+    averaged over its autoscaling window. The rollout's extra capacity follows the two
+    sides' combined demand, sized with the environment's settings (not their
+    `min_replica`, which the plan already covers)."""
     driven = []
     for promotion in promotions:
         if not promotion.rolling or promotion.previous_id is None or promotion.status.finished:
@@ -116,8 +121,10 @@ def drive(
             candidate_running=candidate.running,
             previous_replicas=recommendations.get(promotion.previous_id, 1),
             candidate_failure=candidate.failure,
-            recommended=recommendations.get(promotion.previous_id, 0)
-            + recommendations.get(promotion.candidate_id, 0),
+            recommended=wanted_by_demand(
+                environment.autoscaling if environment else AutoscalingSettings(),
+                demand(promotion.previous_id) + demand(promotion.candidate_id),
+            ),
             max_replica=environment.autoscaling.max_replica if environment else 1,
             health=health(promotion),
         )

@@ -109,3 +109,20 @@ def test_stopped_and_deleted_deployments_are_forgotten() -> None:
     gateway.counts["d"] = (5, 5)
     autoscaler.sample()  # not tracked any more: ignored
     assert autoscaler.recommendations([], _never) == {}
+
+
+def test_put_to_sleep_after_serving_it_is_not_woken_by_its_old_demand() -> None:
+    """A rollout's cleanup puts the previous deployment to sleep right after it served:
+    the load it had is not a reason to wake it again."""
+    autoscaler, gateway = _autoscaler()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (2, 50)
+    autoscaler.sample()
+    assert autoscaler.recommendations([_deployment()], _never) == {"d": 3}
+    assert autoscaler.average_in_flight("d") == 2.0
+    gateway.counts["d"] = (0, 50)
+    asleep = _deployment(D.SCALED_TO_ZERO)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    gateway.now = 0.5
+    autoscaler.sample()  # nothing new arrived
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}

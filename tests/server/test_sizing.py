@@ -111,7 +111,8 @@ def test_properties_of_one_step(
         assert result.replicas == 0  # asleep stays asleep without demand
     if current <= settings.max_replica and result.replicas < current:
         # Never scales down before the delay, never by more than half (at least one).
-        assert lower_since is not None and now - lower_since >= settings.scale_down_delay
+        since = now if lower_since is None else lower_since
+        assert now - since >= settings.scale_down_delay
         assert current - result.replicas <= max(1, current // 2)
     if result.replicas >= current:
         assert result.lower_since is None or result.replicas == current
