@@ -81,10 +81,9 @@ class Autoscaler:
             scale = self._scales.get(deployment.id) or self._first_sight(deployment)
             settings = deployment.autoscaling
             status = deployment.status
-            if (
-                status is DeploymentStatus.SCALED_TO_ZERO
-                and scale.status_seen not in (None, DeploymentStatus.SCALED_TO_ZERO)
-                and scale.current > 0
+            if status is DeploymentStatus.SCALED_TO_ZERO and scale.status_seen not in (
+                None,
+                DeploymentStatus.SCALED_TO_ZERO,
             ):
                 # Put to sleep (a rollout's cleanup or cancel): the demand it had while
                 # it served is not a reason to wake it; only new requests are.

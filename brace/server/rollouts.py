@@ -36,8 +36,10 @@ class Driven:
     outcome: Outcome
 
     def plans(self) -> dict[str, int]:
-        """Replica targets by deployment id, while the rollout goes on."""
-        if self.outcome.finished or self.promotion.previous_id is None:
+        """Replica targets by deployment id, while the rollout goes on and in the tick
+        it ends (so nothing wakes in between; from the next tick the cleanup's status
+        and the autoscaler decide)."""
+        if self.promotion.previous_id is None:
             return {}
         return {
             self.promotion.previous_id: self.outcome.previous,
