@@ -144,22 +144,19 @@ def server_command(
       brace server --port 8765 --max-body-size 1GiB
     """
     from brace.server.client import DEFAULT_HOST, DEFAULT_PORT
-    from brace.server.main import run_server
+    from brace.server.main import ServerOptions, run_server
 
     try:
         body = parse_size(max_body_size)
     except ValueError as error:
         raise UsageError(f"--max-body-size: {error}") from None
-    limits = replace(Limits(), max_body_bytes=body, header_timeout=header_timeout)
-    run_server(
-        brace_home(),
-        host or DEFAULT_HOST,
-        port or DEFAULT_PORT,
-        limits,
-        allowed_host or (),
-        hold_timeout,
-        inference_key,
+    options = ServerOptions(
+        limits=replace(Limits(), max_body_bytes=body, header_timeout=header_timeout),
+        allowed_hosts=tuple(allowed_host or ()),
+        hold_timeout=hold_timeout,
+        inference_key=inference_key,
     )
+    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, options)
 
 
 def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text) -> None:

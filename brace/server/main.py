@@ -13,7 +13,8 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -50,18 +51,22 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def serve(
-    home: Path,
-    host: str,
-    port: int,
-    limits: Limits = Limits(),
-    allowed_hosts: Iterable[str] = (),
-    hold_timeout: float = 120.0,
-    inference_key: bool = True,
-) -> None:
-    """Serve until SIGTERM or SIGINT. `hold_timeout`: seconds a request waits for a
-    deployment to start or wake before it is answered 504. `inference_key`: inference
-    paths ask for the API key, as on Baseten (the management API always does)."""
+@dataclass(frozen=True)
+class ServerOptions:
+    """`brace server`'s options (docs/cli.md): the gateway's bounds, the names it
+    accepts in the Host header besides loopback and localhost, how long a request
+    waits (seconds) for a deployment to start or wake before 504, and whether
+    inference paths ask for the API key, as on Baseten (the management API always
+    does)."""
+
+    limits: Limits = field(default_factory=Limits)
+    allowed_hosts: tuple[str, ...] = ()
+    hold_timeout: float = 120.0
+    inference_key: bool = True
+
+
+async def serve(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:
+    """Serve until SIGTERM or SIGINT."""
     paths = ServerPaths(home)
     running = read_record(paths)
     if running is not None and running.pid != os.getpid():
@@ -74,10 +79,10 @@ async def serve(
     gateway = Gateway(
         RoutingTable(),
         internal_uds=str(paths.internal_socket),
-        hold_timeout=hold_timeout,
-        limits=limits,
-        allowed_hosts=allowed_hosts,
-        api_key=key if inference_key else None,
+        hold_timeout=options.hold_timeout,
+        limits=options.limits,
+        allowed_hosts=options.allowed_hosts,
+        api_key=key if options.inference_key else None,
     )
     controller = Controller(
         db,
@@ -136,13 +141,5 @@ async def serve(
         print("brace server stopped", flush=True)
 
 
-def run_server(
-    home: Path,
-    host: str,
-    port: int,
-    limits: Limits = Limits(),
-    allowed_hosts: Iterable[str] = (),
-    hold_timeout: float = 120.0,
-    inference_key: bool = True,
-) -> None:
-    uvloop.run(serve(home, host, port, limits, allowed_hosts, hold_timeout, inference_key))
+def run_server(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:
+    uvloop.run(serve(home, host, port, options))
