@@ -59,7 +59,12 @@ class Autoscaler:
                 continue
             arrived = arrivals != scale.arrivals
             scale.arrivals = arrivals
-            scale.samples.append((now, max(float(in_flight), 1.0 if arrived else 0.0)))
+            if scale.current == 0:
+                # Asleep: only a new request wakes it, not the last ones of replicas
+                # that are draining.
+                scale.samples.append((now, 1.0 if arrived else 0.0))
+            else:
+                scale.samples.append((now, max(float(in_flight), 1.0 if arrived else 0.0)))
 
     def wake(self, deployment_id: str) -> None:
         """Demand from outside a request count: one request in flight, now."""

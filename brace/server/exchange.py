@@ -53,6 +53,7 @@ class Exchange:
         "pending",
         "pending_size",
         "pool",
+        "redirected",
         "replay",
         "replay_size",
         "request_complete",
@@ -104,6 +105,9 @@ class Exchange:
         self.replay: list[bytes] | None = None
         self.replay_size = 0
         self.retried = False
+        """Sent again on a fresh connection after a pooled one failed."""
+        self.redirected = False
+        """Sent to another replica after its own could not be reached (it died)."""
         self.response_started = False
         self.status = 0
         """The response's status once its head is known (0 before)."""

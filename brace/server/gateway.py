@@ -407,8 +407,10 @@ class Gateway:
 
     def _connect_failed(self, ex: Exchange, path: str, error: OSError) -> None:
         log.warning("cannot connect to replica %s: %s", path, error)
-        if not ex.retried and ex.deployment_id is not None:
-            ex.retried = True
+        if not ex.redirected and ex.deployment_id is not None:
+            # Nothing was sent: another replica of the deployment can take it, also
+            # after a pooled connection to this one failed (the replica died).
+            ex.redirected = True
             route = self._table.deployments.get(ex.deployment_id)
             others = tuple(p for p in route.upstreams if p != path) if route else ()
             if others:

@@ -126,3 +126,19 @@ def test_put_to_sleep_after_serving_it_is_not_woken_by_its_old_demand() -> None:
     gateway.now = 0.5
     autoscaler.sample()  # nothing new arrived
     assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+
+
+def test_asleep_only_new_requests_wake_it_not_draining_ones() -> None:
+    autoscaler, gateway = _autoscaler()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (1, 7)
+    autoscaler.sample()
+    asleep = _deployment(D.SCALED_TO_ZERO)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    for tick in range(1, 4):  # a request still finishing on a draining replica
+        gateway.now = tick * 0.1
+        autoscaler.sample()
+        assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    gateway.counts["d"] = (1, 8)  # a new one
+    autoscaler.sample()
+    assert autoscaler.recommendations([asleep], _never)["d"] >= 1
