@@ -107,7 +107,13 @@ def on_a_small_disk(mount: Path, script: str, size_kib: int = 2048) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "MNT": str(mount), "BRACE_HOME": str(mount / "home")},
+        # Commands only record: no server is started (nor found on the default port).
+        env={
+            **os.environ,
+            "MNT": str(mount),
+            "BRACE_HOME": str(mount / "home"),
+            "BRACE_AUTOSTART": "0",
+        },
         timeout=120,
     )
     assert "Traceback" not in done.stdout, done.stdout
