@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,9 +211,14 @@ def percentile(wrk_output: str, which: str) -> float:
     return _micros(match.group(1))
 
 
-def wrk(url: str, concurrency: int, duration: int, script: Path) -> tuple[int, float, str]:
-    """Run wrk; returns (requests, requests/s, raw output)."""
+def wrk(
+    url: str, concurrency: int, duration: int, script: Path, headers: Sequence[str] = ()
+) -> tuple[int, float, str]:
+    """Run wrk (`headers`: "Name: value" lines to add); returns (requests, requests/s,
+    raw output)."""
     command = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
     command += ["--timeout", "5s", "-s", str(script), url]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output or "Socket errors" in output:

@@ -1,5 +1,5 @@
 """`python -m brace` runs the CLI."""
 
-from brace.cli.app import main
+from brace.cli.start import main
 
 main()

@@ -57,3 +57,18 @@ def test_a_reaped_process_is_gone(child: subprocess.Popen[bytes]) -> None:
     child.wait()
 
     assert not is_same_process(child.pid, started)
+
+
+def test_proc_reads_what_psutil_reads(child: subprocess.Popen[bytes]) -> None:
+    """On Linux `is_same_process` reads /proc without psutil: the same start time to the
+    bit, so records written with psutil's value are recognised."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/proc is Linux's")
+    from brace.processes import _proc_stat
+
+    found = _proc_stat(child.pid)
+    assert found is not None
+    state, started = found
+    assert state in ("R", "S")  # running or asleep
+    assert started == psutil.Process(child.pid).create_time()
+    assert _proc_stat(2**22 + 12345) is None  # above the largest pid: no such process

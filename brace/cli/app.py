@@ -29,6 +29,7 @@ from brace.cli.failures import (
     report_usage,
     requested_output,
 )
+from brace.cli.lazy import command_for
 from brace.errors import BraceError, ExitCode
 
 app = typer.Typer(
@@ -90,7 +91,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     session.output = requested_output(sys.argv[1:])
     try:
-        result = app(standalone_mode=False)
+        result = command_for(app, sys.argv[1:])(standalone_mode=False)
     except Interrupted as error:
         report_interrupt(error)
         sys.exit(error.exit_code)

@@ -15,17 +15,15 @@ import json
 import sys
 from collections.abc import Callable
 from enum import Enum, StrEnum
-from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from brace.cli import text as _text
 from brace.errors import BraceError, UsageError
 from brace.home import brace_home
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from brace.store import Store
 
 
@@ -102,23 +100,6 @@ def confirm(what: str, yes: bool) -> None:
         raise BraceError("nothing was deleted")
 
 
-@cache
-def stdout() -> Console:
-    import rich.console
-
-    # Not a terminal (a pipe, a file, a test): do not wrap tables at 80 columns.
-    return rich.console.Console(
-        highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200
-    )
-
-
-@cache
-def stderr() -> Console:
-    import rich.console
-
-    return rich.console.Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def server_running() -> bool:
     """Whether a brace server runs for this home (its record names a live process)."""
     from brace.server.paths import ServerPaths
@@ -152,22 +133,22 @@ def emit(data: Any, text: Callable[[], None] | str, *, stream: bool = False) -> 
         sys.stdout.write(json.dumps(data, indent=None if stream else 2) + "\n")
         sys.stdout.flush()
     elif isinstance(text, str):
-        stdout().print(text, markup=False)
+        _text.out(text)
     else:
         text()
 
 
 def line(text: str) -> None:
     """One line of text-mode output."""
-    stdout().print(text, markup=False)
+    _text.out(text)
 
 
 def note(message: str) -> None:
-    stderr().print(message, markup=False)
+    _text.err(message)
 
 
 def warn(message: str) -> None:
-    stderr().print(f"warning: {message}", style="yellow", markup=False)
+    _text.err(f"warning: {message}", "yellow")
 
 
 def wait_and_report(wait: Callable[[Callable[[str], None]], object], deployment_id: str) -> None:

@@ -21,7 +21,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from brace.cli.common import Output, session, stderr
+from brace.cli import text
+from brace.cli.common import Output, session
 from brace.cli.hints import hint_for
 from brace.errors import BraceError, ExitCode, UsageError
 
@@ -82,9 +83,9 @@ def report(error: BraceError) -> None:
         body = {"error": error.message, **({"hint": hint} if hint else {})}
         sys.stdout.write(json.dumps(body) + "\n")
         sys.stdout.flush()
-    stderr().print(f"Error: {error.message}", style="red", markup=False)
+    text.err(f"Error: {error.message}", "red")
     if hint:
-        stderr().print(f"Hint: {hint}", markup=False)
+        text.err(f"Hint: {hint}")
 
 
 def report_interrupt(error: Interrupted) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -115,16 +114,19 @@ def answer_error(status: int, body: bytes, target: Target) -> BraceError:
     return ServerError(message, logs)
 
 
-@dataclass
 class _Answer:
     """The answer as it arrives. For people it streams to stdout; with -o json it is kept
-    and printed whole (a stream's text becomes one JSON string)."""
+    and printed whole (a stream's text becomes one JSON string).
 
-    streaming: bool
-    status: int = 0
-    size: int = 0
-    last: bytes = b""
-    kept: list[bytes] = field(default_factory=list)
+    A plain class, not a dataclass: every `brace` command imports this module, and a
+    dataclass costs its methods' compilation at each start."""
+
+    def __init__(self, streaming: bool) -> None:
+        self.streaming = streaming
+        self.status = 0
+        self.size = 0
+        self.last = b""
+        self.kept: list[bytes] = []
 
     def on_chunk(self, status: int, chunk: bytes) -> None:
         self.status = status

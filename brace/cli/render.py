@@ -1,6 +1,7 @@
-"""Text renderings for people: Rich tables and key/value views of API-shaped dicts.
+"""Text renderings for people: tables and key/value views of API-shaped dicts.
 
-They take the same dicts that `-o json` prints, so text and JSON never disagree.
+They take the same dicts that `-o json` prints, so text and JSON never disagree. Cells
+are shown as typed (a name like "x[bold]y" is not markup); text.py writes them.
 """
 
 from __future__ import annotations
@@ -9,29 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from brace.cli.common import stdout
+from brace.cli import text
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from brace.rollout.view import RolloutView
-
-
-def _table(*columns: str) -> Table:
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in columns:
-        table.add_column(column)
-    return table
-
-
-def _add_row(table: Table, *cells: str) -> None:
-    """Add cells as plain text: names like "x[bold]y" are shown as typed, not as markup."""
-    from rich.text import Text
-
-    table.add_row(*(Text(cell) for cell in cells))
-
 
 _FINISHED = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -47,40 +29,44 @@ def deployments(
 ) -> None:
     """`wanted`: the autoscaler's recommended replicas, by deployment id."""
     if not items:
-        stdout().print("No deployments. Create one with `brace push DIR`.", markup=False)
+        text.out("No deployments. Create one with `brace push DIR`.")
         return
-    table = _table("MODEL", "ID", "NAME", "ENVIRONMENT", "STATUS", "REPLICAS", "WANTED", "CREATED")
+    header = ("MODEL", "ID", "NAME", "ENVIRONMENT", "STATUS", "REPLICAS", "WANTED", "CREATED")
+    rows = []
     for item in items:
-        _add_row(
-            table,
-            model_names.get(item["model_id"], item["model_id"]),
-            item["id"],
-            item["name"],
-            _role(item),
-            item["status"],
-            str(item["active_replica_count"]),
-            str(wanted.get(item["id"], 0)),
-            item["created_at"][:16].replace("T", " "),
+        rows.append(
+            (
+                model_names.get(item["model_id"], item["model_id"]),
+                item["id"],
+                item["name"],
+                _role(item),
+                item["status"],
+                str(item["active_replica_count"]),
+                str(wanted.get(item["id"], 0)),
+                item["created_at"][:16].replace("T", " "),
+            )
         )
-    stdout().print(table)
+    text.table(header, rows)
 
 
 def models(items: list[dict[str, Any]]) -> None:
     if not items:
-        stdout().print("No models. Create one with `brace push DIR`.", markup=False)
+        text.out("No models. Create one with `brace push DIR`.")
         return
-    table = _table("ID", "NAME", "DEPLOYMENTS", "PRODUCTION", "DEVELOPMENT", "CREATED")
+    header = ("ID", "NAME", "DEPLOYMENTS", "PRODUCTION", "DEVELOPMENT", "CREATED")
+    rows = []
     for item in items:
-        _add_row(
-            table,
-            item["id"],
-            item["name"],
-            str(item["deployments_count"]),
-            item["production_deployment_id"] or "-",
-            item["development_deployment_id"] or "-",
-            item["created_at"][:16].replace("T", " "),
+        rows.append(
+            (
+                item["id"],
+                item["name"],
+                str(item["deployments_count"]),
+                item["production_deployment_id"] or "-",
+                item["development_deployment_id"] or "-",
+                item["created_at"][:16].replace("T", " "),
+            )
         )
-    stdout().print(table)
+    text.table(header, rows)
 
 
 def _promotion_cell(promotion: dict[str, Any] | None) -> str:
@@ -92,20 +78,22 @@ def _promotion_cell(promotion: dict[str, Any] | None) -> str:
 
 
 def environments(items: list[dict[str, Any]]) -> None:
-    table = _table("NAME", "CURRENT DEPLOYMENT", "PROMOTION", "ROLLING", "REPLICAS")
+    header = ("NAME", "CURRENT DEPLOYMENT", "PROMOTION", "ROLLING", "REPLICAS")
+    rows = []
     for item in items:
         current = item["current_deployment"]
         promotion = item["in_progress_promotion"]
         settings = item["autoscaling_settings"]
-        _add_row(
-            table,
-            item["name"],
-            f"{current['name']} ({current['id']})" if current else "-",
-            _promotion_cell(promotion),
-            "yes" if item["promotion_settings"]["rolling_deploy"] else "no",
-            f"{settings['min_replica']}-{settings['max_replica']}",
+        rows.append(
+            (
+                item["name"],
+                f"{current['name']} ({current['id']})" if current else "-",
+                _promotion_cell(promotion),
+                "yes" if item["promotion_settings"]["rolling_deploy"] else "no",
+                f"{settings['min_replica']}-{settings['max_replica']}",
+            )
         )
-    stdout().print(table)
+    text.table(header, rows)
 
 
 # Settings as people read them: (label, unit) by the API's key, in the API's order.
@@ -156,26 +144,12 @@ Section = tuple[str, list[tuple[str, str]]]
 
 def details(title: str, rows: list[tuple[str, Any]], sections: Sequence[Section] = ()) -> None:
     """A title, key/value rows, then titled sections of indented rows."""
-    stdout().print(details_table(title, rows, sections))
-
-
-def details_table(
-    title: str, rows: list[tuple[str, Any]], sections: Sequence[Section] = ()
-) -> Table:
-    """What `details` prints, as one renderable (redrawn in place by --watch)."""
-    table = _table("", "")
-    table.title = title
-    table.title_justify = "left"
-    table.title_style = "bold"
-    table.show_header = False
-    for key, value in rows:
-        _add_row(table, key, shown(value))
+    text.out(title, "bold")
+    lines = [(key, shown(value)) for key, value in rows]
     for heading, section in sections:
-        _add_row(table, "", "")
-        _add_row(table, heading, "")
-        for key, value in section:
-            _add_row(table, f"  {key}", value)
-    return table
+        lines += [("", ""), (heading, "")]
+        lines += [(f"  {key}", value) for key, value in section]
+    text.table(None, lines)
 
 
 def deployment(item: dict[str, Any], wanted: int, traffic: dict[str, Any] | str) -> None:
@@ -299,12 +273,8 @@ def _one_line(stats: dict[str, Any]) -> str:
 
 
 def environment(item: dict[str, Any], facts: PromotionFacts) -> None:
-    stdout().print(environment_table(item, facts))
-
-
-def environment_table(item: dict[str, Any], facts: PromotionFacts) -> Table:
     current = item["current_deployment"]
-    return details_table(
+    details(
         f"Environment {item['name']}",
         [
             ("model", facts.model_name),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import time
 from dataclasses import replace
@@ -115,16 +117,22 @@ def _follow_live(
     store: Store, model: str | None, environment: str, interval: float
 ) -> dict[str, Any]:
     """Redraw the status in place until the promotion ends; its last state."""
+    from rich.console import Console
     from rich.live import Live
+    from rich.text import Text
 
-    from brace.cli.common import stdout
+    def view(data: dict[str, Any], facts: PromotionFacts) -> Text:
+        shown = io.StringIO()
+        with contextlib.redirect_stdout(shown):
+            render.environment(data, facts)
+        return Text(shown.getvalue().rstrip("\n"))
 
     data, facts = _environment_view(store, model, environment)
-    with Live(render.environment_table(data, facts), console=stdout(), auto_refresh=False) as live:
+    with Live(view(data, facts), console=Console(highlight=False), auto_refresh=False) as live:
         while not _ended(data):
             time.sleep(interval)
             data, facts = _environment_view(store, model, environment)
-            live.update(render.environment_table(data, facts), refresh=True)
+            live.update(view(data, facts), refresh=True)
     return data
 
 

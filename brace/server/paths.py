@@ -11,11 +11,9 @@ first, a symlink, or one that others may write to is refused, never used.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +56,9 @@ class ServerPaths:
         inside = ensure_private_dir(self.home) / "sockets"
         if fits_socket_path(inside):
             return private_dir(inside, f"Remove {inside}; brace creates it again.")
+        import hashlib  # here, as tempfile: `brace` commands import this module
+        import tempfile
+
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:10]
         base = (self.temp or Path(tempfile.gettempdir())) / f"brace-{os.getuid()}"
         hint = (

@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
-import tempfile
 from dataclasses import asdict, dataclass
 
 from brace.errors import ServerError
@@ -44,11 +42,15 @@ class ServerRecord:
 
 def new_server_id() -> str:
     """A fresh server identity: 128 random bits, as hex."""
+    import secrets  # here, as tempfile: `brace` commands read records, never write them
+
     return secrets.token_hex(16)
 
 
 def write_record(paths: ServerPaths, record: ServerRecord) -> None:
     """Write atomically (temp file + rename), readable only by the owner."""
+    import tempfile
+
     try:
         fd, temporary = tempfile.mkstemp(prefix=".server-", dir=paths.home)
         try:

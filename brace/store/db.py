@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
-import string
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields, replace
@@ -47,7 +45,7 @@ from brace.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_FILE = "brace.db"
 BUSY_TIMEOUT_MS = 30_000
-_ID_ALPHABET = string.ascii_lowercase + string.digits
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def utc_now() -> datetime:
@@ -61,6 +59,8 @@ def stamp(moment: datetime) -> str:
 
 def new_id() -> str:
     """A short random id like Baseten's (8 lowercase letters and digits)."""
+    import secrets  # here: it loads OpenSSL's hashes, which reading the store never needs
+
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 

@@ -23,7 +23,6 @@ import errno
 import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -125,6 +124,8 @@ def create_state_file(path: Path, initialize: Callable[[sqlite3.Connection], Non
     then hard-linked to `path`: there is never a moment where `path` exists but is
     incomplete, so an empty `path` can only mean damage.
     """
+    import tempfile  # here: only a new home makes its file; reading needs no temp files
+
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-new-", dir=path.parent)
     os.close(fd)
     try:

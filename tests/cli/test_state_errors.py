@@ -107,6 +107,7 @@ def on_a_small_disk(mount: Path, script: str, size_kib: int = 2048) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Commands only record: no server is started (nor found on the default port).
         env={
             **os.environ,
             "MNT": str(mount),

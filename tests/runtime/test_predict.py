@@ -66,7 +66,8 @@ from starlette.requests import Request
 class Model:
     async def predict(self, request: Request):
         body = await request.body()
-        return {"body": body.decode(), "header": request.headers.get("x-test")}
+        return {"body": body.decode(), "header": request.headers.get("x-test"),
+                "path_params": request.path_params, "app": type(request.app).__name__}
 """
 
 INPUTS_AND_REQUEST = """\
@@ -172,7 +173,40 @@ def test_request_only_predict_gets_the_raw_request(replicas: dict[str, Replica])
     reply = replicas["request_only"].request(
         "POST", "/v1/models/model:predict", body, {"x-test": "yes"}
     )
-    assert (reply.status, reply.json()) == (200, {"body": "not json at all", "header": "yes"})
+    assert reply.status == 200
+    assert reply.json() == {
+        "body": "not json at all",
+        "header": "yes",
+        "path_params": {"model_name": "model"},
+        "app": "Starlette",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        pytest.param("/v1/models/model:predict", {"model_name": "model"}, id="answered first"),
+        pytest.param("/v1/models/other:predict", {"model_name": "other"}, id="through Starlette"),
+        pytest.param("/invocations", {}, id="an alias"),
+    ],
+)
+def test_every_predict_path_gets_the_request_starlette_would_give(
+    replicas: dict[str, Replica], path: str, params: dict[str, str]
+) -> None:
+    reply = replicas["request_only"].request("POST", path, b"{}", {})
+    assert (reply.status, reply.json()["path_params"], reply.json()["app"]) == (
+        200,
+        params,
+        "Starlette",
+    )
+
+
+def test_a_get_of_the_predict_path_still_goes_through_starlette(
+    replicas: dict[str, Replica],
+) -> None:
+    # Starlette's readiness route `/v1/models/{model_name}` matches "model:predict".
+    reply = replicas["request_only"].request("GET", "/v1/models/model:predict", b"", {})
+    assert (reply.status, reply.json()) == (200, {"name": "model", "ready": True})
 
 
 def test_inputs_and_request_predict(replicas: dict[str, Replica]) -> None:
