@@ -28,7 +28,8 @@ measures: start to first predict (spawn until a predict answers 200, polled ever
 target's processes meanwhile (psutil), p50 latency at concurrency 1, and RSS after the
 runs; then stops it. A first round warms the bytecode and page caches and is not
 counted. Prints the medians over rounds, then ratios taken within each round (paired)
-and their median.
+and their median: brace's replica and gateway against Truss's server and against the
+bare Starlette app.
 
 Usage: python bench/truss_server.py [--rounds N] [--duration S] [--truss SPEC] [--keep DIR]
 (needs wrk, and pip access to the truss wheel and its server's dependencies)
@@ -419,7 +420,12 @@ def report(rounds: list[Round]) -> None:
         "start": lambda s: s.start_ms,
         "RSS": lambda s: s.rss_mb,
     }
-    pairs = (("replica", "truss"), ("gateway", "truss"), ("gateway", "starlette"))
+    pairs = (
+        ("replica", "truss"),
+        ("gateway", "truss"),
+        ("replica", "starlette"),
+        ("gateway", "starlette"),
+    )
     print("\nratios (each taken within a round, then the median over rounds)")
     print(f"{'':40}" + "".join(f"{m:>11}" for m in metrics))
     for kind in KINDS:

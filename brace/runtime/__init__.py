@@ -7,8 +7,8 @@ or the store) because every scale-up and every wake from zero pays for it.
 Modules, in the order a request meets them:
   main        argument parsing and logging; the process entry point
   server      uvicorn on uvloop + httptools; loads the model once the socket is up
-  app         the Starlette routes: liveness, readiness, predict (and Truss's other
-              routes), reload, environment
+  app         predict on its own path first, then the Starlette routes: liveness,
+              readiness, predict (and Truss's other routes), reload, environment
   pipeline    preprocess -> predict -> postprocess, predict_concurrency, result kinds,
               the answers to model errors
   payloads    request bodies into inputs (JSON, pydantic), results into JSON bodies

@@ -2,7 +2,9 @@
 
 Rows become frozen dataclasses here, and nowhere else; everything above the store
 works with these values, never with sqlite rows. Settings objects carry Baseten's
-defaults and convert to and from the JSON shapes of the management API.
+defaults and convert to and from the JSON shapes of the management API. Every class has
+a docstring: without one, `dataclass` computes a signature for it at import, and every
+`brace` command that reads the store imports this module.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AutoscalingSettings:
+    """A deployment's `autoscaling_settings`, with Baseten's defaults."""
+
     min_replica: int = 0
     max_replica: int = 1
     autoscaling_window: int = 60
@@ -52,6 +56,8 @@ DEVELOPMENT_AUTOSCALING = AutoscalingSettings(min_replica=0, max_replica=1)
 
 @dataclass(frozen=True)
 class RollingDeployConfig:
+    """How a rolling promotion moves replicas (`rolling_deploy_config`)."""
+
     max_surge_percent: int = 10
     max_unavailable_percent: int = 0
     stabilization_time_seconds: int = 0
@@ -80,6 +86,8 @@ class AutomaticRollback:
 
 @dataclass(frozen=True)
 class PromotionSettings:
+    """An environment's `promotion_settings`, with Baseten's defaults."""
+
     rolling_deploy: bool = False
     rolling_deploy_config: RollingDeployConfig = field(default_factory=RollingDeployConfig)
     promotion_cleanup_strategy: CleanupStrategy = CleanupStrategy.SCALE_TO_ZERO
@@ -107,6 +115,8 @@ class PromotionSettings:
 
 @dataclass(frozen=True)
 class Model:
+    """A model: its deployments and environments refer to it by id."""
+
     id: str
     name: str
     created_at: str
@@ -114,6 +124,8 @@ class Model:
 
 @dataclass(frozen=True)
 class Deployment:
+    """One deployment of a model: the development one, or a published one."""
+
     id: str
     model_id: str
     name: str
@@ -133,6 +145,8 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Environment:
+    """A named environment of a model and the deployment it serves."""
+
     model_id: str
     name: str
     created_at: str
@@ -157,6 +171,8 @@ class ReplicaProcess:
 
 @dataclass(frozen=True)
 class Promotion:
+    """A promotion of a candidate deployment into an environment."""
+
     id: int
     model_id: str
     environment: str
