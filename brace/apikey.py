@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from brace.errors import StateError
@@ -39,20 +40,33 @@ def api_key(home: Path) -> str:
         raise _unusable(path, error) from None
     try:
         ensure_private_dir(home)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return _read(path)
+        return _create(path)
     except OSError as error:
         raise _unusable(path, error) from None
+
+
+def _create(path: Path) -> str:
+    """Make the key file whole or not at all: a private temporary file, linked into place.
+
+    A racing process either wins the link (and every caller reads its key) or finds the
+    finished file; nobody ever reads a file that is still being written."""
     key = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w") as file:
-        file.write(key + "\n")
-    return key
+    fd, temporary = tempfile.mkstemp(prefix=".api_key.", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(key + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process made it first: use theirs
+            return _read(path)
+        return key
+    finally:
+        os.unlink(temporary)
 
 
 def _read(path: Path) -> str:
     key = read_text_limited(path, _MAX_KEY_FILE).strip()
-    if not key:  # a file another process is writing right now, or one emptied by hand
+    if not key:  # emptied by hand
         raise StateError(f"{path}: the API key file is empty", "Delete it to make a new key.")
     return key
 

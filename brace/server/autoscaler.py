@@ -94,6 +94,9 @@ class Autoscaler:
                 # it served is not a reason to wake it; only new requests are.
                 scale.current, scale.lower_since = 0, None
                 scale.samples.clear()
+                # Requests routed to it before it was put to sleep (the last ones of
+                # its traffic share) are not new ones either.
+                scale.arrivals = self.load().get(deployment.id, (0, scale.arrivals))[1]
             scale.status_seen = status
             window = scale.samples
             while window and window[0][0] < now - settings.autoscaling_window:

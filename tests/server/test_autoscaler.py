@@ -142,3 +142,17 @@ def test_asleep_only_new_requests_wake_it_not_draining_ones() -> None:
     gateway.counts["d"] = (1, 8)  # a new one
     autoscaler.sample()
     assert autoscaler.recommendations([asleep], _never)["d"] >= 1
+
+
+def test_requests_routed_to_it_before_it_was_put_to_sleep_do_not_wake_it() -> None:
+    autoscaler, gateway = _autoscaler()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (1, 10)
+    autoscaler.sample()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (0, 12)  # two more arrived just before the cleanup
+    asleep = _deployment(D.SCALED_TO_ZERO)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    gateway.now = 0.1
+    autoscaler.sample()
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
