@@ -153,13 +153,17 @@ def brace_cli(env: dict[str, str], *args: str) -> dict[str, object]:
 def _post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request("POST", path, body=body)
+        connection.request("POST", path, body=body, headers=AUTH)
         response = connection.getresponse()
         return response.status, response.read()
     except OSError:
         return 0, b""
     finally:
         connection.close()
+
+
+KEY = "bench-key"
+AUTH = {"Authorization": f"Api-Key {KEY}"}
 
 
 class SleepingDeployment:
@@ -272,6 +276,7 @@ def main() -> None:
         env = {
             **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
             "PYTHONPYCACHEPREFIX": str(workdir / "pycache"),
+            "BRACE_API_KEY": KEY,
         }
         path = str(workdir / "bench.sock")
         # Warm the bytecode cache first: the server's replicas use it too.
