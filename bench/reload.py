@@ -61,6 +61,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+KEY = "bench-key"
+
+
 @dataclass
 class Target:
     """One server under test: where predict is, and what to write for a version."""
@@ -72,6 +75,7 @@ class Target:
     template: str
     watcher_pid: int = 0
     log: Path | None = None  # brace watch's JSON events
+    headers: dict[str, str] = field(default_factory=dict)
     samples: list[float] = field(default_factory=list)
     requests: int = 0
     failed: int = 0
@@ -95,7 +99,8 @@ class Client:
         if self.connection is None:
             self.connection = http.client.HTTPConnection("127.0.0.1", self.target.port, timeout=30)
         try:
-            self.connection.request("POST", self.target.path, body=b"{}")
+            target = self.target
+            self.connection.request("POST", target.path, body=b"{}", headers=target.headers)
             response = self.connection.getresponse()
             body = response.read()
             ok = response.status == 200
@@ -171,9 +176,10 @@ def start_brace(root: Path, env: dict[str, str], stack: contextlib.ExitStack) ->
         "/model/hello/development/predict",
         truss / "model" / "model.py",
         MODEL,
+        headers={"Authorization": f"Api-Key {KEY}"},
     )
     target.source.write_text(MODEL.format(version=0))
-    env = {**env, "BRACE_HOME": str(home), "BRACE_PORT": str(port)}
+    env = {**env, "BRACE_HOME": str(home), "BRACE_PORT": str(port), "BRACE_API_KEY": KEY}
     home.mkdir()
     server = subprocess.Popen(
         [sys.executable, "-m", "brace", "server", "--port", str(port)],
