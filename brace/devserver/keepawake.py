@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from brace.devserver.background import BackgroundThread
 from brace.errors import BraceError
 
 if TYPE_CHECKING:
     from brace.store import Store
 
 
-class KeepAwake:
+class KeepAwake(BackgroundThread):
     def __init__(
         self,
         home: Path,
@@ -35,12 +34,11 @@ class KeepAwake:
     ) -> None:
         """`lease` and `renew` in seconds; `deployment_id` is asked at each renewal
         (the watch re-creates a deleted development deployment)."""
+        super().__init__("brace-keep-awake", join_timeout=5)
         self.home = home
         self.deployment_id = deployment_id
         self.lease = lease
         self.renew = renew
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="brace-keep-awake", daemon=True)
 
     def _run(self) -> None:
         from brace.store import Store
@@ -55,16 +53,3 @@ class KeepAwake:
         # A busy or missing store only costs this renewal; the lease outlives a few.
         with contextlib.suppress(BraceError, sqlite3.Error), store.transaction() as tx:
             tx.keep_awake(self.deployment_id(), seconds)
-
-    def __enter__(self) -> KeepAwake:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)

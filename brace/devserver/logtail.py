@@ -17,8 +17,8 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
+from brace.devserver.background import BackgroundThread
 from brace.logs import RECORD, LogTail
 
 # The replica's log records: "2026-01-02T03:04:05.678+01:00 INFO [r1] brace.runtime: ..."
@@ -53,7 +53,7 @@ class ReloadRecords:
         return True
 
 
-class LogFollower:
+class LogFollower(BackgroundThread):
     """Calls `on_line` for each new line of the log, from a thread, until closed.
 
     `drain()` relays what was written so far at once, from the caller's thread: the
@@ -69,13 +69,12 @@ class LogFollower:
         keep: Callable[[str], bool] | None = None,
         interval: float = 0.1,
     ) -> None:
+        super().__init__("brace-log-follower", join_timeout=1)
         self._tail = LogTail(path)
         self._on_line = on_line
         self._keep = keep or ReloadRecords().keep
         self._interval = interval
-        self._stop = threading.Event()
         self._reading = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="brace-log-follower", daemon=True)
 
     def drain(self) -> None:
         """Relay every line written so far."""
@@ -90,16 +89,3 @@ class LogFollower:
             self.drain()  # one last read when stopping: drain the file
             if stopping:
                 return
-
-    def __enter__(self) -> LogFollower:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1)
