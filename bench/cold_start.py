@@ -42,6 +42,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from common import AUTH, KEY, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -132,12 +134,6 @@ def time_server(command: list[str], path: str, env: dict[str, str]) -> float:
         process.wait()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def brace_cli(env: dict[str, str], *args: str) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, "-m", "brace", *args, "-o", "json"],
@@ -160,10 +156,6 @@ def _post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
         return 0, b""
     finally:
         connection.close()
-
-
-KEY = "bench-key"
-AUTH = {"Authorization": f"Api-Key {KEY}"}
 
 
 class SleepingDeployment:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from common import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -173,12 +174,6 @@ def cpu_steal() -> tuple[int, int] | None:
         return None
     ticks = [int(f) for f in fields[:8]]
     return ticks[7], sum(ticks)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(process: psutil.Process) -> float:

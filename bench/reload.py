@@ -21,18 +21,17 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from common import KEY, free_port, wait_until
 
 MODEL = """\
 class Model:
@@ -53,15 +52,6 @@ async def app(scope, receive, send):
     await send({{"type": "http.response.start", "status": 200, "headers": headers}})
     await send({{"type": "http.response.body", "body": body}})
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-KEY = "bench-key"
 
 
 @dataclass
@@ -138,15 +128,6 @@ def steady(target: Target, stop: threading.Event) -> None:
     while not stop.is_set():
         if client.version() is None:
             time.sleep(0.001)
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def answers(target: Target) -> bool:

@@ -45,33 +45,17 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from common import AUTH, KEY, free_port, wait_until
 
 MODEL = """\
 class Model:
     def predict(self, model_input):
         return {{"version": {version}}}
 """
-KEY = "bench-key"
-AUTH = {"Authorization": f"Api-Key {KEY}"}
 WINDOW = 100
 MARGIN = 0.05
 """Seconds trimmed off each end of a span with one reported percentage."""
 READINESS = "/v1/models/model"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 class Brace:
