@@ -24,12 +24,16 @@ def _describe(deployment: Deployment) -> str:
     return f"deployment {deployment.name} ({deployment.id})"
 
 
-def _promotion_using(tx: Tx, deployment: Deployment) -> str | None:
-    """The environment whose in-progress promotion involves `deployment`, if any."""
+def _refuse_if_in_promotion(tx: Tx, deployment: Deployment) -> None:
+    """RefusedError (IN_PROMOTION) when an in-progress promotion involves `deployment`."""
     for promotion in tx.active_promotions(deployment.model_id):
         if deployment.id in (promotion.candidate_id, promotion.previous_id):
-            return promotion.environment
-    return None
+            raise RefusedError(
+                f"{_describe(deployment)} is part of the promotion in progress in "
+                f"{promotion.environment}",
+                code="IN_PROMOTION",
+                facts={"environment": promotion.environment},
+            )
 
 
 def activate(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
@@ -48,13 +52,7 @@ def deactivate(store: Store, ref: str, model_ref: str | None = None) -> Deployme
         deployment = find_deployment(tx, ref, model_ref)
         if deployment.status.inactive:
             raise RefusedError(f"{_describe(deployment)} is already {deployment.status.value}")
-        environment = _promotion_using(tx, deployment)
-        if environment is not None:
-            raise RefusedError(
-                f"{_describe(deployment)} is part of the promotion in progress in {environment}",
-                code="IN_PROMOTION",
-                facts={"environment": environment},
-            )
+        _refuse_if_in_promotion(tx, deployment)
         return tx.update_deployment(
             deployment, status=DeploymentStatus.INACTIVE, active_replica_count=0
         )
@@ -70,13 +68,7 @@ def check_deletable(tx: Tx, deployment: Deployment) -> None:
                 code="CURRENT_DEPLOYMENT",
                 facts={"environment": environment.name},
             )
-    environment_name = _promotion_using(tx, deployment)
-    if environment_name is not None:
-        raise RefusedError(
-            f"{_describe(deployment)} is part of the promotion in progress in {environment_name}",
-            code="IN_PROMOTION",
-            facts={"environment": environment_name},
-        )
+    _refuse_if_in_promotion(tx, deployment)
 
 
 def find_deletable(store: Store, ref: str, model_ref: str | None = None) -> Deployment:
