@@ -486,7 +486,7 @@ def test_expect_100_continue(standard: Standard) -> None:
         )
         assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(b"hello")
-        assert b'"length": 5' in recv_until(sock, b"0\r\n\r\n")
+        assert b'"length": 5' in recv_until(sock, b"\r\n0\r\n\r\n")
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(standard: Standard) -> None:
@@ -572,7 +572,7 @@ def test_streaming_response_arrives_before_the_replica_finishes(servers: Servers
         assert b"transfer-encoding: chunked" in received.lower()
         assert b"rest" not in received
         gate.set()
-        received += recv_until(sock, b"0\r\n\r\n")
+        received += recv_until(sock, b"\r\n0\r\n\r\n")
     assert received.endswith(b"6\r\nfirst\n\r\n5\r\nrest\n\r\n0\r\n\r\n")
 
 
