@@ -4,7 +4,7 @@ An `Exchange` is created when the client connection's parser sees a request's UR
 lives until its response is written (or the client goes away). It carries what both
 sides need: the parsed request head, the request bytes not yet written upstream
 (`pending`: while connecting, held for a waking deployment, or queued behind a
-pipelined request), what was already written (`replay`, for the one retry on a fresh
+pipelined request), what was already written (`replay`, for the one second chance on a new
 connection), and where the response stands. It is plain state (bar building its
 upstream request head); the client side (`downstream`), the upstream side (`upstream`),
 `pool` and the `Gateway` move it along.
@@ -53,7 +53,6 @@ class Exchange:
         "pending",
         "pending_size",
         "pool",
-        "redirected",
         "replay",
         "replay_size",
         "request_complete",
@@ -105,9 +104,7 @@ class Exchange:
         self.replay: list[bytes] | None = None
         self.replay_size = 0
         self.retried = False
-        """Sent again on a fresh connection after a pooled one failed."""
-        self.redirected = False
-        """Sent to another replica after its own could not be reached (it died)."""
+        """Sent again after its connection closed before any response byte."""
         self.response_started = False
         self.status = 0
         """The response's status once its head is known (0 before)."""

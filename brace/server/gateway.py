@@ -15,9 +15,10 @@ nginx costs per request; this design costs about the same. How a request flows:
    request head and body are written to it after the parser returns. No task and no
    coroutine run per request; a new connection is the only thing that needs a task.
 3. `upstream.UpstreamConnection` parses the response and relays it to the client as it
-   arrives (a small response in one write), then returns to its pool. A reused
-   connection that fails before any response byte is retried once on a fresh
-   connection; otherwise the client gets a 502.
+   arrives (a small response in one write), then returns to its pool. A request whose
+   replica refused the connection, or closed it before any response byte (it died, or
+   a pooled connection went stale), goes to another replica of the deployment, and
+   the failed replica is avoided for a moment (`pool`); see `upstream_failed`.
 4. A deployment without ready replicas (starting, scaled to zero): the request is held
    (`holding`), the `wake` hook is called, and `set_table` releases it when the
    deployment gains a replica, or it gets a 503 after `hold_timeout`.
@@ -354,19 +355,29 @@ class Gateway:
 
     # -- called by the upstream side -------------------------------------------------------
 
-    def upstream_failed(self, ex: Exchange, path: str, retry: bool) -> None:
-        """The connection closed before any response: retry once, or answer 502."""
+    def upstream_failed(self, ex: Exchange, path: str, reused: bool, replayable: bool) -> None:
+        """The connection closed before any response byte arrived: the replica died, or
+        a pooled connection had gone stale. A `replayable` request (its bytes were kept
+        and the replica sent nothing) gets one second chance: another replica of its
+        deployment on a new connection, else this one on a new connection when the
+        failed one was `reused`. Otherwise, and after the second chance, 502."""
         if ex.finished:
             return
-        if retry:
+        self._pools.avoid(path)
+        if replayable and not ex.retried:
             ex.retried = True
-            if ex.replay is not None:
-                ex.pending = ex.replay + ex.pending
-                ex.pending_size += ex.replay_size
-            ex.replay, ex.replay_size = None, 0
-            log.info("retrying a request on a fresh connection to %s", path)
-            self._pools.dispatch(ex, (path,), fresh=True)
-            return
+            others = self._others(ex, path)
+            if others or reused:
+                if ex.replay is not None:
+                    ex.pending = ex.replay + ex.pending
+                    ex.pending_size += ex.replay_size
+                ex.replay, ex.replay_size = None, 0
+                log.info(
+                    "replica %s closed the connection before answering; sending the request again",
+                    path,
+                )
+                self._pools.dispatch(ex, others or (path,), fresh=True)
+                return
         log.warning("replica %s closed the connection before responding", path)
         self._bad_gateway(ex)
 
@@ -406,17 +417,23 @@ class Gateway:
         return True
 
     def _connect_failed(self, ex: Exchange, path: str, error: OSError) -> None:
+        """Nothing was sent: another replica of the deployment that is not avoided can
+        take the request (each failure avoids its replica, so this ends); else 502."""
         log.warning("cannot connect to replica %s: %s", path, error)
-        if not ex.redirected and ex.deployment_id is not None:
-            # Nothing was sent: another replica of the deployment can take it, also
-            # after a pooled connection to this one failed (the replica died).
-            ex.redirected = True
-            route = self._table.deployments.get(ex.deployment_id)
-            others = tuple(p for p in route.upstreams if p != path) if route else ()
-            if others:
-                self._pools.dispatch(ex, others, fresh=True)
-                return
-        self._bad_gateway(ex)
+        self._pools.avoid(path)
+        others = self._others(ex, path)
+        if others:
+            self._pools.dispatch(ex, others, fresh=True)
+        else:
+            self._bad_gateway(ex)
+
+    def _others(self, ex: Exchange, path: str) -> tuple[str, ...]:
+        """The other replicas of the exchange's deployment, avoided ones left out."""
+        deployment_id = ex.deployment_id
+        route = self._table.deployments.get(deployment_id) if deployment_id else None
+        if route is None:
+            return ()
+        return self._pools.usable(tuple(p for p in route.upstreams if p != path))
 
     def _bad_gateway(self, ex: Exchange) -> None:
         ex.client.answer_error(ex, 502, "Bad Gateway: the replica did not answer")

@@ -7,12 +7,19 @@ the replica of a deployment with the fewest requests in flight, on an idle conne
 when there is one (no task, no coroutine: the common case) and on a new one otherwise
 (a task that connects). A connection that cannot be made is the gateway's to handle
 (`connect_failed`: another replica, or 502).
+
+A replica whose connection failed (it refused a connection, or closed one before
+answering) is avoided for `AVOID_SECONDS`: it gets no request while another replica of
+the same deployment can take it. That covers the time between a replica's death and the
+controller taking it out of the routing table (a replica that merely closed a stale
+keep-alive connection loses its share for that long, nothing more).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from brace.server.exchange import Exchange
@@ -20,9 +27,15 @@ from brace.server.exchange import Exchange
 if TYPE_CHECKING:
     from brace.server.upstream import UpstreamConnection
 
+AVOID_SECONDS = 1.0
+"""How long a replica whose connection failed gets no request another replica can take."""
+
+_AVOIDED = 1 << 30
+"""Added to an avoided replica's requests in flight when choosing: it comes last."""
+
 
 class UpstreamPool:
-    __slots__ = ("active", "closed", "idle", "path")
+    __slots__ = ("active", "avoid_until", "closed", "idle", "path")
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -30,6 +43,13 @@ class UpstreamPool:
         self.active = 0
         """Requests dispatched to this replica and not finished (connecting included)."""
         self.closed = False
+        self.avoid_until = 0.0
+        """Monotonic seconds until which the replica is avoided (0: it is not)."""
+
+    def avoided(self, now: float) -> bool:
+        if self.avoid_until and now >= self.avoid_until:
+            self.avoid_until = 0.0
+        return self.avoid_until != 0.0
 
     def park(self, conn: UpstreamConnection) -> None:
         if self.closed:
@@ -59,15 +79,23 @@ class Pools:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def dispatch(self, ex: Exchange, upstreams: tuple[str, ...], fresh: bool = False) -> None:
-        """Send the exchange to the upstream with the fewest requests in flight."""
+        """Send the exchange to the upstream with the fewest requests in flight, avoided
+        ones last; `fresh`: on a new connection."""
         pools = self._pools
         best: UpstreamPool | None = None
+        best_load = 0
+        now = 0.0
         for path in upstreams:
             pool = pools.get(path)
             if pool is None:
                 pool = pools[path] = UpstreamPool(path)
-            if best is None or pool.active < best.active:
-                best = pool
+            load = pool.active
+            if pool.avoid_until:
+                now = now or monotonic()
+                if pool.avoided(now):
+                    load += _AVOIDED
+            if best is None or load < best_load:
+                best, best_load = pool, load
         assert best is not None
         best.active += 1
         ex.pool = best
@@ -105,6 +133,24 @@ class Pools:
         conn.attach(ex)
         if ex.pending:
             conn.send_pending(ex)
+
+    def avoid(self, path: str) -> None:
+        """The replica at `path` failed a connection: avoid it for `AVOID_SECONDS` and
+        close its idle connections (they would fail the same way)."""
+        pool = self._pools.get(path)
+        if pool is not None:
+            pool.avoid_until = monotonic() + AVOID_SECONDS
+            for conn in pool.idle:
+                conn.transport.close()
+            pool.idle.clear()
+
+    def usable(self, upstreams: tuple[str, ...]) -> tuple[str, ...]:
+        """The upstreams not avoided now."""
+        now = monotonic()
+        pools = self._pools
+        return tuple(
+            path for path in upstreams if (pool := pools.get(path)) is None or not pool.avoided(now)
+        )
 
     def in_flight(self, path: str) -> int:
         """Requests dispatched to the replica at `path` and not finished yet."""

@@ -11,7 +11,8 @@ cannot keep up, the client side pauses reading here (`pause_reading`); when the 
 cannot keep up with a request body, `pause_writing` pauses reading from the client.
 
 If the connection closes before any response byte arrived, the gateway decides between
-one retry on a fresh connection (a reused connection that went stale) and a 502.
+a second chance on a new connection (another replica, or this one when a reused
+connection went stale) and a 502.
 """
 
 from __future__ import annotations
@@ -199,8 +200,8 @@ class UpstreamConnection(asyncio.Protocol):
             ex.client.finish(ex)
         elif not ex.response_started:
             out.clear()
-            retry = self.reused and not self.received and ex.replay_size >= 0 and not ex.retried
-            self.gateway.upstream_failed(ex, self.pool.path, retry)
+            replayable = not self.received and ex.replay_size >= 0
+            self.gateway.upstream_failed(ex, self.pool.path, self.reused, replayable)
         else:
             self.gateway.truncated(ex)
 

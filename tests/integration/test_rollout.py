@@ -598,11 +598,8 @@ def test_pause_pins_the_split_keeps_the_replicas_and_resume_finishes(
     assert "RAMPING_UP" in {s.status for s in after_resume}
     assert percents_in_order(after_resume) == [25, 50, 75, 100], percents_in_order(after_resume)
     assert rolling.current_deployment() != rolling.v1
-    # The one request that may have been in flight on the killed replica (502) is the
-    # only failure.
-    failed = stream.failures()
-    assert len(failed) <= 1, failed
-    assert all(f.sent <= killed_at <= f.received for f in failed), (killed_at, failed)
+    # Even the request in flight on the killed replica was answered, by another one.
+    assert stream.failures() == [], killed_at
 
 
 @dataclass
