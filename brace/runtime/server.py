@@ -38,6 +38,7 @@ from brace.runtime.environment import EnvironmentState, EnvironmentUpdater, read
 from brace.runtime.holder import ModelHolder
 from brace.runtime.layout import ModelLayout, layout_of, read_truss
 from brace.runtime.loader import LoadError, load_model, prepare_process
+from brace.runtime.notify import ReadyNotifier
 from brace.runtime.pipeline import Pipeline
 from brace.runtime.redact import Redactor
 from brace.runtime.reload import Reloader
@@ -96,12 +97,14 @@ class _FirstLoad:
         holder: ModelHolder,
         secrets: Secrets,
         environment: EnvironmentState,
+        notifier: ReadyNotifier,
     ) -> None:
         self.truss = truss
         self.layout = layout
         self.holder = holder
         self.secrets = secrets
         self.environment = environment
+        self.notifier = notifier
         self.exit_code = 0
 
     def start(self, server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
@@ -133,6 +136,7 @@ class _FirstLoad:
         else:
             current = self.holder.swap(model, sources)
             log.info("Model loaded in %d ms (version %d)", model.load_ms, current.version)
+            self.notifier.ready()
             return
         self.holder.mark_failed()
         self.exit_code = EXIT_LOAD_FAILED
@@ -152,6 +156,7 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     """Serve until stopped; the exit status. `redactor` hears every secret value the
     model can see (main.py sends the process's output through it)."""
     redactor = redactor or Redactor()
+    notifier = ReadyNotifier.from_environment(os.environ)  # before any user code
     try:
         truss = read_truss(options.truss)
         environment = EnvironmentState(read_environment(os.environ))
@@ -177,7 +182,7 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
         holder, environment, executor, reloader.lock, on_error=pipeline.log_model_error
     )
     replica = Replica(holder, pipeline, executor, reloader, updater)
-    first_load = _FirstLoad(truss, layout, holder, secrets, environment)
+    first_load = _FirstLoad(truss, layout, holder, secrets, environment, notifier)
     config = uvicorn.Config(
         build_app(replica),
         uds=str(options.uds) if options.uds is not None else None,

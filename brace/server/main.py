@@ -92,6 +92,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         counters=gateway.counters,
     )
     gateway.wake = controller.nudge
+    controller.replicas.on_notice = controller.nudge
     controller.sweep_orphans()
 
     paths.internal_socket.unlink(missing_ok=True)

@@ -11,15 +11,19 @@ A replica is one process serving one revision of one deployment on a Unix socket
     STOPPING  TERM sent (then KILL after a grace period), in a worker thread
 
 `reap()` returns the replicas whose process ended, with the state they were in, so the
-controller can tell an asked stop from a crash. Spawning and probing are constructor
-parameters (real processes and HTTP by default) so tests drive replicas without
-processes; nothing here decides how many replicas run or what to do when one dies.
+controller can tell an asked stop from a crash. A real replica also says when its model
+is ready, and its pipe closes when it ends (`brace.runtime.notify`): either calls
+`on_notice`, so the controller probes and reaps at once instead of at its next tick.
+Spawning and probing are constructor parameters (real processes and HTTP by default)
+so tests drive replicas without processes; nothing here decides how many replicas run
+or what to do when one dies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +61,12 @@ class Process(Protocol):
         """TERM, wait a grace period, then KILL; blocks until it is done."""
         ...
 
+    @property
+    def notices(self) -> int | None:
+        """A descriptor that turns readable when the replica is ready and at its end
+        (None: the probe alone tells)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Launch:
@@ -78,10 +88,11 @@ Tell = Callable[[Path, "str | None"], Awaitable[bool]]
 class OsProcess:
     """A replica process started with `supervisor.spawn_replica`."""
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], notices: int | None = None) -> None:
         self._popen = popen
         self.pid = popen.pid
         self.started = supervisor.process_started(popen.pid)
+        self.notices = notices
 
     def poll(self) -> int | None:
         return self._popen.poll()
@@ -93,11 +104,15 @@ class OsProcess:
 
 
 def spawn_os_process(launch: Launch) -> OsProcess:
-    return OsProcess(
-        supervisor.spawn_replica(
-            launch.python, launch.truss_dir, launch.socket, launch.log_file, launch.env
+    notices, ready = os.pipe()
+    try:
+        popen = supervisor.spawn_replica(
+            launch.python, launch.truss_dir, launch.socket, launch.log_file, launch.env, ready
         )
-    )
+    except BaseException:
+        os.close(notices)
+        raise
+    return OsProcess(popen, notices)
 
 
 @dataclass
@@ -137,7 +152,11 @@ class Replicas:
     in_flight: Callable[[str], int] = lambda upstream: 0
     """Requests the gateway has in flight to an upstream socket path."""
     tell: Tell = supervisor.tell_environment
+    on_notice: Callable[[], None] = lambda: None
+    """Called on the loop when a replica says it is ready or its process ends."""
     _all: list[Replica] = field(default_factory=list)
+    _watched: dict[str, tuple[int, asyncio.AbstractEventLoop]] = field(default_factory=dict)
+    """Replica id -> its notice descriptor and the loop reading it."""
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
     _telling: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -162,7 +181,28 @@ class Replicas:
             replica_id, deployment_id, revision, launch.socket, process, environment=environment
         )
         self._all.append(replica)
+        fd = process.notices
+        if fd is not None:
+            loop = asyncio.get_running_loop()
+            loop.add_reader(fd, self._noticed, replica_id, fd)
+            self._watched[replica_id] = (fd, loop)
         return replica
+
+    def _noticed(self, replica_id: str, fd: int) -> None:
+        try:
+            data = os.read(fd, 512)
+        except OSError:
+            data = b""
+        if not data:  # the process ended
+            self._unwatch(replica_id)
+        self.on_notice()
+
+    def _unwatch(self, replica_id: str) -> None:
+        watched = self._watched.pop(replica_id, None)
+        if watched is not None:
+            fd, loop = watched
+            loop.remove_reader(fd)
+            os.close(fd)
 
     async def probe_starting(self) -> list[Replica]:
         """Probe every STARTING and LOADING replica at once; the ones that changed state."""
@@ -237,6 +277,7 @@ class Replicas:
             code = replica.process.poll()
             if code is not None:
                 self._all.remove(replica)
+                self._unwatch(replica.id)
                 replica.socket.unlink(missing_ok=True)
                 gone.append(Exited(replica, code))
         return gone
@@ -251,5 +292,6 @@ class Replicas:
         await asyncio.gather(*(asyncio.to_thread(r.process.stop) for r in replicas))
         await self.wait_stops()
         for replica in replicas:
+            self._unwatch(replica.id)
             replica.socket.unlink(missing_ok=True)
         return replicas

@@ -23,6 +23,7 @@ from pathlib import Path
 from brace.polling import poll
 from brace.processes import is_same_process as is_same_process
 from brace.processes import process_started as process_started
+from brace.runtime import notify
 from brace.store import Store
 
 _PR_SET_PDEATHSIG = 1
@@ -44,10 +45,20 @@ def replica_environment(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def spawn_replica(
-    python: str, truss_dir: Path, socket: Path, log_file: Path, env: Mapping[str, str]
+    python: str,
+    truss_dir: Path,
+    socket: Path,
+    log_file: Path,
+    env: Mapping[str, str],
+    ready_fd: int | None = None,
 ) -> subprocess.Popen[bytes]:
+    """Start a replica; `ready_fd`: the write end of a pipe it is handed to say it is
+    ready (`brace.runtime.notify`), closed here once the replica has it."""
     socket.unlink(missing_ok=True)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    env = dict(env)
+    if ready_fd is not None:
+        env[notify.ENV_VAR] = str(ready_fd)
     try:
         return subprocess.Popen(
             # -P: the model's directory (the cwd) must not shadow brace on sys.path. The
@@ -60,14 +71,17 @@ def spawn_replica(
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=subprocess.STDOUT,
-            env=dict(env),
+            env=env,
             start_new_session=True,
             cwd=truss_dir,  # as Truss runs user code from the model's directory
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             close_fds=True,
+            pass_fds=() if ready_fd is None else (ready_fd,),
         )
     finally:
         os.close(fd)
+        if ready_fd is not None:
+            os.close(ready_fd)
 
 
 def kill_group(pid: int, sig: int) -> None:

@@ -39,6 +39,7 @@ class FakeProcess:
     started: float = 0.0
     code: int | None = None
     stops: int = 0
+    notices: int | None = None
 
     def poll(self) -> int | None:
         return self.code
