@@ -47,6 +47,8 @@ from typing import Any
 import psutil
 from common import AUTH, KEY, free_port, wait_until
 
+from brace.processes import replica_arguments
+
 MODEL = """\
 class Model:
     def predict(self, model_input):
@@ -110,7 +112,7 @@ class Brace:
 
     def stop(self) -> None:
         """TERM (the server stops its replicas), then KILL."""
-        children = psutil.Process(self.process.pid).children()
+        children = psutil.Process(self.process.pid).children(recursive=True)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -266,7 +268,7 @@ class Processes:
     def _watch(self) -> None:
         server = psutil.Process(self.server_pid)
         while not self._stop.is_set():
-            children = server.children()
+            children = server.children(recursive=True)
             living = {c.pid for c in children if alive(c)}
             now = time.time()
             for replica in self.seen.values():
@@ -276,8 +278,8 @@ class Processes:
                 if child.pid in self.seen:
                     continue
                 with contextlib.suppress(psutil.Error, ValueError, IndexError):
-                    command = child.cmdline()
-                    if "brace.runtime" in command:
+                    command = replica_arguments(child.cmdline())
+                    if command is not None:
                         self.seen[child.pid] = ReplicaSeen(
                             child.pid,
                             command[command.index("--truss") + 1],

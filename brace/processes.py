@@ -63,3 +63,27 @@ def _proc_stat(pid: int) -> tuple[str, float] | None:
         return fields[0].decode(), float(fields[19]) / os.sysconf("SC_CLK_TCK") + boot
     except (OSError, ValueError, IndexError, StopIteration):
         return None
+
+
+RUNTIME_MODULE = "brace.runtime"
+
+
+def replica_arguments(cmdline: list[str]) -> list[str] | None:
+    """The arguments after `-m brace.runtime` if `cmdline` (as psutil or /proc give it)
+    is a replica's, else None.
+
+    A replica started as a new interpreter has its argv there; one forked by the fork
+    server (brace.runtime.forkserver) shows the same command as one shell-quoted
+    string, padded with empty strings."""
+    words = [word for word in cmdline if word]
+    if len(words) == 1 and " " in words[0]:
+        import shlex
+
+        try:
+            words = shlex.split(words[0])
+        except ValueError:
+            return None
+    for index in range(len(words) - 1):
+        if words[index] == "-m" and words[index + 1] == RUNTIME_MODULE:
+            return words[index + 2 :]
+    return None

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from brace.processes import is_same_process, process_started
+from brace.processes import is_same_process, process_started, replica_arguments
 
 
 @pytest.fixture
@@ -72,3 +72,21 @@ def test_proc_reads_what_psutil_reads(child: subprocess.Popen[bytes]) -> None:
     assert state in ("R", "S")  # running or asleep
     assert started == psutil.Process(child.pid).create_time()
     assert _proc_stat(2**22 + 12345) is None  # above the largest pid: no such process
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "expected"),
+    [
+        # a replica started as a new interpreter: its argv
+        (["/v/bin/python", "-P", "-m", "brace.runtime", "--truss", "/m"], ["--truss", "/m"]),
+        # a forked one: its title, one shell-quoted string padded with empty ones
+        (["/v/bin/python -P -m brace.runtime --truss '/my models/a b'", "", ""],
+         ["--truss", "/my models/a b"]),
+        (["/v/bin/python", "-P", "-m", "brace.runtime.forkserver"], None),
+        (["/v/bin/python", "-m", "brace", "server"], None),
+        (["python -m brace.runtime 'unbalanced"], None),
+        ([], None),
+    ],
+)  # fmt: skip
+def test_replica_arguments(cmdline: list[str], expected: list[str] | None) -> None:
+    assert replica_arguments(cmdline) == expected

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -26,11 +28,12 @@ from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
 from brace.server.counters import HISTORY_INTERVAL
+from brace.server.forkserver import ForkServer
 from brace.server.gateway import Gateway
 from brace.server.limits import Limits
 from brace.server.metrics import Sources, keep_history, replica_states
 from brace.server.paths import ServerPaths
-from brace.server.replicas import Replicas
+from brace.server.replicas import Replicas, spawn_os_process
 from brace.server.routing import RoutingTable
 from brace.server.state import (
     ServerRecord,
@@ -40,7 +43,7 @@ from brace.server.state import (
     write_record,
 )
 from brace.server.storeworker import StoreWorker
-from brace.server.supervisor import process_started
+from brace.server.supervisor import process_started, replica_environment
 
 
 class _QuietServer(uvicorn.Server):
@@ -84,15 +87,18 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         allowed_hosts=options.allowed_hosts,
         api_key=key if options.inference_key else None,
     )
+    fork_server = ForkServer(sys.executable, replica_environment(home, {}), paths.server_log)
     controller = Controller(
         db,
         gateway.set_table,
-        replicas=Replicas(in_flight=gateway.in_flight),
+        replicas=Replicas(
+            spawn=partial(spawn_os_process, fork_server=fork_server), in_flight=gateway.in_flight
+        ),
         autoscaler=Autoscaler(gateway.load, time.monotonic),
         counters=gateway.counters,
     )
     gateway.wake = controller.nudge
-    controller.replicas.on_notice = controller.nudge
+    controller.replicas.on_notice = fork_server.on_exit = controller.nudge
     controller.sweep_orphans()
 
     paths.internal_socket.unlink(missing_ok=True)
@@ -114,6 +120,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         internal.should_exit = True
         await internal_task
         raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    fork_server.start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,6 +137,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         await history
         listener.close()
         await controller.shutdown()
+        fork_server.close()
         internal.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await internal_task

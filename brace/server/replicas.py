@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from brace.server import supervisor
+from brace.server.forkserver import ForkedProcess, ForkServer
 
 
 class ReplicaState(Enum):
@@ -88,11 +89,11 @@ Tell = Callable[[Path, "str | None"], Awaitable[bool]]
 class OsProcess:
     """A replica process started with `supervisor.spawn_replica`."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], notices: int | None = None) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
         self.pid = popen.pid
         self.started = supervisor.process_started(popen.pid)
-        self.notices = notices
+        self.notices: int | None = None
 
     def poll(self) -> int | None:
         return self._popen.poll()
@@ -103,16 +104,24 @@ class OsProcess:
             self._popen.wait(timeout=1)
 
 
-def spawn_os_process(launch: Launch) -> OsProcess:
+def spawn_os_process(launch: Launch, fork_server: ForkServer | None = None) -> Process:
+    """Start a replica: forked by `fork_server` when it can, else a new interpreter;
+    with a pipe on which it says it is ready (`Process.notices`)."""
     notices, ready = os.pipe()
     try:
-        popen = supervisor.spawn_replica(
-            launch.python, launch.truss_dir, launch.socket, launch.log_file, launch.env, ready
+        forked = fork_server.spawn(launch, ready) if fork_server is not None else None
+        process: OsProcess | ForkedProcess = forked or OsProcess(
+            supervisor.spawn_replica(
+                launch.python, launch.truss_dir, launch.socket, launch.log_file, launch.env, ready
+            )
         )
     except BaseException:
         os.close(notices)
         raise
-    return OsProcess(popen, notices)
+    finally:
+        os.close(ready)
+    process.notices = notices
+    return process
 
 
 @dataclass

@@ -2,16 +2,17 @@
 
 A replica is `python -m brace.runtime` on a Unix socket, in its own session (so a
 signal to its process group reaches everything it started), with an explicit
-environment, its output appended to the deployment's log. On Linux it is also told
-to die with the server (PR_SET_PDEATHSIG), and the server sweeps recorded replicas
-when it starts, so none outlives a crashed server. Stopping is TERM, wait, then KILL.
+environment, its output appended to the deployment's log; started here as a new
+interpreter, or forked by the fork server (forkserver.py) in the same shape. On Linux
+it is also told to die with the server (PR_SET_PDEATHSIG), and the server sweeps
+recorded replicas when it starts, so none outlives a crashed server. Stopping is TERM,
+wait, then KILL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -20,18 +21,12 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from brace.deathsig import die_with_parent
 from brace.polling import poll
 from brace.processes import is_same_process as is_same_process
 from brace.processes import process_started as process_started
 from brace.runtime import notify
 from brace.store import Store
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def replica_environment(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
@@ -44,6 +39,13 @@ def replica_environment(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def runtime_arguments(truss_dir: Path, socket: Path) -> list[str]:
+    """`python -m brace.runtime`'s arguments for a replica of `truss_dir` on `socket`. The
+    socket is named after the replica (ServerPaths.replica_socket): its log records carry
+    that id."""
+    return ["--truss", str(truss_dir), "--uds", str(socket), "--replica-id", socket.stem]
+
+
 def spawn_replica(
     python: str,
     truss_dir: Path,
@@ -52,8 +54,8 @@ def spawn_replica(
     env: Mapping[str, str],
     ready_fd: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a replica; `ready_fd`: the write end of a pipe it is handed to say it is
-    ready (`brace.runtime.notify`), closed here once the replica has it."""
+    """Start a replica as a new interpreter; `ready_fd`: the write end of a pipe it is
+    handed to say it is ready (`brace.runtime.notify`), still the caller's to close."""
     socket.unlink(missing_ok=True)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     env = dict(env)
@@ -61,27 +63,20 @@ def spawn_replica(
         env[notify.ENV_VAR] = str(ready_fd)
     try:
         return subprocess.Popen(
-            # -P: the model's directory (the cwd) must not shadow brace on sys.path. The
-            # socket is named after the replica (ServerPaths.replica_socket): its log
-            # records carry that id.
-            [
-                *(python, "-P", "-m", "brace.runtime", "--truss", str(truss_dir)),
-                *("--uds", str(socket), "--replica-id", socket.stem),
-            ],
+            # -P: the model's directory (the cwd) must not shadow brace on sys.path.
+            [python, "-P", "-m", "brace.runtime", *runtime_arguments(truss_dir, socket)],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
             cwd=truss_dir,  # as Truss runs user code from the model's directory
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
             close_fds=True,
             pass_fds=() if ready_fd is None else (ready_fd,),
         )
     finally:
         os.close(fd)
-        if ready_fd is not None:
-            os.close(ready_fd)
 
 
 def kill_group(pid: int, sig: int) -> None:

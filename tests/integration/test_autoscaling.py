@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 import pytest
 
+from brace.processes import replica_arguments
 from tests.conftest import MakeTruss
 from tests.integration.conftest import AUTH, Answer, Server, alive, wait_until
 
@@ -112,12 +113,12 @@ def replica_processes(server: Server) -> list[int]:
     A process that is exiting has an empty command line before it becomes a zombie:
     it still counts."""
     pids = []
-    for child in psutil.Process(server.process.pid).children():
+    for child in psutil.Process(server.process.pid).children(recursive=True):
         try:
             command = child.cmdline()
         except psutil.NoSuchProcess:
             continue
-        if (not command or "brace.runtime" in command) and alive(child.pid):
+        if (not command or replica_arguments(command) is not None) and alive(child.pid):
             pids.append(child.pid)
     return pids
 

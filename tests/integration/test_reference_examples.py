@@ -95,10 +95,13 @@ def _promote(server: Server, directory: Path, version: int) -> None:
     server.json("push", directory, "--promote", "--no-wait")
 
 
+def _promotion(server: Server, model_id: str) -> dict[str, Any]:
+    return _environment(server, model_id)["in_progress_promotion"]  # type: ignore[no-any-return]
+
+
 def _ended(server: Server, model_id: str) -> str:
     def finished() -> str | None:
-        promotion = _environment(server, model_id)["in_progress_promotion"]
-        status = promotion["status"]
+        status = _promotion(server, model_id)["status"]
         return status if status in ("SUCCEEDED", "FAILED", "CANCELED") else None
 
     return wait_until(finished, 60, "the promotion to end")  # type: ignore[no-any-return]
@@ -129,10 +132,19 @@ def test_the_pages_examples_do_what_the_page_says(server: Server, make_truss: Ma
         assert _pending(server) is RolloutAction.RESUME
         assert script.run("Force roll forward", language) == {"success": True}
         assert _ended(server, model_id) == "SUCCEEDED"
-        # Cancel: a rolling promotion ramps down gracefully.
+        # Cancel: a rolling promotion ramps down gracefully, at the end of its current
+        # step and back along its steps with each cycle's stabilization time (the
+        # page's 60 s, once traffic has moved); force cancel then ends it at once.
         version += 1
         _promote(server, directory, version)
+        wait_until(
+            lambda: _promotion(server, model_id)["percent_traffic_to_new_version"] == 100,
+            30,
+            "traffic",
+        )
         assert script.run("Cancel", language)["status"] == "RAMPING_DOWN"
+        assert _promotion(server, model_id)["status"] in ("RAMPING_UP", "RAMPING_DOWN")
+        assert script.run("Force cancel", language) == {"success": True}
         assert _ended(server, model_id) == "CANCELED"
         # Force cancel: all traffic back at once.
         version += 1

@@ -31,6 +31,7 @@ from typing import Any
 import psutil
 import pytest
 
+from brace.processes import replica_arguments
 from tests.integration.conftest import (
     AUTH,
     Answer,
@@ -97,11 +98,11 @@ def write_model(directory: Path, version: int, load: str = "pass") -> Path:
 def runtime_processes(server: Server) -> dict[int, str]:
     """The server's live replica processes, by pid: the model directory each runs."""
     found = {}
-    for child in psutil.Process(server.process.pid).children():
+    for child in psutil.Process(server.process.pid).children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
-            command = child.cmdline()
-            if "brace.runtime" in command and alive(child.pid):
-                found[child.pid] = command[command.index("--truss") + 1]
+            arguments = replica_arguments(child.cmdline())
+            if arguments is not None and alive(child.pid):
+                found[child.pid] = arguments[arguments.index("--truss") + 1]
     return found
 
 
