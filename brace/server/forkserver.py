@@ -170,15 +170,7 @@ class ForkServer:
         if self._restart is not None:
             self._restart.cancel()
             self._restart = None
-        process, self._process = self._process, None
-        self._shut()
-        if process is not None:
-            supervisor.kill_group(process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=2)
-            if process.poll() is None:
-                supervisor.kill_group(process.pid, signal.SIGKILL)
-                process.wait()
+        self._end(signal.SIGTERM)
 
     # internals
 
@@ -240,18 +232,25 @@ class ForkServer:
         delay = min(60.0, RESTART_DELAY * 2 ** min(self._unready_losses, 6))
         if self._loop is not None and self._restart is None:
             self._restart = self._loop.call_later(delay, self._start_again)
-        process, self._process = self._process, None
-        self._shut()
-        if process is not None:
-            supervisor.kill_group(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=2)
+        self._end(signal.SIGKILL)
         for child in self._children.values():
             if supervisor.is_same_process(child.pid, child.started):
                 supervisor.kill_group(child.pid, signal.SIGKILL)
             child.code = -signal.SIGKILL
         self._children.clear()
         self._early.clear()
+
+    def _end(self, sig: signal.Signals) -> None:
+        """Close the socket and end the fork server: `sig`, then KILL after 2 s."""
+        process, self._process = self._process, None
+        self._shut()
+        if process is not None:
+            supervisor.kill_group(process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
+            if process.poll() is None:
+                supervisor.kill_group(process.pid, signal.SIGKILL)
+                process.wait()
 
     def _start_again(self) -> None:
         self._restart = None

@@ -21,7 +21,7 @@ import pytest
 
 from brace.server import pool
 from brace.server.exchange import REPLAY_LIMIT
-from tests.server.test_gateway import PREDICT, Servers, make_table, request
+from tests.server.test_gateway import PREDICT, Running, Servers, make_table, request
 from tests.server.test_gateway import servers as servers
 
 SERVER = r"""
@@ -105,12 +105,18 @@ def who(port: int, **options: object) -> tuple[int, str | None]:
     return reply.status, reply.json().get("who") if reply.status == 200 else None
 
 
+def killable_and_steady(servers: Servers, processes: list[Process]) -> tuple[Process, Running]:
+    """A deployment of two replicas: "b" in a process of its own, first in line (the
+    one the tests kill), and "a"; and a gateway in front."""
+    b = spawn(processes, servers.tmp, "b")
+    a = servers.replica("a")
+    return b, servers.gateway(make_table({"prod": (b.path, a)}))
+
+
 def test_a_replica_killed_between_requests_costs_no_request(
     servers: Servers, processes: list[Process]
 ) -> None:
-    b = spawn(processes, servers.tmp, "b")
-    a = servers.replica("a")
-    running = servers.gateway(make_table({"prod": (b.path, a)}))
+    b, running = killable_and_steady(servers, processes)
     assert [who(running.port) for _ in range(5)] == [(200, "b")] * 5  # b has a pooled conn
     b.kill()
     assert [who(running.port) for _ in range(20)] == [(200, "a")] * 20
@@ -119,9 +125,7 @@ def test_a_replica_killed_between_requests_costs_no_request(
 def test_a_replica_killed_in_the_middle_of_a_request_is_replaced_for_it(
     servers: Servers, processes: list[Process]
 ) -> None:
-    b = spawn(processes, servers.tmp, "b")
-    a = servers.replica("a")
-    running = servers.gateway(make_table({"prod": (b.path, a)}))
+    b, running = killable_and_steady(servers, processes)
     with ThreadPoolExecutor(1) as executor:
         slow = executor.submit(who, running.port, headers={"x-test-sleep": "5"})
         for _ in range(500):
@@ -146,9 +150,7 @@ def test_avoiding_a_replica_ends_after_a_moment(
     servers: Servers, processes: list[Process], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pool, "AVOID_SECONDS", 0.2)
-    b = spawn(processes, servers.tmp, "b")
-    a = servers.replica("a")
-    running = servers.gateway(make_table({"prod": (b.path, a)}))
+    b, running = killable_and_steady(servers, processes)
     assert who(running.port) == (200, "b")
     b.kill()
     assert who(running.port) == (200, "a")
