@@ -66,6 +66,8 @@ class ForkedProcess:
 
 
 class ForkServer:
+    """The fork server of one Python interpreter, and the replicas it forked."""
+
     def __init__(
         self,
         python: str,
@@ -99,21 +101,27 @@ class ForkServer:
         if self._process is not None:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            self._process = subprocess.Popen(
-                [self.python, "-P", "-m", "brace.runtime.forkserver"],
-                stdin=theirs.fileno(),
-                stdout=fd,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-                close_fds=True,
-            )
+            fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                self._process = subprocess.Popen(
+                    [self.python, "-P", "-m", "brace.runtime.forkserver"],
+                    stdin=theirs.fileno(),
+                    stdout=fd,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,
+                    close_fds=True,
+                )
+            finally:
+                os.close(fd)
+        except OSError as error:
+            log.warning("cannot start the fork server (%s): replicas start as new processes", error)
+            ours.close()
+            return
         finally:
             theirs.close()
-            os.close(fd)
         ours.setblocking(False)
         self._control = ours
         self._loop = asyncio.get_running_loop()

@@ -331,3 +331,17 @@ def test_a_fork_server_whose_server_went_away_ends_quietly(tmp_path: Path) -> No
             process.wait()
     assert process.returncode == 0
     assert b"Traceback" not in stderr, stderr.decode()
+
+
+def test_a_fork_server_that_cannot_start_leaves_replicas_to_new_interpreters(
+    make_truss: MakeTruss, tmp_path: Path
+) -> None:
+    async def scenario(rig: Rig) -> None:
+        rig.fork_server.python = str(tmp_path / "no-such-python")
+        rig.fork_server.start()  # logged, not raised
+        assert not rig.fork_server.ready
+        replica, answer = await rig.serving("r1")
+        assert isinstance(replica.process, OsProcess)
+        assert answer["pid"] == replica.process.pid
+
+    run(make_truss, tmp_path, scenario)
