@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,13 +69,7 @@ class Server:
             "BRACE_PORT": str(self.port),
             "BRACE_API_KEY": KEY,
         }
-        return subprocess.run(
-            [sys.executable, "-m", "brace", *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        return run_brace(env, *args)
 
     def json(self, *args: str | os.PathLike[str]) -> Any:
         done = self.brace(*args, "-o", "json")
@@ -111,7 +105,22 @@ class Server:
             return [r.pid for r in tx.replicas()]
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def run_brace(
+    env: Mapping[str, str], *args: str | os.PathLike[str]
+) -> subprocess.CompletedProcess[str]:
+    """`python -m brace ARGS` with exactly `env`, output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "brace", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=120,
+    )
+
+
+def stop_server(process: subprocess.Popen[bytes], leftovers: Iterable[int] = ()) -> None:
+    """TERM the server, KILL it after 20 s; then KILL the process group of each pid in
+    `leftovers` (replicas it may have failed to stop)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -119,6 +128,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def start_server(
@@ -171,11 +183,7 @@ def server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
     try:
         yield running
     finally:
-        pids = running.replica_pids()
-        _stop(running.process)
-        for pid in pids:  # anything the server failed to stop
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+        stop_server(running.process, running.replica_pids())
 
 
 def alive(pid: int) -> bool:

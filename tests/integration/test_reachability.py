@@ -12,14 +12,13 @@ import http.client
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import psutil
 
-from tests.integration.conftest import Server, _stop, free_port, start_server
+from tests.integration.conftest import Server, free_port, run_brace, start_server, stop_server
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -61,15 +60,7 @@ def test_another_homes_server_on_the_port_is_not_taken_for_ours(
     server: Server, tmp_path: Path
 ) -> None:
     env = {**os.environ, "BRACE_HOME": str(tmp_path / "other"), "BRACE_PORT": str(server.port)}
-
-    def brace(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "brace", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+    brace = partial(run_brace, env)
 
     assert brace("status").returncode == 6
     up = brace("up")
@@ -91,7 +82,7 @@ def test_body_limit_option_and_env_var(tmp_path: Path) -> None:
             assert running.post("/model/any/production/predict", "x" * 2000).status == 413
             assert running.post("/model/any/production/predict", "x" * 500).status == 404
         finally:
-            _stop(process)
+            stop_server(process)
 
 
 def test_an_oversized_header_is_not_held(server: Server) -> None:

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from tests.integration.conftest import (
     alive,
     free_port,
     start_server,
+    stop_server,
     wait_until,
 )
 
@@ -421,22 +421,8 @@ def own_server(home: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
-        stop_server(running)
-
-
-def stop_server(server: Server) -> None:
-    """TERM, then KILL; then anything the server failed to stop."""
-    pids = list(runtime_processes(server)) if server.process.poll() is None else []
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+        leftovers = runtime_processes(running) if running.process.poll() is None else {}
+        stop_server(running.process, leftovers)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from tests.integration.conftest import free_port
+from tests.integration.conftest import free_port, run_brace
 from tests.other_user import NOBODY, as_nobody
 from tests.other_user import shared_tmp as shared_tmp
 from tests.server.test_paths import deep_home
@@ -24,17 +24,7 @@ Brace = Callable[..., subprocess.CompletedProcess[str]]
 def cli(home: Path, temp: Path) -> Brace:
     env = {**os.environ, "BRACE_HOME": str(home), "BRACE_PORT": str(free_port())}
     env["TMPDIR"] = str(temp)
-
-    def brace(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "brace", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
-
-    return brace
+    return partial(run_brace, env)
 
 
 def test_up_refuses_a_folder_another_user_created(shared_tmp: Path) -> None:

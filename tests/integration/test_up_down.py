@@ -7,25 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import psutil
 
 from tests.conftest import MakeTruss
-from tests.integration.conftest import alive, free_port, start_server, wait_until
+from tests.integration.conftest import alive, free_port, run_brace, start_server, wait_until
 
 
 def test_up_status_down(tmp_path: Path, make_truss: MakeTruss) -> None:
     env = {**os.environ, "BRACE_HOME": str(tmp_path / "home"), "BRACE_PORT": str(free_port())}
-
-    def brace(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "brace", *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+    brace = partial(run_brace, env)
 
     assert brace("status").returncode == 6
     try:
@@ -53,15 +46,7 @@ def test_up_status_down(tmp_path: Path, make_truss: MakeTruss) -> None:
 
 def test_predict_starts_the_server_and_says_so(tmp_path: Path, make_truss: MakeTruss) -> None:
     env = {**os.environ, "BRACE_HOME": str(tmp_path / "home"), "BRACE_PORT": str(free_port())}
-
-    def brace(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "brace", *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+    brace = partial(run_brace, env)
 
     try:
         assert brace("push", make_truss("hello")).returncode == 0
@@ -83,15 +68,7 @@ def test_commands_that_create_something_to_run_start_the_server(
     env.pop("BRACE_AUTOSTART", None)
     model = make_truss("hello")
     starting = "Starting the brace server at http://127.0.0.1:" + env["BRACE_PORT"]
-
-    def brace(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "brace", *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+    brace = partial(run_brace, env)
 
     def starts_the_server(*args: str | os.PathLike[str]) -> None:
         assert brace("status").returncode == 6  # none runs
@@ -157,15 +134,7 @@ def test_a_killed_server_left_as_a_zombie_is_not_running(tmp_path: Path) -> None
     home.mkdir()
     port = free_port()
     env = {**os.environ, "BRACE_HOME": str(home), "BRACE_PORT": str(port)}
-
-    def brace(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "brace", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+    brace = partial(run_brace, env)
 
     killed = start_server(home, port)  # a child of this test, which does not reap it yet
     try:

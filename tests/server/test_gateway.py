@@ -183,6 +183,13 @@ class Running:
     def outstanding(self, deployment_id: str) -> int:
         return self.loop.call(lambda: self.gateway.outstanding(deployment_id))
 
+    def wait_outstanding(self, deployment_id: str, count: int, timeout: float = 5) -> None:
+        """Wait until the deployment has `count` requests in flight."""
+        deadline = time.monotonic() + timeout
+        while self.outstanding(deployment_id) != count:
+            assert time.monotonic() < deadline, f"{deployment_id} never had {count} in flight"
+            time.sleep(0.005)
+
 
 @dataclass
 class Servers:
@@ -629,10 +636,7 @@ def test_least_outstanding_replica_gets_the_next_request(servers: Servers) -> No
     running = servers.gateway(make_table({"prod": (a, b)}))
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(request, running.port, PREDICT, headers={"x-test-sleep": "0.5"})
-        deadline = time.monotonic() + 5
-        while running.outstanding("prod") != 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        running.wait_outstanding("prod", 1)
         fast = request(running.port, PREDICT)
         assert {fast.json()["who"], slow.result().json()["who"]} == {"a", "b"}
     assert running.outstanding("prod") == 0
@@ -665,10 +669,7 @@ def test_held_request_is_released_when_a_replica_becomes_ready(servers: Servers)
     running = servers.gateway(make_table({"prod": ()}), wake=wakes.append)
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(request, running.port, PREDICT, pattern(200_000))
-        deadline = time.monotonic() + 5
-        while running.outstanding("prod") != 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        running.wait_outstanding("prod", 1)
         assert wakes == ["prod"]
         assert not held.done()
         a = servers.replica("a")
@@ -692,10 +693,7 @@ def _held(running: Running, table: RoutingTable) -> Reply:
     """Hold one request for prod, swap `table` in, and return the held request's answer."""
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(request, running.port, PREDICT)
-        deadline = time.monotonic() + 5
-        while running.outstanding("prod") != 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        running.wait_outstanding("prod", 1)
         running.set_table(table)
         return held.result(5)
 
@@ -770,12 +768,6 @@ def test_client_leaving_mid_request_is_forgotten(servers: Servers) -> None:
             f"POST {PREDICT} HTTP/1.1\r\nHost: localhost\r\nx-test-sleep: 0.3\r\n"
             "Content-Length: 2\r\n\r\n{}".encode()
         )
-        deadline = time.monotonic() + 5
-        while running.outstanding("prod") != 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-    deadline = time.monotonic() + 5
-    while running.outstanding("prod") != 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+        running.wait_outstanding("prod", 1)
+    running.wait_outstanding("prod", 0)
     assert request(running.port, PREDICT).json()["who"] == "a"

@@ -107,10 +107,7 @@ def test_a_client_that_leaves_before_the_response_counts_as_499(servers: Servers
             f"POST {PREDICT} HTTP/1.1\r\nHost: localhost\r\nx-test-sleep: 0.3\r\n"
             "Content-Length: 2\r\n\r\n{}".encode()
         )
-        deadline = time.monotonic() + 5
-        while running.outstanding("prod") != 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        running.wait_outstanding("prod", 1)
     assert dict(wait_finished(running, "prod", 1).of("prod").statuses) == {CLIENT_CLOSED: 1}
 
 
