@@ -22,6 +22,12 @@ _TAIL_CHUNK = 65536
 """Bytes read from the end of the file per step when looking for the last lines."""
 
 
+def open_for_append(path: Path) -> int:
+    """A descriptor appending to the log file at `path` (created readable by its owner
+    only), for this process's writes or a child's stdout; the caller closes it."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+
 class DeploymentLog:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -30,8 +36,7 @@ class DeploymentLog:
         """Append one of the server's own lines: `<stamp> [brace] <message>` (the stamp
         as the replica's records have it: see `parse_line`)."""
         stamp = now_stamp()
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a") as file:
+        with os.fdopen(open_for_append(self.path), "a") as file:
             file.write(f"{stamp} [brace] {message}\n")
 
     def tail(self, count: int) -> list[str]:

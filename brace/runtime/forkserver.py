@@ -42,7 +42,7 @@ import setproctitle
 
 from brace.deathsig import die_with_parent
 from brace.processes import RUNTIME_MODULE
-from brace.runtime.notify import ENV_VAR as READY_FD_VARIABLE
+from brace.runtime import notify
 
 MESSAGE_LIMIT = 1 << 20
 """The largest message either side sends, in bytes."""
@@ -146,7 +146,7 @@ def _child(control: socket.socket, request: dict[str, Any], fds: list[int], own:
         os.close(log_fd)
         env = dict(request["env"])
         if ready:
-            env[READY_FD_VARIABLE] = str(ready[0])
+            env[notify.ENV_VAR] = str(ready[0])
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(env)

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from brace.errors import ServerError
-from brace.logs import tail
+from brace.logs import open_for_append, tail
 from brace.polling import poll
 from brace.server.paths import ServerPaths
 from brace.server.state import ServerRecord, read_record
@@ -93,7 +93,7 @@ def start_background(home: Path, where: Address, timeout: float = 30.0) -> Serve
             f"{where.url} is taken by another server (not this brace home's)",
             "Pass --port to use another port.",
         )
-    log = os.open(paths.server_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = open_for_append(paths.server_log)
     command = [
         sys.executable,
         "-P",  # the user's cwd (perhaps a checkout with a brace/ folder) must not shadow brace

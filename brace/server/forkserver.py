@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brace.deathsig import die_with_parent
+from brace.logs import open_for_append
 from brace.server import supervisor
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class ForkServer:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = open_for_append(self.log_file)
             try:
                 self._process = subprocess.Popen(
                     [self.python, "-P", "-m", "brace.runtime.forkserver"],
@@ -147,7 +148,7 @@ class ForkServer:
             "env": dict(launch.env),
         }
         launch.socket.unlink(missing_ok=True)
-        fd = os.open(launch.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = open_for_append(launch.log_file)
         try:
             fds = [fd] if ready_fd is None else [fd, ready_fd]
             socket.send_fds(control, [json.dumps(request).encode()], fds)

@@ -164,8 +164,8 @@ class Replicas:
     on_notice: Callable[[], None] = lambda: None
     """Called on the loop when a replica says it is ready or its process ends."""
     _all: list[Replica] = field(default_factory=list)
-    _watched: dict[str, tuple[int, asyncio.AbstractEventLoop]] = field(default_factory=dict)
-    """Replica id -> its notice descriptor and the loop reading it."""
+    _watched: dict[str, int] = field(default_factory=dict)
+    """Replica id -> its notice descriptor, read by the running loop."""
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
     _telling: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -192,9 +192,8 @@ class Replicas:
         self._all.append(replica)
         fd = process.notices
         if fd is not None:
-            loop = asyncio.get_running_loop()
-            loop.add_reader(fd, self._noticed, replica_id, fd)
-            self._watched[replica_id] = (fd, loop)
+            asyncio.get_running_loop().add_reader(fd, self._noticed, replica_id, fd)
+            self._watched[replica_id] = fd
         return replica
 
     def _noticed(self, replica_id: str, fd: int) -> None:
@@ -207,10 +206,9 @@ class Replicas:
         self.on_notice()
 
     def _unwatch(self, replica_id: str) -> None:
-        watched = self._watched.pop(replica_id, None)
-        if watched is not None:
-            fd, loop = watched
-            loop.remove_reader(fd)
+        fd = self._watched.pop(replica_id, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
             os.close(fd)
 
     async def probe_starting(self) -> list[Replica]:

@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from brace.deathsig import die_with_parent
+from brace.logs import open_for_append
 from brace.polling import poll
+from brace.processes import RUNTIME_MODULE
 from brace.processes import is_same_process as is_same_process
 from brace.processes import process_started as process_started
 from brace.runtime import notify
@@ -57,14 +59,14 @@ def spawn_replica(
     """Start a replica as a new interpreter; `ready_fd`: the write end of a pipe it is
     handed to say it is ready (`brace.runtime.notify`), still the caller's to close."""
     socket.unlink(missing_ok=True)
-    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_for_append(log_file)
     env = dict(env)
     if ready_fd is not None:
         env[notify.ENV_VAR] = str(ready_fd)
     try:
         return subprocess.Popen(
             # -P: the model's directory (the cwd) must not shadow brace on sys.path.
-            [python, "-P", "-m", "brace.runtime", *runtime_arguments(truss_dir, socket)],
+            [python, "-P", "-m", RUNTIME_MODULE, *runtime_arguments(truss_dir, socket)],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=subprocess.STDOUT,
