@@ -142,3 +142,14 @@ def latest_promotion(store: Store, env: str = "production", model: str = "hello"
 def hello(make_truss: MakeTruss) -> Path:
     """A minimal Truss directory whose model_name is `hello`."""
     return make_truss("hello")
+
+
+@pytest.fixture
+def world(cli: Cli, hello: Path, store: Store) -> Path:
+    """hello: development, deployment-1 (production), deployment-2, environment staging."""
+    ok(cli("push", hello))
+    ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
+    ok(cli("push", hello, "--publish"))
+    ok(cli("environments", "create", "staging"))
+    return hello

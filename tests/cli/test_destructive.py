@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import io
 import sys
-from pathlib import Path
 
 import pytest
 
 from brace.cli.common import Confirmation, Output, confirmation
 from brace.store import Store
 from tests.cli.conftest import (
-    become_active,
     data,
     deployment,
     deployment_names,
@@ -33,16 +31,6 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture
-def world(cli: Cli, hello: Path, store: Store) -> None:
-    """hello: development, deployment-1 (production), deployment-2, environment staging."""
-    ok(cli("push", hello))
-    ok(cli("push", hello, "--promote"))
-    become_active(store, "deployment-1")
-    ok(cli("push", hello, "--publish"))
-    ok(cli("environments", "create", "staging"))
 
 
 def state(cli: Cli) -> object:

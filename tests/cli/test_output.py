@@ -19,12 +19,10 @@ import typer.main
 
 from brace import __version__
 from brace.cli.app import app
-from brace.store import Store
 from tests.cli.conftest import (
     DEPLOYMENT_KEYS,
     ENVIRONMENT_KEYS,
     MODEL_KEYS,
-    become_active,
     data,
     error_text,
     expect_error,
@@ -149,17 +147,6 @@ JSON_CASES: list[tuple[list[list[str]], list[str], frozenset[str]]] = [
     (ROLLING, ["rollout", "force-cancel"], frozenset({"success"})),
     (ROLLING, ["rollout", "force-roll-forward"], frozenset({"success"})),
 ]
-
-
-@pytest.fixture
-def world(cli: Cli, hello: Path, store: Store) -> Path:
-    """hello: development, deployment-1 (production), deployment-2, environment staging."""
-    ok(cli("push", hello))
-    ok(cli("push", hello, "--promote"))
-    become_active(store, "deployment-1")
-    ok(cli("push", hello, "--publish"))
-    ok(cli("environments", "create", "staging"))
-    return hello
 
 
 @pytest.mark.parametrize(

@@ -118,17 +118,6 @@ def fake(home: Path) -> Iterator[FakeServer]:
         ServerPaths(home).state_file.unlink(missing_ok=True)
 
 
-@pytest.fixture
-def world(cli: Cli, hello: Path, store: Store) -> Path:
-    """hello: development, deployment-1 (production), deployment-2, environment staging."""
-    ok(cli("push", hello))
-    ok(cli("push", hello, "--promote"))
-    become_active(store, "deployment-1")
-    ok(cli("push", hello, "--publish"))
-    ok(cli("environments", "create", "staging"))
-    return hello
-
-
 LOGS = "See the deployment's log: `brace logs deployment-1 -m hello`."
 
 

@@ -43,17 +43,21 @@ def tables(
     return header, rows
 
 
+def written_table(header: list[str] | None, rows: list[list[str]]) -> str:
+    """What `text.table` writes to stdout."""
+    written = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", written)
+        text.table(header, rows)
+    return written.getvalue()
+
+
 @settings(max_examples=300, deadline=None)
 @given(tables(ascii_cells))
 def test_a_table_is_written_as_rich_wrote_it(
     table: tuple[list[str] | None, list[list[str]]],
 ) -> None:
-    header, rows = table
-    written = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("sys.stdout", written)
-        text.table(header, rows)
-    assert written.getvalue() == rich_table(header, rows)
+    assert written_table(*table) == rich_table(*table)
 
 
 @settings(max_examples=100, deadline=None)
@@ -61,12 +65,7 @@ def test_a_table_is_written_as_rich_wrote_it(
 def test_a_table_of_any_characters_is_written_as_rich_wrote_it(
     table: tuple[list[str] | None, list[list[str]]],
 ) -> None:
-    header, rows = table
-    written = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("sys.stdout", written)
-        text.table(header, rows)
-    assert written.getvalue() == rich_table(header, rows)
+    assert written_table(*table) == rich_table(*table)
 
 
 class Terminal(io.StringIO):
