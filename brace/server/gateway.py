@@ -433,7 +433,7 @@ class Gateway:
         route = self._table.deployments.get(deployment_id) if deployment_id else None
         if route is None:
             return ()
-        return self._pools.usable(tuple(p for p in route.upstreams if p != path))
+        return self._pools.usable(route.upstreams, without=path)
 
     def _bad_gateway(self, ex: Exchange) -> None:
         ex.client.answer_error(ex, 502, "Bad Gateway: the replica did not answer")

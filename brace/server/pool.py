@@ -144,12 +144,14 @@ class Pools:
                 conn.transport.close()
             pool.idle.clear()
 
-    def usable(self, upstreams: tuple[str, ...]) -> tuple[str, ...]:
-        """The upstreams not avoided now."""
+    def usable(self, upstreams: tuple[str, ...], without: str) -> tuple[str, ...]:
+        """The upstreams other than `without` that are not avoided now."""
         now = monotonic()
         pools = self._pools
         return tuple(
-            path for path in upstreams if (pool := pools.get(path)) is None or not pool.avoided(now)
+            path
+            for path in upstreams
+            if path != without and ((pool := pools.get(path)) is None or not pool.avoided(now))
         )
 
     def in_flight(self, path: str) -> int:
