@@ -31,7 +31,7 @@ EXIT = re.compile(r"\(exit (\d+)\)")
 INSTALL = "pip install -e . && "  # the venv running the tests has brace installed
 
 NOT_RUN = {
-    "pip install -e '.[test]' && pytest": "it is this test suite",
+    "pip install -c constraints.txt -e '.[test]' && pytest": "it is this test suite",
 }
 
 

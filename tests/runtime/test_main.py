@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -72,6 +73,8 @@ def test_tcp_port_0_logs_the_real_port_and_access_log_works(tmp_path: Path) -> N
                 break
             time.sleep(0.01)
         assert json.loads(payload) == {"greeting": "hello", "echo": {"tcp": True}}
-        assert '"POST /v1/models/model%3Apredict HTTP/1.1" 200' in replica.log()
+        # uvicorn percent-encodes the path in its access log up to 0.54 and not from 0.55:
+        # what brace promises is the request line and its status, either way.
+        assert '"POST /v1/models/model:predict HTTP/1.1" 200' in unquote(replica.log())
     finally:
         stop_all([replica])
