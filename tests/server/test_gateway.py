@@ -27,6 +27,7 @@ import uvloop
 
 from brace.server.gateway import Gateway
 from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
+from brace.server.wire import REQUEST_ID
 
 T = TypeVar("T")
 Scope = dict[str, Any]
@@ -85,7 +86,7 @@ def echo_app(name: str, gate: threading.Event | None = None) -> ASGIApp:
             "host": headers.get(b"host", b"").decode(),
             "length": len(body),
             "md5": hashlib.md5(body).hexdigest(),
-            "request_ids": [v.decode() for k, v in scope["headers"] if k == b"x-baseten-request-id"],
+            "request_ids": [v.decode() for k, v in scope["headers"] if k == REQUEST_ID],
         }
         data = json.dumps(answer).encode()
         start = [(b"content-type", b"application/json"), *extra]
