@@ -86,6 +86,7 @@ def save(home: Path, name: str, value: str) -> SecretInfo:
     data = check_value(value)
     where = folder(home)
     try:
+        ensure_private_dir(home)
         ensure_private_dir(where)
         fd, temporary = tempfile.mkstemp(prefix=_TEMPORARY, dir=where)  # 0600
         try:
