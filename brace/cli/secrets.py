@@ -39,7 +39,7 @@ def read_value(interactive: bool) -> str:
     if not data:
         raise UsageError(
             "no value on standard input",
-            "Pipe the value in (`printf %s \"$TOKEN\" | brace secrets set NAME`) or run "
+            'Pipe the value in (`printf %s "$TOKEN" | brace secrets set NAME`) or run '
             "the command on a terminal to be asked for it.",
         )
     return data
