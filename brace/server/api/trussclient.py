@@ -81,6 +81,45 @@ def _terms(body: dict[str, Any], name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
+def backtracking(pattern: str) -> str | None:
+    """Why `pattern` could take exponential time in Python's engine, or None.
+
+    Truss documents search_pattern as RE2, which runs in linear time; Python's `re`
+    backtracks, and holds the GIL while it does, so `(a+)+$` on a long line would stall
+    the whole server. Refused: a repetition inside a repetition, and backreferences
+    (which RE2 does not have either). Alternatives of a repetition that match the same
+    text (`(a|a)*`) can still be slow; they are not detected."""
+    from re import _parser  # type: ignore[attr-defined]  # the parser `re` itself uses
+
+    def walk(items: Any, repeated: bool) -> str | None:
+        for op, value in items:
+            name = str(op)
+            if name in ("GROUPREF", "GROUPREF_EXISTS"):
+                return "uses a backreference"
+            if name in _REPEATS:
+                _, high, inner = value
+                unbounded = high is _parser.MAXREPEAT or high > 1
+                if repeated and unbounded:
+                    return "repeats a repetition (like (a+)+)"
+                if found := walk(inner, repeated or unbounded):
+                    return found
+            elif name == "SUBPATTERN":
+                if found := walk(value[-1], repeated):
+                    return found
+            elif name == "BRANCH":
+                for branch in value[1]:
+                    if found := walk(branch, repeated):
+                        return found
+            elif name in ("ASSERT", "ASSERT_NOT") and (found := walk(value[1], repeated)):
+                return found
+        return None
+
+    return walk(_parser.parse(pattern), False)
+
+
 def log_filter(body: dict[str, Any]) -> LogFilter:
     """The body of `POST .../logs` read into a filter (InvalidError naming the field)."""
     bodies.only(body, *_LOG_FIELDS)
@@ -103,6 +142,8 @@ def log_filter(body: dict[str, Any]) -> LogFilter:
         except re.error as error:
             message = f"search_pattern is not a valid regex: {error}"
             raise _invalid("search_pattern", message) from None
+        if reason := backtracking(pattern_text):
+            raise _invalid("search_pattern", f"search_pattern {reason}; simplify it")
     return LogFilter(
         start_ms=start,
         end_ms=end,

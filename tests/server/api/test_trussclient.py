@@ -104,6 +104,10 @@ def test_log_records_read_as_truss_reads_them(api: TestClient, logged: str) -> N
         pytest.param({"min_level": 3}, "min_level", id="level-not-a-string"),
         pytest.param({"search_pattern": "("}, "search_pattern", id="bad-regex"),
         pytest.param({"search_pattern": "a" * 1001}, "search_pattern", id="long-regex"),
+        # exponential in Python's engine, holding the GIL: refused before any line is read
+        pytest.param({"search_pattern": "(a+)+$"}, "search_pattern", id="nested-repeat"),
+        pytest.param({"search_pattern": r"(\w+\s?)*x"}, "search_pattern", id="nested-star"),
+        pytest.param({"search_pattern": r"(a)\1"}, "search_pattern", id="backreference"),
         pytest.param({"includes": "text"}, "includes", id="includes-not-a-list"),
         pytest.param({"excludes": [1]}, "excludes", id="excludes-not-strings"),
         pytest.param({"start_epoch_millis": "now"}, "start_epoch_millis", id="start-text"),
@@ -125,6 +129,17 @@ def test_bad_log_filters_are_refused(
     conforms(answer.json(), "Error")
     assert answer.json()["error_code"] == "INVALID_BODY"
     assert answer.json()["details"] == {"field": field}
+
+
+def test_a_nested_repetition_is_refused_in_so_many_words(api: TestClient, logged: str) -> None:
+    answer = api.post(logged, json={"search_pattern": "(a+)+$"})
+    assert answer.json()["error"] == (
+        "search_pattern repeats a repetition (like (a+)+); simplify it"
+    )
+    # alternatives and single repetitions are fine
+    assert _search(api, logged, {"search_pattern": r"(?:r-one|r-two)\] \[request_id=\w+-a"}) == [
+        LINES[4]
+    ]
 
 
 @pytest.mark.parametrize(
