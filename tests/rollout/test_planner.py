@@ -463,6 +463,9 @@ def test_ramp_up_invariants(replicas: int, config: RollingDeployConfig) -> None:
         (s.previous for s in p.steps[1:]), reverse=True
     )
     assert plan(replicas, config) == p
+    # Baseten's widget: the traffic after cycle k is min(100, k * ceil(100 * S / F))
+    step = -(-100 * p.step_size // p.full)
+    assert [b[2] for b in boundaries(p)] == [min(100, k * step) for k in range(1, p.cycles + 1)]
 
 
 @given(replica_counts, configs, st.data())
