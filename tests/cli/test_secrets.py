@@ -30,6 +30,9 @@ def test_set_list_delete(home: Path) -> None:
     saved = brace(home, "secrets", "set", "hf_token", stdin="s3cr3t-value\n")
     assert saved.returncode == 0, saved.stderr
     assert saved.stdout.startswith("Saved secret hf_token. A replica reads it on its next start")
+    as_json = brace(home, "secrets", "set", "hf_token", "-o", "json", stdin="s3cr3t-value\n")
+    assert (as_json.returncode, as_json.stderr) == (0, "")
+    assert set(json.loads(as_json.stdout)) == {"name", "created_at"}
     path = home / "secrets" / "hf_token"
     assert path.read_text() == "s3cr3t-value"  # `echo`'s newline is not part of it
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -48,7 +51,10 @@ def test_set_list_delete(home: Path) -> None:
     assert "without confirmation" in refused.stderr
     assert path.exists()
     deleted = brace(home, "secrets", "delete", "hf_token", "--yes", "-o", "json")
-    assert json.loads(deleted.stdout) == {"name": "hf_token", "deleted": True}
+    assert (deleted.stderr, json.loads(deleted.stdout)) == (
+        "",
+        {"name": "hf_token", "deleted": True},
+    )
     assert not path.exists()
     again = brace(home, "secrets", "delete", "hf_token", "--yes")
     assert (again.returncode, again.stderr.splitlines()[0]) == (
