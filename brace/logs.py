@@ -272,14 +272,58 @@ class LogFilter:
         return self.pattern is None or self.pattern.search(line) is not None
 
 
+SEEK_MARGIN_MS = 60_000
+"""How far before `start_ms` a search starts reading: lines of several processes are
+appended a little out of order (each stamps its own), never by this much."""
+
+
+def _line_time_at(file: Any, offset: int) -> float | None:
+    """The time (epoch ms) of the first stamped line starting after `offset`, reading
+    a few lines at most; None at the end of the file."""
+    file.seek(offset)
+    if offset:
+        file.readline()  # the rest of the line `offset` falls in
+    for _ in range(64):
+        raw = file.readline()
+        if not raw:
+            return None
+        parsed = parse_line(raw.decode(errors="replace").rstrip("\r\n"))
+        if parsed.stamped and parsed.time is not None:
+            return parsed.time.timestamp() * 1000
+    return None
+
+
+def _start_offset(file: Any, start_ms: float) -> int:
+    """A byte offset at the start of a line no later than the first line written at
+    `start_ms` (less `SEEK_MARGIN_MS`): a bisection over the file's stamps, so a search
+    from a recent time costs what the recent lines cost."""
+    target = start_ms - SEEK_MARGIN_MS
+    low, high = 0, file.seek(0, os.SEEK_END)
+    while high - low > _TAIL_CHUNK:
+        middle = (low + high) // 2
+        moment = _line_time_at(file, middle)
+        if moment is None or moment >= target:
+            high = middle
+        else:
+            low = middle
+    if low:
+        file.seek(low)
+        file.readline()
+        return int(file.tell())
+    return 0
+
+
 def search(path: Path, wanted: LogFilter, limit: int) -> list[dict[str, Any]]:
     """The last `limit` lines of the log at `path` that `wanted` keeps, newest first, as
     Baseten's log records (`log_record`, the time of an unstamped line its own). Reads
-    the file once, front to back, keeping `limit` lines at most."""
+    the file once, front to back (from near `start_ms` when it is given), keeping
+    `limit` lines at most."""
     kept: deque[tuple[str, LogLine]] = deque(maxlen=max(limit, 0))
     reader = LogLines()
     try:
         with path.open("rb") as file:
+            if wanted.start_ms is not None:
+                file.seek(_start_offset(file, wanted.start_ms))
             for raw in file:
                 line = raw.decode(errors="replace").rstrip("\r\n")
                 parsed = reader.read(line)
