@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,9 @@ from brace.runtime.secrets import FILE_LIMIT, SECRETS_DIR
 NAME = re.compile(r"[-._a-zA-Z0-9]{1,255}")
 """A secret name: what config.yaml's `secrets:` accepts, at most a file name's length."""
 _TEMPORARY = ".saving-"
+STALE_TEMPORARY = 3600.0
+"""Seconds after which a temporary file is a leftover of a save that was killed (a save
+takes milliseconds): the next save removes it."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def save(home: Path, name: str, value: str) -> SecretInfo:
     try:
         ensure_private_dir(home)
         ensure_private_dir(where)
+        remove_leftovers(where, time.time())
         fd, temporary = tempfile.mkstemp(prefix=_TEMPORARY, dir=where)  # 0600
         try:
             with os.fdopen(fd, "wb") as file:
@@ -106,6 +111,20 @@ def save(home: Path, name: str, value: str) -> SecretInfo:
             "Free some space or fix the folder's permissions, then save it again.",
         ) from None
     return SecretInfo(name, saved)
+
+
+def remove_leftovers(where: Path, now: float) -> list[str]:
+    """Remove the temporary files of saves killed midway (older than `STALE_TEMPORARY`
+    at `now`); their names."""
+    removed = []
+    for entry in os.scandir(where):
+        if not entry.name.startswith(_TEMPORARY):
+            continue
+        with contextlib.suppress(OSError):
+            if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMPORARY:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
 
 
 def listing(home: Path) -> list[SecretInfo]:

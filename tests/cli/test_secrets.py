@@ -93,3 +93,18 @@ def test_refusals(home: Path, args: tuple[str, ...], stdin: str, error: str) -> 
     assert result.returncode != 0
     assert error in result.stderr.splitlines()
     assert not (home / "secrets").exists() or not any((home / "secrets").iterdir())
+
+
+def test_a_save_killed_midway_leaves_nothing_for_long(home: Path) -> None:
+    from brace.services.secrets import save
+
+    save(home, "first", "v")
+    folder = home / "secrets"
+    old, fresh = folder / ".saving-old", folder / ".saving-fresh"
+    old.write_text("half a val")
+    fresh.write_text("being written")
+    os.utime(old, (0, 0))
+    save(home, "second", "v")  # removes the old leftover, not the one being written
+    assert sorted(p.name for p in folder.iterdir()) == [".saving-fresh", "first", "second"]
+    listed = brace(home, "secrets", "list", "-o", "json")
+    assert [s["name"] for s in json.loads(listed.stdout)["secrets"]] == ["first", "second"]
