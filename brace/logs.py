@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -112,13 +113,14 @@ def _size(path: Path) -> int:
 # Lines start with a stamp in ISO 8601, local time with milliseconds and the zone:
 #   brace's own:           2026-01-02T03:04:05.678+01:00 [brace] status ACTIVE
 #   the replica's records: 2026-01-02T03:04:05.678+01:00 INFO [r1b2c3d4] brace.runtime: ...
+#   ... while serving a request: ... INFO [r1b2c3d4] [request_id=0f3a...] model.model: ...
 # (the replica id in brackets when the replica was given one). Older logs have
 # "2026-01-02T03:04:05 [brace] ..." and "2026-01-02 03:04:05,678 INFO ...", local time
 # without a zone; they are read as well. Other lines (a model's print(), the lines of a
 # traceback) carry no stamp.
 STAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?"
-RECORD = re.compile(rf"^({STAMP}) ([A-Z]+) (?:\[([\w-]+)\] )?")
-"""The start of a replica's log record: stamp, level, replica id (if any)."""
+RECORD = re.compile(rf"^({STAMP}) ([A-Z]+) (?:\[([\w-]+)\] )?(?:\[request_id=([\w-]+)\] )?")
+"""The start of a replica's log record: stamp, level, replica id, request id (if any)."""
 _BRACE = re.compile(rf"^({STAMP}) (?=\[brace\] )")
 _STAMPED = re.compile(rf"^({STAMP})(?: |$)")
 
@@ -138,6 +140,8 @@ class LogLine:
     message: str
     """The line without its stamp, level and replica (brace's keep their "[brace]")."""
     stamped: bool
+    request_id: str | None = None
+    """The request it was logged for (`x-baseten-request-id`), when its record names one."""
 
     def to_json(self) -> dict[str, Any]:
         """The `brace logs -o jsonl` object."""
@@ -151,8 +155,9 @@ class LogLine:
 
 def parse_line(line: str, previous: datetime | None = None) -> LogLine:
     """Read a log line; `previous` is the time of the stamped line before it."""
+    request_id = None
     if found := RECORD.match(line):
-        stamp, level, replica = found.groups()
+        stamp, level, replica, request_id = found.groups()
     elif found := _BRACE.match(line):
         stamp, level, replica = found.group(1), "INFO", None
     elif found := _STAMPED.match(line):
@@ -162,7 +167,7 @@ def parse_line(line: str, previous: datetime | None = None) -> LogLine:
     moment = _parse_stamp(stamp)
     if moment is None:
         return LogLine(previous, None, None, line, False)
-    return LogLine(moment, level, replica, line[found.end() :], True)
+    return LogLine(moment, level, replica, line[found.end() :], True, request_id)
 
 
 def _parse_stamp(stamp: str) -> datetime | None:
@@ -215,6 +220,123 @@ def log_record(line: str) -> dict[str, Any]:
     parsed = parse_line(line)
     seconds = parsed.time.timestamp() if parsed.stamped and parsed.time else None
     stamp = "" if seconds is None else str(round(seconds * 1000) * 1_000_000)
+    return {"timestamp": stamp, "message": line, "replica": parsed.replica}
+
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+"""Record levels by severity; `min_level` takes the first four (Baseten's LogLevelV1)."""
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which lines `POST .../logs` answers with (the fields of Baseten's body; each one
+    left as None or empty keeps every line).
+
+    Times are epoch milliseconds, both ends included, compared with a line's time (an
+    unstamped line has the time of the stamped line before it; one before any stamp
+    has no time and is left out). `min_level` keeps records at that level or above and
+    drops lines without a level (prints, traceback lines), as Truss's `--min-level`
+    says. `replica` and `request_id` keep the records that name them. `pattern` is
+    searched for in the line, each of `includes` must occur in it and none of
+    `excludes` (case-sensitive substrings)."""
+
+    start_ms: int | None = None
+    end_ms: int | None = None
+    min_level: str | None = None
+    replica: str | None = None
+    request_id: str | None = None
+    pattern: re.Pattern[str] | None = None
+    includes: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    def keeps(self, line: str, parsed: LogLine) -> bool:
+        if parsed.time is None:
+            return False
+        moment = parsed.time.timestamp() * 1000
+        if self.start_ms is not None and moment < self.start_ms:
+            return False
+        if self.end_ms is not None and moment > self.end_ms:
+            return False
+        if self.min_level is not None and LEVELS.get(parsed.level or "", -1) < LEVELS.get(
+            self.min_level, 0
+        ):
+            return False
+        if self.replica is not None and parsed.replica != self.replica:
+            return False
+        if self.request_id is not None and parsed.request_id != self.request_id:
+            return False
+        if any(text not in line for text in self.includes):
+            return False
+        if any(text in line for text in self.excludes):
+            return False
+        return self.pattern is None or self.pattern.search(line) is not None
+
+
+SEEK_MARGIN_MS = 60_000
+"""How far before `start_ms` a search starts reading: lines of several processes are
+appended a little out of order (each stamps its own), never by this much."""
+
+
+def _line_time_at(file: Any, offset: int) -> float | None:
+    """The time (epoch ms) of the first stamped line starting after `offset`, reading
+    a few lines at most; None at the end of the file."""
+    file.seek(offset)
+    if offset:
+        file.readline()  # the rest of the line `offset` falls in
+    for _ in range(64):
+        raw = file.readline()
+        if not raw:
+            return None
+        parsed = parse_line(raw.decode(errors="replace").rstrip("\r\n"))
+        if parsed.stamped and parsed.time is not None:
+            return parsed.time.timestamp() * 1000
+    return None
+
+
+def _start_offset(file: Any, start_ms: float) -> int:
+    """A byte offset at the start of a line no later than the first line written at
+    `start_ms` (less `SEEK_MARGIN_MS`): a bisection over the file's stamps, so a search
+    from a recent time costs what the recent lines cost."""
+    target = start_ms - SEEK_MARGIN_MS
+    low, high = 0, file.seek(0, os.SEEK_END)
+    while high - low > _TAIL_CHUNK:
+        middle = (low + high) // 2
+        moment = _line_time_at(file, middle)
+        if moment is None or moment >= target:
+            high = middle
+        else:
+            low = middle
+    if low:
+        file.seek(low)
+        file.readline()
+        return int(file.tell())
+    return 0
+
+
+def search(path: Path, wanted: LogFilter, limit: int) -> list[dict[str, Any]]:
+    """The last `limit` lines of the log at `path` that `wanted` keeps, newest first, as
+    Baseten's log records (`log_record`, the time of an unstamped line its own). Reads
+    the file once, front to back (from near `start_ms` when it is given), keeping
+    `limit` lines at most."""
+    kept: deque[tuple[str, LogLine]] = deque(maxlen=max(limit, 0))
+    reader = LogLines()
+    try:
+        with path.open("rb") as file:
+            if wanted.start_ms is not None:
+                file.seek(_start_offset(file, wanted.start_ms))
+            for raw in file:
+                line = raw.decode(errors="replace").rstrip("\r\n")
+                parsed = reader.read(line)
+                if wanted.keeps(line, parsed):
+                    kept.append((line, parsed))
+    except FileNotFoundError:
+        return []
+    return [_record(line, parsed) for line, parsed in reversed(kept)]
+
+
+def _record(line: str, parsed: LogLine) -> dict[str, Any]:
+    seconds = parsed.time.timestamp() if parsed.time else 0.0
+    stamp = str(round(seconds * 1000) * 1_000_000)
     return {"timestamp": stamp, "message": line, "replica": parsed.replica}
 
 

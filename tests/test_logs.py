@@ -13,12 +13,14 @@ import pytest
 
 from brace.logs import (
     DeploymentLog,
+    LogFilter,
     LogLines,
     LogTail,
     last_error,
     log_record,
     parse_line,
     parse_since,
+    search,
     tail,
 )
 from brace.runtime.main import LogFormatter
@@ -271,3 +273,58 @@ def test_parse_since(text: str, expected: datetime) -> None:
 def test_parse_since_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="neither a duration"):
         parse_since(text, NOW)
+
+
+# search: what `POST .../logs` answers
+
+
+def _long_log(path: Path, count: int) -> list[tuple[int, str]]:
+    """`count` records a second apart from 2026-01-02T00:00:00Z, every tenth followed
+    by an unstamped line (a print); (epoch ms, line) of each stamped one."""
+    start = 1767312000000
+    written = []
+    with path.open("w") as file:
+        for i in range(count):
+            moment = start + i * 1000
+            stamp = datetime.fromtimestamp(moment / 1000, UTC).isoformat(timespec="milliseconds")
+            line = f"{stamp} INFO [r-{i % 3}] model.model: record {i}"
+            file.write(line + "\n")
+            written.append((moment, line))
+            if i % 10 == 0:
+                file.write(f"print after {i}\n")
+    return written
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3999, 4000, 4001, 5000, 9999, 10_000, 20_000])
+def test_a_search_from_a_time_finds_what_a_full_read_finds(tmp_path: Path, offset: int) -> None:
+    path = tmp_path / "d.log"
+    written = _long_log(path, 10_000)  # ~650 KB: the bisection runs
+    start = written[0][0] + offset * 1000
+    found = search(path, LogFilter(start_ms=start, excludes=("print",)), 100_000)
+    expected = [line for moment, line in written if moment >= start]
+    assert [r["message"] for r in found] == expected[::-1]
+    with_prints = search(path, LogFilter(start_ms=start), 100_000)
+    assert len(with_prints) == len(expected) + sum(
+        1 for i in range(10_000) if i % 10 == 0 and written[i][0] >= start
+    )
+
+
+def test_a_record_made_for_a_request_names_it_and_reads_back() -> None:
+    from brace.runtime.requestid import REQUEST_ID
+
+    record = logging.LogRecord("model.model", logging.WARNING, __file__, 1, "slow", (), None)
+    formatter = LogFormatter("r-one")
+    assert " WARNING [r-one] model.model: slow" in formatter.format(record)
+    token = REQUEST_ID.set("0f3a9c")
+    try:
+        line = formatter.format(record)
+    finally:
+        REQUEST_ID.reset(token)
+    assert " WARNING [r-one] [request_id=0f3a9c] model.model: slow" in line
+    parsed = parse_line(line)
+    assert (parsed.level, parsed.replica, parsed.request_id, parsed.message) == (
+        "WARNING",
+        "r-one",
+        "0f3a9c",
+        "model.model: slow",
+    )

@@ -20,6 +20,7 @@ from brace.cli import deployments, environments, lifecycle, models, rollout
 from brace.cli import init as init_cli
 from brace.cli import predict as predict_cli
 from brace.cli import push as push_cli
+from brace.cli import secrets as secrets_cli
 from brace.cli import server as server_cli
 from brace.cli.common import session
 from brace.cli.failures import (
@@ -75,6 +76,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(environments.app, name="environments")
 app.add_typer(rollout.app, name="rollout")
+app.add_typer(secrets_cli.app, name="secrets")
 app.command("server")(server_cli.server_command)
 app.command("up")(server_cli.up_command)
 app.command("down")(server_cli.down_command)

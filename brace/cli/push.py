@@ -10,6 +10,7 @@ being applied; the development deployment keeps running.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -239,6 +240,7 @@ def _watch(
     from brace.devserver.watcher import Watcher, read_config
     from brace.services import views
     from brace.services.push import push
+    from brace.services.secrets import saved_since
 
     printer = _Printer()
     load_truss(directory)  # a directory that is no Truss is said first
@@ -260,7 +262,13 @@ def _watch(
         target = DevelopmentTarget(
             store, directory, result.model.name, deployment.id, timeout=timeout
         )
-        watcher = Watcher(read_config(directory), target, printer, model_name=result.model.name)
+        watcher = Watcher(
+            read_config(directory),
+            target,
+            printer,
+            model_name=result.model.name,
+            secrets_saved=functools.partial(saved_since, store.home),
+        )
         # From the log's end now: the lines of the replica this push starts are relayed.
         follower = LogFollower(
             lambda: target.log_file,

@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     REPLACED = "replaced"  # the new replica serves
     REPLACE_FAILED = "replace_failed"  # the new replica did not come up
     LOG = "log"  # a line of the deployment's log (replica output, controller notes)
+    SECRET_SAVED = "secret_saved"  # a declared secret saved after the replica started
     STOPPED = "stopped"  # Ctrl-C
 
 

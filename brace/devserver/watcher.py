@@ -108,6 +108,7 @@ class Watcher:
         read: Callable[[Path], Truss] = read_config,
         clock: Callable[[], float] = time.perf_counter,
         wall: Callable[[], float] = time.time,
+        secrets_saved: Callable[[tuple[str, ...], float], list[str]] = lambda names, since: [],
     ) -> None:
         self.root = truss.path
         self.target = target
@@ -123,6 +124,10 @@ class Watcher:
         self.applied = self.seen  # the config the running replica was started with
         self.replica_failed = False  # the last start failed: every change pushes again
         self.retry_paths: tuple[str, ...] = ()  # a reload found its replica starting
+        self.secrets_saved = secrets_saved
+        """Which of these secrets were saved after this time (services.secrets.saved_since)."""
+        self.replica_started: float | None = None  # wall time the serving replica was ready
+        self.secrets_told: set[str] = set()  # saved secrets already reported for that replica
 
     # reporting
 
@@ -142,7 +147,7 @@ class Watcher:
     ) -> None:
         """Wait for `revision` to serve, then apply changes until `stop` (or Ctrl-C)."""
         stop = stop or threading.Event()
-        start = self.clock()
+        start, began = self.clock(), self.wall()
         try:
             ready = self.target.wait(revision, on_status)
         except BraceError as error:
@@ -153,6 +158,7 @@ class Watcher:
                 hint="Fix it and save: the next change starts the deployment again.",
             )
         else:
+            self._replica_ready(began)
             self.emit(
                 EventKind.READY,
                 message=f"development deployment of model {self.model_name}",
@@ -192,8 +198,38 @@ class Watcher:
         """watchfiles' filter: only what can matter to the model."""
         return classify(path, self.layout) is not Kind.IGNORED
 
+    def _replica_ready(self, began: float) -> None:
+        """A replica serves that started after `began` (wall time): it read the secrets
+        saved before then."""
+        self.replica_started = began
+        self.secrets_told = set()
+
+    def check_secrets(self) -> None:
+        """Say once per secret when one the config declares was saved after the serving
+        replica started: what the model read at load still is the old value."""
+        if self.replica_started is None:
+            return
+        declared = tuple(self.applied.config.secrets)
+        try:
+            saved = self.secrets_saved(declared, self.replica_started)
+        except BraceError:
+            return  # an unreadable folder: the replica's own lookup says why
+        for name in saved:
+            if name in self.secrets_told:
+                continue
+            self.secrets_told.add(name)
+            self.emit(
+                EventKind.SECRET_SAVED,
+                message=f"secret {name} was saved after the replica started: what the "
+                "model read at load is the old value until the replica starts again",
+                hint=f"Restart it: brace deactivate development -m {self.model_name} && "
+                f"brace activate development -m {self.model_name}",
+            )
+
     def handle(self, paths: Iterable[str]) -> None:
-        """Apply one batch of changed paths (absolute)."""
+        """Apply one batch of changed paths (absolute); an empty batch (a heartbeat)
+        also checks the saved secrets."""
+        self.check_secrets()
         # A created directory is no change by itself; the files written into it are.
         batch = sort_changes((p for p in paths if not os.path.isdir(p)), self.layout)
         if not batch:
@@ -238,7 +274,7 @@ class Watcher:
 
     def _replace(self, paths: tuple[str, ...], fields: tuple[str, ...], why: str) -> None:
         self.emit(EventKind.REPLACING, paths, fields=fields, message=why)
-        start = self.clock()
+        start, began = self.clock(), self.wall()
         try:
             revision = self.target.push()
             state = self.target.wait(revision, lambda status: None)
@@ -254,6 +290,7 @@ class Watcher:
         self.applied = self.seen
         self.replica_failed = False
         self.retry_paths = ()
+        self._replica_ready(began)
         self.emit(EventKind.REPLACED, paths, ms=self._elapsed_ms(start), revision=state.revision)
 
     # a reload in the running replica

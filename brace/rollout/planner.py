@@ -3,11 +3,14 @@
 The rules are DESIGN.md's (Rolling deployments), taken from Baseten's page
 (shared/reference/baseten-rolling-deployments.md). With N the previous deployment's
 replicas when the promotion starts and pct the non-zero one of max_surge_percent /
-max_unavailable_percent, every division rounded half up:
+max_unavailable_percent, `round` rounding half up:
 
     F = N + round(N * replica_overhead_percent / 100)   replicas at full strength
     S = max(1, round(pct * F / 100))                    replicas moved per cycle
-    traffic to the candidate = min(100, round(100 * candidate replicas / F))
+    T = ceil(100 * S / F)                               traffic moved per cycle (%)
+    traffic to the candidate after cycle k = min(100, k * T)
+
+as the configuration widget on Baseten's page computes them (F = 3, S = 1: 34, 68, 100).
 
 `plan()` turns that into a tuple of `Step`s. Each step sets both deployments' replica
 targets and the candidate's traffic share, and (the provisioning step 0 aside)
@@ -138,9 +141,15 @@ def step_size(full: int, percent: int) -> int:
     return max(1, round_half_up(percent * full, 100))
 
 
-def traffic_percent(candidate: int, full: int) -> int:
-    """The candidate's share once it has `candidate` of the F replicas: 0-100."""
-    return min(100, round_half_up(100 * candidate, full))
+def traffic_step(full: int, size: int) -> int:
+    """T = ceil(100 * S / F): the traffic (percent) one cycle moves, as Baseten's page
+    computes it (its configuration widget); at least 1."""
+    return -(-100 * size // full)
+
+
+def traffic_after(cycle: int, full: int, size: int) -> int:
+    """The candidate's share once `cycle` cycles are done: min(100, cycle * T), 0-100."""
+    return min(100, cycle * traffic_step(full, size))
 
 
 def mode_of(config: RollingDeployConfig) -> tuple[Mode, int]:
@@ -167,12 +176,12 @@ def plan(replicas: int, config: RollingDeployConfig) -> Plan:
 
     Step 0 scales the previous deployment to F and waits until F are ready, whether or
     not the overhead adds any. Cycle k (1..K) moves the candidate to
-    c_k = min(k * S, F), the traffic to traffic_percent(c_k, F) and the previous to
+    c_k = min(k * S, F), the traffic to traffic_after(k, F, S) and the previous to
     F - c_k; surge mode in the order candidate up, traffic, previous down; unavailable
     mode previous down, candidate up, traffic, but its last cycle (previous to 0)
     traffic, previous down, candidate up. A traffic step that would not change the
-    percentage (possible only when 100 * S < F) is left out, and so is that cycle's
-    stabilization time."""
+    percentage (once k * T reached 100 before the last cycle, possible only when
+    100 * S < F) is left out, and so is that cycle's stabilization time."""
     mode, percent = mode_of(config)
     start = max(replicas, 1)
     full = full_strength(start, config.replica_overhead_percent)
@@ -184,7 +193,7 @@ def plan(replicas: int, config: RollingDeployConfig) -> Plan:
     state = _State(full, 0, 0)
     for cycle in range(1, cycles + 1):
         candidate = min(cycle * size, full)
-        target = _State(full - candidate, candidate, traffic_percent(candidate, full))
+        target = _State(full - candidate, candidate, traffic_after(cycle, full, size))
         steps += _cycle(mode, cycle, state, target, stabilization)
         state = target
     return Plan(mode, start, full, size, cycles, stabilization, tuple(steps))
@@ -196,7 +205,7 @@ def ramp_down(plan: Plan, at: int) -> tuple[Step, ...]:
     candidate and F on the previous deployment. Empty when nothing moved yet.
 
     It walks the ramp-up's cycle boundaries backwards, K - 1 down to 0: boundary j has
-    the candidate at c_j = min(j * S, F) with traffic_percent(c_j, F), the previous at
+    the candidate at c_j = min(j * S, F) with traffic_after(j, F, S), the previous at
     F - c_j. Towards each one, the candidate and the traffic only go down and the
     previous only goes up, so from a step in the middle of a cycle the first ramp-down
     cycle finishes what is needed and nothing is undone twice. Each cycle runs in the
@@ -215,7 +224,7 @@ def ramp_down(plan: Plan, at: int) -> tuple[Step, ...]:
         target = _State(
             max(state.previous, plan.full - candidate),
             min(state.candidate, candidate),
-            min(state.percent, traffic_percent(candidate, plan.full)),
+            min(state.percent, traffic_after(boundary, plan.full, plan.step_size)),
         )
         if target == state:
             continue

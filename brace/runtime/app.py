@@ -36,6 +36,7 @@ from brace.runtime.holder import Current, ModelHolder, Phase
 from brace.runtime.payloads import ErrorCode, error_response, json_response
 from brace.runtime.pipeline import Pipeline, invoke
 from brace.runtime.reload import Reloader
+from brace.runtime.requestid import REQUEST_ID, from_headers
 from brace.runtime.signatures import ENDPOINTS
 
 log = logging.getLogger("brace.runtime")
@@ -148,6 +149,8 @@ class ReplicaApp:
         self.starlette = starlette
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            REQUEST_ID.set(from_headers(scope["headers"]))  # this request's task only
         if scope["type"] == "http" and scope["path"] == PREDICT_PATH and scope["method"] == "POST":
             scope["app"] = self.starlette
             scope["router"] = self.starlette.router

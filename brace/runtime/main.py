@@ -7,8 +7,9 @@ per deployment and a user's print() should land there in order, not at exit. Bot
 streams pass through the replica's `Redactor` (redact.py), so no secret value reaches
 that file. A log record reads `2026-01-02T03:04:05.678+01:00 INFO [REPLICA] logger:
 message`: local time in ISO 8601 with milliseconds and the zone, as the server stamps
-its own lines in that file (`brace.logs` reads both), and the replica's id when it was
-given one (`--replica-id`).
+its own lines in that file (`brace.logs` reads both), the replica's id when it was
+given one (`--replica-id`), and `[request_id=ID]` after it for a record logged while
+serving a request (brace/runtime/requestid.py).
 """
 
 from __future__ import annotations
@@ -24,15 +25,23 @@ from pathlib import Path
 from brace.runtime.redact import RedactingStream, Redactor
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-LOG_FORMAT = "%(asctime)s %(levelname)s {replica}%(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)s {replica}%(request_tag)s%(name)s: %(message)s"
 
 
 class LogFormatter(logging.Formatter):
-    """Records stamped in ISO 8601: local time with milliseconds and the zone."""
+    """Records stamped in ISO 8601: local time with milliseconds and the zone; a record
+    logged while serving a request names it: `[request_id=<id>] ` after the replica."""
 
     def __init__(self, replica_id: str | None = None) -> None:
         tag = f"[{replica_id}] " if replica_id else ""
         super().__init__(LOG_FORMAT.format(replica=tag.replace("%", "%%")))
+
+    def format(self, record: logging.LogRecord) -> str:
+        from brace.runtime.requestid import REQUEST_ID  # stdlib only: cheap at start
+
+        request = REQUEST_ID.get()
+        record.request_tag = f"[request_id={request}] " if request else ""
+        return super().format(record)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created).astimezone()

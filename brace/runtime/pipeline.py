@@ -27,6 +27,7 @@ is logged with the traceback cut to the user's frames; the replica keeps serving
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
@@ -77,7 +78,9 @@ async def invoke(method: Method, inputs: Any, request: Request | None, executor:
     if method.is_async:
         return await method.function(*args)
     loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(executor, functools.partial(method.function, *args))
+    # In a copy of this context: the request id for the records it logs (requestid.py).
+    call = functools.partial(contextvars.copy_context().run, method.function, *args)
+    result = await loop.run_in_executor(executor, call)
     if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
         result = await result
     return result

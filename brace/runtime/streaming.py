@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from concurrent.futures import Executor
 from typing import Any
@@ -41,9 +43,11 @@ async def _in_threads(
     generator: Generator[Any, Any, Any], executor: Executor
 ) -> AsyncIterator[Any]:
     loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()  # the request id for its records (requestid.py)
     try:
         while True:
-            chunk = await loop.run_in_executor(executor, next, generator, _DONE)
+            step = functools.partial(context.run, next, generator, _DONE)
+            chunk = await loop.run_in_executor(executor, step)
             if chunk is _DONE:
                 return
             yield chunk

@@ -19,9 +19,10 @@ from starlette.routing import Route
 
 from brace import __version__
 from brace.errors import BraceError
-from brace.server.api import errors
+from brace.server.api import errors, trussclient
 from brace.server.api import routes as api_routes
 from brace.server.api.auth import RequireKey
+from brace.server.api.downloads import Downloads
 from brace.server.api.spec import spec_route
 from brace.server.metrics import ROUTES as METRICS_ROUTES
 from brace.server.metrics import Sources
@@ -29,17 +30,29 @@ from brace.server.storeworker import StoreWorker
 
 
 def internal_app(
-    server_id: str, key: str, store: StoreWorker, sources: Sources | None = None
+    server_id: str,
+    key: str,
+    store: StoreWorker,
+    sources: Sources | None = None,
+    downloads: Downloads | None = None,
 ) -> Starlette:
     """The app of the server `server_id`, with the API key `key` on /v1 paths and the
     metrics; the management API and the metrics use `store` (its own worker thread),
-    the metrics `sources` too (default: a server that has counted nothing yet)."""
+    the metrics `sources` too (default: a server that has counted nothing yet);
+    `downloads` signs download links (default: a new secret, 5-minute links)."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "server_id": server_id})
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *api_routes.ROUTES, spec_route(), *METRICS_ROUTES],
+        routes=[
+            Route("/healthz", healthz),
+            *api_routes.ROUTES,
+            *trussclient.ROUTES,
+            trussclient.ARCHIVE_ROUTE,
+            spec_route(),
+            *METRICS_ROUTES,
+        ],
         middleware=[Middleware(RequireKey, key=key)],
         exception_handlers={
             BraceError: errors.brace_error,
@@ -49,5 +62,7 @@ def internal_app(
         },
     )
     app.state.store = store
+    app.state.api_key = key
+    app.state.downloads = downloads if downloads is not None else Downloads()
     app.state.sources = sources if sources is not None else Sources()
     return app

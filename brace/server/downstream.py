@@ -50,6 +50,7 @@ from brace.server.wire import (
     CRLF,
     HOP_BY_HOP,
     LAST_CHUNK,
+    REQUEST_ID,
     chunk_size,
     error_response,
     json_response,
@@ -218,6 +219,8 @@ class ClientConnection(asyncio.Protocol):
         elif lower == b"authorization":
             ex.authorization = value
             ex.authorization_at = len(ex.headers)
+        elif lower == REQUEST_ID:
+            return  # the gateway names each request itself (Exchange.request_id)
         ex.headers += (name, b": ", value, CRLF)
 
     def on_headers_complete(self) -> None:

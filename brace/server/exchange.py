@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from brace.server.wire import CHUNKED, CRLF
+from brace.server.wire import CHUNKED, CRLF, request_id_header
 
 if TYPE_CHECKING:
     from brace.server.downstream import ClientConnection
@@ -56,6 +56,7 @@ class Exchange:
         "replay",
         "replay_size",
         "request_complete",
+        "request_id",
         "response_started",
         "retried",
         "started",
@@ -71,6 +72,9 @@ class Exchange:
         self.url = b""
         self.headers: list[bytes] = []
         """Forwardable request headers as consecutive name, b": ", value, CRLF pieces."""
+        self.request_id = request_id_header()
+        """This request's `x-baseten-request-id` header line: sent to the replica (whose
+        log records for the request carry it) and to the client with the response."""
         self.host: bytes | None = None
         self.origin: bytes | None = None
         self.authorization: bytes | None = None
@@ -118,7 +122,17 @@ class Exchange:
         host = b"" if self.host is not None else b"host: localhost\r\n"
         framing = CHUNKED if self.body_chunked else b""
         head = b"".join(
-            (self.method, b" ", path, b" HTTP/1.1\r\n", *self.headers, host, framing, CRLF)
+            (
+                self.method,
+                b" ",
+                path,
+                b" HTTP/1.1\r\n",
+                *self.headers,
+                self.request_id,
+                host,
+                framing,
+                CRLF,
+            )
         )
         self.pending.insert(0, head)
         self.pending_size += len(head)

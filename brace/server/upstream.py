@@ -32,7 +32,6 @@ from brace.server.wire import (
     LAST_CHUNK,
     STATUS_LINES,
     chunk_size,
-    request_id_header,
     status_line,
 )
 
@@ -259,7 +258,7 @@ class UpstreamConnection(asyncio.Protocol):
         if framing == RECHUNK:
             head.append(CHUNKED)
         if not self.has_id:
-            head.append(request_id_header())
+            head.append(ex.request_id)
         if not ex.keep_alive:
             head.append(CLOSE)
         head.append(CRLF)

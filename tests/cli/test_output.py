@@ -44,7 +44,7 @@ def _leaves(command: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, 
 BraceProcess = Callable[..., subprocess.CompletedProcess[str]]
 ROOT = typer.main.get_command(app)
 COMMANDS = sorted(_leaves(ROOT))
-GROUPS = ("models", "deployments", "environments", "rollout")
+GROUPS = ("models", "deployments", "environments", "rollout", "secrets")
 SERVER_COMMANDS = {
     ("server",),
     ("up",),
@@ -54,6 +54,9 @@ SERVER_COMMANDS = {
     ("logs",),
     ("watch",),
 }
+STDIN_COMMANDS = {("secrets", "set"), ("secrets", "delete")}
+"""Need a value on standard input (set, or before delete): their -o json is checked by
+a subprocess in tests/cli/test_secrets.py."""
 
 
 def _command(path: tuple[str, ...]) -> object:
@@ -146,6 +149,7 @@ JSON_CASES: list[tuple[list[list[str]], list[str], frozenset[str]]] = [
     (ROLLING, ["rollout", "cancel"], frozenset({"status", "message"})),
     (ROLLING, ["rollout", "force-cancel"], frozenset({"success"})),
     (ROLLING, ["rollout", "force-roll-forward"], frozenset({"success"})),
+    ([], ["secrets", "list"], frozenset({"secrets"})),
 ]
 
 
@@ -173,7 +177,7 @@ def test_json_output_is_clean(
 
 def test_every_command_has_a_json_case_or_needs_the_server() -> None:
     covered = {tuple(args[:2]) if args[0] in GROUPS else (args[0],) for _, args, _ in JSON_CASES}
-    assert covered | SERVER_COMMANDS == set(COMMANDS)
+    assert covered | SERVER_COMMANDS | STDIN_COMMANDS == set(COMMANDS)
 
 
 # Errors: "Error: ..." and "Hint: ..." on stderr; with -o json also {"error", "hint"}.

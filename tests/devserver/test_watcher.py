@@ -527,3 +527,58 @@ def test_a_config_saved_while_the_deployment_started_is_applied(make_truss: Make
         EventKind.WATCHING,
     ]
     assert loop.replica.calls == []
+
+
+# secrets saved while the replica runs
+
+
+def test_a_secret_saved_after_the_replica_started_is_reported_once(
+    make_truss: MakeTruss, tmp_path: Path
+) -> None:
+    import functools
+    import os
+
+    from brace.services.secrets import save, saved_since
+
+    home = tmp_path / "home"
+    started = 1_800_000_000.0
+    truss = load_truss(make_truss("hello", config="model_name: hello\nsecrets: {hf_token: null}\n"))
+    events: list[Event] = []
+
+    def saved_at(name: str, value: str, moment: float) -> None:
+        save(home, name, value)
+        os.utime(home / "secrets" / name, (moment, moment))
+
+    saved_at("hf_token", "old", started - 10)  # read by the replica at its start
+    saved_at("other", "x", started + 5)  # not declared: nothing to say
+
+    def changes(
+        watched: tuple[Path, ...], keep: Callable[[str], bool], stop: threading.Event
+    ) -> Iterator[set[tuple[Any, str]]]:
+        yield set()  # a heartbeat: nothing new
+        saved_at("hf_token", "new", started + 5)
+        yield set()
+        yield set()  # said once only
+
+    watcher = Watcher(
+        truss,
+        FakeTarget(),
+        events.append,
+        model_name="hello",
+        changes=changes,
+        reload=FakeReplica(),
+        clock=Clock(),
+        wall=lambda: started,
+        secrets_saved=functools.partial(saved_since, home),
+    )
+    watcher.run(1)
+    told = [e for e in events if e.kind is EventKind.SECRET_SAVED]
+    assert [(e.message, e.hint) for e in told] == [
+        (
+            "secret hf_token was saved after the replica started: what the model read at "
+            "load is the old value until the replica starts again",
+            "Restart it: brace deactivate development -m hello && "
+            "brace activate development -m hello",
+        )
+    ]
+    assert all("new" not in str(e.message) for e in events)

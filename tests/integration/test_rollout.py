@@ -407,8 +407,8 @@ MODES = {
     # mode: (rolling_deploy_config, cleanup strategy, percentages stepped through)
     "surge": (SURGE, "SCALE_TO_ZERO", [25, 50, 75, 100]),
     "unavailable": (UNAVAILABLE, "DEACTIVATE", [25, 50, 75, 100]),
-    # F = 4 + 2 = 6 replicas, steps of round(1.5) = 2: 33, 67, 100.
-    "overhead": (OVERHEAD, "KEEP", [33, 67, 100]),
+    # F = 4 + 2 = 6, S = round(1.5) = 2, traffic steps of ceil(100 * 2 / 6) = 34.
+    "overhead": (OVERHEAD, "KEEP", [34, 68, 100]),
 }
 
 

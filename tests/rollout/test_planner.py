@@ -22,6 +22,8 @@ from brace.rollout.planner import (
     plan,
     ramp_down,
     round_half_up,
+    traffic_after,
+    traffic_step,
 )
 from brace.store.records import RollingDeployConfig
 
@@ -117,18 +119,21 @@ def test_full_strength_step_size_and_cycles(
             id="n4-unavailable25",
         ),
         pytest.param(
-            4, surge(25, overhead=50), [(4, 2, 33), (2, 4, 67), (0, 6, 100)], id="n4-overhead50"
+            4, surge(25, overhead=50), [(4, 2, 34), (2, 4, 68), (0, 6, 100)], id="n4-overhead50"
+        ),
+        pytest.param(
+            3, surge(33), [(2, 1, 34), (1, 2, 68), (0, 3, 100)], id="f3-s1-baseten-widget"
         ),
         pytest.param(
             8,
             surge(10),
             flat(
-                [(7, 1, 13), (6, 2, 25), (5, 3, 38), (4, 4, 50)],  # 12.5 and 37.5 round up
-                [(3, 5, 63), (2, 6, 75), (1, 7, 88), (0, 8, 100)],
+                [(7, 1, 13), (6, 2, 26), (5, 3, 39), (4, 4, 52)],  # T = ceil(12.5) = 13
+                [(3, 5, 65), (2, 6, 78), (1, 7, 91), (0, 8, 100)],
             ),
-            id="traffic-12.5-up",
+            id="traffic-step-12.5-up",
         ),
-        pytest.param(7, surge(50), [(3, 4, 57), (0, 7, 100)], id="last-cycle-shorter"),
+        pytest.param(7, surge(50), [(3, 4, 58), (0, 7, 100)], id="last-cycle-shorter"),
         pytest.param(0, unavailable(50), [(0, 1, 100)], id="n0"),
     ],
 )
@@ -174,9 +179,9 @@ def test_cycle_boundaries(
             surge(25, overhead=50),
             flat(
                 [("P+", 6, 0, 0, 0)],
-                [("C+", 6, 2, 0, 0), ("T", 6, 2, 33, 0), ("P-", 4, 2, 33, 0)],
-                [("C+", 4, 4, 33, 0), ("T", 4, 4, 67, 0), ("P-", 2, 4, 67, 0)],
-                [("C+", 2, 6, 67, 0), ("T", 2, 6, 100, 0), ("P-", 0, 6, 100, 0)],
+                [("C+", 6, 2, 0, 0), ("T", 6, 2, 34, 0), ("P-", 4, 2, 34, 0)],
+                [("C+", 4, 4, 34, 0), ("T", 4, 4, 68, 0), ("P-", 2, 4, 68, 0)],
+                [("C+", 2, 6, 68, 0), ("T", 2, 6, 100, 0), ("P-", 0, 6, 100, 0)],
             ),
             id="n4-surge25-overhead50",
         ),
@@ -212,12 +217,32 @@ def test_ramp_up_steps(replicas: int, config: RollingDeployConfig, expected: lis
     assert [s.cycle for s in p.steps] == [0] + [c for c in range(1, p.cycles + 1) for _ in "123"]
 
 
+@pytest.mark.parametrize(
+    ("full", "size", "expected"),
+    [
+        pytest.param(3, 1, 34, id="f3-s1"),
+        pytest.param(6, 2, 34, id="f6-s2"),
+        pytest.param(8, 1, 13, id="f8-s1"),
+        pytest.param(10, 3, 30, id="exact"),
+        pytest.param(149, 1, 1, id="under-one-percent-is-one"),
+        pytest.param(1, 1, 100, id="one-cycle"),
+    ],
+)
+def test_traffic_step_is_baseten_widgets_ceiling(full: int, size: int, expected: int) -> None:
+    assert traffic_step(full, size) == expected
+
+
+def test_traffic_after_is_capped_at_100() -> None:
+    assert [traffic_after(k, 3, 1) for k in range(4)] == [0, 34, 68, 100]
+
+
 def test_a_cycle_that_moves_no_traffic_has_no_traffic_step_and_no_stabilization() -> None:
-    # F = 149, S = 1: 100 * 1 / 149 and 100 * 2 / 149 both round to 1 %.
+    # F = 149, S = 1: T = ceil(100 / 149) = 1 %, so cycle 100 reaches 100 % and the
+    # 49 cycles after it move replicas only.
     p = plan(149, surge(1, stabilization=60))
-    second = [s for s in p.steps if s.cycle == 2]
-    assert rows(second) == [("C+", 148, 2, 1, 0), ("P-", 147, 2, 1, 0)]
-    assert rows(s for s in p.steps if s.cycle == 3)[-1] == ("P-", 146, 3, 2, 60)
+    assert rows(s for s in p.steps if s.cycle == 100)[-1] == ("P-", 49, 100, 100, 60)
+    after = [s for s in p.steps if s.cycle == 101]
+    assert rows(after) == [("C+", 49, 101, 100, 0), ("P-", 48, 101, 100, 0)]
 
 
 @pytest.mark.parametrize(
@@ -339,12 +364,14 @@ def check_capacity(p: Plan, start: State, steps: Sequence[Step]) -> None:
     and after: a replica added is not ready yet, a replica removed may already be gone)
     and running (the more of the two: a replica removed may still be draining).
 
-    Surge mode: at least F ready across both sides, at most F + S running, and each side
-    has the ready replicas for its share of the traffic (share * F / 100, up to half a
-    percent of rounding): 200 * ready >= F * (2 * share - 1).
-    Unavailable mode: at most F running, at least F - S ready, and each side's ready
-    replicas cover its share of the traffic but for S: 200 * (ready + S) >= F * (2 *
-    share - 1); a side that has traffic has a replica unless F = 1.
+    Surge mode: at least F ready across both sides, at most F + S running; the previous
+    side has the ready replicas for its share of the traffic (share * F / 100, up to half
+    a percent of rounding): 200 * ready >= F * (2 * share - 1); the candidate's share is
+    at most what the cycles its ready replicas complete give it (k * T, T rounded up as
+    Baseten's page does, so up to one point per cycle above its replicas' share).
+    Unavailable mode: the same but for S replicas (a side's ready replicas plus S cover
+    its share), at most F running, at least F - S ready; a side that has traffic has a
+    replica unless F = 1.
     """
     full, size = p.full, p.step_size
     before = start
@@ -356,7 +383,8 @@ def check_capacity(p: Plan, start: State, steps: Sequence[Step]) -> None:
         to_candidate = max(before[2], after[2])
         to_previous = 100 - min(before[2], after[2])
         slack = 0 if p.mode is Mode.SURGE else size
-        assert 200 * (candidate + slack) >= full * (2 * to_candidate - 1), (before, step)
+        completed = -(-(candidate + slack) // size)
+        assert to_candidate <= traffic_after(completed, full, size), (before, step)
         assert 200 * (previous + slack) >= full * (2 * to_previous - 1), (before, step)
         if p.mode is Mode.SURGE:
             assert previous + candidate >= full, (before, step)
@@ -435,6 +463,9 @@ def test_ramp_up_invariants(replicas: int, config: RollingDeployConfig) -> None:
         (s.previous for s in p.steps[1:]), reverse=True
     )
     assert plan(replicas, config) == p
+    # Baseten's widget: the traffic after cycle k is min(100, k * ceil(100 * S / F))
+    step = -(-100 * p.step_size // p.full)
+    assert [b[2] for b in boundaries(p)] == [min(100, k * step) for k in range(1, p.cycles + 1)]
 
 
 @given(replica_counts, configs, st.data())

@@ -27,6 +27,7 @@ import uvloop
 
 from brace.server.gateway import Gateway
 from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
+from brace.server.wire import REQUEST_ID
 
 T = TypeVar("T")
 Scope = dict[str, Any]
@@ -85,6 +86,7 @@ def echo_app(name: str, gate: threading.Event | None = None) -> ASGIApp:
             "host": headers.get(b"host", b"").decode(),
             "length": len(body),
             "md5": hashlib.md5(body).hexdigest(),
+            "request_ids": [v.decode() for k, v in scope["headers"] if k == REQUEST_ID],
         }
         data = json.dumps(answer).encode()
         start = [(b"content-type", b"application/json"), *extra]
@@ -448,6 +450,16 @@ def test_request_id_is_added_unless_the_replica_set_one(standard: Standard) -> N
     assert (
         "x-baseten-request-id" in request(standard.port, "/model/nope/production/predict").headers
     )
+
+
+def test_the_replica_gets_the_request_id_the_client_gets(standard: Standard) -> None:
+    # The replica tags its log records for the request with it (brace.runtime.requestid);
+    # a client cannot choose it: the gateway names every request itself.
+    for headers in ({}, {"x-baseten-request-id": "chosen-by-client"}):
+        reply = request(standard.port, PREDICT, headers=headers)
+        given = reply.headers["x-baseten-request-id"]
+        assert reply.json()["request_ids"] == [given]
+        assert given != "chosen-by-client"
 
 
 def test_other_paths_go_to_the_internal_app(standard: Standard) -> None:

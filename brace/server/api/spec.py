@@ -165,6 +165,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "LogV1": _object({"timestamp": STR, "message": STR, "replica": _nullable(STR)}),
     "GetLogsResponseV1": _object({"logs": {"type": "array", "items": _ref("LogV1")}}),
+    "GetLogsRequestV1": _object(
+        {},
+        {
+            "start_epoch_millis": INT,
+            "end_epoch_millis": INT,
+            "min_level": {"type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR"]},
+            "replica": STR,
+            "request_id": STR,
+            "search_pattern": STR,
+            "includes": {"type": "array", "items": STR},
+            "excludes": {"type": "array", "items": STR},
+        },
+    ),
+    "DeploymentConfigV1": _object({"config": {"type": "object"}, "raw_config": STR}),
+    "DownloadUrlV1": _object({"download_url": STR}),
+    "SecretV1": _object({"name": STR, "created_at": STR}),
+    "SecretsV1": _object({"secrets": {"type": "array", "items": _ref("SecretV1")}}),
+    "UpsertSecretRequestV1": _object({"name": STR, "value": STR}),
     "Error": _object({"error": STR, "error_code": STR}, {"details": {"type": "object"}}),
     # Request bodies: every field optional unless required; settings are partial.
     "UpdateDeploymentRequestV1": _object({"name": STR}),
@@ -283,6 +301,32 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         200,
         "GetLogsResponseV1",
     ),
+    ("POST", "/v1/models/{model_id}/deployments/{deployment_id}/logs"): (
+        "Search a deployment's log: newest first, filtered by time, level, replica, "
+        "request id and text",
+        "GetLogsRequestV1",
+        200,
+        "GetLogsResponseV1",
+    ),
+    ("GET", "/v1/models/{model_id}/deployments/{deployment_id}/config"): (
+        "A deployment's config.yaml, parsed and as written",
+        None,
+        200,
+        "DeploymentConfigV1",
+    ),
+    ("GET", "/v1/models/{model_id}/deployments/{deployment_id}/download"): (
+        "A short-lived signed link to the deployment's Truss as a tar.gz archive",
+        None,
+        200,
+        "DownloadUrlV1",
+    ),
+    ("GET", "/v1/secrets"): ("List secrets: names and dates, never values", None, 200, "SecretsV1"),
+    ("POST", "/v1/secrets"): (
+        "Create or replace a secret",
+        "UpsertSecretRequestV1",
+        200,
+        "SecretV1",
+    ),
     ("GET", "/v1/models/{model_id}/environments"): (
         "List a model's environments",
         None,
@@ -347,7 +391,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
 }
 
 
-_OPTIONAL_BODIES = frozenset({"PromoteRequestV1"})
+_OPTIONAL_BODIES = frozenset({"PromoteRequestV1", "GetLogsRequestV1"})
 
 
 def _parameters(path: str) -> list[dict[str, Any]]:

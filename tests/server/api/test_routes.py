@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from brace.server.api.routes import ROUTES
+from brace.server.api import routes, trussclient
 from brace.server.api.spec import OPERATIONS, SPEC_PATH, document
 from brace.services.push import push
 from brace.store import Deployment, DeploymentStatus, Store
 from tests.server.api.conftest import KEY, conforms
 from tests.services.conftest import become_active, enable_rolling
+
+ROUTES = [*routes.ROUTES, *trussclient.ROUTES]
 
 
 def _model(store: Store) -> str:
