@@ -1,6 +1,7 @@
 """The internal Starlette app behind the gateway: health, metrics and the management API.
 
-The gateway forwards every path that is not an inference path here, over a Unix
+The gateway forwards every path that is not an inference path here (the console's
+pages at `/` and `/console/...` too), over a Unix
 socket, so users see one address. The management API (`brace.server.api`) reaches the
 store through its own worker thread, never from the event loop. `/healthz` answers
 anyone who can reach the server, so it says nothing about the machine (no home path,
@@ -18,6 +19,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from brace import __version__
+from brace.console import routes as console_routes
+from brace.console.live import Live
 from brace.errors import BraceError
 from brace.server.api import errors
 from brace.server.api import routes as api_routes
@@ -29,17 +32,29 @@ from brace.server.storeworker import StoreWorker
 
 
 def internal_app(
-    server_id: str, key: str, store: StoreWorker, sources: Sources | None = None
+    server_id: str,
+    key: str,
+    store: StoreWorker,
+    sources: Sources | None = None,
+    live: Live | None = None,
 ) -> Starlette:
     """The app of the server `server_id`, with the API key `key` on /v1 paths and the
     metrics; the management API and the metrics use `store` (its own worker thread),
-    the metrics `sources` too (default: a server that has counted nothing yet)."""
+    the metrics `sources` too (default: a server that has counted nothing yet). The
+    console (`brace.console`, at `/` and under `/console/`) signs in with `key` and
+    shows what `live` lends (default: no replica)."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "server_id": server_id})
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *api_routes.ROUTES, spec_route(), *METRICS_ROUTES],
+        routes=[
+            Route("/healthz", healthz),
+            *api_routes.ROUTES,
+            spec_route(),
+            *METRICS_ROUTES,
+            *console_routes.ROUTES,
+        ],
         middleware=[Middleware(RequireKey, key=key)],
         exception_handlers={
             BraceError: errors.brace_error,
@@ -50,4 +65,5 @@ def internal_app(
     )
     app.state.store = store
     app.state.sources = sources if sources is not None else Sources()
+    console_routes.install(app.state, key, live)
     return app
