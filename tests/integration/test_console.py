@@ -247,11 +247,11 @@ def test_a_console_action_from_another_origin_is_refused(
     rename = {"action": "rename", "model": model_id, "deployment": deployment_id, "name": "taken"}
 
     # A page of another site, in the same signed-in browser, posts the action.
+    target = f"http://127.0.0.1:{server.port}/console/actions"
     attack = (
-        "<script>fetch('http://127.0.0.1:%d/console/actions', {method: 'POST', mode: 'no-cors',"
-        " credentials: 'include', headers: {'Content-Type': 'text/plain'}, body: '%s'})"
+        f"<script>fetch('{target}', {{method: 'POST', mode: 'no-cors', credentials: 'include',"
+        f" headers: {{'Content-Type': 'text/plain'}}, body: '{json.dumps(rename)}'}})"
         ".then(() => document.title = 'sent', () => document.title = 'failed');</script>"
-        % (server.port, json.dumps(rename))
     ).encode()
     with other_site(attack) as port:
         page.goto(f"http://localhost:{port}/")
@@ -298,27 +298,33 @@ def fifty_models(home: Path) -> None:
             )
 
 
-def first_paint_ms(page: Any, address: str) -> float:
-    page.goto(address)
-    page.wait_for_load_state("load")
-    paints = page.evaluate(
-        "() => performance.getEntriesByType('paint').map(p => [p.name, p.startTime])"
-    )
-    found = dict(paints)
-    return float(found.get("first-contentful-paint", found.get("first-paint", 1e9)))
+def first_paint_ms(context: Any, address: str) -> float:
+    """Milliseconds from the start of navigation to the first contentful paint of
+    `address`, in a fresh tab of `context`."""
+    page = context.new_page()
+    try:
+        page.goto(address)
+        paint = page.wait_for_function(
+            "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime"
+        )
+        return float(paint.json_value())
+    finally:
+        page.close()
 
 
 def test_the_models_page_first_paints_under_300_ms_with_50_models(
     server: Server, browser: Any
 ) -> None:
     fifty_models(server.home)
-    page = browser.new_page()
+    context = browser.new_context()
+    page = context.new_page()
     sign_in(page, server)
     assert page.locator("section.card").count() == 50
     # The best of three loads: the machine is shared, a paint is not slower than that.
-    timings = [first_paint_ms(page, url(server, "/")) for _ in range(3)]
+    timings = [first_paint_ms(context, url(server, "/")) for _ in range(3)]
     assert min(timings) < FIRST_PAINT_LIMIT_MS, timings
     print(f"first paint with 50 models: {sorted(timings)} ms")
+    context.close()
 
 
 def test_phone_width_and_dark_scheme_need_no_sideways_scroll_of_the_page(
