@@ -20,6 +20,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -342,3 +343,55 @@ def test_phone_width_and_dark_scheme_need_no_sideways_scroll_of_the_page(
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.tagName") in ("A", "BUTTON")
     context.close()
+
+
+PRINTING = """\
+class Model:
+    def predict(self, model_input):
+        print("handled", model_input["n"], flush=True)
+        return {"n": model_input["n"]}
+"""
+
+
+def test_the_deployment_page_follows_its_log_and_shows_its_replicas_and_charts(
+    server: Server, tmp_path: Path, browser: Any
+) -> None:
+    directory = tmp_path / "printer"
+    (directory / "model").mkdir(parents=True)
+    (directory / "config.yaml").write_text("model_name: printer\n")
+    (directory / "model" / "model.py").write_text(PRINTING)
+    pushed = server.json("push", directory, "--promote", "--wait")
+    model_id, deployment_id = pushed["model"]["id"], pushed["deployment"]["id"]
+    page = browser.new_page()
+    sign_in(page, server, path=f"/console/models/{model_id}/deployments/{deployment_id}")
+    page.evaluate("() => { window.notReloaded = true; }")
+    assert "READY" in (page.locator("#panel").text_content() or "")
+
+    for n in range(3):
+        assert server.post("/model/printer/production/predict", {"n": 1000 + n}).status == 200
+    wait_until(
+        lambda: "handled 1002" in (page.locator("#log").text_content() or ""),
+        15,
+        "the page's log to show the new lines",
+    )
+    wait_until(
+        lambda: page.locator("#panel svg.chart polyline").count() >= 1,
+        15,
+        "a chart of the requests",
+    )
+    assert page.evaluate("() => window.notReloaded") is True
+
+
+def test_the_server_stops_promptly_with_a_live_page_open(
+    server: Server, tmp_path: Path, browser: Any
+) -> None:
+    pushed = push(server, tmp_path / MODEL)
+    page = browser.new_page()
+    path = f"/console/models/{pushed['model']['id']}/environments/production"
+    sign_in(page, server, path=path)
+    page.evaluate("() => { document.getElementById('panel').textContent = ''; }")
+    wait_until(lambda: page.locator("#rollout-status").count() == 1, 10, "a live update")
+    started = time.monotonic()
+    server.process.terminate()
+    server.process.wait(timeout=20)
+    assert time.monotonic() - started < 10
