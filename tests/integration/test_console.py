@@ -395,3 +395,54 @@ def test_the_server_stops_promptly_with_a_live_page_open(
     server.process.terminate()
     server.process.wait(timeout=20)
     assert time.monotonic() - started < 10
+
+
+def test_the_model_page_edits_with_the_api_refusals_and_asks_before_deleting(
+    server: Server, tmp_path: Path, browser: Any
+) -> None:
+    directory = tmp_path / MODEL
+    pushed = push(server, directory)
+    model_id = pushed["model"]["id"]
+    write_model(directory, 2)
+    spare = server.json("push", directory, "--publish")["deployment"]
+    page = browser.new_page()
+    sign_in(page, server, path=f"/console/models/{model_id}")
+    card = page.locator(f"#deployment-{spare['id']}")
+
+    card.locator("summary").click()
+    card.locator("input[name=min_replica]").fill("5")
+    card.locator("input[name=max_replica]").fill("2")
+    card.locator("form[data-action=autoscaling] button").click()
+    refused = call(
+        server,
+        "PATCH",
+        f"/v1/models/{model_id}/deployments/{spare['id']}/autoscaling_settings",
+        {"min_replica": 5, "max_replica": 2},
+    ).json()["error"]
+    wait_until(lambda: page.locator("#message").text_content() == refused, 10, "the refusal")
+
+    card.locator("input[name=min_replica]").fill("0")
+    card.locator("input[name=max_replica]").fill("3")
+    card.locator("form[data-action=autoscaling] button").click()
+    wait_until(
+        lambda: (
+            server.json("deployments", "show", spare["id"], "-m", MODEL)["autoscaling_settings"][
+                "max_replica"
+            ]
+            == 3
+        ),
+        10,
+        "max_replica 3",
+    )
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    card.locator("button[data-action=delete]").click()
+    time.sleep(0.5)
+    assert server.brace("deployments", "show", spare["id"], "-m", MODEL).returncode == 0
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("button[data-action=delete]").click()
+    wait_until(
+        lambda: server.brace("deployments", "show", spare["id"], "-m", MODEL).returncode == 4,
+        10,
+        "the deployment to be deleted",
+    )
