@@ -50,10 +50,22 @@ class Traffic:
             chosen = snapshot
         return chosen
 
-    def stats(self, deployment_id: str, seconds: float) -> dict[str, Any]:
+    def inside(self, seconds: float) -> Snapshot:
+        """The oldest kept snapshot taken in the last `seconds` (at least a second
+        before now), so a window from it holds nothing older; else `since(seconds)`."""
+        start = self.now.time - seconds
+        for snapshot in self.kept:
+            if start <= snapshot.time <= self.now.time - 1.0:
+                return snapshot
+        return self.since(seconds)
+
+    def stats(self, deployment_id: str, seconds: float, *, inside: bool = False) -> dict[str, Any]:
         """Request rate (/s), error rate (5xx share or None), p50/p99 (seconds or
-        None) over the last `seconds` (at most what the history keeps)."""
-        then = self.since(min(max(seconds, 1.0), HISTORY_SPAN))
+        None) over the last `seconds` (at most what the history keeps); `window_seconds`
+        says the window used: the kept snapshots are `HISTORY_INTERVAL` apart, so it
+        starts at or before `seconds` ago, or with `inside`, at or after."""
+        seconds = min(max(seconds, 1.0), HISTORY_SPAN)
+        then = self.inside(seconds) if inside else self.since(seconds)
         return window_stats(
             then.of(deployment_id), self.now.of(deployment_id), self.now.time - then.time
         ).to_json()
@@ -184,7 +196,7 @@ def rollout_page(
             "status": deployment.status.value if deployment is not None else "DELETED",
             "ready": deployment.active_replica_count if deployment is not None else 0,
             "target": target,
-            "traffic": traffic.stats(deployment_id, window),
+            "traffic": traffic.stats(deployment_id, window, inside=True),
         }
 
     shown["promotion"] = {

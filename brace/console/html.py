@@ -419,9 +419,18 @@ def rollout_panel(data: dict[str, Any]) -> str:
         + table(
             ("Side", "Status", "Ready / target", "Requests/s", "Errors", "p50", "p99"),
             rows,
-            caption=f"Traffic over the current step ({duration(promotion['step_seconds'])})",
+            caption=f"Traffic over the last {duration(_window(promotion))} "
+            f"(the step began {duration(promotion['step_seconds'])} ago)",
         )
     )
+
+
+def _window(promotion: dict[str, Any]) -> float | None:
+    for side in (promotion["candidate"], promotion["previous"]):
+        if side is not None:
+            seconds: float = side["traffic"]["window_seconds"]
+            return seconds
+    return None
 
 
 # A deployment

@@ -108,3 +108,18 @@ def test_traffic_over_a_window_and_as_a_series() -> None:
         (0.0, 1.0, 1.0),
     ]
     assert traffic.stats("other", 60)["requests"] == 0
+
+
+def test_inside_a_window_nothing_older_is_counted() -> None:
+    clock = Clock()
+    counters = RequestCounters(clock)
+    history = CounterHistory(counters)  # at 1000
+    for _ in range(10):
+        counters.record("d", 200, 0.004)  # before the step
+    clock.now += 5
+    history.record()  # at 1005
+    clock.now += 3  # the step began at 1004; now 1008, one request since
+    counters.record("d", 200, 0.004)
+    traffic = Traffic(counters.snapshot(), history.kept())
+    assert traffic.stats("d", 4, inside=True)["requests"] == 1
+    assert traffic.stats("d", 4)["requests"] == 11  # from the snapshot before: older ones too
