@@ -497,7 +497,8 @@ def chart(points: list[dict[str, Any]], key: str, scale: float, unit: str) -> st
             '<p class="muted">no data</p>'
         )
     span = max(max(a for a, _ in values), 60.0)
-    top = max(v for _, v in values) or 1.0
+    peak = max(v for _, v in values)
+    top = peak or 1.0
     coordinates = " ".join(
         f"{width - a / span * width:.1f},{height - 4 - v / top * (height - 8):.1f}"
         for a, v in values
@@ -505,10 +506,10 @@ def chart(points: list[dict[str, Any]], key: str, scale: float, unit: str) -> st
     latest = values[-1][1]
     return (
         f'<svg viewBox="0 0 {width} {height}" class="chart" role="img" '
-        f'aria-label="latest {latest:.2f}{esc(unit)}, peak {top:.2f}{esc(unit)}">'
+        f'aria-label="latest {latest:.2f}{esc(unit)}, peak {peak:.2f}{esc(unit)}">'
         f'<polyline points="{coordinates}" fill="none" stroke="currentColor" '
         'stroke-width="2"/></svg>'
-        f'<p class="muted">now {latest:.2f}{esc(unit)} · peak {top:.2f}{esc(unit)} · '
+        f'<p class="muted">now {latest:.2f}{esc(unit)} · peak {peak:.2f}{esc(unit)} · '
         f"last {duration(span)}</p>"
     )
 

@@ -123,3 +123,18 @@ def test_inside_a_window_nothing_older_is_counted() -> None:
     traffic = Traffic(counters.snapshot(), history.kept())
     assert traffic.stats("d", 4, inside=True)["requests"] == 1
     assert traffic.stats("d", 4)["requests"] == 11  # from the snapshot before: older ones too
+
+
+def test_a_chart_says_the_latest_and_the_peak_value() -> None:
+    from brace.console.html import chart
+
+    points = [
+        {"ago": 10.0, "rate": 0.0},
+        {"ago": 5.0, "rate": 0.0},
+        {"ago": 0.0, "rate": None},
+    ]
+    flat = chart(points, "rate", 100.0, "%")
+    assert "now 0.00% · peak 0.00%" in flat and "<polyline" in flat
+    points[2]["rate"] = 0.5
+    assert "now 50.00% · peak 50.00%" in chart(points, "rate", 100.0, "%")
+    assert "no data" in chart([{"ago": 0.0, "rate": None}], "rate", 1.0, "/s")
