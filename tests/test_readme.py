@@ -32,6 +32,8 @@ INSTALL = "pip install -e . && "  # the venv running the tests has brace install
 
 NOT_RUN = {
     "pip install -c constraints.txt -e '.[test]' && pytest": "it is this test suite",
+    "python docs/screenshot.py": "it starts its own server and a browser; "
+    "tests/integration/test_console.py drives the same pages",
 }
 
 

@@ -22,6 +22,7 @@ from brace.cli import predict as predict_cli
 from brace.cli import push as push_cli
 from brace.cli import secrets as secrets_cli
 from brace.cli import server as server_cli
+from brace.cli import usage as usage_cli
 from brace.cli.common import session
 from brace.cli.failures import (
     Interrupted,
@@ -83,6 +84,7 @@ app.command("down")(server_cli.down_command)
 app.command("status")(server_cli.status_command)
 app.command("logs")(server_cli.logs_command)
 app.command("api-key")(server_cli.api_key_command)
+app.command("usage")(usage_cli.usage_command)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

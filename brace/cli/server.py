@@ -136,7 +136,8 @@ def server_command(
     """Run the local server in the foreground (gateway, management API, controller).
 
     Requests with a Host header that is not a local name, or an Origin header of
-    another site, are refused (see docs/security.md).
+    another site, are refused (see docs/security.md). The web console is at / on the
+    same address; sign in with the API key (see docs/console.md).
 
     Example:
 

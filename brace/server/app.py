@@ -1,6 +1,7 @@
 """The internal Starlette app behind the gateway: health, metrics and the management API.
 
-The gateway forwards every path that is not an inference path here, over a Unix
+The gateway forwards every path that is not an inference path here (the console's
+pages at `/` and `/console/...` too), over a Unix
 socket, so users see one address. The management API (`brace.server.api`) reaches the
 store through its own worker thread, never from the event loop. `/healthz` answers
 anyone who can reach the server, so it says nothing about the machine (no home path,
@@ -18,6 +19,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from brace import __version__
+from brace.console import routes as console_routes
+from brace.console.live import Live
 from brace.errors import BraceError
 from brace.server.api import errors, trussclient
 from brace.server.api import routes as api_routes
@@ -35,11 +38,14 @@ def internal_app(
     store: StoreWorker,
     sources: Sources | None = None,
     downloads: Downloads | None = None,
+    live: Live | None = None,
 ) -> Starlette:
     """The app of the server `server_id`, with the API key `key` on /v1 paths and the
     metrics; the management API and the metrics use `store` (its own worker thread),
     the metrics `sources` too (default: a server that has counted nothing yet);
-    `downloads` signs download links (default: a new secret, 5-minute links)."""
+    `downloads` signs download links (default: a new secret, 5-minute links). The
+    console (`brace.console`, at `/` and under `/console/`) signs in with `key` and
+    shows what `live` lends (default: no replica)."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "server_id": server_id})
@@ -52,6 +58,7 @@ def internal_app(
             trussclient.ARCHIVE_ROUTE,
             spec_route(),
             *METRICS_ROUTES,
+            *console_routes.ROUTES,
         ],
         middleware=[Middleware(RequireKey, key=key)],
         exception_handlers={
@@ -65,4 +72,5 @@ def internal_app(
     app.state.api_key = key
     app.state.downloads = downloads if downloads is not None else Downloads()
     app.state.sources = sources if sources is not None else Sources()
+    console_routes.install(app.state, key, live)
     return app

@@ -159,6 +159,10 @@ class CounterHistory:
             kept.popleft()
         return now
 
+    def kept(self) -> tuple[Snapshot, ...]:
+        """The snapshots kept, oldest first (a copy: call it on the event loop)."""
+        return tuple(self._kept)
+
     def since(self, seconds: float, now: Snapshot) -> Snapshot:
         """The kept snapshot to compare `now` with for a window of `seconds`: the newest
         one at least that old, else the oldest (a server younger than the window)."""

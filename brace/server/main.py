@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,6 +23,7 @@ import uvicorn
 import uvloop
 
 from brace.apikey import api_key
+from brace.console.live import Live, ReplicaInfo
 from brace.errors import ServerError
 from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
@@ -44,6 +45,7 @@ from brace.server.state import (
 )
 from brace.server.storeworker import StoreWorker
 from brace.server.supervisor import process_started, replica_environment
+from brace.server.usage import Sample, keep_usage, sampler
 
 
 class _QuietServer(uvicorn.Server):
@@ -105,8 +107,10 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
     server_id = new_server_id()
     api_db = StoreWorker(home)
     sources = Sources(gateway.counters, gateway.load, lambda: replica_states(controller.replicas))
+    stop = asyncio.Event()
+    live = console_live(controller, stop)
     config = uvicorn.Config(
-        internal_app(server_id, key, api_db, sources),
+        internal_app(server_id, key, api_db, sources, live),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",
@@ -122,7 +126,6 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     fork_server.start()
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -130,11 +133,13 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
     write_record(paths, ServerRecord(pid, process_started(pid), host, port, server_id))
     print(f"brace server listening on http://{host}:{port} (home {home})", flush=True)
     history = asyncio.create_task(keep_history(sources, stop, HISTORY_INTERVAL))
+    usage = asyncio.create_task(keep_usage(_usage_sample(sources), api_db, stop))
     try:
         await controller.run(stop)
     finally:
         stop.set()
         await history
+        await usage
         listener.close()
         await controller.shutdown()
         fork_server.close()
@@ -148,6 +153,37 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         db.close()
         api_db.close()
         print("brace server stopped", flush=True)
+
+
+def console_live(controller: Controller, stopping: asyncio.Event) -> Live:
+    """What the console shows of the running server: its replicas, each deployment's
+    restarts, the controller's wake hook, and the event that ends the live pages."""
+
+    def replicas() -> list[ReplicaInfo]:
+        return [
+            ReplicaInfo(
+                r.id,
+                r.deployment_id,
+                r.revision,
+                r.state.name,
+                r.process.pid,
+                r.process.started,
+            )
+            for r in controller.replicas
+        ]
+
+    def restarts(deployment_id: str) -> int:
+        run = controller.runs.get(deployment_id)
+        return 0 if run is None else run.history.start_failures + len(run.history.crashes)
+
+    return Live(replicas, restarts, controller.nudge, stopping)
+
+
+def _usage_sample(sources: Sources) -> Callable[[], Sample]:
+    def requests() -> dict[str, int]:
+        return {d: c.requests for d, c in sources.counters.snapshot().deployments.items()}
+
+    return sampler(sources.replicas, requests)
 
 
 def run_server(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:

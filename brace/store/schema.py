@@ -93,6 +93,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE promotions ADD COLUMN extra_previous INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE promotions ADD COLUMN extra_candidate INTEGER NOT NULL DEFAULT 0;
     """,
+    # Usage per deployment and UTC day (brace/store/usage.py): replica-seconds by the
+    # resources the replicas asked for, and requests. Names are copied in and there is
+    # no foreign key, so a deleted deployment's usage stays.
+    """
+    CREATE TABLE usage (
+        day TEXT NOT NULL,
+        deployment_id TEXT NOT NULL,
+        resources TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        model_name TEXT NOT NULL,
+        deployment_name TEXT NOT NULL,
+        replica_seconds REAL NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, deployment_id, resources)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

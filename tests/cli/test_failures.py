@@ -89,6 +89,7 @@ FAILURES: list[tuple[str, list[str], int]] = [
     ("up", ["up", "--port", "{taken}"], 6),
     ("down", ["down", "--bogus"], 2),
     ("status", ["status"], 6),
+    ("usage", ["usage", "--days", "0"], 2),
     ("logs", ["logs", "nope"], 4),
     ("logs", ["logs", "development", "--lines", "x"], 2),
 ]

@@ -121,6 +121,7 @@ JSON_CASES: list[tuple[list[list[str]], list[str], frozenset[str]]] = [
     ([], ["rename", "deployment-2", "v2"], DEPLOYMENT_KEYS),
     ([], ["models", "list"], frozenset({"models"})),
     ([], ["api-key"], frozenset({"api_key"})),
+    ([], ["usage"], frozenset({"days", "since", "usage", "totals"})),
     ([], ["models", "show", "hello"], MODEL_KEYS),
     ([], ["models", "delete", "hello", "--yes"], frozenset({"id", "deleted"})),
     ([], ["deployments", "list"], frozenset({"deployments"})),

@@ -1,0 +1,11 @@
+"""The web console: plain HTML pages served by `brace server` at `/` and `/console/...`.
+
+The pages read what the management API and `/metrics` read (the store through the
+internal app's worker thread, the gateway's counters, the controller's replicas) and
+act through the same services (`brace.services`), so a refusal reads the same in the
+console, the CLI and the API. Modules: `sessions` (sign-in with the API key, session
+and CSRF tokens), `guard` (the cross-site checks, pure), `live` (what the running
+server lends the console), `data` (the figures each page shows), `html` (the pages),
+`routes` (paths, live updates by server-sent events, actions). docs/console.md
+describes it for users.
+"""
