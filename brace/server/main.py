@@ -110,7 +110,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
     stop = asyncio.Event()
     live = console_live(controller, stop)
     config = uvicorn.Config(
-        internal_app(server_id, key, api_db, sources, live),
+        internal_app(server_id, key, api_db, sources, live=live),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",

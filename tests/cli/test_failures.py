@@ -90,6 +90,9 @@ FAILURES: list[tuple[str, list[str], int]] = [
     ("down", ["down", "--bogus"], 2),
     ("status", ["status"], 6),
     ("usage", ["usage", "--days", "0"], 2),
+    ("secrets set", ["secrets", "set", "bad/name"], 5),
+    ("secrets list", ["secrets", "list", "--bogus"], 2),
+    ("secrets delete", ["secrets", "delete", "nope", "--yes"], 4),
     ("logs", ["logs", "nope"], 4),
     ("logs", ["logs", "development", "--lines", "x"], 2),
 ]
