@@ -32,7 +32,7 @@ from brace.server import supervisor
 from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.counters import RequestCounters
 from brace.server.paths import ServerPaths
-from brace.server.replicas import Exited, Launch, Replicas, ReplicaState
+from brace.server.replicas import Exited, Launch, Replicas, ReplicaState, removal_order
 from brace.server.restarts import GiveUp, RestartPolicy, after_exit
 from brace.server.rollouts import Driven, Side, StepHealth, drive
 from brace.server.routing import RoutingTable
@@ -329,8 +329,8 @@ class Controller:
             return
         if target.replicas == 0 and (stopped(deployment.status) or isinstance(run.state, GaveUp)):
             victims = current  # deactivated or failed: all of them, loading or not
-        else:  # scaling down: never a replica that is still loading
-            victims = [r for r in current if r.state is ReplicaState.READY][:-missing]
+        else:
+            victims = removal_order(current)[:-missing]
         for replica in victims:
             self.replicas.drain(replica, deadline)
 

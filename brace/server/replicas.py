@@ -143,6 +143,19 @@ class Replica:
         return str(self.socket)
 
 
+def removal_order(replicas: list[Replica]) -> list[Replica]:
+    """The order in which scaling down removes a deployment's replicas (given in the
+    order they started): the ones that were never ready first, then the ready ones,
+    each the youngest first. Kubernetes ranks unready pods first when it scales a
+    ReplicaSet down, and Ray Serve fixed the opposite order (ray-project/ray#43034):
+    removing a ready replica and keeping one that is still loading leaves nothing to
+    serve until the load ends."""
+    youngest_first = list(reversed(replicas))
+    return [r for r in youngest_first if r.state is not ReplicaState.READY] + [
+        r for r in youngest_first if r.state is ReplicaState.READY
+    ]
+
+
 @dataclass(frozen=True)
 class Exited:
     replica: Replica

@@ -499,9 +499,9 @@ def test_a_deployment_that_cannot_wake_answers_with_the_cause(
     run(scenario)
 
 
-def test_scaling_down_drains_ready_replicas_never_a_loading_one(
-    rig: Rig, make_truss: MakeTruss
-) -> None:
+def test_scaling_down_removes_a_loading_replica_first(rig: Rig, make_truss: MakeTruss) -> None:
+    """min 1 / max 2: one replica ready, one still loading; demand falls: the loading one
+    goes and the ready one keeps serving (ready replicas never drop to 0)."""
     deployment = push(rig.store, make_truss("hello"), publish=True).deployment
     deployments.set_autoscaling(rig.store, deployment.id, FAST)
 
@@ -517,9 +517,13 @@ def test_scaling_down_drains_ready_replicas_never_a_loading_one(
         rig.world.answer(loading, 503)
         rig.world.load[deployment.id] = (0, 2)
         await rig.idle(7)  # the delay passes: 3 -> 2 (one step of at most half)
-        assert loading.code is None
-        assert sorted(p.code is None for p in ready) == [False, True]
+        assert loading.code is not None
+        assert [p.code for p in ready] == [None, None]
+        assert len(rig.tables[-1].deployments[deployment.id].upstreams) == 2
         assert rig.deployment(deployment.id).recommended_replicas == 2
+        rig.world.load[deployment.id] = (0, 0)
+        await rig.idle(7)  # 2 -> 1: the youngest ready replica goes
+        assert [p.code is None for p in ready] == [True, False]
 
     run(scenario)
 
