@@ -177,6 +177,8 @@ class Controller:
         self._writes: list[Callable[[Tx], object]] = []
         """Replica rows to record in the next tick's transaction."""
         self._table: RoutingTable | None = None
+        self._routed: Desired | None = None
+        """The desired state the last table was built from."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -208,13 +210,19 @@ class Controller:
 
     async def reconcile(self) -> None:
         """One tick."""
+        exits = self.replicas.reap()
+        if self._routed is not None:
+            # A ready replica that died leaves the gateway's table now, not after this
+            # tick's read and write (a request sent to it meanwhile would fail).
+            self._hand_table(self._routed)
         desired = await self.db.read(Desired.read)
         self._sync_runs(desired.deployments)
         for replica in await self.replicas.probe_starting():
             if replica.state is ReplicaState.READY:
                 self._writes.append(partial(Tx.mark_replica_ready, replica_id=replica.id))
         self.replicas.finish_drains(self.clock())
-        for exited in self.replicas.reap():
+        exits += self.replicas.reap()
+        for exited in exits:
             self._on_exit(exited)
         recommendations = self.autoscaler.recommendations(desired.deployments, self._kept_awake())
         driven = self._drive_rollouts(desired, recommendations)
@@ -231,6 +239,12 @@ class Controller:
             self._apply(deployment, targets[deployment.id], environments.get(deployment.id))
         self.replicas.update_environments(environments)
         routed = await self._report(desired, targets, driven, set(plans))
+        self._routed = routed
+        self._hand_table(routed)
+
+    def _hand_table(self, routed: Desired) -> None:
+        """Give the gateway the routing table of `routed` and the replicas as they are
+        now, if it changed."""
         table = build_table(
             routed.models,
             routed.deployments,
@@ -440,7 +454,11 @@ class Controller:
         return ReplicaCounts(current, ready_old, loading, starting)
 
     def _upstreams(self, deployment: Deployment) -> Upstreams:
-        ready = [r for r in self.replicas.of(deployment.id) if r.state is ReplicaState.READY]
+        ready = [
+            r
+            for r in self.replicas.of(deployment.id)
+            if r.state is ReplicaState.READY and not r.ended
+        ]
         return Upstreams(
             current=tuple(r.upstream for r in ready if r.revision == deployment.revision),
             previous=tuple(r.upstream for r in ready if r.revision != deployment.revision),

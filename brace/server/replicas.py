@@ -137,6 +137,9 @@ class Replica:
     """Clock reading (seconds) after which a DRAINING replica is stopped regardless."""
     environment: str | None = None
     """The environment the replica's model was last given (at start, or told since)."""
+    ended: bool = False
+    """Its process ended (its notice pipe closed), before its exit was reaped: it gets
+    no more requests."""
 
     @property
     def upstream(self) -> str:
@@ -214,8 +217,11 @@ class Replicas:
             data = os.read(fd, 512)
         except OSError:
             data = b""
-        if not data:  # the process ended
+        if not data:  # the process ended (its exit status may come later)
             self._unwatch(replica_id)
+            for replica in self._all:
+                if replica.id == replica_id:
+                    replica.ended = True
         self.on_notice()
 
     def _unwatch(self, replica_id: str) -> None:
