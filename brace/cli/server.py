@@ -22,6 +22,7 @@ from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open
 from brace.errors import ServerError, UsageError
 from brace.home import brace_home
 from brace.server.limits import Limits, parse_size, size_text
+from brace.server.liveness import LIVENESS_TIMEOUT, Liveness
 
 if TYPE_CHECKING:
     from brace.server.client import Address
@@ -122,6 +123,15 @@ def server_command(
             help="Seconds a client has to send a request's headers (408 after).",
         ),
     ] = Limits().header_timeout,
+    liveness_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="BRACE_LIVENESS_TIMEOUT",
+            min=0.1,
+            help="Seconds a ready replica may go without answering its liveness probes "
+            "(three, this far apart in all) before it is stopped and replaced.",
+        ),
+    ] = LIVENESS_TIMEOUT,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(
@@ -155,6 +165,7 @@ def server_command(
         allowed_hosts=tuple(allowed_host or ()),
         hold_timeout=hold_timeout,
         inference_key=inference_key,
+        liveness=Liveness(timeout=liveness_timeout),
     )
     run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, options)
 

@@ -31,6 +31,7 @@ from brace.rollout.driver import PROGRESS_DEADLINE, progress_columns
 from brace.server import supervisor
 from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.counters import RequestCounters
+from brace.server.liveness import Liveness
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Exited, Launch, Replicas, ReplicaState, removal_order
 from brace.server.restarts import GiveUp, RestartPolicy, after_exit
@@ -150,13 +151,15 @@ class Controller:
         poll_interval: float = 0.1,
         probe_interval: float = 0.05,
         drain_timeout: float = 30.0,
+        liveness: Liveness = Liveness(),
     ) -> None:
         """`poll_interval`, `probe_interval` (while a replica starts) and `drain_timeout`
         are in seconds; so is `progress_deadline`, the longest a rolling promotion waits
         for its candidate's replicas. `autoscaler` sizes the deployments no rollout
         sizes (no load: nothing scales up); `wall` is the UTC time, for leases such as
         `brace watch`'s keep-awake and the rollouts' stabilization times. `counters`:
-        the gateway's request counters, for rolling promotions' automatic rollback."""
+        the gateway's request counters, for rolling promotions' automatic rollback.
+        `liveness`: how long a ready replica may stop answering before it is replaced."""
         self.db = db
         self.paths = ServerPaths(db.home)
         self.on_table = on_table
@@ -173,6 +176,7 @@ class Controller:
         self.poll_interval = poll_interval
         self.probe_interval = probe_interval
         self.drain_timeout = drain_timeout
+        self.liveness = liveness
         self.runs: dict[str, Run] = {}
         self._writes: list[Callable[[Tx], object]] = []
         """Replica rows to record in the next tick's transaction."""
@@ -220,6 +224,13 @@ class Controller:
         for replica in await self.replicas.probe_starting():
             if replica.state is ReplicaState.READY:
                 self._writes.append(partial(Tx.mark_replica_ready, replica_id=replica.id))
+        for replica in self.replicas.check_liveness(self.liveness, self.clock()):
+            self.log(replica.deployment_id).write(
+                f"replica {replica.id} did not answer its liveness probes for "
+                f"{self.liveness.timeout:g} s: stopping it"
+            )
+            replica.unresponsive = True
+            self.replicas.stop(replica, grace=0.0)
         self.replicas.finish_drains(self.clock())
         exits += self.replicas.reap()
         for exited in exits:

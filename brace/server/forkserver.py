@@ -62,8 +62,8 @@ class ForkedProcess:
     def poll(self) -> int | None:
         return self.code
 
-    def stop(self) -> None:
-        supervisor.stop_process_group(self.pid, self.started)
+    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
+        supervisor.stop_process_group(self.pid, self.started, grace)
 
 
 class ForkServer:

@@ -453,9 +453,9 @@ class Gateway:
         if usable:
             self._outstanding[ex.deployment_id] -= 1
             ex.deployment_id = route.deployment_id
-            self._outstanding[route.deployment_id] = self._outstanding.get(
-                route.deployment_id, 0
-            ) + 1
+            self._outstanding[route.deployment_id] = (
+                self._outstanding.get(route.deployment_id, 0) + 1
+            )
         return usable
 
     def _bad_gateway(self, ex: Exchange) -> None:

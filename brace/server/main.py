@@ -31,6 +31,7 @@ from brace.server.counters import HISTORY_INTERVAL
 from brace.server.forkserver import ForkServer
 from brace.server.gateway import Gateway
 from brace.server.limits import Limits
+from brace.server.liveness import Liveness
 from brace.server.metrics import Sources, keep_history, replica_states
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Replicas, spawn_os_process
@@ -60,12 +61,13 @@ class ServerOptions:
     accepts in the Host header besides loopback and localhost, how long a request
     waits (seconds) for a deployment to start or wake before 504, and whether
     inference paths ask for the API key, as on Baseten (the management API always
-    does)."""
+    does), and how long a ready replica may stop answering before it is replaced."""
 
     limits: Limits = field(default_factory=Limits)
     allowed_hosts: tuple[str, ...] = ()
     hold_timeout: float = 120.0
     inference_key: bool = True
+    liveness: Liveness = field(default_factory=Liveness)
 
 
 async def serve(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:
@@ -96,6 +98,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         ),
         autoscaler=Autoscaler(gateway.load, time.monotonic),
         counters=gateway.counters,
+        liveness=options.liveness,
     )
     gateway.wake = controller.nudge
     controller.replicas.on_notice = fork_server.on_exit = controller.nudge

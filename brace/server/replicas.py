@@ -33,6 +33,7 @@ from typing import Protocol
 
 from brace.server import supervisor
 from brace.server.forkserver import ForkedProcess, ForkServer
+from brace.server.liveness import LiveCheck, Liveness, after_probe, due, probed, unresponsive
 
 
 class ReplicaState(Enum):
@@ -58,8 +59,8 @@ class Process(Protocol):
         """The exit status once the process ended (negative: the signal), else None."""
         ...
 
-    def stop(self) -> None:
-        """TERM, wait a grace period, then KILL; blocks until it is done."""
+    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
+        """TERM, wait `grace` seconds, then KILL; blocks until it is done."""
         ...
 
     @property
@@ -98,8 +99,8 @@ class OsProcess:
     def poll(self) -> int | None:
         return self._popen.poll()
 
-    def stop(self) -> None:
-        supervisor.stop_process_group(self.pid, self.started)
+    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
+        supervisor.stop_process_group(self.pid, self.started, grace)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=1)
 
@@ -140,6 +141,10 @@ class Replica:
     ended: bool = False
     """Its process ended (its notice pipe closed), before its exit was reaped: it gets
     no more requests."""
+    live: LiveCheck = field(default_factory=LiveCheck)
+    """Its liveness probes while READY (`liveness`)."""
+    unresponsive: bool = False
+    """Stopped because it stopped answering liveness probes: its exit is a crash."""
 
     @property
     def upstream(self) -> str:
@@ -166,8 +171,11 @@ class Exited:
 
     @property
     def asked(self) -> bool:
-        """The server stopped it (not a crash)."""
-        return self.replica.state in (ReplicaState.DRAINING, ReplicaState.STOPPING)
+        """The server stopped it (not a crash; one it stopped for not answering is)."""
+        return not self.replica.unresponsive and self.replica.state in (
+            ReplicaState.DRAINING,
+            ReplicaState.STOPPING,
+        )
 
 
 @dataclass
@@ -184,6 +192,8 @@ class Replicas:
     """Replica id -> its notice descriptor, read by the running loop."""
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
     _telling: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _probing: dict[str, asyncio.Task[int | None]] = field(default_factory=dict)
+    """Liveness probes under way, by replica id."""
 
     def __iter__(self) -> Iterator[Replica]:
         return iter(list(self._all))
@@ -249,6 +259,34 @@ class Replicas:
                 changed.append(replica)
         return changed
 
+    def check_liveness(self, settings: Liveness, now: float) -> list[Replica]:
+        """Take in the liveness probes that ended, start the ones due (in the background:
+        a silent replica never delays the caller), and return the READY replicas that
+        stopped answering (`liveness.unresponsive`). `now`: clock seconds."""
+        silent = []
+        for replica in self._all:
+            task = self._probing.get(replica.id)
+            if task is not None and task.done():
+                del self._probing[replica.id]
+                status = None if task.cancelled() or task.exception() else task.result()
+                replica.live = after_probe(replica.live, status)
+            if replica.state is not ReplicaState.READY or replica.ended:
+                continue
+            if unresponsive(settings, replica.live):
+                silent.append(replica)
+            elif replica.id not in self._probing and due(replica.live, now):
+                replica.live = probed(settings, replica.live, now)
+                self._probing[replica.id] = asyncio.ensure_future(
+                    self._probe_within(replica.socket, settings.period)
+                )
+        return silent
+
+    async def _probe_within(self, socket: Path, seconds: float) -> int | None:
+        try:
+            return await asyncio.wait_for(self.probe(socket), seconds)
+        except TimeoutError:
+            return None
+
     def update_environments(self, environments: Mapping[str, str | None]) -> None:
         """Tell every ready replica whose deployment changed environment (a promotion)
         its new one, without a restart; each in the background, once at a time."""
@@ -287,12 +325,13 @@ class Replicas:
             ):
                 self.stop(replica)
 
-    def stop(self, replica: Replica) -> None:
-        """Stop it in a worker thread (TERM, grace, KILL); `reap` reports the exit."""
+    def stop(self, replica: Replica, grace: float = supervisor.STOP_GRACE) -> None:
+        """Stop it in a worker thread (TERM, `grace` seconds, KILL); `reap` reports the
+        exit. A replica that stopped answering gets no grace: it would not use it."""
         if replica.state is ReplicaState.STOPPING:
             return
         replica.state = ReplicaState.STOPPING
-        task = asyncio.ensure_future(asyncio.to_thread(replica.process.stop))
+        task = asyncio.ensure_future(asyncio.to_thread(replica.process.stop, grace))
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
 
@@ -304,6 +343,9 @@ class Replicas:
             if code is not None:
                 self._all.remove(replica)
                 self._unwatch(replica.id)
+                probing = self._probing.pop(replica.id, None)
+                if probing is not None:
+                    probing.cancel()
                 replica.socket.unlink(missing_ok=True)
                 gone.append(Exited(replica, code))
         return gone
@@ -315,6 +357,9 @@ class Replicas:
     async def stop_all(self) -> list[Replica]:
         """Stop every replica now and wait for them; the ones that were running."""
         replicas, self._all = self._all, []
+        for probing in self._probing.values():
+            probing.cancel()
+        self._probing.clear()
         await asyncio.gather(*(asyncio.to_thread(r.process.stop) for r in replicas))
         await self.wait_stops()
         for replica in replicas:

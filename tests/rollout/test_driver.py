@@ -341,9 +341,7 @@ def test_a_failed_candidate_gives_traffic_back_once_the_previous_is_at_full_stre
     ("action", "status"),
     [pytest.param(A.PAUSE, S.PAUSED, id="pause"), pytest.param(A.CANCEL, S.CANCELED, id="cancel")],
 )
-def test_pause_and_cancel_do_not_wait_for_a_candidate_still_loading(
-    action: A, status: S
-) -> None:
+def test_pause_and_cancel_do_not_wait_for_a_candidate_still_loading(action: A, status: S) -> None:
     """load() takes minutes: the candidate's replica was never ready; the action acts in
     the next tick, not at the step deadline."""
 
@@ -353,9 +351,7 @@ def test_pause_and_cancel_do_not_wait_for_a_candidate_still_loading(
 
     promotion, outcomes = _run(_promotion(surge=50), loading, ticks=5)
     assert promotion.status is S.RELEASING and outcomes[-1].candidate == 1
-    done, after = _run(
-        replace(promotion, requested_action=action), loading, ticks=5, start=20
-    )
+    done, after = _run(replace(promotion, requested_action=action), loading, ticks=5, start=20)
     assert after[0].status in (status, S.RAMPING_DOWN)
     assert after[0].clear_action
     if action is A.CANCEL:

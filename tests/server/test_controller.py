@@ -44,7 +44,7 @@ class FakeProcess:
     def poll(self) -> int | None:
         return self.code
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
         self.stops += 1
         if self.code is None:
             self.code = -15
@@ -497,6 +497,36 @@ def test_a_deployment_that_cannot_wake_answers_with_the_cause(
         assert rig.deployment(deployment.id).status is S.DEPLOY_FAILED
 
     run(scenario)
+
+
+def test_a_ready_replica_that_stops_answering_is_replaced(rig: Rig, make_truss: MakeTruss) -> None:
+    """`kill -STOP`: its liveness probes get no answer; after `Liveness.timeout` it
+    leaves the routing table, is stopped, counts as a crash and another starts."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+    period = rig.controller.liveness.period
+
+    async def scenario() -> None:
+        hung = await rig.bring_up(deployment.id)
+        socket = str(hung.launch.socket)
+        for _ in range(3):  # answering: nothing happens
+            rig.clock.now += period
+            await rig.tick()
+        assert hung.code is None
+        rig.world.answer(hung, None)  # stopped: no answer
+        for _ in range(5):
+            rig.clock.now += period
+            await rig.tick()
+            if hung.stops:
+                break
+        assert hung.stops == 1
+        assert socket not in rig.tables[-1].deployments[deployment.id].upstreams
+        await rig.tick()  # reaped, replaced
+        assert len(rig.world.running()) == 1 and rig.world.running()[0] is not hung
+        assert rig.controller.runs[deployment.id].history.crashes  # counted as a crash
+
+    run(scenario)
+    log = rig.log(deployment.id)
+    assert "did not answer its liveness probes for 15 s: stopping it" in log
 
 
 def test_scaling_down_removes_a_loading_replica_first(rig: Rig, make_truss: MakeTruss) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
 import pytest
 
+from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
 from brace.server.table import Upstreams, answering_split, build_table
 from brace.store.records import (
     AutoscalingSettings,
