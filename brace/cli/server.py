@@ -228,7 +228,9 @@ def api_key_command(output: OutputOpt = Output.text) -> None:
 def status_command(
     host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
 ) -> None:
-    """Say whether the local server is running and healthy (exit code 6 if not).
+    """Say whether the local server is running and healthy (exit code 6 if not), and
+    what keeps it from doing its job in full (a full disk: it serves what runs, and
+    changes wait until it can write its state again).
 
     Example:
 
@@ -243,6 +245,8 @@ def status_command(
         raise ServerError(
             f"no brace server is running at {where.url}", "Start one with `brace up`."
         )
+    answer = client.health(where) or {}
+    problems = [str(p) for p in answer.get("problems") or []]
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
         names = {m.id: m.name for m in tx.models()}
@@ -261,6 +265,8 @@ def status_command(
 
     def text() -> None:
         line(f"brace server running at {where.url} (pid {record.pid}, {replicas} replicas)")
+        for problem in problems:
+            line(f"  problem: the server {problem}")
         for d in running:
             line(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
@@ -274,6 +280,7 @@ def status_command(
             "pid": record.pid,
             "replicas": replicas,
             "deployments": running,
+            "problems": problems,
         },
         text,
     )

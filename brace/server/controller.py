@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -25,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from brace.errors import BraceError
+from brace.errors import BraceError, StateError, without_paths
 from brace.logs import DeploymentLog, last_error
 from brace.rollout.driver import PROGRESS_DEADLINE, progress_columns
 from brace.server import supervisor
@@ -54,6 +55,8 @@ from brace.services.snapshots import snapshot_path
 from brace.store import Deployment, DeploymentStatus, Environment, Model, Promotion, Tx
 from brace.store.db import new_id, stamp, utc_now
 from brace.store.records import ReplicaProcess
+
+_log = logging.getLogger("brace.server")
 
 Builder = Callable[[Path, tuple[str, ...], Callable[[str], None]], Path]
 ModelReader = Callable[[Path], "tuple[Any, tuple[str, ...]]"]
@@ -183,6 +186,8 @@ class Controller:
         self._table: RoutingTable | None = None
         self._routed: Desired | None = None
         """The desired state the last table was built from."""
+        self.write_failure: str | None = None
+        """Why the last write failed (a full disk), until one succeeds."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -198,7 +203,12 @@ class Controller:
     async def run(self, stop: asyncio.Event) -> None:
         self._spawn_task(self._sample(stop))
         while not stop.is_set():
-            await self.reconcile()
+            try:
+                await self.reconcile()
+            except (StateError, OSError) as error:
+                # The state file or a log cannot be written (a full disk): what runs
+                # keeps running and serving; the next tick tries again.
+                self._cannot_write(error)
             starting = any(
                 r.state in (ReplicaState.STARTING, ReplicaState.LOADING) for r in self.replicas
             )
@@ -249,7 +259,13 @@ class Controller:
         for deployment in desired.deployments:
             self._apply(deployment, targets[deployment.id], environments.get(deployment.id))
         self.replicas.update_environments(environments)
-        routed = await self._report(desired, targets, driven, set(plans))
+        try:
+            routed = await self._report(desired, targets, driven, set(plans))
+        except (StateError, OSError) as error:
+            self._cannot_write(error)
+            routed = desired  # routes as stored; the same decisions are made again
+        else:
+            self._written()
         self._routed = routed
         self._hand_table(routed)
 
@@ -520,6 +536,7 @@ class Controller:
         if not (reports or self._writes or desired.promotions):
             return desired
         pending, self._writes = self._writes, []
+        kept = pending  # written again at the next tick if this write fails
 
         def write(tx: Tx) -> tuple[list[Report], Desired]:
             for change in pending:
@@ -542,7 +559,11 @@ class Controller:
             advance_promotions(tx, self._last_log_lines)
             return written, Desired.read(tx)
 
-        written, after = await self.db.write(write)
+        try:
+            written, after = await self.db.write(write)
+        except BaseException:
+            self._writes = kept + self._writes
+            raise
         for report in written:
             if report.status is not report.deployment.status:
                 self.log(report.deployment.id).write(f"status {report.status.value}")
@@ -600,7 +621,33 @@ class Controller:
     # logs
 
     def log(self, deployment_id: str) -> DeploymentLog:
-        return DeploymentLog(self.paths.deployment_log(deployment_id))
+        return _SparingLog(self.paths.deployment_log(deployment_id), self._cannot_write)
+
+    def _cannot_write(self, error: BaseException) -> None:
+        """Note that something could not be written: one line in the server's log when
+        it starts, and `problems` says so until a tick's write succeeds again."""
+        if self.write_failure is None:
+            _log.error(
+                "cannot write the server's state (%s): serving what runs, and trying "
+                "again at every tick",
+                _without_paths(error),
+            )
+        self.write_failure = _without_paths(error)
+
+    def _written(self) -> None:
+        if self.write_failure is not None:
+            _log.warning("the server's state is written again")
+            self.write_failure = None
+
+    def problems(self) -> list[str]:
+        """What keeps the server from doing its job in full, for `brace status` (no
+        paths in it: /healthz answers anyone on this machine)."""
+        if self.write_failure is None:
+            return []
+        return [
+            f"cannot write its state ({self.write_failure}): replicas keep serving, "
+            "changes wait until it can write again"
+        ]
 
     def _last_log_lines(self, deployment_id: str) -> str:
         lines = self.log(deployment_id).tail(8)
@@ -610,6 +657,29 @@ class Controller:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+class _SparingLog(DeploymentLog):
+    """A deployment's log for the server's own lines: a line that cannot be written (a
+    full disk) is dropped and reported once, instead of stopping the controller."""
+
+    def __init__(self, path: Path, failed: Callable[[BaseException], None]) -> None:
+        super().__init__(path)
+        self._failed = failed
+
+    def write(self, message: str) -> None:
+        try:
+            super().write(message)
+        except OSError as error:
+            self._failed(error)
+
+
+def _without_paths(error: BaseException) -> str:
+    """An error's text with the file paths in it cut to their last part."""
+    text = error.message if isinstance(error, BraceError) else str(error)
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror
+    return without_paths(text)
 
 
 def _environments_of(desired: Desired) -> dict[str, str | None]:

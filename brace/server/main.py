@@ -109,7 +109,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
     api_db = StoreWorker(home)
     sources = Sources(gateway.counters, gateway.load, lambda: replica_states(controller.replicas))
     config = uvicorn.Config(
-        internal_app(server_id, key, api_db, sources),
+        internal_app(server_id, key, api_db, sources, controller.problems),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",
