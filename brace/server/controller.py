@@ -312,7 +312,10 @@ class Controller:
                     serving_revision=0,
                 )
 
-        await self.db.write(forget)
+        try:
+            await self.db.write(forget)
+        except (StateError, OSError) as error:  # the next server sweeps what is left
+            self._cannot_write(error)
 
     def sweep_orphans(self) -> None:
         """Stop replica processes a previous server left behind (after kill -9)."""

@@ -14,18 +14,29 @@ import itertools
 import json
 import os
 import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import AUTH, Server, alive, wait_until
+from tests.integration.conftest import (
+    AUTH,
+    Server,
+    alive,
+    free_port,
+    start_server,
+    stop_server,
+    wait_until,
+)
 from tests.integration.test_rollout import (
     MODEL,
     PREDICT,
     Production,
     Stream,
     Watch,
+    call,
     production,
 )
 
@@ -156,3 +167,75 @@ def test_a_stopped_candidate_replica_does_not_let_the_rollout_succeed(
     assert wait_until(lambda: predict_pid(server), 10, "an answer") not in (None, pid)
     log = server.brace("logs", candidate, "-m", MODEL).stdout
     assert "did not answer its liveness probes" in log
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str = "24m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `where` (owner-only), unmounted on the way out;
+    the test is skipped where mounting is impossible (not root, no tmpfs)."""
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Write a file in `directory` until the disk is full; the file."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as file:
+        for chunk in (1 << 20, 1 << 12, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    file.write(b"\0" * chunk)
+    return filler
+
+
+def test_a_full_disk_during_a_rolling_promotion_stops_nothing(tmp_path: Path) -> None:
+    """The home's disk fills while a rolling promotion runs: the server keeps serving
+    (no request fails), says so once in its log and in `brace status`, answers a PATCH
+    with an error that names no path, and finishes the rollout once there is room."""
+    with small_disk(tmp_path / "home") as home:
+        port = free_port()
+        server = Server(home, port, start_server(home, port))
+        try:
+            config = {"max_surge_percent": 50, "stabilization_time_seconds": 2}
+            prod = production(server, tmp_path / MODEL, config, replicas=2)
+            with Watch(server, prod.model_id) as watch, Stream(server) as stream:
+                stream.wait_more()
+                prod.push_v2()
+                watch.wait(lambda s: s.percent > 0, 30, "the rollout to move traffic")
+                filler = fill(home)
+                time.sleep(3)  # ticks that cannot write
+                assert server.process.poll() is None, "the server stopped"
+                patched = call(
+                    server,
+                    "PATCH",
+                    prod.environment_path,
+                    {"autoscaling_settings": {"max_replica": 3}},
+                )
+                status = server.json("status")
+                stream.wait_more(50)
+                filler.unlink()
+                ended = watch.wait_ended(60)
+                stream.wait_more(50)
+            assert ended.status == "SUCCEEDED"
+            assert stream.failures() == []
+            assert patched.status == 500, patched.body
+            assert str(home) not in patched.body.decode()
+            assert "disk is full" in patched.json()["error"]
+            [problem] = status["problems"]
+            assert "cannot write its state" in problem and str(home) not in problem
+            assert server.json("status")["problems"] == []
+        finally:
+            stop_server(server.process, server.replica_pids())
+    log = (tmp_path / f"server-{port}.log").read_text()
+    assert log.count("cannot write the server's state") == 1, log

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -25,10 +26,12 @@ from brace.server.storeworker import StoreWorker
 from brace.services import deployments
 from brace.services.promote import promote
 from brace.services.push import push
-from brace.store import Deployment, DeploymentStatus, Store
+from brace.errors import StateError
+from brace.store import Deployment, DeploymentStatus, Store, Tx
 from tests.conftest import MakeTruss
 
 S = DeploymentStatus
+T = TypeVar("T")
 POLICY = RestartPolicy(backoff=(1.0, 2.0), max_start_failures=3, max_crashes=3, crash_window=60)
 
 
@@ -129,12 +132,23 @@ class Rig:
         return process
 
 
+class FullDisk(StoreWorker):
+    """The server's store on a disk that fills up: writes fail while `full`."""
+
+    full = False
+
+    async def write(self, change: Callable[[Tx], T]) -> T:
+        if self.full:
+            raise StateError(f"{self.home}/state.db: the disk is full (database or disk is full)")
+        return await super().write(change)
+
+
 @pytest.fixture
 def rig(store: Store, home: Path) -> Iterator[Rig]:
     world = World()
     clock = Clock()
     tables: list[RoutingTable] = []
-    db = StoreWorker(home)
+    db = FullDisk(home)
     controller = Controller(
         db,
         tables.append,
@@ -527,6 +541,40 @@ def test_a_ready_replica_that_stops_answering_is_replaced(rig: Rig, make_truss: 
     run(scenario)
     log = rig.log(deployment.id)
     assert "did not answer its liveness probes for 15 s: stopping it" in log
+
+
+def test_a_full_disk_stops_nothing_and_the_writes_come_later(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    """Writes fail: ticks go on, the replica started meanwhile serves, nothing is
+    lost (its row and its ACTIVE status are written once the disk has room), and
+    `problems` says so, without the path, until then."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+    disk = rig.controller.db
+    assert isinstance(disk, FullDisk)
+
+    async def scenario() -> None:
+        await rig.tick()  # reads the model directory
+        disk.full = True
+        await rig.tick()  # starts a replica, cannot record it
+        [process] = rig.world.processes
+        rig.world.answer(process, 200)
+        await rig.tick()
+        await rig.tick()
+        assert rig.tables[-1].deployments[deployment.id].upstreams == (str(process.launch.socket),)
+        [problem] = rig.controller.problems()
+        assert "disk is full" in problem and str(rig.store.home) not in problem
+        assert rig.deployment(deployment.id).status is S.DEPLOYING  # nothing written
+        disk.full = False
+        await rig.tick()
+        assert rig.controller.problems() == []
+        assert rig.deployment(deployment.id).status is S.ACTIVE
+        with rig.store.read() as tx:
+            [row] = tx.replicas()
+        assert (row.pid, row.ready) == (process.pid, True)
+        assert len(rig.world.processes) == 1  # started once
+
+    run(scenario)
 
 
 def test_scaling_down_removes_a_loading_replica_first(rig: Rig, make_truss: MakeTruss) -> None:
