@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import pytest
 
+from brace.errors import StateError
 from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
 from brace.server.replicas import Launch, Replicas
@@ -26,7 +27,6 @@ from brace.server.storeworker import StoreWorker
 from brace.services import deployments
 from brace.services.promote import promote
 from brace.services.push import push
-from brace.errors import StateError
 from brace.store import Deployment, DeploymentStatus, Store, Tx
 from tests.conftest import MakeTruss
 
