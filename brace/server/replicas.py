@@ -81,6 +81,10 @@ class Launch:
     env: Mapping[str, str]
 
 
+STARTING_PROBE_WAIT = 0.2
+"""Seconds a tick waits for the readiness probes of starting replicas (the rest are
+taken in at a later tick)."""
+
 Spawn = Callable[[Launch], Process]
 Probe = Callable[[Path], Awaitable["int | None"]]
 Tell = Callable[[Path, "str | None"], Awaitable[bool]]
@@ -194,6 +198,8 @@ class Replicas:
     _telling: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _probing: dict[str, asyncio.Task[int | None]] = field(default_factory=dict)
     """Liveness probes under way, by replica id."""
+    _starting: dict[str, asyncio.Task[int | None]] = field(default_factory=dict)
+    """Readiness probes of starting replicas under way, by replica id."""
 
     def __iter__(self) -> Iterator[Replica]:
         return iter(list(self._all))
@@ -240,16 +246,30 @@ class Replicas:
             asyncio.get_running_loop().remove_reader(fd)
             os.close(fd)
 
-    async def probe_starting(self) -> list[Replica]:
-        """Probe every STARTING and LOADING replica at once; the ones that changed state."""
-        waiting = [
-            r
-            for r in self._all
-            if r.state in (ReplicaState.STARTING, ReplicaState.LOADING) and r.process.poll() is None
-        ]
-        answers = await asyncio.gather(*(self.probe(r.socket) for r in waiting))
+    async def probe_starting(self, wait: float = STARTING_PROBE_WAIT) -> list[Replica]:
+        """Probe every STARTING and LOADING replica at once; the ones that changed state.
+
+        Waits `wait` seconds at most: a replica that does not answer (stopped, or too
+        busy) keeps its probe running in the background, taken in by a later call, so
+        one silent replica never holds up the controller's tick."""
+        for replica in self._all:
+            if (
+                replica.state in (ReplicaState.STARTING, ReplicaState.LOADING)
+                and replica.id not in self._starting
+                and replica.process.poll() is None
+            ):
+                self._starting[replica.id] = asyncio.ensure_future(self.probe(replica.socket))
+        if self._starting:
+            await asyncio.wait(self._starting.values(), timeout=wait)
         changed = []
-        for replica, status in zip(waiting, answers, strict=True):
+        for replica in self._all:
+            task = self._starting.get(replica.id)
+            if task is None or not task.done():
+                continue
+            del self._starting[replica.id]
+            status = None if task.cancelled() or task.exception() else task.result()
+            if replica.state not in (ReplicaState.STARTING, ReplicaState.LOADING):
+                continue
             if status == 200:
                 replica.state = ReplicaState.READY
                 replica.ever_ready = True
@@ -343,9 +363,10 @@ class Replicas:
             if code is not None:
                 self._all.remove(replica)
                 self._unwatch(replica.id)
-                probing = self._probing.pop(replica.id, None)
-                if probing is not None:
-                    probing.cancel()
+                for probes in (self._probing, self._starting):
+                    probing = probes.pop(replica.id, None)
+                    if probing is not None:
+                        probing.cancel()
                 replica.socket.unlink(missing_ok=True)
                 gone.append(Exited(replica, code))
         return gone
@@ -357,9 +378,10 @@ class Replicas:
     async def stop_all(self) -> list[Replica]:
         """Stop every replica now and wait for them; the ones that were running."""
         replicas, self._all = self._all, []
-        for probing in self._probing.values():
-            probing.cancel()
-        self._probing.clear()
+        for probes in (self._probing, self._starting):
+            for probing in probes.values():
+                probing.cancel()
+            probes.clear()
         await asyncio.gather(*(asyncio.to_thread(r.process.stop) for r in replicas))
         await self.wait_stops()
         for replica in replicas:

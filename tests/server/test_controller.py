@@ -63,6 +63,7 @@ class World:
     in_flight: dict[str, int] = field(default_factory=dict)
     load: dict[str, tuple[int, int]] = field(default_factory=dict)
     told: list[tuple[Path, str | None]] = field(default_factory=list)
+    silent: set[Path] = field(default_factory=set)
 
     def spawn(self, launch: Launch) -> FakeProcess:
         process = FakeProcess(1000 + len(self.processes), launch)
@@ -70,6 +71,8 @@ class World:
         return process
 
     async def probe(self, socket: Path) -> int | None:
+        if socket in self.silent:  # stopped with kill -STOP: no answer, ever
+            await asyncio.Event().wait()
         return self.readiness.get(socket)
 
     async def tell(self, socket: Path, environment: str | None) -> bool:
@@ -573,6 +576,27 @@ def test_a_full_disk_stops_nothing_and_the_writes_come_later(
             [row] = tx.replicas()
         assert (row.pid, row.ready) == (process.pid, True)
         assert len(rig.world.processes) == 1  # started once
+
+    run(scenario)
+
+
+def test_a_starting_replica_that_never_answers_holds_up_no_tick(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    """A replica stopped while it loads: its readiness probe never ends; the ticks go
+    on and another deployment's replica becomes ready."""
+    stuck = push(rig.store, make_truss("stuck")).deployment
+    other = push(rig.store, make_truss("other")).deployment
+
+    async def scenario() -> None:
+        for _ in range(2):
+            await rig.tick()
+        by_truss = {p.launch.truss_dir.name: p for p in rig.world.processes}
+        rig.world.silent.add(by_truss["stuck"].launch.socket)
+        rig.world.answer(by_truss["other"], 200)
+        await asyncio.wait_for(rig.tick(), 2)
+        assert rig.deployment(other.id).status is S.ACTIVE
+        assert rig.deployment(stuck.id).status is S.DEPLOYING
 
     run(scenario)
 
