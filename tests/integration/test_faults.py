@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MakeTruss
 from tests.integration.conftest import (
     AUTH,
     Server,
@@ -29,6 +30,12 @@ from tests.integration.conftest import (
     start_server,
     stop_server,
     wait_until,
+)
+from tests.integration.test_autoscaling import (
+    WAKES_BY_MARKER,
+    SteadyLoad,
+    publish,
+    replica_processes,
 )
 from tests.integration.test_rollout import (
     MODEL,
@@ -239,3 +246,62 @@ def test_a_full_disk_during_a_rolling_promotion_stops_nothing(tmp_path: Path) ->
             stop_server(server.process, server.replica_pids())
     log = (tmp_path / f"server-{port}.log").read_text()
     assert log.count("cannot write the server's state") == 1, log
+
+
+LOADS_FOR_MINUTES = "__import__('time').sleep(300)"
+
+
+@pytest.mark.parametrize(("action", "status"), [("cancel", "CANCELED"), ("pause", "PAUSED")])
+def test_an_action_on_a_promotion_whose_candidate_still_loads_acts_now(
+    server: Server, tmp_path: Path, action: str, status: str
+) -> None:
+    """The candidate's load() takes 5 minutes: a cancel or a pause does not wait for
+    it (nor for the 600 s step deadline); production answers throughout."""
+    prod = production(server, tmp_path / MODEL, {"max_surge_percent": 50}, replicas=1)
+    with Watch(server, prod.model_id) as watch, Stream(server) as stream:
+        prod.push_v2(load=LOADS_FOR_MINUTES)
+        watch.wait_status("RELEASING", 20)
+        wait_until(prod.other_processes, 20, "the candidate's replica to load")
+        asked = time.monotonic()
+        prod.act(action)
+        reached = watch.wait(lambda s: s.status == status, 15, status)
+        stream.wait_more(50)
+    assert reached.at - asked < 10.0, reached.at - asked  # TERM, grace, KILL at most
+    assert stream.failures() == []
+    assert stream.versions() == {1}
+    if action == "cancel":
+        assert prod.other_processes() == []  # the loading replica is gone
+        assert prod.current_deployment() == prod.v1
+
+
+def test_scale_down_removes_the_replica_still_loading_not_the_ready_one(
+    server: Server, make_truss: MakeTruss, tmp_path: Path
+) -> None:
+    """min 1 / max 2; a burst starts a second replica whose load() takes 6 s, and
+    demand falls before it is ready: the loading one goes, the ready one keeps serving
+    (never 0 ready replicas)."""
+    marker = tmp_path / "load-seconds"
+    truss = make_truss("slow", model=WAKES_BY_MARKER.format(marker=str(marker)))
+    deployment_id = publish(
+        server,
+        truss,
+        *("--min-replica", "1", "--max-replica", "2", "--concurrency-target", "1"),
+        *("--autoscaling-window", "1", "--scale-down-delay", "1"),
+    )
+    [ready] = replica_processes(server)
+    marker.write_text("6")
+    path = f"/model/slow/deployment/{deployment_id}/predict"
+    with SteadyLoad(server, path, {}, clients=3) as load:
+        wait_until(lambda: len(replica_processes(server)) == 2, 10, "a second replica")
+    [loading] = set(replica_processes(server)) - {ready}
+    ready_counts = []
+
+    def loading_gone() -> bool:
+        ready_counts.append(server.deployment(deployment_id).active_replica_count)
+        return not alive(loading)
+
+    wait_until(loading_gone, 15, "the loading replica to be removed")
+    assert alive(ready)
+    assert min(ready_counts) == 1, ready_counts
+    assert predict_pid(server, path) == ready
+    assert not load.failures(), load.failures()[:3]
