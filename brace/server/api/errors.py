@@ -4,7 +4,7 @@
 404 not found, 409 conflict or lifecycle rule. The body is
 `{"error": message, "error_code": code}`, plus the facts the services gave. Hints
 are left out: they are written for the CLI; so are the paths of brace's own files in
-the errors about them (a full disk: "state.db: the disk is full"). Anything else is
+the errors about them (a full disk: "brace.db: the disk is full"). Anything else is
 a bug: 500 with no traceback in the answer (the server's log has it).
 """
 
