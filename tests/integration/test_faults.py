@@ -17,8 +17,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import MakeTruss
@@ -32,6 +34,8 @@ from tests.integration.conftest import (
     wait_until,
 )
 from tests.integration.test_autoscaling import (
+    SLEEPY,
+    SLEEPY_CONFIG,
     WAKES_BY_MARKER,
     SteadyLoad,
     publish,
@@ -123,9 +127,9 @@ def stopped(pid: int) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)
 
 
-def predict_pid(server: Server, path: str = PRODUCTION) -> int | None:
-    """The pid of the replica that answered one predict within 3 s, else None."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=3)
+def predict_pid(server: Server, path: str = PRODUCTION, timeout: float = 3) -> int | None:
+    """The pid of the replica that answered one predict within `timeout` s, else None."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     try:
         connection.request("POST", path, body=b"{}", headers=AUTH)
         response = connection.getresponse()
@@ -305,3 +309,46 @@ def test_scale_down_removes_the_replica_still_loading_not_the_ready_one(
     assert min(ready_counts) == 1, ready_counts
     assert predict_pid(server, path) == ready
     assert not load.failures(), load.failures()[:3]
+
+
+def fork_server_pid(server: Server) -> int:
+    for child in psutil.Process(server.process.pid).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "brace.runtime.forkserver" in " ".join(child.cmdline()):
+                return child.pid
+    raise AssertionError("no fork server")
+
+
+def test_a_stopped_fork_server_freezes_nothing_and_kills_no_replica(
+    server: Server, make_truss: MakeTruss
+) -> None:
+    """`kill -STOP` of the fork server, then a wake of another deployment: a healthy
+    model keeps answering without a pause, its replica is not killed, and the woken
+    deployment starts as a new interpreter and answers."""
+    healthy = publish(server, make_truss("sleepy", config=SLEEPY_CONFIG, model=SLEEPY))
+    healthy_path = f"/model/sleepy/deployment/{healthy}/predict"
+    wait_until(lambda: predict_pid(server, healthy_path), 10, "the healthy model")
+    [replica] = replica_processes(server)
+    asleep = publish(
+        server,
+        make_truss("asleep", config=SLEEPY_CONFIG.replace("sleepy", "asleep"), model=SLEEPY),
+        *("--min-replica", "0", "--autoscaling-window", "1", "--scale-down-delay", "1"),
+    )
+    server.wait_status(asleep, "SCALED_TO_ZERO", timeout=20)
+    # Its replica gone too (a wake at the instant of the scale to zero is another case).
+    wait_until(lambda: replica_processes(server) == [replica], 10, "the replica gone")
+    fork_server = fork_server_pid(server)
+    with stopped(fork_server), ThreadPoolExecutor(1) as executor:
+        wake = f"/model/asleep/deployment/{asleep}/predict"
+        woken = executor.submit(predict_pid, server, wake, 30)
+        longest, answers = 0.0, []
+        while not woken.done():
+            began = time.monotonic()
+            answers.append(predict_pid(server, healthy_path))
+            longest = max(longest, time.monotonic() - began)
+        assert woken.result() is not None
+        for _ in range(20):
+            answers.append(predict_pid(server, healthy_path))
+    assert set(answers) == {replica}  # every request answered, by the same replica
+    assert longest < 1.0, longest
+    assert alive(replica)
