@@ -372,7 +372,9 @@ class Gateway:
         self._pools.avoid(path)
         if replayable and not ex.retried:
             ex.retried = True
-            others = self._others(ex, path) or self._other_side(ex)
+            # A stale pooled connection: the same replica on a new one first (its
+            # refusal, if it died, sends the request to the split's other side).
+            others = self._others(ex, path) or (() if reused else self._other_side(ex))
             if others or reused:
                 if ex.replay is not None:
                     ex.pending = ex.replay + ex.pending
