@@ -222,11 +222,15 @@ class Replicas:
             replica_id, deployment_id, revision, launch.socket, process, environment=environment
         )
         self._all.append(replica)
-        fd = process.notices
-        if fd is not None:
-            asyncio.get_running_loop().add_reader(fd, self._noticed, replica_id, fd)
-            self._watched[replica_id] = fd
+        self.start_watching(replica)
         return replica
+
+    def start_watching(self, replica: Replica) -> None:
+        """Read the replica's notice pipe on the running loop (if it has one)."""
+        fd = replica.process.notices
+        if fd is not None and replica.id not in self._watched:
+            asyncio.get_running_loop().add_reader(fd, self._noticed, replica.id, fd)
+            self._watched[replica.id] = fd
 
     def _noticed(self, replica_id: str, fd: int) -> None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -597,6 +598,35 @@ def test_a_starting_replica_that_never_answers_holds_up_no_tick(
         await asyncio.wait_for(rig.tick(), 2)
         assert rig.deployment(other.id).status is S.ACTIVE
         assert rig.deployment(stuck.id).status is S.DEPLOYING
+
+    run(scenario)
+
+
+def test_a_replica_whose_process_ended_leaves_the_table_before_its_exit_is_known(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    """Its notice pipe closed (the process is gone) but its exit status is not known yet
+    (a forked replica's comes from the fork server): the gateway stops sending it
+    requests at the start of the next tick."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        for _ in range(2):
+            await rig.tick()
+        [process] = rig.world.processes
+        read, write = os.pipe()
+        process.notices = read
+        # the pipe the real replica holds: watched from its start, as `Replicas.start` does
+        [replica] = rig.controller.replicas.of(deployment.id)
+        rig.controller.replicas.start_watching(replica)
+        rig.world.answer(process, 200)
+        await rig.tick()
+        assert rig.tables[-1].deployments[deployment.id].upstreams
+        os.close(write)  # the process ended
+        await asyncio.sleep(0.01)  # the loop sees the pipe close
+        await rig.tick()
+        assert rig.tables[-1].deployments[deployment.id].upstreams == ()
+        assert process.code is None  # its exit is not reaped yet
 
     run(scenario)
 
