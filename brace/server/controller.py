@@ -318,8 +318,12 @@ class Controller:
             self._cannot_write(error)
 
     def sweep_orphans(self) -> None:
-        """Stop replica processes a previous server left behind (after kill -9)."""
-        self.db.call_now(supervisor.stop_recorded_replicas)
+        """Stop replica processes a previous server left behind (after kill -9); on a
+        full disk their rows stay, for the next start to forget."""
+        try:
+            self.db.call_now(supervisor.stop_recorded_replicas)
+        except StateError as error:
+            self._cannot_write(error)
 
     # one deployment
 
