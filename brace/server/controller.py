@@ -8,7 +8,11 @@ gateway a new routing table (`table`) when anything it routes on changed. Every
 decision is one of those pure functions; this module only carries them out.
 
 The store is reached through `StoreWorker`, off the event loop: a CLI holding SQLite's
-write lock delays the next tick, never a predict.
+write lock delays the next tick, never a predict. A write that fails (a full disk)
+stops nothing: what runs keeps serving, the tick's replica rows are kept for the next
+write, and the decisions, made again from the same stored state, are written once
+there is room (`problems` says so meanwhile). Ready replicas that stop answering their
+liveness probes are stopped and count as crashes (`liveness`).
 """
 
 from __future__ import annotations

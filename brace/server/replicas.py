@@ -13,7 +13,11 @@ A replica is one process serving one revision of one deployment on a Unix socket
 `reap()` returns the replicas whose process ended, with the state they were in, so the
 controller can tell an asked stop from a crash. A real replica also says when its model
 is ready, and its pipe closes when it ends (`brace.runtime.notify`): either calls
-`on_notice`, so the controller probes and reaps at once instead of at its next tick.
+`on_notice`, so the controller probes and reaps at once instead of at its next tick
+(a replica whose pipe closed is `ended`: it gets no request even before its exit
+status is known). READY replicas are probed for liveness in the background
+(`check_liveness`, rules in `liveness`), and no probe of a silent replica holds up
+the caller. `removal_order` says which replica a scale-down takes first.
 Spawning and probing are constructor parameters (real processes and HTTP by default)
 so tests drive replicas without processes; nothing here decides how many replicas run
 or what to do when one dies.
