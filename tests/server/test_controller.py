@@ -631,6 +631,21 @@ def test_a_replica_whose_process_ended_leaves_the_table_before_its_exit_is_known
     run(scenario)
 
 
+def test_a_full_disk_at_shutdown_still_stops_every_replica(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello")).deployment
+    disk = rig.controller.db
+    assert isinstance(disk, FullDisk)
+
+    async def scenario() -> None:
+        process = await rig.bring_up(deployment.id)
+        disk.full = True
+        await rig.controller.shutdown()  # raises nothing
+        assert process.code is not None
+        assert rig.controller.problems()
+
+    run(scenario)
+
+
 def test_scaling_down_removes_a_loading_replica_first(rig: Rig, make_truss: MakeTruss) -> None:
     """min 1 / max 2: one replica ready, one still loading; demand falls: the loading one
     goes and the ready one keeps serving (ready replicas never drop to 0)."""
