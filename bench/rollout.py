@@ -19,9 +19,17 @@ Prints:
   rest: the controller's own overhead (noticing readiness, draining, spawning, ticks,
   store writes). The target: well under a second per step.
 
+With `--crash-after K` the candidate is a crash loop: its load() succeeds and each of
+its replica processes exits after K predicts, so the promotion must fail and production
+must keep answering. Then it prints instead the longest time production answered
+nothing (every client waiting; the target: under a second), and the failed requests
+next to the candidate's replica crashes (from its log): the only failures allowed are
+requests in flight on a replica as it crashed (at most one per client per crash).
+
 Uses only public surfaces: the CLI, the management API, the gateway, psutil, and the
 replicas' Truss readiness route.
 Usage: python bench/rollout.py [--replicas N] [--surge P] [--stabilization S] [--clients C]
+                               [--crash-after K]
 """
 
 from __future__ import annotations
@@ -29,8 +37,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -41,6 +51,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +69,24 @@ WINDOW = 100
 MARGIN = 0.05
 """Seconds trimmed off each end of a span with one reported percentage."""
 READINESS = "/v1/models/model"
+CRASHING = """\
+import os
+
+
+class Model:
+    def __init__(self, **kwargs):
+        self.calls = 0
+
+    def predict(self, model_input):
+        self.calls += 1
+        if self.calls > {calls}:
+            os._exit(1)
+        return {{"version": 2}}
+"""
+CRASH_LINE = re.compile(r"^(\S+) \[brace\] replica \w+ exited with code ")
+NEAR_A_CRASH = 0.25
+"""Seconds between a failed request and a candidate replica's crash (as its log stamps
+it) within which the failure counts as one in flight on the crashing replica."""
 
 
 class Brace:
@@ -93,6 +122,18 @@ class Brace:
         if done.returncode != 0:
             raise SystemExit(f"brace {' '.join(args)} failed: {done.stderr}")
         return json.loads(done.stdout)
+
+    def crashes(self, deployment_id: str) -> list[float]:
+        """When the deployment's replicas crashed (epoch seconds), from its log."""
+        done = subprocess.run(
+            [sys.executable, "-m", "brace", "logs", deployment_id, "-m", "rolling"],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+        )
+        found = (CRASH_LINE.match(line) for line in done.stdout.splitlines())
+        return [datetime.fromisoformat(m.group(1)).timestamp() for m in found if m]
 
     def call(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -405,6 +446,12 @@ def main() -> None:
     parser.add_argument("--surge", type=int, default=25)
     parser.add_argument("--stabilization", type=int, default=1)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument(
+        "--crash-after",
+        type=int,
+        default=0,
+        help="a crash-looping candidate: each replica exits after this many predicts",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="brace-bench-") as tmp:
         root = Path(tmp)
@@ -428,6 +475,8 @@ class Outcome:
     stopped: list[ReplicaSeen]
     """v1's replica processes that ended, in the order they did."""
     step_size: int
+    crashes: list[float] = field(default_factory=list)
+    """When the candidate's replicas crashed (epoch seconds)."""
 
 
 def run(brace: Brace, directory: Path, args: argparse.Namespace) -> Outcome:
@@ -469,9 +518,12 @@ def run(brace: Brace, directory: Path, args: argparse.Namespace) -> Outcome:
     clients.start()
     try:
         time.sleep(1)  # the stream runs steadily before the rollout starts
-        source.write_text(MODEL.format(version=2))
+        if args.crash_after:
+            source.write_text(CRASHING.format(calls=args.crash_after))
+        else:
+            source.write_text(MODEL.format(version=2))
         began = time.time()
-        brace.cli("push", str(directory), "--promote")
+        candidate = brace.cli("push", str(directory), "--promote")["deployment"]["id"]
         wait_until(
             lambda: (
                 poller.samples
@@ -497,10 +549,48 @@ def run(brace: Brace, directory: Path, args: argparse.Namespace) -> Outcome:
     full = args.replicas  # no overhead: F = N
     step_size = max(1, (2 * args.surge * full + 100) // 200)
     samples = [s for s in poller.samples if s.at >= began]
-    return Outcome(final, clients.replies, samples, candidates, stopped, step_size)
+    crashes = brace.crashes(candidate)
+    return Outcome(final, clients.replies, samples, candidates, stopped, step_size, crashes)
+
+
+def longest_silence(replies: list[Reply]) -> float:
+    """The longest time, in seconds, with requests outstanding and no answer at all."""
+    answered = sorted(reply.received for reply in replies)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(answered)]
+    return max(gaps, default=0.0)
+
+
+def report_crash_loop(outcome: Outcome, args: argparse.Namespace) -> None:
+    replies, crashes = outcome.replies, outcome.crashes
+    failed = [reply for reply in replies if not reply.ok]
+    near = [
+        reply
+        for reply in failed
+        if any(abs(reply.received - crash) <= NEAR_A_CRASH for crash in crashes)
+    ]
+    print(
+        f"rolling deploy of a crash-looping candidate (each replica exits after "
+        f"{args.crash_after} predicts): {args.replicas} replicas, surge {args.surge} %, "
+        f"{args.clients} clients without pause; Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"promotion: {outcome.final}")
+    print(
+        f"longest time production answered nothing: {longest_silence(replies):.3f} s "
+        "(target: under 1 s)"
+    )
+    print(
+        f"requests: {len(replies)} total, {len(failed)} failed; candidate replica crashes: "
+        f"{len(crashes)}; failed requests within {NEAR_A_CRASH:g} s of a crash: {len(near)}, "
+        f"elsewhere: {len(failed) - len(near)} (target: 0 elsewhere, at most "
+        f"{args.clients} per crash)"
+    )
 
 
 def report(outcome: Outcome, args: argparse.Namespace) -> None:
+    if args.crash_after:
+        report_crash_loop(outcome, args)
+        return
     final, replies, samples = outcome.final, outcome.replies, outcome.samples
     failed = sum(not reply.ok for reply in replies)
     print(

@@ -11,6 +11,7 @@ prints message and hint on one line each and exits with the code; the API answer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import IntEnum
 
@@ -117,3 +118,12 @@ class UnsafePathError(BraceError):
     exit_code = ExitCode.ERROR
     http_status = 500
     default_code = "UNSAFE_PATH"
+
+
+_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/:'\"(),]+/)+([^\s/:'\"(),]+)")
+
+
+def without_paths(text: str) -> str:
+    """`text` with each absolute file path cut to its last part ("/home/u/.brace/state.db"
+    -> "state.db"): for answers to requests, which must not show where files live."""
+    return _PATH.sub(r"\1", text)

@@ -22,6 +22,7 @@ from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open
 from brace.errors import ServerError, UsageError
 from brace.home import brace_home
 from brace.server.limits import Limits, parse_size, size_text
+from brace.server.liveness import LIVENESS_TIMEOUT, Liveness
 
 if TYPE_CHECKING:
     from brace.server.client import Address
@@ -122,6 +123,15 @@ def server_command(
             help="Seconds a client has to send a request's headers (408 after).",
         ),
     ] = Limits().header_timeout,
+    liveness_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="BRACE_LIVENESS_TIMEOUT",
+            min=0.1,
+            help="Seconds a ready replica may go without answering its liveness probes "
+            "(three, this far apart in all) before it is stopped and replaced.",
+        ),
+    ] = LIVENESS_TIMEOUT,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(
@@ -156,6 +166,7 @@ def server_command(
         allowed_hosts=tuple(allowed_host or ()),
         hold_timeout=hold_timeout,
         inference_key=inference_key,
+        liveness=Liveness(timeout=liveness_timeout),
     )
     run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, options)
 
@@ -218,7 +229,9 @@ def api_key_command(output: OutputOpt = Output.text) -> None:
 def status_command(
     host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
 ) -> None:
-    """Say whether the local server is running and healthy (exit code 6 if not).
+    """Say whether the local server is running and healthy (exit code 6 if not), and
+    what keeps it from doing its job in full (a full disk: it serves what runs, and
+    changes wait until it can write its state again).
 
     Example:
 
@@ -233,6 +246,8 @@ def status_command(
         raise ServerError(
             f"no brace server is running at {where.url}", "Start one with `brace up`."
         )
+    answer = client.health(where) or {}
+    problems = [str(p) for p in answer.get("problems") or []]
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
         names = {m.id: m.name for m in tx.models()}
@@ -251,6 +266,8 @@ def status_command(
 
     def text() -> None:
         line(f"brace server running at {where.url} (pid {record.pid}, {replicas} replicas)")
+        for problem in problems:
+            line(f"  problem: the server {problem}")
         for d in running:
             line(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
@@ -264,6 +281,7 @@ def status_command(
             "pid": record.pid,
             "replicas": replicas,
             "deployments": running,
+            "problems": problems,
         },
         text,
     )

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from brace.rollout.capacity import Extras, rollout_extras
-from brace.rollout.planner import Plan, Step, Wait, plan, ramp_down
+from brace.rollout.planner import Mode, Plan, Step, Wait, plan, ramp_down
 from brace.store.records import Promotion
 from brace.store.statuses import PromotionStatus as S
 from brace.store.statuses import RolloutAction as A
@@ -148,6 +148,13 @@ def advance(
 ) -> Outcome:
     """The next state of a rolling promotion that is not finished. `now`: wall-clock
     seconds since the epoch."""
+    outcome = _advance(promotion, progress, seen, now, progress_deadline)
+    return _kept(rollout_plan(promotion, outcome.progress), seen, outcome)
+
+
+def _advance(
+    promotion: Promotion, progress: Progress, seen: Seen, now: float, progress_deadline: float
+) -> Outcome:
     if progress.base is None:
         progress = Progress(base=max(seen.previous_replicas, 1), applied_at=now)
     full = rollout_plan(promotion, progress)
@@ -159,19 +166,32 @@ def advance(
         return _end(S.SUCCEEDED, 100, full.full, 0, progress, seen)
     if action is A.FORCE_CANCEL:
         return _end(S.CANCELED, 0, 0, full.full, progress, seen)
+    waited = now - progress.applied_at
     if seen.candidate_failure is not None:
+        if seen.previous_ready < full.full and waited <= progress_deadline:
+            # The previous deployment gets its full strength back before it takes
+            # the traffic back; meanwhile the gateway sends the candidate's share to
+            # whichever side has a ready replica.
+            return Outcome(status, step.percent, full.full, step.candidate, progress)
         return _end(S.FAILED, 0, 0, full.full, progress, seen, seen.candidate_failure)
     progress = replace(progress, extras=_extras(step, seen, progress))
-    waited = now - progress.applied_at
+    ramping_up = progress.ramp_down_at is None
     if progress.settled_at is None:
-        if not _met(step, seen, progress.extras):
-            if _waits_for_candidate(step) and waited > progress_deadline:
+        if not _met(step, seen, progress.extras, ramping_up):
+            waits_for_candidate = ramping_up and seen.candidate_ready < _candidate_wanted(
+                step, progress.extras
+            )
+            if waits_for_candidate and waited > progress_deadline:
                 error = (
                     f"the candidate deployment did not get {step.candidate} ready "
                     f"replicas within {progress_deadline:.0f} s "
                     f"({seen.candidate_ready} ready)"
                 )
                 return _end(S.FAILED, 0, 0, full.full, progress, seen, error)
+            if waits_for_candidate and action in (A.PAUSE, A.CANCEL):
+                # Only replicas that were never ready are awaited: a pause or a cancel
+                # does not wait for them (a load() may take many minutes).
+                return _act(status, action, full, step, progress, now, seen)
             return _stay(status, step, progress)
         progress = replace(progress, settled_at=now)
     assert progress.settled_at is not None
@@ -186,15 +206,45 @@ def advance(
         return _next(resumed, steps, progress, now, seen, clear_action=True)
     if status is S.PAUSED and action is not A.CANCEL:
         return _stay(status, step, progress)
+    if action is A.PAUSE or (action is A.CANCEL and progress.ramp_down_at is None):
+        return _act(status, action, full, step, progress, now, seen)
+    return _next(status, steps, progress, now, seen)
+
+
+def _act(
+    status: S, action: A, full: Plan, step: Step, progress: Progress, now: float, seen: Seen
+) -> Outcome:
+    """A pause (PAUSED, traffic pinned) or a graceful cancel (RAMPING_DOWN from the
+    current step), taking effect now."""
     if action is A.PAUSE:
         return replace(_stay(S.PAUSED, step, progress), clear_action=True)
-    if action is A.CANCEL and progress.ramp_down_at is None:
-        at = min(progress.step, len(full.steps) - 1)
-        down = Progress(progress.base, 0, now, None, at, progress.extras)
-        if not ramp_down(full, at):
-            return _end(S.CANCELED, 0, 0, full.full, down, seen)
-        return replace(_apply(S.RAMPING_DOWN, ramp_down(full, at)[0], down), clear_action=True)
-    return _next(status, steps, progress, now, seen)
+    at = min(progress.step, len(full.steps) - 1)
+    down = Progress(progress.base, 0, now, None, at, progress.extras)
+    if not ramp_down(full, at):
+        return _end(S.CANCELED, 0, 0, full.full, down, seen)
+    first = _apply(S.RAMPING_DOWN, ramp_down(full, at)[0], down)
+    return replace(first, clear_action=True)
+
+
+def floor(full: Plan) -> int:
+    """The ready replicas the mode promises across both sides while a rollout runs:
+    F in surge mode, F - S in unavailable mode (DESIGN.md, Rolling deployments)."""
+    if full.mode is Mode.SURGE:
+        return full.full
+    return max(0, full.full - full.step_size)
+
+
+def _kept(full: Plan, seen: Seen, outcome: Outcome) -> Outcome:
+    """The outcome with the previous deployment's target raised so that, with the
+    candidate's replicas that are ready now, the environment keeps what the mode
+    promises: a candidate replica that is not ready (still loading, or restarting
+    after a crash) is not counted, so the previous side is never scaled below it."""
+    if outcome.finished:
+        return outcome
+    needed = min(full.full, floor(full) - seen.candidate_ready)
+    if outcome.previous >= needed:
+        return outcome
+    return replace(outcome, previous=needed)
 
 
 def _steps(full: Plan, progress: Progress) -> tuple[Step, ...]:
@@ -264,8 +314,16 @@ def _end(
     return Outcome(status, percent, previous, candidate, progress, error, clear_action=True)
 
 
-def _met(step: Step, seen: Seen, extras: Extras) -> bool:
-    """Whether the step's wait is met, for its targets with the autoscaler's extras."""
+def _candidate_wanted(step: Step, extras: Extras) -> int:
+    return step.candidate + extras.candidate
+
+
+def _met(step: Step, seen: Seen, extras: Extras, ramping_up: bool = True) -> bool:
+    """Whether the step's wait is met, for its targets with the autoscaler's extras.
+    While ramping up, no step settles while the candidate has fewer ready replicas than
+    its target (one that crashed counts as not ready until it is ready again)."""
+    if ramping_up and seen.candidate_ready < _candidate_wanted(step, extras):
+        return False
     wait = step.wait
     if wait is Wait.CANDIDATE_READY:
         return seen.candidate_ready >= step.candidate + extras.candidate
@@ -314,10 +372,6 @@ def _rollback_reason(
             f"(over {health.requests} requests, step {progress.step + 1})"
         )
     return None
-
-
-def _waits_for_candidate(step: Step) -> bool:
-    return step.wait is Wait.CANDIDATE_READY
 
 
 def _extras(step: Step, seen: Seen, progress: Progress) -> Extras:

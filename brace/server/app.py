@@ -12,6 +12,8 @@ read the gateway's counters and the controller's replicas through `sources`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -39,16 +41,26 @@ def internal_app(
     sources: Sources | None = None,
     downloads: Downloads | None = None,
     live: Live | None = None,
+    problems: Callable[[], list[str]] = list,
 ) -> Starlette:
     """The app of the server `server_id`, with the API key `key` on /v1 paths and the
     metrics; the management API and the metrics use `store` (its own worker thread),
     the metrics `sources` too (default: a server that has counted nothing yet);
     `downloads` signs download links (default: a new secret, 5-minute links). The
     console (`brace.console`, at `/` and under `/console/`) signs in with `key` and
-    shows what `live` lends (default: no replica)."""
+    shows what `live` lends (default: no replica). `problems`: what keeps the server
+    from doing its job in full now (a full disk), in /healthz's `problems` (one line
+    each, no paths)."""
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__, "server_id": server_id})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "server_id": server_id,
+                "problems": problems(),
+            }
+        )
 
     app = Starlette(
         routes=[

@@ -8,7 +8,11 @@ gateway a new routing table (`table`) when anything it routes on changed. Every
 decision is one of those pure functions; this module only carries them out.
 
 The store is reached through `StoreWorker`, off the event loop: a CLI holding SQLite's
-write lock delays the next tick, never a predict.
+write lock delays the next tick, never a predict. A write that fails (a full disk)
+stops nothing: what runs keeps serving, the tick's replica rows are kept for the next
+write, and the decisions, made again from the same stored state, are written once
+there is room (`problems` says so meanwhile). Ready replicas that stop answering their
+liveness probes are stopped and count as crashes (`liveness`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -25,14 +30,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from brace.errors import BraceError
+from brace.errors import BraceError, StateError, without_paths
 from brace.logs import DeploymentLog, last_error
 from brace.rollout.driver import PROGRESS_DEADLINE, progress_columns
 from brace.server import supervisor
 from brace.server.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.counters import RequestCounters
+from brace.server.liveness import Liveness
 from brace.server.paths import ServerPaths
-from brace.server.replicas import Exited, Launch, Replicas, ReplicaState
+from brace.server.replicas import Exited, Launch, Replicas, ReplicaState, removal_order
 from brace.server.restarts import GiveUp, RestartPolicy, after_exit
 from brace.server.rollouts import Driven, Side, StepHealth, drive
 from brace.server.routing import RoutingTable
@@ -53,6 +59,8 @@ from brace.services.snapshots import snapshot_path
 from brace.store import Deployment, DeploymentStatus, Environment, Model, Promotion, Tx
 from brace.store.db import new_id, stamp, utc_now
 from brace.store.records import ReplicaProcess
+
+_log = logging.getLogger("brace.server")
 
 Builder = Callable[[Path, tuple[str, ...], Callable[[str], None]], Path]
 ModelReader = Callable[[Path], "tuple[Any, tuple[str, ...]]"]
@@ -150,13 +158,15 @@ class Controller:
         poll_interval: float = 0.1,
         probe_interval: float = 0.05,
         drain_timeout: float = 30.0,
+        liveness: Liveness = Liveness(),
     ) -> None:
         """`poll_interval`, `probe_interval` (while a replica starts) and `drain_timeout`
         are in seconds; so is `progress_deadline`, the longest a rolling promotion waits
         for its candidate's replicas. `autoscaler` sizes the deployments no rollout
         sizes (no load: nothing scales up); `wall` is the UTC time, for leases such as
         `brace watch`'s keep-awake and the rollouts' stabilization times. `counters`:
-        the gateway's request counters, for rolling promotions' automatic rollback."""
+        the gateway's request counters, for rolling promotions' automatic rollback.
+        `liveness`: how long a ready replica may stop answering before it is replaced."""
         self.db = db
         self.paths = ServerPaths(db.home)
         self.on_table = on_table
@@ -173,10 +183,15 @@ class Controller:
         self.poll_interval = poll_interval
         self.probe_interval = probe_interval
         self.drain_timeout = drain_timeout
+        self.liveness = liveness
         self.runs: dict[str, Run] = {}
         self._writes: list[Callable[[Tx], object]] = []
         """Replica rows to record in the next tick's transaction."""
         self._table: RoutingTable | None = None
+        self._routed: Desired | None = None
+        """The desired state the last table was built from."""
+        self.write_failure: str | None = None
+        """Why the last write failed (a full disk), until one succeeds."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -192,7 +207,12 @@ class Controller:
     async def run(self, stop: asyncio.Event) -> None:
         self._spawn_task(self._sample(stop))
         while not stop.is_set():
-            await self.reconcile()
+            try:
+                await self.reconcile()
+            except (StateError, OSError) as error:
+                # The state file or a log cannot be written (a full disk): what runs
+                # keeps running and serving; the next tick tries again.
+                self._cannot_write(error)
             starting = any(
                 r.state in (ReplicaState.STARTING, ReplicaState.LOADING) for r in self.replicas
             )
@@ -208,13 +228,26 @@ class Controller:
 
     async def reconcile(self) -> None:
         """One tick."""
+        exits = self.replicas.reap()
+        if self._routed is not None:
+            # A ready replica that died leaves the gateway's table now, not after this
+            # tick's read and write (a request sent to it meanwhile would fail).
+            self._hand_table(self._routed)
         desired = await self.db.read(Desired.read)
         self._sync_runs(desired.deployments)
         for replica in await self.replicas.probe_starting():
             if replica.state is ReplicaState.READY:
                 self._writes.append(partial(Tx.mark_replica_ready, replica_id=replica.id))
+        for replica in self.replicas.check_liveness(self.liveness, self.clock()):
+            self.log(replica.deployment_id).write(
+                f"replica {replica.id} did not answer its liveness probes for "
+                f"{self.liveness.timeout:g} s: stopping it"
+            )
+            replica.unresponsive = True
+            self.replicas.stop(replica, grace=0.0)
         self.replicas.finish_drains(self.clock())
-        for exited in self.replicas.reap():
+        exits += self.replicas.reap()
+        for exited in exits:
             self._on_exit(exited)
         recommendations = self.autoscaler.recommendations(desired.deployments, self._kept_awake())
         driven = self._drive_rollouts(desired, recommendations)
@@ -230,7 +263,19 @@ class Controller:
         for deployment in desired.deployments:
             self._apply(deployment, targets[deployment.id], environments.get(deployment.id))
         self.replicas.update_environments(environments)
-        routed = await self._report(desired, targets, driven, set(plans))
+        try:
+            routed = await self._report(desired, targets, driven, set(plans))
+        except (StateError, OSError) as error:
+            self._cannot_write(error)
+            routed = desired  # routes as stored; the same decisions are made again
+        else:
+            self._written()
+        self._routed = routed
+        self._hand_table(routed)
+
+    def _hand_table(self, routed: Desired) -> None:
+        """Give the gateway the routing table of `routed` and the replicas as they are
+        now, if it changed."""
         table = build_table(
             routed.models,
             routed.deployments,
@@ -271,11 +316,18 @@ class Controller:
                     serving_revision=0,
                 )
 
-        await self.db.write(forget)
+        try:
+            await self.db.write(forget)
+        except (StateError, OSError) as error:  # the next server sweeps what is left
+            self._cannot_write(error)
 
     def sweep_orphans(self) -> None:
-        """Stop replica processes a previous server left behind (after kill -9)."""
-        self.db.call_now(supervisor.stop_recorded_replicas)
+        """Stop replica processes a previous server left behind (after kill -9); on a
+        full disk their rows stay, for the next start to forget."""
+        try:
+            self.db.call_now(supervisor.stop_recorded_replicas)
+        except StateError as error:
+            self._cannot_write(error)
 
     # one deployment
 
@@ -329,8 +381,8 @@ class Controller:
             return
         if target.replicas == 0 and (stopped(deployment.status) or isinstance(run.state, GaveUp)):
             victims = current  # deactivated or failed: all of them, loading or not
-        else:  # scaling down: never a replica that is still loading
-            victims = [r for r in current if r.state is ReplicaState.READY][:-missing]
+        else:
+            victims = removal_order(current)[:-missing]
         for replica in victims:
             self.replicas.drain(replica, deadline)
 
@@ -440,7 +492,11 @@ class Controller:
         return ReplicaCounts(current, ready_old, loading, starting)
 
     def _upstreams(self, deployment: Deployment) -> Upstreams:
-        ready = [r for r in self.replicas.of(deployment.id) if r.state is ReplicaState.READY]
+        ready = [
+            r
+            for r in self.replicas.of(deployment.id)
+            if r.state is ReplicaState.READY and not r.ended
+        ]
         return Upstreams(
             current=tuple(r.upstream for r in ready if r.revision == deployment.revision),
             previous=tuple(r.upstream for r in ready if r.revision != deployment.revision),
@@ -491,6 +547,7 @@ class Controller:
         if not (reports or self._writes or desired.promotions):
             return desired
         pending, self._writes = self._writes, []
+        kept = pending  # written again at the next tick if this write fails
 
         def write(tx: Tx) -> tuple[list[Report], Desired]:
             for change in pending:
@@ -513,7 +570,11 @@ class Controller:
             advance_promotions(tx, self._last_log_lines)
             return written, Desired.read(tx)
 
-        written, after = await self.db.write(write)
+        try:
+            written, after = await self.db.write(write)
+        except BaseException:
+            self._writes = kept + self._writes
+            raise
         for report in written:
             if report.status is not report.deployment.status:
                 self.log(report.deployment.id).write(f"status {report.status.value}")
@@ -571,7 +632,33 @@ class Controller:
     # logs
 
     def log(self, deployment_id: str) -> DeploymentLog:
-        return DeploymentLog(self.paths.deployment_log(deployment_id))
+        return _SparingLog(self.paths.deployment_log(deployment_id), self._cannot_write)
+
+    def _cannot_write(self, error: BaseException) -> None:
+        """Note that something could not be written: one line in the server's log when
+        it starts, and `problems` says so until a tick's write succeeds again."""
+        if self.write_failure is None:
+            _log.error(
+                "cannot write the server's state (%s): serving what runs, and trying "
+                "again at every tick",
+                _without_paths(error),
+            )
+        self.write_failure = _without_paths(error)
+
+    def _written(self) -> None:
+        if self.write_failure is not None:
+            _log.warning("the server's state is written again")
+            self.write_failure = None
+
+    def problems(self) -> list[str]:
+        """What keeps the server from doing its job in full, for `brace status` (no
+        paths in it: /healthz answers anyone on this machine)."""
+        if self.write_failure is None:
+            return []
+        return [
+            f"cannot write its state ({self.write_failure}): replicas keep serving, "
+            "changes wait until it can write again"
+        ]
 
     def _last_log_lines(self, deployment_id: str) -> str:
         lines = self.log(deployment_id).tail(8)
@@ -581,6 +668,29 @@ class Controller:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+class _SparingLog(DeploymentLog):
+    """A deployment's log for the server's own lines: a line that cannot be written (a
+    full disk) is dropped and reported once, instead of stopping the controller."""
+
+    def __init__(self, path: Path, failed: Callable[[BaseException], None]) -> None:
+        super().__init__(path)
+        self._failed = failed
+
+    def write(self, message: str) -> None:
+        try:
+            super().write(message)
+        except OSError as error:
+            self._failed(error)
+
+
+def _without_paths(error: BaseException) -> str:
+    """An error's text with the file paths in it cut to their last part."""
+    text = error.message if isinstance(error, BraceError) else str(error)
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror
+    return without_paths(text)
 
 
 def _environments_of(desired: Desired) -> dict[str, str | None]:

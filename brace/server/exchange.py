@@ -28,6 +28,7 @@ REPLAY_LIMIT = 1 << 20
 
 class Exchange:
     __slots__ = (
+        "alternative",
         "authorization",
         "authorization_at",
         "body_chunked",
@@ -101,6 +102,9 @@ class Exchange:
         """The request body goes nowhere: answered locally, or the response already ended."""
         self.deployment_id: str | None = None
         """Set when the exchange counts towards a deployment's outstanding requests."""
+        self.alternative: str | None = None
+        """The other deployment of an environment's split, for a request that no
+        replica of its own deployment could take (nothing sent)."""
         self.pool: UpstreamPool | None = None
         self.upstream: UpstreamConnection | None = None
         self.pending: list[bytes] = []

@@ -11,6 +11,12 @@ parent and reports its exit status here. If the fork server dies its replicas di
 it (they are told to: PR_SET_PDEATHSIG) and are reported ended (-SIGKILL), and a new
 fork server starts after `RESTART_DELAY`.
 
+A fork server that is alive but silent (stopped with `kill -STOP`, or starved of CPU)
+is not lost: after `REPLY_TIMEOUT` without a reply the launch goes to a new interpreter,
+the fork server is asked for nothing more until it sends a message again, and a replica
+it forks for a launch given up on is killed at once. Its replicas keep serving: one
+stuck process never takes the others down.
+
 Everything here runs on the server's event loop, bar `ForkedProcess.stop` (a worker
 thread, as `Replicas.stop` calls it).
 """
@@ -42,8 +48,10 @@ log = logging.getLogger("brace.server")
 
 MESSAGE_LIMIT = 1 << 20
 """The largest message either side sends, in bytes (brace.runtime.forkserver)."""
-REPLY_TIMEOUT = 5.0
-"""Seconds to wait for the fork server to say it forked, before giving up on it."""
+REPLY_TIMEOUT = 0.25
+"""Seconds to wait for the fork server to say it forked (it takes milliseconds), on
+the event loop, before the launch goes to a new interpreter and the fork server is left
+alone until it speaks again."""
 RESTART_DELAY = 1.0
 """Seconds before a lost fork server is started again; doubled (up to a minute) each
 time one is lost before it was ready."""
@@ -62,8 +70,8 @@ class ForkedProcess:
     def poll(self) -> int | None:
         return self.code
 
-    def stop(self) -> None:
-        supervisor.stop_process_group(self.pid, self.started)
+    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
+        supervisor.stop_process_group(self.pid, self.started, grace)
 
 
 class ForkServer:
@@ -75,10 +83,11 @@ class ForkServer:
         env: Mapping[str, str],
         log_file: Path,
         on_exit: Callable[[], None] = lambda: None,
+        reply_timeout: float = REPLY_TIMEOUT,
     ) -> None:
         """`env`: the fork server's environment (a replica's, without a model's
         variables); `log_file`: where its own output goes; `on_exit`: called when a
-        forked replica ended."""
+        forked replica ended; `reply_timeout`: seconds a launch waits for the fork."""
         self.python = python
         self.env = dict(env)
         self.log_file = log_file
@@ -92,6 +101,13 @@ class ForkServer:
         """Exit statuses reported before the fork's own reply was read."""
         self._unready_losses = 0
         self._restart: asyncio.TimerHandle | None = None
+        self.reply_timeout = reply_timeout
+        self._silent = False
+        """It did not answer a launch in time and has not spoken since."""
+        self._owed = 0
+        """Replies to launches given up on, still to come."""
+        self._unwanted: set[int] = set()
+        """Replicas forked for launches given up on (killed; their exits ignored)."""
 
     @property
     def ready(self) -> bool:
@@ -132,6 +148,7 @@ class ForkServer:
         """Whether a launch can be forked: same Python, same PYTHON* variables."""
         return (
             self._ready
+            and not self._silent
             and launch.python == self.python
             and _interpreter_variables(launch.env) == _interpreter_variables(self.env)
         )
@@ -159,6 +176,15 @@ class ForkServer:
             return None
         finally:
             os.close(fd)
+        if reply is _SILENT:
+            log.warning(
+                "the fork server did not answer within %g s: replicas start as new "
+                "processes until it answers again",
+                self.reply_timeout,
+            )
+            self._silent = True
+            self._owed += 1
+            return None
         if reply is None or "started" not in reply:
             log.warning("the fork server did not start a replica: %s", reply)
             if reply is None:
@@ -184,8 +210,10 @@ class ForkServer:
     # internals
 
     def _wait_reply(self, control: socket.socket) -> dict[str, Any] | None:
-        """Read messages until the fork's reply (exit reports on the way are handled)."""
-        deadline = time.monotonic() + REPLY_TIMEOUT
+        """Read messages until the fork's reply (exit reports on the way, and replies
+        to launches given up on, are handled); None when the fork server is gone,
+        `_SILENT` when it did not answer in time."""
+        deadline = time.monotonic() + self.reply_timeout
         while (left := deadline - time.monotonic()) > 0:
             readable, _, _ = select.select([control], [], [], left)
             if not readable:
@@ -193,10 +221,10 @@ class ForkServer:
             message = self._receive(control)
             if message is None:
                 return None
-            if "started" in message or "error" in message:
+            if ("started" in message or "error" in message) and not self._owed:
                 return message
             self._handle(message)
-        return None
+        return _SILENT
 
     def _receive(self, control: socket.socket) -> dict[str, Any] | None:
         """One message; None when the fork server is gone."""
@@ -221,11 +249,27 @@ class ForkServer:
             self._handle(message)
 
     def _handle(self, message: dict[str, Any]) -> None:
+        if message:
+            self._silent = False  # it speaks again
+        if ("started" in message or "error" in message) and self._owed:
+            # The reply to a launch given up on: that replica runs as a new
+            # interpreter already, so this one goes.
+            self._owed -= 1
+            if "started" in message:
+                pid = int(message["started"])
+                self._unwanted.add(pid)
+                supervisor.kill_group(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # before its setsid, if it comes to that
+            return
         if message.get("ready"):
             self._ready = True
             self._unready_losses = 0
         elif "exited" in message:
             pid, code = int(message["exited"]), int(message["code"])
+            if pid in self._unwanted:
+                self._unwanted.discard(pid)
+                return
             child = self._children.pop(pid, None)
             if child is None:
                 self._early[pid] = code
@@ -248,6 +292,9 @@ class ForkServer:
             child.code = -signal.SIGKILL
         self._children.clear()
         self._early.clear()
+        self._unwanted.clear()
+        self._owed = 0
+        self._silent = False
 
     def _end(self, sig: signal.Signals) -> None:
         """Close the socket and end the fork server: `sig`, then KILL after 2 s."""
@@ -272,6 +319,10 @@ class ForkServer:
             if self._loop is not None:
                 self._loop.remove_reader(control)
             control.close()
+
+
+_SILENT: dict[str, Any] = {}
+"""`_wait_reply`'s answer when the fork server said nothing in time."""
 
 
 def _interpreter_variables(env: Mapping[str, str]) -> dict[str, str]:

@@ -213,7 +213,13 @@ class Gateway:
                 return  # answered, or on its way to the internal app
         if self._api_key is not None and not self._key_given(ex):
             return
-        deployment_id, path, upstreams = known.pick() if isinstance(known, SplitChoice) else known
+        if isinstance(known, SplitChoice):
+            picked = known.pick()
+            other = known.current if picked is known.candidate else known.candidate
+            ex.alternative = other[0]
+            deployment_id, path, upstreams = picked
+        else:
+            deployment_id, path, upstreams = known
         ex.deployment_id = deployment_id
         outstanding = self._outstanding
         outstanding[deployment_id] = outstanding.get(deployment_id, 0) + 1
@@ -366,7 +372,9 @@ class Gateway:
         self._pools.avoid(path)
         if replayable and not ex.retried:
             ex.retried = True
-            others = self._others(ex, path)
+            # A stale pooled connection: the same replica on a new one first (its
+            # refusal, if it died, sends the request to the split's other side).
+            others = self._others(ex, path) or (() if reused else self._other_side(ex))
             if others or reused:
                 if ex.replay is not None:
                     ex.pending = ex.replay + ex.pending
@@ -421,7 +429,7 @@ class Gateway:
         take the request (each failure avoids its replica, so this ends); else 502."""
         log.warning("cannot connect to replica %s: %s", path, error)
         self._pools.avoid(path)
-        others = self._others(ex, path)
+        others = self._others(ex, path) or self._other_side(ex)
         if others:
             self._pools.dispatch(ex, others, fresh=True)
         else:
@@ -434,6 +442,23 @@ class Gateway:
         if route is None:
             return ()
         return self._pools.usable(route.upstreams, without=path)
+
+    def _other_side(self, ex: Exchange) -> tuple[str, ...]:
+        """For a request of an environment's split that no replica of its deployment
+        took (a candidate replica that just crashed): the usable replicas of the other
+        deployment, which the request then counts towards; else ()."""
+        alternative, ex.alternative = ex.alternative, None
+        route = self._table.deployments.get(alternative) if alternative else None
+        if route is None or not route.serving or ex.deployment_id is None:
+            return ()
+        usable = self._pools.usable(route.upstreams, without="")
+        if usable:
+            self._outstanding[ex.deployment_id] -= 1
+            ex.deployment_id = route.deployment_id
+            self._outstanding[route.deployment_id] = (
+                self._outstanding.get(route.deployment_id, 0) + 1
+            )
+        return usable
 
     def _bad_gateway(self, ex: Exchange) -> None:
         ex.client.answer_error(ex, 502, "Bad Gateway: the replica did not answer")

@@ -32,6 +32,7 @@ from brace.server.counters import HISTORY_INTERVAL
 from brace.server.forkserver import ForkServer
 from brace.server.gateway import Gateway
 from brace.server.limits import Limits
+from brace.server.liveness import Liveness
 from brace.server.metrics import Sources, keep_history, replica_states
 from brace.server.paths import ServerPaths
 from brace.server.replicas import Replicas, spawn_os_process
@@ -62,12 +63,13 @@ class ServerOptions:
     accepts in the Host header besides loopback and localhost, how long a request
     waits (seconds) for a deployment to start or wake before 504, and whether
     inference paths ask for the API key, as on Baseten (the management API always
-    does)."""
+    does), and how long a ready replica may stop answering before it is replaced."""
 
     limits: Limits = field(default_factory=Limits)
     allowed_hosts: tuple[str, ...] = ()
     hold_timeout: float = 120.0
     inference_key: bool = True
+    liveness: Liveness = field(default_factory=Liveness)
 
 
 async def serve(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:
@@ -98,6 +100,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         ),
         autoscaler=Autoscaler(gateway.load, time.monotonic),
         counters=gateway.counters,
+        liveness=options.liveness,
     )
     gateway.wake = controller.nudge
     controller.replicas.on_notice = fork_server.on_exit = controller.nudge
@@ -110,7 +113,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
     stop = asyncio.Event()
     live = console_live(controller, stop)
     config = uvicorn.Config(
-        internal_app(server_id, key, api_db, sources, live=live),
+        internal_app(server_id, key, api_db, sources, live=live, problems=controller.problems),
         uds=str(paths.internal_socket),
         log_level="warning",
         lifespan="off",

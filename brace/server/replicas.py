@@ -13,7 +13,11 @@ A replica is one process serving one revision of one deployment on a Unix socket
 `reap()` returns the replicas whose process ended, with the state they were in, so the
 controller can tell an asked stop from a crash. A real replica also says when its model
 is ready, and its pipe closes when it ends (`brace.runtime.notify`): either calls
-`on_notice`, so the controller probes and reaps at once instead of at its next tick.
+`on_notice`, so the controller probes and reaps at once instead of at its next tick
+(a replica whose pipe closed is `ended`: it gets no request even before its exit
+status is known). READY replicas are probed for liveness in the background
+(`check_liveness`, rules in `liveness`), and no probe of a silent replica holds up
+the caller. `removal_order` says which replica a scale-down takes first.
 Spawning and probing are constructor parameters (real processes and HTTP by default)
 so tests drive replicas without processes; nothing here decides how many replicas run
 or what to do when one dies.
@@ -33,6 +37,7 @@ from typing import Protocol
 
 from brace.server import supervisor
 from brace.server.forkserver import ForkedProcess, ForkServer
+from brace.server.liveness import LiveCheck, Liveness, after_probe, due, probed, unresponsive
 
 
 class ReplicaState(Enum):
@@ -58,8 +63,8 @@ class Process(Protocol):
         """The exit status once the process ended (negative: the signal), else None."""
         ...
 
-    def stop(self) -> None:
-        """TERM, wait a grace period, then KILL; blocks until it is done."""
+    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
+        """TERM, wait `grace` seconds, then KILL; blocks until it is done."""
         ...
 
     @property
@@ -80,6 +85,10 @@ class Launch:
     env: Mapping[str, str]
 
 
+STARTING_PROBE_WAIT = 0.2
+"""Seconds a tick waits for the readiness probes of starting replicas (the rest are
+taken in at a later tick)."""
+
 Spawn = Callable[[Launch], Process]
 Probe = Callable[[Path], Awaitable["int | None"]]
 Tell = Callable[[Path, "str | None"], Awaitable[bool]]
@@ -98,8 +107,8 @@ class OsProcess:
     def poll(self) -> int | None:
         return self._popen.poll()
 
-    def stop(self) -> None:
-        supervisor.stop_process_group(self.pid, self.started)
+    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
+        supervisor.stop_process_group(self.pid, self.started, grace)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=1)
 
@@ -137,10 +146,30 @@ class Replica:
     """Clock reading (seconds) after which a DRAINING replica is stopped regardless."""
     environment: str | None = None
     """The environment the replica's model was last given (at start, or told since)."""
+    ended: bool = False
+    """Its process ended (its notice pipe closed), before its exit was reaped: it gets
+    no more requests."""
+    live: LiveCheck = field(default_factory=LiveCheck)
+    """Its liveness probes while READY (`liveness`)."""
+    unresponsive: bool = False
+    """Stopped because it stopped answering liveness probes: its exit is a crash."""
 
     @property
     def upstream(self) -> str:
         return str(self.socket)
+
+
+def removal_order(replicas: list[Replica]) -> list[Replica]:
+    """The order in which scaling down removes a deployment's replicas (given in the
+    order they started): the ones that were never ready first, then the ready ones,
+    each the youngest first. Kubernetes ranks unready pods first when it scales a
+    ReplicaSet down, and Ray Serve fixed the opposite order (ray-project/ray#43034):
+    removing a ready replica and keeping one that is still loading leaves nothing to
+    serve until the load ends."""
+    youngest_first = list(reversed(replicas))
+    return [r for r in youngest_first if r.state is not ReplicaState.READY] + [
+        r for r in youngest_first if r.state is ReplicaState.READY
+    ]
 
 
 @dataclass(frozen=True)
@@ -150,8 +179,11 @@ class Exited:
 
     @property
     def asked(self) -> bool:
-        """The server stopped it (not a crash)."""
-        return self.replica.state in (ReplicaState.DRAINING, ReplicaState.STOPPING)
+        """The server stopped it (not a crash; one it stopped for not answering is)."""
+        return not self.replica.unresponsive and self.replica.state in (
+            ReplicaState.DRAINING,
+            ReplicaState.STOPPING,
+        )
 
 
 @dataclass
@@ -168,6 +200,10 @@ class Replicas:
     """Replica id -> its notice descriptor, read by the running loop."""
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
     _telling: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _probing: dict[str, asyncio.Task[int | None]] = field(default_factory=dict)
+    """Liveness probes under way, by replica id."""
+    _starting: dict[str, asyncio.Task[int | None]] = field(default_factory=dict)
+    """Readiness probes of starting replicas under way, by replica id."""
 
     def __iter__(self) -> Iterator[Replica]:
         return iter(list(self._all))
@@ -190,19 +226,26 @@ class Replicas:
             replica_id, deployment_id, revision, launch.socket, process, environment=environment
         )
         self._all.append(replica)
-        fd = process.notices
-        if fd is not None:
-            asyncio.get_running_loop().add_reader(fd, self._noticed, replica_id, fd)
-            self._watched[replica_id] = fd
+        self.start_watching(replica)
         return replica
+
+    def start_watching(self, replica: Replica) -> None:
+        """Read the replica's notice pipe on the running loop (if it has one)."""
+        fd = replica.process.notices
+        if fd is not None and replica.id not in self._watched:
+            asyncio.get_running_loop().add_reader(fd, self._noticed, replica.id, fd)
+            self._watched[replica.id] = fd
 
     def _noticed(self, replica_id: str, fd: int) -> None:
         try:
             data = os.read(fd, 512)
         except OSError:
             data = b""
-        if not data:  # the process ended
+        if not data:  # the process ended (its exit status may come later)
             self._unwatch(replica_id)
+            for replica in self._all:
+                if replica.id == replica_id:
+                    replica.ended = True
         self.on_notice()
 
     def _unwatch(self, replica_id: str) -> None:
@@ -211,16 +254,30 @@ class Replicas:
             asyncio.get_running_loop().remove_reader(fd)
             os.close(fd)
 
-    async def probe_starting(self) -> list[Replica]:
-        """Probe every STARTING and LOADING replica at once; the ones that changed state."""
-        waiting = [
-            r
-            for r in self._all
-            if r.state in (ReplicaState.STARTING, ReplicaState.LOADING) and r.process.poll() is None
-        ]
-        answers = await asyncio.gather(*(self.probe(r.socket) for r in waiting))
+    async def probe_starting(self, wait: float = STARTING_PROBE_WAIT) -> list[Replica]:
+        """Probe every STARTING and LOADING replica at once; the ones that changed state.
+
+        Waits `wait` seconds at most: a replica that does not answer (stopped, or too
+        busy) keeps its probe running in the background, taken in by a later call, so
+        one silent replica never holds up the controller's tick."""
+        for replica in self._all:
+            if (
+                replica.state in (ReplicaState.STARTING, ReplicaState.LOADING)
+                and replica.id not in self._starting
+                and replica.process.poll() is None
+            ):
+                self._starting[replica.id] = asyncio.ensure_future(self.probe(replica.socket))
+        if self._starting:
+            await asyncio.wait(self._starting.values(), timeout=wait)
         changed = []
-        for replica, status in zip(waiting, answers, strict=True):
+        for replica in self._all:
+            task = self._starting.get(replica.id)
+            if task is None or not task.done():
+                continue
+            del self._starting[replica.id]
+            status = None if task.cancelled() or task.exception() else task.result()
+            if replica.state not in (ReplicaState.STARTING, ReplicaState.LOADING):
+                continue
             if status == 200:
                 replica.state = ReplicaState.READY
                 replica.ever_ready = True
@@ -229,6 +286,34 @@ class Replicas:
                 replica.state = ReplicaState.LOADING
                 changed.append(replica)
         return changed
+
+    def check_liveness(self, settings: Liveness, now: float) -> list[Replica]:
+        """Take in the liveness probes that ended, start the ones due (in the background:
+        a silent replica never delays the caller), and return the READY replicas that
+        stopped answering (`liveness.unresponsive`). `now`: clock seconds."""
+        silent = []
+        for replica in self._all:
+            task = self._probing.get(replica.id)
+            if task is not None and task.done():
+                del self._probing[replica.id]
+                status = None if task.cancelled() or task.exception() else task.result()
+                replica.live = after_probe(replica.live, status)
+            if replica.state is not ReplicaState.READY or replica.ended:
+                continue
+            if unresponsive(settings, replica.live):
+                silent.append(replica)
+            elif replica.id not in self._probing and due(replica.live, now):
+                replica.live = probed(settings, replica.live, now)
+                self._probing[replica.id] = asyncio.ensure_future(
+                    self._probe_within(replica.socket, settings.period)
+                )
+        return silent
+
+    async def _probe_within(self, socket: Path, seconds: float) -> int | None:
+        try:
+            return await asyncio.wait_for(self.probe(socket), seconds)
+        except TimeoutError:
+            return None
 
     def update_environments(self, environments: Mapping[str, str | None]) -> None:
         """Tell every ready replica whose deployment changed environment (a promotion)
@@ -268,12 +353,13 @@ class Replicas:
             ):
                 self.stop(replica)
 
-    def stop(self, replica: Replica) -> None:
-        """Stop it in a worker thread (TERM, grace, KILL); `reap` reports the exit."""
+    def stop(self, replica: Replica, grace: float = supervisor.STOP_GRACE) -> None:
+        """Stop it in a worker thread (TERM, `grace` seconds, KILL); `reap` reports the
+        exit. A replica that stopped answering gets no grace: it would not use it."""
         if replica.state is ReplicaState.STOPPING:
             return
         replica.state = ReplicaState.STOPPING
-        task = asyncio.ensure_future(asyncio.to_thread(replica.process.stop))
+        task = asyncio.ensure_future(asyncio.to_thread(replica.process.stop, grace))
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
 
@@ -285,6 +371,10 @@ class Replicas:
             if code is not None:
                 self._all.remove(replica)
                 self._unwatch(replica.id)
+                for probes in (self._probing, self._starting):
+                    probing = probes.pop(replica.id, None)
+                    if probing is not None:
+                        probing.cancel()
                 replica.socket.unlink(missing_ok=True)
                 gone.append(Exited(replica, code))
         return gone
@@ -296,6 +386,10 @@ class Replicas:
     async def stop_all(self) -> list[Replica]:
         """Stop every replica now and wait for them; the ones that were running."""
         replicas, self._all = self._all, []
+        for probes in (self._probing, self._starting):
+            for probing in probes.values():
+                probing.cancel()
+            probes.clear()
         await asyncio.gather(*(asyncio.to_thread(r.process.stop) for r in replicas))
         await self.wait_stops()
         for replica in replicas:

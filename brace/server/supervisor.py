@@ -86,7 +86,11 @@ def kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def stop_process_group(pid: int, started: float, grace: float = 5.0) -> None:
+STOP_GRACE = 5.0
+"""Seconds a replica has to exit after TERM before it is killed."""
+
+
+def stop_process_group(pid: int, started: float, grace: float = STOP_GRACE) -> None:
     """TERM the replica's process group, wait up to `grace` seconds, then KILL it."""
     if not is_same_process(pid, started):
         return

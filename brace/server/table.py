@@ -6,7 +6,7 @@ upstreams are the sockets of its ready replicas of the current revision, or of a
 older revision while that one still serves alone. A failed one carries why, and its
 requests are answered 503 with it. An environment routes to its current deployment
 and, during a rolling promotion, to the candidate for `percent_traffic` percent of
-its requests.
+its requests, or for all or none of them while only one of the two has a ready replica.
 """
 
 from __future__ import annotations
@@ -27,6 +27,22 @@ class Upstreams:
 
     current: tuple[str, ...] = ()
     previous: tuple[str, ...] = ()
+
+
+def answering_split(percent: int, candidate_answers: bool, current_answers: bool) -> int:
+    """The candidate's share of an environment's requests (0-100) given which sides
+    have a ready replica: while one side has none and the other has, all requests go to
+    the side that can answer now instead of waiting for a replica (a candidate whose
+    replicas restart after a crash, a previous deployment scaling back up)."""
+    if candidate_answers and not current_answers:
+        return 100
+    if current_answers and not candidate_answers:
+        return 0
+    return percent
+
+
+def _answers(route: DeploymentRoute | None) -> bool:
+    return route is not None and route.serving and bool(route.upstreams)
 
 
 def build_table(
@@ -63,7 +79,13 @@ def build_table(
         envs[key] = EnvironmentRoute(
             current=environment.current_deployment_id,
             candidate=promotion.candidate_id if promotion else None,
-            percent_to_candidate=promotion.percent_traffic if promotion else 0,
+            percent_to_candidate=answering_split(
+                promotion.percent_traffic,
+                _answers(routes.get(promotion.candidate_id)),
+                _answers(routes.get(environment.current_deployment_id or "")),
+            )
+            if promotion
+            else 0,
         )
     names: dict[str, str] = {}
     models = list(models)

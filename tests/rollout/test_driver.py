@@ -268,3 +268,93 @@ def test_automatic_rollback_lets_a_healthy_candidate_through(
 def test_automatic_rollback_is_off_by_default() -> None:
     done, _ = _run(_promotion(stabilization=30), _failing(60, 60), ticks=400)
     assert done.status is S.SUCCEEDED
+
+
+def _crashing(previous_at_start: int = 2, ready_for: int = 1) -> World:
+    """Candidate replicas are ready for `ready_for` ticks, then all crash (not ready) for
+    as long, and so on; previous replicas are ready as soon as asked for."""
+    ticks = [0]
+
+    def seen(last: Outcome | None) -> Seen:
+        ticks[0] += 1
+        previous = last.previous if last else previous_at_start
+        candidate = last.candidate if last else 0
+        up = (ticks[0] // ready_for) % 2 == 0
+        return Seen(previous, previous, candidate if up else 0, candidate, previous_at_start)
+
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("surge", "unavailable", "promised"),
+    [pytest.param(50, 0, 2, id="surge-F"), pytest.param(0, 50, 1, id="unavailable-F-minus-S")],
+)
+def test_a_crash_looping_candidate_never_costs_the_previous_side_its_capacity(
+    surge: int, unavailable: int, promised: int
+) -> None:
+    """Production 2/2, the candidate's replicas crash every other tick: the previous
+    target plus the candidate's ready replicas never drop below what the mode promises,
+    and no step after the candidate's first settles while its replicas are down."""
+    world = _crashing(2)
+    promotion = _promotion(surge=surge, unavailable=unavailable)
+    last: Outcome | None = None
+    for tick in range(60):
+        observed = world(last)
+        last = advance(promotion, progress_of(promotion), observed, NOW + tick)
+        assert last.previous + observed.candidate_ready >= promised
+        if last.progress.settled_at == NOW + tick:  # settled in this tick
+            assert observed.candidate_ready >= last.candidate - last.progress.extras.candidate
+        promotion = _store(promotion, last)
+    assert last is not None and not last.finished  # never a success while it crashes
+
+
+def test_a_step_does_not_settle_while_a_candidate_replica_restarts() -> None:
+    promotion = _promotion(surge=50)  # F = 2, S = 1: steps up, traffic, down per cycle
+    up = Seen(2, 2, 1, 1, 2)
+    crashed = Seen(2, 2, 0, 1, 2)
+    first = advance(promotion, progress_of(promotion), up, NOW)  # provisioned
+    promotion = _store(promotion, first)
+    for tick in range(1, 4):  # candidate up (ready), then its traffic step
+        promotion = _store(promotion, advance(promotion, progress_of(promotion), up, NOW + tick))
+    assert promotion.percent_traffic == 50
+    stuck = advance(promotion, progress_of(promotion), crashed, NOW + 10)
+    assert stuck.progress.settled_at is None and stuck.percent == 50
+    assert stuck.previous == 2  # the previous deployment keeps F while none is ready
+
+
+def test_a_failed_candidate_gives_traffic_back_once_the_previous_is_at_full_strength() -> None:
+    promotion = replace(_promotion(surge=50), status=S.RAMPING_UP, percent_traffic=50, step=3)
+    promotion = replace(promotion, base_replicas=2, step_applied_at=NOW)
+    failure = "the candidate deployment is FAILED: replicas crashed 5 times in 60 s"
+    short = Seen(1, 2, 0, 0, 2, candidate_failure=failure)
+    waiting = advance(promotion, progress_of(promotion), short, NOW + 1)
+    assert not waiting.finished
+    assert (waiting.previous, waiting.percent) == (2, 50)  # scaling back up first
+    full = Seen(2, 2, 0, 0, 2, candidate_failure=failure)
+    done = advance(promotion, progress_of(promotion), full, NOW + 2)
+    assert (done.status, done.percent, done.previous, done.error) == (S.FAILED, 0, 2, failure)
+    late = advance(promotion, progress_of(promotion), short, NOW + 700)
+    assert late.status is S.FAILED  # the step deadline bounds the wait
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [pytest.param(A.PAUSE, S.PAUSED, id="pause"), pytest.param(A.CANCEL, S.CANCELED, id="cancel")],
+)
+def test_pause_and_cancel_do_not_wait_for_a_candidate_still_loading(action: A, status: S) -> None:
+    """load() takes minutes: the candidate's replica was never ready; the action acts in
+    the next tick, not at the step deadline."""
+
+    def loading(last: Outcome | None) -> Seen:
+        candidate = last.candidate if last else 0
+        return Seen(2, 2, 0, candidate, 2)  # running, never ready
+
+    promotion, outcomes = _run(_promotion(surge=50), loading, ticks=5)
+    assert promotion.status is S.RELEASING and outcomes[-1].candidate == 1
+    done, after = _run(replace(promotion, requested_action=action), loading, ticks=5, start=20)
+    assert after[0].status in (status, S.RAMPING_DOWN)
+    assert after[0].clear_action
+    if action is A.CANCEL:
+        assert done.status is S.CANCELED and after[-1].candidate == 0
+    else:
+        assert done.status is S.PAUSED and done.percent_traffic == 0

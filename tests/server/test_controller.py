@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from brace.errors import StateError
 from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
 from brace.server.replicas import Launch, Replicas
@@ -25,10 +28,11 @@ from brace.server.storeworker import StoreWorker
 from brace.services import deployments
 from brace.services.promote import promote
 from brace.services.push import push
-from brace.store import Deployment, DeploymentStatus, Store
+from brace.store import Deployment, DeploymentStatus, Store, Tx
 from tests.conftest import MakeTruss
 
 S = DeploymentStatus
+T = TypeVar("T")
 POLICY = RestartPolicy(backoff=(1.0, 2.0), max_start_failures=3, max_crashes=3, crash_window=60)
 
 
@@ -44,7 +48,7 @@ class FakeProcess:
     def poll(self) -> int | None:
         return self.code
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
         self.stops += 1
         if self.code is None:
             self.code = -15
@@ -60,6 +64,7 @@ class World:
     in_flight: dict[str, int] = field(default_factory=dict)
     load: dict[str, tuple[int, int]] = field(default_factory=dict)
     told: list[tuple[Path, str | None]] = field(default_factory=list)
+    silent: set[Path] = field(default_factory=set)
 
     def spawn(self, launch: Launch) -> FakeProcess:
         process = FakeProcess(1000 + len(self.processes), launch)
@@ -67,6 +72,8 @@ class World:
         return process
 
     async def probe(self, socket: Path) -> int | None:
+        if socket in self.silent:  # stopped with kill -STOP: no answer, ever
+            await asyncio.Event().wait()
         return self.readiness.get(socket)
 
     async def tell(self, socket: Path, environment: str | None) -> bool:
@@ -129,12 +136,23 @@ class Rig:
         return process
 
 
+class FullDisk(StoreWorker):
+    """The server's store on a disk that fills up: writes fail while `full`."""
+
+    full = False
+
+    async def write(self, change: Callable[[Tx], T]) -> T:
+        if self.full:
+            raise StateError(f"{self.home}/state.db: the disk is full (database or disk is full)")
+        return await super().write(change)
+
+
 @pytest.fixture
 def rig(store: Store, home: Path) -> Iterator[Rig]:
     world = World()
     clock = Clock()
     tables: list[RoutingTable] = []
-    db = StoreWorker(home)
+    db = FullDisk(home)
     controller = Controller(
         db,
         tables.append,
@@ -499,9 +517,138 @@ def test_a_deployment_that_cannot_wake_answers_with_the_cause(
     run(scenario)
 
 
-def test_scaling_down_drains_ready_replicas_never_a_loading_one(
+def test_a_ready_replica_that_stops_answering_is_replaced(rig: Rig, make_truss: MakeTruss) -> None:
+    """`kill -STOP`: its liveness probes get no answer; after `Liveness.timeout` it
+    leaves the routing table, is stopped, counts as a crash and another starts."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+    period = rig.controller.liveness.period
+
+    async def scenario() -> None:
+        hung = await rig.bring_up(deployment.id)
+        socket = str(hung.launch.socket)
+        for _ in range(3):  # answering: nothing happens
+            rig.clock.now += period
+            await rig.tick()
+        assert hung.code is None
+        rig.world.answer(hung, None)  # stopped: no answer
+        for _ in range(10):  # a probe's answer is taken in at the tick after it ends
+            rig.clock.now += period
+            await rig.tick()
+            if hung.stops:
+                break
+        assert hung.stops == 1
+        assert socket not in rig.tables[-1].deployments[deployment.id].upstreams
+        await rig.tick()  # reaped, replaced
+        assert len(rig.world.running()) == 1 and rig.world.running()[0] is not hung
+        assert rig.controller.runs[deployment.id].history.crashes  # counted as a crash
+
+    run(scenario)
+    log = rig.log(deployment.id)
+    assert "did not answer its liveness probes for 15 s: stopping it" in log
+
+
+def test_a_full_disk_stops_nothing_and_the_writes_come_later(
     rig: Rig, make_truss: MakeTruss
 ) -> None:
+    """Writes fail: ticks go on, the replica started meanwhile serves, nothing is
+    lost (its row and its ACTIVE status are written once the disk has room), and
+    `problems` says so, without the path, until then."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+    disk = rig.controller.db
+    assert isinstance(disk, FullDisk)
+
+    async def scenario() -> None:
+        await rig.tick()  # reads the model directory
+        disk.full = True
+        await rig.tick()  # starts a replica, cannot record it
+        [process] = rig.world.processes
+        rig.world.answer(process, 200)
+        await rig.tick()
+        await rig.tick()
+        assert rig.tables[-1].deployments[deployment.id].upstreams == (str(process.launch.socket),)
+        [problem] = rig.controller.problems()
+        assert "disk is full" in problem and str(rig.store.home) not in problem
+        assert rig.deployment(deployment.id).status is S.DEPLOYING  # nothing written
+        disk.full = False
+        await rig.tick()
+        assert rig.controller.problems() == []
+        assert rig.deployment(deployment.id).status is S.ACTIVE
+        with rig.store.read() as tx:
+            [row] = tx.replicas()
+        assert (row.pid, row.ready) == (process.pid, True)
+        assert len(rig.world.processes) == 1  # started once
+
+    run(scenario)
+
+
+def test_a_starting_replica_that_never_answers_holds_up_no_tick(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    """A replica stopped while it loads: its readiness probe never ends; the ticks go
+    on and another deployment's replica becomes ready."""
+    stuck = push(rig.store, make_truss("stuck")).deployment
+    other = push(rig.store, make_truss("other")).deployment
+
+    async def scenario() -> None:
+        for _ in range(2):
+            await rig.tick()
+        by_truss = {p.launch.truss_dir.name: p for p in rig.world.processes}
+        rig.world.silent.add(by_truss["stuck"].launch.socket)
+        rig.world.answer(by_truss["other"], 200)
+        await asyncio.wait_for(rig.tick(), 2)
+        assert rig.deployment(other.id).status is S.ACTIVE
+        assert rig.deployment(stuck.id).status is S.DEPLOYING
+
+    run(scenario)
+
+
+def test_a_replica_whose_process_ended_leaves_the_table_before_its_exit_is_known(
+    rig: Rig, make_truss: MakeTruss
+) -> None:
+    """Its notice pipe closed (the process is gone) but its exit status is not known yet
+    (a forked replica's comes from the fork server): the gateway stops sending it
+    requests at the start of the next tick."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        for _ in range(2):
+            await rig.tick()
+        [process] = rig.world.processes
+        read, write = os.pipe()
+        process.notices = read
+        # the pipe the real replica holds: watched from its start, as `Replicas.start` does
+        [replica] = rig.controller.replicas.of(deployment.id)
+        rig.controller.replicas.start_watching(replica)
+        rig.world.answer(process, 200)
+        await rig.tick()
+        assert rig.tables[-1].deployments[deployment.id].upstreams
+        os.close(write)  # the process ended
+        await asyncio.sleep(0.01)  # the loop sees the pipe close
+        await rig.tick()
+        assert rig.tables[-1].deployments[deployment.id].upstreams == ()
+        assert process.code is None  # its exit is not reaped yet
+
+    run(scenario)
+
+
+def test_a_full_disk_at_shutdown_still_stops_every_replica(rig: Rig, make_truss: MakeTruss) -> None:
+    deployment = push(rig.store, make_truss("hello")).deployment
+    disk = rig.controller.db
+    assert isinstance(disk, FullDisk)
+
+    async def scenario() -> None:
+        process = await rig.bring_up(deployment.id)
+        disk.full = True
+        await rig.controller.shutdown()  # raises nothing
+        assert process.code is not None
+        assert rig.controller.problems()
+
+    run(scenario)
+
+
+def test_scaling_down_removes_a_loading_replica_first(rig: Rig, make_truss: MakeTruss) -> None:
+    """min 1 / max 2: one replica ready, one still loading; demand falls: the loading one
+    goes and the ready one keeps serving (ready replicas never drop to 0)."""
     deployment = push(rig.store, make_truss("hello"), publish=True).deployment
     deployments.set_autoscaling(rig.store, deployment.id, FAST)
 
@@ -517,9 +664,13 @@ def test_scaling_down_drains_ready_replicas_never_a_loading_one(
         rig.world.answer(loading, 503)
         rig.world.load[deployment.id] = (0, 2)
         await rig.idle(7)  # the delay passes: 3 -> 2 (one step of at most half)
-        assert loading.code is None
-        assert sorted(p.code is None for p in ready) == [False, True]
+        assert loading.code is not None
+        assert [p.code for p in ready] == [None, None]
+        assert len(rig.tables[-1].deployments[deployment.id].upstreams) == 2
         assert rig.deployment(deployment.id).recommended_replicas == 2
+        rig.world.load[deployment.id] = (0, 0)
+        await rig.idle(7)  # 2 -> 1: the youngest ready replica goes
+        assert [p.code is None for p in ready] == [True, False]
 
     run(scenario)
 

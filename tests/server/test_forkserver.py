@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 import pytest
 import uvloop
 
@@ -343,5 +344,41 @@ def test_a_fork_server_that_cannot_start_leaves_replicas_to_new_interpreters(
         replica, answer = await rig.serving("r1")
         assert isinstance(replica.process, OsProcess)
         assert answer["pid"] == replica.process.pid
+
+    run(make_truss, tmp_path, scenario)
+
+
+def test_a_stopped_fork_server_holds_up_nothing_and_kills_nothing(
+    make_truss: MakeTruss, tmp_path: Path
+) -> None:
+    """`kill -STOP` of the fork server, then a launch: the launch goes to a new
+    interpreter after `reply_timeout` (the loop is not held longer), the forked replica
+    keeps serving, and once the fork server runs again the replica it forks for the
+    launch given up on is killed and launches are forked again."""
+
+    async def scenario(rig: Rig) -> None:
+        rig.fork_server.reply_timeout = 0.2
+        await rig.ready()
+        first, answer = await rig.serving("r1")
+        fork_server = answer["ppid"]
+        os.kill(fork_server, signal.SIGSTOP)
+        try:
+            began = asyncio.get_running_loop().time()
+            second = rig.replicas.start("r2", "d1", 1, rig.launch("r2"))
+            assert asyncio.get_running_loop().time() - began < 1.0
+            assert isinstance(second.process, OsProcess)
+            third = rig.replicas.start("r3", "d1", 1, rig.launch("r3"))  # not asked again
+            assert isinstance(third.process, OsProcess)
+            assert (await predict(rig.tmp / "r1.sock"))["pid"] == first.process.pid
+        finally:
+            os.kill(fork_server, signal.SIGCONT)
+        assert (await predict(rig.tmp / "r2.sock"))["pid"] == second.process.pid
+        await until(lambda: rig.fork_server.serves(rig.launch("r4")), 10, "it to speak again")
+        fourth, answer = await rig.serving("r4")
+        assert isinstance(fourth.process, ForkedProcess)
+        assert first.process.poll() is None  # never killed
+        forked = {c.pid for c in psutil.Process(fork_server).children()}
+        assert forked == {first.process.pid, fourth.process.pid}  # the unwanted one is gone
+        assert (await predict(rig.tmp / "r2.sock"))["pid"] == second.process.pid
 
     run(make_truss, tmp_path, scenario)

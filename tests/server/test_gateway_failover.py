@@ -189,3 +189,18 @@ def test_the_only_replica_closing_without_answering_gives_502(servers: Servers) 
     assert request(running.port, PREDICT, timeout=5).status == 502
     assert request(running.port, PREDICT, timeout=5).status == 502  # avoided, yet the only one
     assert mute.connections == 2
+
+
+def test_during_a_split_a_side_whose_only_replica_died_hands_its_requests_over(
+    servers: Servers, processes: list[Process]
+) -> None:
+    """The candidate's only replica crashed and the routing table does not know yet:
+    its share of the requests goes to the current deployment instead of failing."""
+    dying = spawn(processes, servers.tmp, "dying")
+    a = servers.replica("a")
+    table = make_table({"prod": (a,), "cand": (dying.path,)}, candidate="cand", percent=50)
+    running = servers.gateway(table)
+    assert sorted(who(running.port)[1] or "" for _ in range(4)) == ["a", "a", "dying", "dying"]
+    dying.kill()
+    assert [who(running.port) for _ in range(20)] == [(200, "a")] * 20
+    assert (running.outstanding("prod"), running.outstanding("cand")) == (0, 0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
-from brace.server.table import Upstreams, build_table
+from brace.server.table import Upstreams, answering_split, build_table
 from brace.store.records import (
     AutoscalingSettings,
     Deployment,
@@ -54,7 +56,8 @@ def test_build_table() -> None:
         # A model's id wins over another model's name.
         models={"m1": "m1", "m2": "m2", "hello": "m1"},
         environments={
-            ("m1", "production"): EnvironmentRoute("prod", "cand", 30),
+            # The candidate has no ready replica yet: its share goes to production.
+            ("m1", "production"): EnvironmentRoute("prod", "cand", 0),
             ("m2", "production"): EnvironmentRoute(None),
         },
         development={"m1": "dev"},
@@ -98,3 +101,26 @@ def test_a_sleeping_deployment_serves_its_requests_wait_for_the_wake() -> None:
     asleep = [_deployment("prod", status=D.SCALED_TO_ZERO)]
     table = build_table(MODELS, asleep, ENVIRONMENTS, [], {})
     assert table.deployments["prod"] == DeploymentRoute("prod", "m1", True, ())
+
+
+@pytest.mark.parametrize(
+    ("candidate", "current", "percent"),
+    [
+        pytest.param(("/s/c1",), ("/s/p1",), 30, id="both-answer-the-split"),
+        pytest.param((), ("/s/p1",), 0, id="candidate-restarting-all-to-current"),
+        pytest.param(("/s/c1",), (), 100, id="current-scaling-up-all-to-candidate"),
+        pytest.param((), (), 30, id="neither-the-split-and-requests-wait"),
+    ],
+)
+def test_requests_go_to_the_side_that_can_answer(
+    candidate: tuple[str, ...], current: tuple[str, ...], percent: int
+) -> None:
+    upstreams = {**UPSTREAMS, "cand": Upstreams(candidate), "prod": Upstreams(current)}
+    table = build_table(MODELS, DEPLOYMENTS, ENVIRONMENTS, [ROLLING], upstreams)
+    assert table.environments[("m1", "production")] == EnvironmentRoute("prod", "cand", percent)
+
+
+def test_answering_split() -> None:
+    assert [answering_split(40, c, p) for c in (True, False) for p in (True, False)] == [
+        40, 100, 0, 40,
+    ]  # fmt: skip

@@ -3,8 +3,9 @@
 `BraceError` carries its kind (`code`) and HTTP status: 400 invalid, 401 no key,
 404 not found, 409 conflict or lifecycle rule. The body is
 `{"error": message, "error_code": code}`, plus the facts the services gave. Hints
-are left out: they are written for the CLI. Anything else is a bug: 500 with no
-traceback in the answer (the server's log has it).
+are left out: they are written for the CLI; so are the paths of brace's own files in
+the errors about them (a full disk: "brace.db: the disk is full"). Anything else is
+a bug: 500 with no traceback in the answer (the server's log has it).
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from brace.errors import BraceError
+from brace.errors import BraceError, StateError, UnsafePathError, without_paths
 
 log = logging.getLogger("brace.api")
 
 
 def error_body(error: BraceError) -> dict[str, object]:
-    body: dict[str, object] = {"error": error.message, "error_code": error.code}
+    message = error.message
+    if isinstance(error, StateError | UnsafePathError):
+        message = without_paths(message)  # where brace's files live is not an answer
+    body: dict[str, object] = {"error": message, "error_code": error.code}
     if error.facts:
         body["details"] = error.facts
     return body

@@ -172,7 +172,7 @@ class _Process:
     def poll(self) -> int | None:
         return None
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
         pass
 
 

@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from brace.errors import StateError
 from brace.server.api import routes, trussclient
+from brace.server.api.errors import error_body
 from brace.server.api.spec import OPERATIONS, SPEC_PATH, document
+from brace.server.app import internal_app
+from brace.server.storeworker import StoreWorker
 from brace.services.push import push
 from brace.store import Deployment, DeploymentStatus, Store
 from tests.server.api.conftest import KEY, conforms
@@ -357,3 +361,27 @@ def test_environment_activate_deactivate_and_name_filters(
     assert [d["name"] for d in named["deployments"]] == ["deployment-2"]
     assert api.get("/v1/models", params={"name": "other"}).json() == {"models": []}
     assert len(api.get("/v1/models", params={"name": "hello"}).json()["models"]) == 1
+
+
+# faults
+
+
+def test_errors_about_brace_files_name_no_path(home: Path) -> None:
+    full = StateError(f"{home}/brace.db: the disk is full (database or disk is full)", "Free")
+    assert error_body(full) == {
+        "error": "brace.db: the disk is full (database or disk is full)",
+        "error_code": "STATE_ERROR",
+    }
+
+
+def test_health_says_what_keeps_the_server_from_its_job(home: Path) -> None:
+    worker = StoreWorker(home)
+    problems = ["cannot write its state (brace.db: the disk is full)"]
+    try:
+        app = internal_app("test-server", KEY, worker, problems=lambda: problems)
+        with TestClient(app) as client:
+            assert client.get("/healthz").json()["problems"] == problems
+            problems.clear()
+            assert client.get("/healthz").json()["problems"] == []
+    finally:
+        worker.close()
