@@ -28,6 +28,10 @@ HINTS: dict[str, Callable[[Facts], str]] = {
         f"Environments: {f['environments']}. "
         f"Create one with `brace environments create {f['environment']}`."
     ),
+    "ENVIRONMENT_EXISTS": lambda f: (
+        f"Change its settings with `brace environments update {f['environment']} "
+        f"-m {f['model']}`, or choose another name."
+    ),
     "NO_DEVELOPMENT": lambda f: "Create it with `brace push DIR`.",
     "PRODUCTION_PENDING": lambda f: (
         "It becomes production once it is ACTIVE; follow it with `brace rollout status`."
@@ -67,7 +71,7 @@ HINTS: dict[str, Callable[[Facts], str]] = {
         f"Promote one: `brace promote DEPLOYMENT -m {f['model']} -e {f['environment']}`."
     ),
     "SURGE_OR_UNAVAILABLE": lambda f: (
-        "Set the one you do not use to 0, e.g. --max-surge-percent 0 --max-unavailable-percent 20."
+        "Set only the one you use (the other becomes 0), e.g. --max-unavailable-percent 20."
     ),
     "DELETE_PRODUCTION": lambda f: (
         "Delete the whole model with `brace models delete MODEL` instead."

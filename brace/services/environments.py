@@ -33,7 +33,11 @@ def create(
     with store.transaction() as tx:
         model = find_model(tx, model_ref)
         if tx.environment(model.id, name) is not None:
-            raise RefusedError(f"model {model.name!r} already has an environment {name!r}")
+            raise RefusedError(
+                f"model {model.name!r} already has an environment {name!r}",
+                code="ENVIRONMENT_EXISTS",
+                facts={"model": model.name, "environment": name},
+            )
         return tx.insert_environment(
             Environment(
                 model_id=model.id,

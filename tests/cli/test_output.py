@@ -194,11 +194,12 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
         "Delete the whole model with `brace models delete MODEL` instead.",
     ),
     (
-        "refused-without-hint",
+        "refused-with-facts",
         ["environments", "create", "staging"],
         5,
         "model 'hello' already has an environment 'staging'",
-        None,
+        "Change its settings with `brace environments update staging -m hello`, "
+        "or choose another name.",
     ),
     (
         "invalid",
@@ -232,10 +233,10 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
     ),
     (
         "no-server",
-        ["status"],
+        ["predict", "--development", "-d", "{{}}"],
         6,
         "no brace server is running at http://127.0.0.1:{port}",
-        "Start one with `brace up`.",
+        "Start one with `brace up` (BRACE_AUTOSTART=0 keeps commands from starting it).",
     ),
 ]
 ERROR_CASES = [pytest.param(*case[1:], id=case[0]) for case in ERROR_TABLE]

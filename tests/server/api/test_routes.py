@@ -239,7 +239,7 @@ def test_environments(api: TestClient, store: Store, production: Deployment) -> 
     _refused(
         api.post(base, json={"name": "staging"}),
         409,
-        "CONFLICT",
+        "ENVIRONMENT_EXISTS",
         "model 'hello' already has an environment 'staging'",
     )
     patched = api.patch(
@@ -258,9 +258,20 @@ def test_environments(api: TestClient, store: Store, production: Deployment) -> 
     # Partial updates are merged: rolling_deploy stays on.
     assert (settings["rolling_deploy"], settings["promotion_cleanup_strategy"]) == (True, "KEEP")
     assert settings["rolling_deploy_config"]["max_surge_percent"] == 25
-    invalid = api.patch(
+    # Setting one mode's percentage alone clears the other (Baseten's widget does so).
+    switched = api.patch(
         f"{base}/staging",
         json={"promotion_settings": {"rolling_deploy_config": {"max_unavailable_percent": 20}}},
+    )
+    config = switched.json()["environment"]["promotion_settings"]["rolling_deploy_config"]
+    assert (config["max_surge_percent"], config["max_unavailable_percent"]) == (0, 20)
+    invalid = api.patch(
+        f"{base}/staging",
+        json={
+            "promotion_settings": {
+                "rolling_deploy_config": {"max_surge_percent": 10, "max_unavailable_percent": 20}
+            }
+        },
     )
     assert (invalid.status_code, invalid.json()["error_code"]) == (400, "SURGE_OR_UNAVAILABLE")
     deleted = api.delete(f"{base}/staging").json()
