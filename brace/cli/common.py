@@ -56,9 +56,40 @@ OutputOpt = Annotated[
         help="text for people, or json (the management API's shapes) for scripts.",
     ),
 ]
+def _folder_model(ctx: typer.Context, value: str | None) -> str | None:
+    """-m as given, else the model of ./config.yaml (said on stderr), else None.
+
+    Run in a model's folder, a command is about that model, as `brace push` there is
+    and as `truss predict` does. Not while the shell completes a command line.
+    """
+    if value is not None or ctx.resilient_parsing:
+        return value
+    from pathlib import Path
+
+    from brace.config import folder_model_name
+    from brace.services.lookup import FolderModel
+
+    name = folder_model_name(Path.cwd())
+    if name is None:
+        return None
+    note(f"Model {name} (from ./config.yaml; -m MODEL names another).")
+    return FolderModel(name)
+
+
 ModelOpt = Annotated[
     str | None,
-    typer.Option("-m", "--model", help="Model name or id (needed when there are several)."),
+    typer.Option(
+        "-m",
+        "--model",
+        callback=_folder_model,
+        help="Model name or id. Default: the model of ./config.yaml when there is one, "
+        "else the only model.",
+    ),
+]
+# For listings, where no -m means every model (the folder does not narrow them).
+ModelFilterOpt = Annotated[
+    str | None,
+    typer.Option("-m", "--model", help="Only this model's (name or id)."),
 ]
 EnvironmentOpt = Annotated[str, typer.Option("-e", "--environment", help="Environment name.")]
 YesOpt = Annotated[

@@ -48,6 +48,7 @@ def promote_command(
       brace promote development --environment staging
     """
     from brace.services import views
+    from brace.services.lookup import model_name
     from brace.services.promote import promote
 
     with open_store() as store:
@@ -65,6 +66,8 @@ def promote_command(
                 result.deployment.id,
             )
         data = views.read(store, views.deployment_json, result.deployment)
+        with store.read() as tx:
+            owner = model_name(tx, result.deployment.model_id)
     name = f"{result.deployment.name} ({result.deployment.id})"
     if data["environment"] == environment or wait:
         text = f"Promoted {name} to {environment}."
@@ -72,7 +75,8 @@ def promote_command(
         kind = "Rolling promotion" if promotion.rolling else "Promotion"
         text = (
             f"{kind} of {name} to {environment} started; {environment} switches once it is "
-            f"ACTIVE. Follow it with `brace rollout status -e {environment}`."
+            f"ACTIVE. Follow it with `brace rollout status -m {owner} "
+            f"-e {environment}`."
         )
     emit(data, text)
 

@@ -23,7 +23,7 @@ from typing import Any
 from brace.config import Truss, load_truss
 from brace.errors import RefusedError
 from brace.rollout.release import Step, release_step
-from brace.services.lookup import PRODUCTION, find_deployment, find_environment
+from brace.services.lookup import PRODUCTION, find_deployment, find_environment, model_name
 from brace.services.names import check_deployment_name
 from brace.services.snapshots import new_snapshot, snapshot_path, take_snapshot
 from brace.store import (
@@ -85,7 +85,7 @@ def check_no_promotion(tx: Tx, environment: Environment) -> None:
             f"a promotion to {environment.name} is already in progress "
             f"({promotion.status.value}, deployment {promotion.candidate_id})",
             code="PROMOTION_IN_PROGRESS",
-            facts={"environment": environment.name},
+            facts={"model": model_name(tx, environment.model_id), "environment": environment.name},
         )
 
 

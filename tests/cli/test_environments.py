@@ -303,7 +303,7 @@ def test_delete_keeps_the_deployments(cli: Cli, pushed: Path, store: Store) -> N
         cli("environments", "show", "staging"),
         4,
         "model 'hello' has no environment 'staging'",
-        "Environments: production. Create one with `brace environments create staging`.",
+        "Environments: production. Create one with `brace environments create staging -m hello`.",
     )
     ok(cli("environments", "create", "staging"))
     assert (
@@ -317,7 +317,7 @@ def test_delete_production_is_refused(cli: Cli, pushed: Path) -> None:
         cli("environments", "delete", "production"),
         5,
         "the production environment cannot be deleted",
-        "Delete the whole model with `brace models delete MODEL` instead.",
+        "Delete the whole model with `brace models delete hello` instead.",
     )
     assert environment_names(cli) == ["production"]
 
@@ -335,5 +335,5 @@ def test_unknown_environment_is_not_found(cli: Cli, pushed: Path, args: list[str
         cli("environments", *args),
         4,
         "model 'hello' has no environment 'qa'",
-        "Environments: production. Create one with `brace environments create qa`.",
+        "Environments: production. Create one with `brace environments create qa -m hello`.",
     )

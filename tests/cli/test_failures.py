@@ -40,6 +40,7 @@ FAILURES: list[tuple[str, list[str], int]] = [
     ("predict", ["predict", "-f", "{missing}"], 5),
     ("predict", ["predict", "-m", "nope", "-d", "{}"], 4),
     ("predict", ["predict", "-d", "{}"], 6),
+    ("status", ["status", "--bogus"], 2),
     ("promote", ["promote", "nope"], 4),
     ("promote", ["promote", "deployment-2", "-e", "qa"], 4),
     ("activate", ["activate", "deployment-2"], 5),
@@ -88,7 +89,8 @@ FAILURES: list[tuple[str, list[str], int]] = [
     ("server", ["server", "--port", "{taken}"], 6),
     ("up", ["up", "--port", "{taken}"], 6),
     ("down", ["down", "--bogus"], 2),
-    ("status", ["status"], 6),
+    ("predict", ["predict", "-d", "{}"], 6),
+    ("status", ["status", "--bogus"], 2),
     ("logs", ["logs", "nope"], 4),
     ("logs", ["logs", "development", "--lines", "x"], 2),
 ]

@@ -69,8 +69,8 @@ def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
         f"deployment deployment-2 ({second['id']}) is production's current deployment "
         "and cannot be deleted",
         "Promote another deployment to production first "
-        "(`brace promote DEPLOYMENT --environment production`), "
-        "or delete the whole model (`brace models delete MODEL`).",
+        "(`brace promote DEPLOYMENT -m hello --environment production`), "
+        "or delete the whole model (`brace models delete hello`).",
     )
     assert deployment_names(store) == ["development", "deployment-1", "deployment-2"]
 
@@ -169,7 +169,7 @@ def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, stor
     assert result.stdout == (
         f"Promotion of deployment-2 ({candidate['id']}) to production started; "
         "production switches once it is ACTIVE. "
-        "Follow it with `brace rollout status -e production`.\n"
+        "Follow it with `brace rollout status -m hello -e production`.\n"
     )
     # deployment-2 is already up: the controller switches production at its next step.
     settle_promotions(store)
@@ -247,7 +247,7 @@ def waiting(cli: Cli, hello: Path, store: Store) -> str:
     candidate = str(data(cli, "push", hello, "--publish")["deployment"]["id"])
     assert ok(cli("promote", "deployment-2")).stdout == (
         f"Promotion of deployment-2 ({candidate}) to production started; production switches "
-        "once it is ACTIVE. Follow it with `brace rollout status -e production`.\n"
+        "once it is ACTIVE. Follow it with `brace rollout status -m hello -e production`.\n"
     )
     return candidate
 
@@ -287,7 +287,7 @@ def test_second_promotion_while_one_waits_is_refused(
     ok(cli("push", hello, "--publish"))
     become_active(store, "deployment-3")
     message = f"a promotion to production is already in progress (RELEASING, deployment {waiting})"
-    hint = "Wait for it to finish, or stop it with `brace rollout cancel -e production`."
+    hint = "Wait for it to finish, or stop it with `brace rollout cancel -m hello -e production`."
     expect_error(cli("promote", "deployment-3"), 5, message, hint)
     expect_error(cli("push", hello, "--promote"), 5, message, hint)
     assert deployment_names(store) == ["deployment-1", "deployment-2", "deployment-3"]
@@ -402,7 +402,7 @@ def test_rename_development_is_refused(cli: Cli, hello: Path, store: Store) -> N
         cli("rename", "development", "dev2"),
         5,
         "the development deployment is always named 'development' and cannot be renamed",
-        "Publish it (`brace push --publish --deployment-name NAME`) to name a version.",
+        "Publish it (`brace push DIR --publish --deployment-name NAME`) to name a version.",
     )
     assert deployment_names(store) == ["development"]
 

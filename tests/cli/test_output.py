@@ -191,7 +191,7 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
         ["environments", "delete", "production"],
         5,
         "the production environment cannot be deleted",
-        "Delete the whole model with `brace models delete MODEL` instead.",
+        "Delete the whole model with `brace models delete hello` instead.",
     ),
     (
         "refused-with-facts",
@@ -213,7 +213,7 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
         ["rollout", "pause"],
         5,
         "no promotion is in progress in production",
-        "See the last one with `brace rollout status`.",
+        "See the last one with `brace rollout status -m hello -e production`.",
     ),
     (
         "usage",

@@ -30,7 +30,7 @@ from tests.cli.conftest import (
 )
 from tests.conftest import Cli, settle_promotions
 
-NO_PROMOTION_HINT = "See the last one with `brace rollout status`."
+NO_PROMOTION_HINT = "See the last one with `brace rollout status -m hello -e production`."
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def test_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, store: S
     assert result.stdout == (
         f"Rolling promotion of deployment-2 ({rolling.candidate}) to production started; "
         "production switches once it is ACTIVE. "
-        "Follow it with `brace rollout status -e production`.\n"
+        "Follow it with `brace rollout status -m hello -e production`.\n"
     )
     promotion = latest_promotion(store)
     assert (promotion.status, promotion.rolling, promotion.percent_traffic) == (
@@ -89,7 +89,7 @@ def test_push_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, hel
     result = ok(cli("push", hello, "--promote"))
     assert result.stdout.endswith(
         "Rolling promotion to production started (RELEASING); it switches once the "
-        "deployment is ACTIVE. Follow it with `brace rollout status`.\n"
+        "deployment is ACTIVE. Follow it with `brace rollout status -m hello -e production`.\n"
     )
 
 
@@ -128,7 +128,7 @@ def test_status_of_unknown_environment(cli: Cli, started: Rolling) -> None:
         cli("rollout", "status", "-e", "staging"),
         4,
         "model 'hello' has no environment 'staging'",
-        "Environments: production. Create one with `brace environments create staging`.",
+        "Environments: production. Create one with `brace environments create staging -m hello`.",
     )
 
 
@@ -322,7 +322,7 @@ def test_rolling_only_actions_on_a_non_rolling_promotion(
         5,
         f"cannot {command}: this promotion is not a rolling deployment",
         "Enable rolling deployments on the environment "
-        "(`brace environments update ENV --rolling-deploy`) before promoting.",
+        "(`brace environments update production -m hello --rolling-deploy`) before promoting.",
     )
     assert latest_promotion(store).requested_action is None
 
@@ -383,7 +383,7 @@ def test_one_promotion_at_a_time(cli: Cli, started: Rolling, hello: Path, store:
         "a promotion to production is already in progress "
         f"(RELEASING, deployment {started.candidate})"
     )
-    hint = "Wait for it to finish, or stop it with `brace rollout cancel -e production`."
+    hint = "Wait for it to finish, or stop it with `brace rollout cancel -m hello -e production`."
     expect_error(cli("promote", "deployment-1"), 5, message, hint)
     expect_error(cli("push", hello, "--promote"), 5, message, hint)
     assert deployment_names(store) == ["deployment-1", "deployment-2"]
@@ -406,7 +406,7 @@ def test_deployments_of_a_promotion_are_protected(
         cli(command, name),
         5,
         f"deployment {name} ({target.id}) is part of the promotion in progress in production",
-        "Cancel it first: `brace rollout cancel -e production`.",
+        "Cancel it first: `brace rollout cancel -m hello -e production`.",
     )
     assert deployment(store, name) == target
 
@@ -425,7 +425,7 @@ def test_staging_rollout_is_separate(cli: Cli, started: Rolling, store: Store) -
         cli("rollout", "pause", "-e", "staging"),
         5,
         "no promotion is in progress in staging",
-        NO_PROMOTION_HINT,
+        "See the last one with `brace rollout status -m hello -e staging`.",
     )
     assert data(cli, "rollout", "pause", "-e", "production") == {"success": True}
 
@@ -456,6 +456,6 @@ def test_environment_with_a_promotion_cannot_be_deleted(
         5,
         "a promotion to staging is already in progress "
         f"(RELEASING, deployment {started.candidate})",
-        "Wait for it to finish, or stop it with `brace rollout cancel -e staging`.",
+        "Wait for it to finish, or stop it with `brace rollout cancel -m hello -e staging`.",
     )
     assert environment(store, "staging").current_deployment_id == started.current

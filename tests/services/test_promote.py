@@ -567,7 +567,7 @@ def test_second_promotion_while_one_is_in_progress_is_refused(
         f"a promotion to production is already in progress (RELEASING, deployment {published.id})"
     )
     assert hint_for(caught.value) is not None
-    assert "brace rollout cancel -e production" in hint_for(caught.value)
+    assert "brace rollout cancel -m hello -e production" in hint_for(caught.value)
     assert latest_promotion(store) == started
     assert deployment_names(store) == names_before
     assert environment(store).current_deployment_id == production.id
