@@ -56,6 +56,8 @@ OutputOpt = Annotated[
         help="text for people, or json (the management API's shapes) for scripts.",
     ),
 ]
+
+
 def _folder_model(ctx: typer.Context, value: str | None) -> str | None:
     """-m as given, else the model of ./config.yaml (said on stderr), else None.
 

@@ -20,6 +20,7 @@ def _model(facts: Facts) -> str:
     there are several models and the command runs outside the model's folder."""
     return f" -m {facts['model']}" if "model" in facts else ""
 
+
 HINTS: dict[str, Callable[[Facts], str]] = {
     "NO_MODELS": lambda f: "Push one with `brace push DIR`.",
     "MODEL_NOT_FOUND": lambda f: (

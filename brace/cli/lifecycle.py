@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from brace.cli import render
 from brace.cli.common import (
     ModelOpt,
     Output,
@@ -16,6 +17,7 @@ from brace.cli.common import (
     note,
     open_store,
     wait_and_report,
+    warn,
 )
 from brace.cli.server import start_to_run
 from brace.store.statuses import PRODUCTION
@@ -39,7 +41,10 @@ def promote_command(
 ) -> None:
     """Promote a deployment to production (or another environment).
 
-    Promoting `development` publishes its current code as a new deployment first.
+    Promoting `development` publishes its current code as a new deployment first, with
+    the autoscaling settings of the environment's current deployment. A published
+    deployment keeps its own settings (Baseten's rule); when they differ from the
+    current deployment's, promote says so and prints the command that copies them.
 
     Examples:
 
@@ -68,6 +73,10 @@ def promote_command(
         data = views.read(store, views.deployment_json, result.deployment)
         with store.read() as tx:
             owner = model_name(tx, result.deployment.model_id)
+    change = result.autoscaling_change
+    if change is not None:
+        data["autoscaling_settings_change"] = change.to_json()
+        warn(render.autoscaling_change(change, environment, owner))
     name = f"{result.deployment.name} ({result.deployment.id})"
     if data["environment"] == environment or wait:
         text = f"Promoted {name} to {environment}."

@@ -14,6 +14,7 @@ from brace.cli import text
 
 if TYPE_CHECKING:
     from brace.rollout.view import RolloutView
+    from brace.services.promote import AutoscalingChange
 
 _FINISHED = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -297,4 +298,23 @@ def model(item: dict[str, Any]) -> None:
             ("development deployment", item["development_deployment_id"]),
             ("created", item["created_at"]),
         ],
+    )
+
+
+def autoscaling_change(change: AutoscalingChange, environment: str, model_name: str) -> str:
+    """What promoting a published deployment does to capacity, and how to avoid it:
+    the candidate keeps its own autoscaling settings (Baseten's rule)."""
+    previous, candidate = change.previous, change.candidate
+    differences = ", ".join(
+        f"{name} {after} ({previous.name}: {before})"
+        for name, (before, after) in change.fields.items()
+    )
+    options = " ".join(
+        f"--{name.replace('_', '-')} {before}" for name, (before, _) in change.fields.items()
+    )
+    return (
+        f"{candidate.name} keeps its own autoscaling settings (Baseten's rule), which differ "
+        f"from those of {environment}'s current deployment {previous.name}: {differences}. "
+        f"To give it {previous.name}'s: `brace deployments autoscaling {candidate.id} "
+        f"-m {model_name} {options}`."
     )

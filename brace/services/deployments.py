@@ -69,7 +69,10 @@ def check_deletable(tx: Tx, deployment: Deployment) -> None:
                 f"{_describe(deployment)} is {environment.name}'s current deployment "
                 "and cannot be deleted",
                 code="CURRENT_DEPLOYMENT",
-                facts={"model": model_name(tx, deployment.model_id), "environment": environment.name},
+                facts={
+                    "model": model_name(tx, deployment.model_id),
+                    "environment": environment.name,
+                },
             )
     _refuse_if_in_promotion(tx, deployment)
 

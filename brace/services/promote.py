@@ -16,7 +16,7 @@ rolling one is driven step by step by the controller.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,50 @@ from brace.store.db import new_id
 
 
 @dataclass(frozen=True)
+class AutoscalingChange:
+    """What a promotion will do to capacity: a published candidate keeps its own
+    autoscaling settings (Baseten's rule), and these differ from those of the
+    deployment it replaces. Said before it happens, so nobody finds a production
+    pinned at 2/2 replaced by one at 0-1 from its throughput."""
+
+    previous: Deployment  # the environment's current deployment
+    candidate: Deployment
+
+    @property
+    def fields(self) -> dict[str, tuple[int, int]]:
+        """Each differing setting: (previous's value, candidate's value)."""
+        before, after = asdict(self.previous.autoscaling), asdict(self.candidate.autoscaling)
+        return {name: (before[name], after[name]) for name in before if before[name] != after[name]}
+
+    def to_json(self) -> dict[str, Any]:
+        """The `autoscaling_settings_change` field of the promote answer (brace's)."""
+        return {
+            "previous_deployment_id": self.previous.id,
+            "previous_autoscaling_settings": self.previous.autoscaling.to_json(),
+            "autoscaling_settings": self.candidate.autoscaling.to_json(),
+            "differing_settings": list(self.fields),
+        }
+
+
+def autoscaling_change(
+    previous: Deployment | None, candidate: Deployment
+) -> AutoscalingChange | None:
+    """The change of autoscaling settings promoting `candidate` over `previous` brings,
+    or None when there is none (no previous deployment, the same one, same settings)."""
+    if previous is None or previous.id == candidate.id:
+        return None
+    if previous.autoscaling == candidate.autoscaling:
+        return None
+    return AutoscalingChange(previous=previous, candidate=candidate)
+
+
+@dataclass(frozen=True)
 class PromoteResult:
     deployment: Deployment
     promotion: Promotion
     environment: Environment
+    # Set when the candidate keeps settings that differ from the current deployment's.
+    autoscaling_change: AutoscalingChange | None = None
 
 
 def promote(
@@ -73,9 +113,13 @@ def promote(
         else:
             check_promotable(target, source)
             candidate = source
+        current = target.current_deployment_id
+        change = autoscaling_change(tx.deployment(current) if current else None, candidate)
         promotion = start_promotion(tx, target, candidate)
         target = find_environment(tx, model, environment)
-        return PromoteResult(deployment=candidate, promotion=promotion, environment=target)
+        return PromoteResult(
+            deployment=candidate, promotion=promotion, environment=target, autoscaling_change=change
+        )
 
 
 def check_no_promotion(tx: Tx, environment: Environment) -> None:

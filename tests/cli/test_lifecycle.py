@@ -171,6 +171,7 @@ def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, stor
         "production switches once it is ACTIVE. "
         "Follow it with `brace rollout status -m hello -e production`.\n"
     )
+    assert result.stderr.startswith("warning: deployment-2 keeps its own autoscaling")
     # deployment-2 is already up: the controller switches production at its next step.
     settle_promotions(store)
     assert latest_promotion(store).status is PromotionStatus.SUCCEEDED
@@ -186,6 +187,50 @@ def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, stor
         None,
         "ACTIVE",
     )
+
+
+def test_promote_says_when_the_candidate_keeps_other_autoscaling_settings(
+    cli: Cli, hello: Path, store: Store
+) -> None:
+    """Production pinned at 2/2, replaced by a deployment at 0-1, would halve its
+    capacity at SUCCEEDED: promote says so, with the command that copies the settings,
+    in text and in the JSON answer (the API's extra field)."""
+    ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
+    ok(cli("deployments", "autoscaling", "production", "--min-replica", "2", "--max-replica", "2"))
+    candidate = data(cli, "push", hello, "--publish")["deployment"]
+    become_active(store, "deployment-2")
+    production = deployment(store, "deployment-1")
+
+    result = ok(cli("promote", "deployment-2", "-o", "json"))
+    assert result.json()["autoscaling_settings_change"] == {
+        "previous_deployment_id": production.id,
+        "previous_autoscaling_settings": DEFAULT_AUTOSCALING | {"min_replica": 2, "max_replica": 2},
+        "autoscaling_settings": DEFAULT_AUTOSCALING,
+        "differing_settings": ["min_replica", "max_replica"],
+    }
+    copy = (
+        f"brace deployments autoscaling {candidate['id']} -m hello --min-replica 2 --max-replica 2"
+    )
+    assert result.stderr == (
+        "warning: deployment-2 keeps its own autoscaling settings (Baseten's rule), which "
+        "differ from those of production's current deployment deployment-1: min_replica 0 "
+        "(deployment-1: 2), max_replica 1 (deployment-1: 2). To give it deployment-1's: "
+        f"`{copy}`.\n"
+    )
+    # The command it prints does what it says.
+    ok(cli(*copy.split()[1:]))
+    assert deployment(store, "deployment-2").autoscaling == production.autoscaling
+
+
+def test_promote_says_nothing_when_the_settings_match(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
+    ok(cli("push", hello, "--publish"))
+    become_active(store, "deployment-2")
+    result = ok(cli("promote", "deployment-2", "-o", "json"))
+    assert "autoscaling_settings_change" not in result.json()
+    assert result.stderr == ""
 
 
 def test_promote_to_another_environment(cli: Cli, hello: Path, store: Store) -> None:

@@ -200,7 +200,9 @@ def test_candidate_of_a_promotion_cannot_be_deleted(store: Store, candidate: Dep
         f"deployment deployment-2 ({candidate.id}) is part of the promotion in "
         "progress in production"
     )
-    assert hint_for(caught.value) == "Cancel it first: `brace rollout cancel -m hello -e production`."
+    assert (
+        hint_for(caught.value) == "Cancel it first: `brace rollout cancel -m hello -e production`."
+    )
     assert deployment(store, candidate.id) == candidate
 
 
@@ -211,7 +213,9 @@ def test_candidate_of_a_promotion_cannot_be_deactivated(
         deployments.deactivate(store, candidate.id)
 
     assert "is part of the promotion in progress in production" in caught.value.message
-    assert hint_for(caught.value) == "Cancel it first: `brace rollout cancel -m hello -e production`."
+    assert (
+        hint_for(caught.value) == "Cancel it first: `brace rollout cancel -m hello -e production`."
+    )
     assert deployment(store, candidate.id).status is DeploymentStatus.DEPLOYING
 
 

@@ -165,7 +165,10 @@ async def _promote(request: Request, ref: str, environment: str) -> JSONResponse
         request,
         lambda store: promote(store, ref, model_ref=_model_id(request), environment=environment),
     )
-    return JSONResponse(await _run(request, _deployment_view(request, result.deployment.id)))
+    answer = await _run(request, _deployment_view(request, result.deployment.id))
+    if result.autoscaling_change is not None:
+        answer["autoscaling_settings_change"] = result.autoscaling_change.to_json()
+    return JSONResponse(answer)
 
 
 async def update_autoscaling(request: Request) -> JSONResponse:

@@ -86,6 +86,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "labels": _nullable({"type": "object"}),
         }
     ),
+    "AutoscalingSettingsChangeV1": _object(
+        {
+            "previous_deployment_id": STR,
+            "previous_autoscaling_settings": _ref("AutoscalingSettingsV1"),
+            "autoscaling_settings": _ref("AutoscalingSettingsV1"),
+            "differing_settings": {"type": "array", "items": {"enum": list(AUTOSCALING_FIELDS)}},
+        }
+    ),
     "DeploymentsV1": _object({"deployments": {"type": "array", "items": _ref("DeploymentV1")}}),
     "RollingDeployConfigV1": _object(
         {"rolling_deploy_strategy": {"type": "string", "enum": ["REPLICA"]}}
@@ -211,6 +219,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     ),
 }
+# A promotion's answer: the deployment, and (brace's addition) what its own autoscaling
+# settings will change when they differ from the current deployment's.
+SCHEMAS["PromoteResponseV1"] = {
+    **SCHEMAS["DeploymentV1"],
+    "properties": {
+        **SCHEMAS["DeploymentV1"]["properties"],
+        "autoscaling_settings_change": _ref("AutoscalingSettingsChangeV1"),
+    },
+}
 
 _ERRORS = {
     "400": "The body or a value in it is invalid",
@@ -269,7 +286,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Promote a deployment (or `development`: a new deployment from it) to production",
         "PromoteRequestV1",
         200,
-        "DeploymentV1",
+        "PromoteResponseV1",
     ),
     ("PATCH", "/v1/models/{model_id}/deployments/{deployment_id}/autoscaling_settings"): (
         "Update a deployment's autoscaling settings",
@@ -317,7 +334,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Promote a deployment to the environment",
         "PromoteToEnvironmentRequestV1",
         200,
-        "DeploymentV1",
+        "PromoteResponseV1",
     ),
     **{
         ("POST", f"/v1/models/{{model_id}}/environments/{{env_name}}/{action}"): (

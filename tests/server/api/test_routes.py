@@ -181,7 +181,7 @@ def test_promote_a_published_deployment(
     other = push(store, truss_dir, publish=True).deployment
     promoted = api.post(f"/v1/models/{production.model_id}/deployments/{other.id}/promote")
     assert promoted.status_code == 200, promoted.text
-    conforms(promoted.json(), "DeploymentV1")
+    conforms(promoted.json(), "DeploymentV1")  # same settings: Baseten's answer as it is
     environment = api.get(f"/v1/models/{production.model_id}/environments/production").json()
     conforms(environment, "EnvironmentV1")
     assert environment["candidate_deployment"]["id"] == other.id
@@ -194,6 +194,23 @@ def test_promote_a_published_deployment(
             "error"
         ],
     )
+
+
+def test_promote_answer_says_the_candidate_keeps_other_autoscaling_settings(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    base = f"/v1/models/{production.model_id}/deployments"
+    pinned = {"min_replica": 2, "max_replica": 2}
+    assert api.patch(f"{base}/{production.id}/autoscaling_settings", json=pinned).status_code == 200
+    other = push(store, truss_dir, publish=True).deployment
+    promoted = api.post(f"{base}/{other.id}/promote")
+    assert promoted.status_code == 200, promoted.text
+    conforms(promoted.json(), "PromoteResponseV1")
+    change = promoted.json()["autoscaling_settings_change"]
+    assert change["previous_deployment_id"] == production.id
+    assert change["previous_autoscaling_settings"] == production.autoscaling.to_json() | pinned
+    assert change["autoscaling_settings"] == other.autoscaling.to_json()
+    assert change["differing_settings"] == ["min_replica", "max_replica"]
 
 
 def test_promote_development_makes_a_new_deployment(
