@@ -15,6 +15,7 @@ from brace.cli import text
 if TYPE_CHECKING:
     from brace.rollout.view import RolloutView
     from brace.services.promote import AutoscalingChange
+    from brace.store.statuses import PromotionStatus, RolloutAction
 
 _FINISHED = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -222,11 +223,10 @@ def _promotion_rows(item: dict[str, Any], facts: PromotionFacts) -> list[tuple[s
             ("rolling promotion", promotion["rolling_deploy"]),
             ("candidate", facts.candidate),
             ("traffic to candidate", f"{promotion['percent_traffic_to_new_version']}%"),
-            *_rollout_rows(facts, promotion["percent_traffic_to_new_version"]),
+            *_rollout_rows(facts, promotion, item["name"]),
         ]
         if facts.pending:
-            action = facts.pending.lower().replace("_", " ")
-            rows.append(("pending action", f"{action} (recorded, applied at the next step)"))
+            rows.append(("pending action", _pending(facts.pending, promotion["rolling_deploy"])))
     if promotion["error_message"]:
         rows.append(("promotion error", promotion["error_message"]))
     return rows
@@ -238,14 +238,68 @@ def _traffic(percent: int, width: int = 20) -> str:
     return f"previous [{'.' * (width - filled)}{'#' * filled}] candidate"
 
 
-def _rollout_rows(facts: PromotionFacts, percent: int) -> list[tuple[str, Any]]:
+def _pending(pending: str, rolling: bool) -> str:
+    from brace.rollout.actions import waits_for_step_end
+    from brace.store.statuses import RolloutAction
+
+    when = (
+        "at the end of this step"
+        if waits_for_step_end(RolloutAction(pending), rolling)
+        else "at once"
+    )
+    return f"{pending.lower().replace('_', ' ')} (recorded, applied {when})"
+
+
+_LEADS_TO = {
+    "PAUSED": "traffic stays where it is",
+    "RAMPING_UP": "traffic moves on step by step",
+    "RAMPING_DOWN": "traffic moves back step by step",
+    "CANCELED": "all traffic on the previous deployment",
+    "SUCCEEDED": "all traffic on the candidate",
+}
+
+
+def action_requested(
+    action: RolloutAction, rolling: bool, leads_to: PromotionStatus, name: str, environment: str
+) -> str:
+    """What a recorded rollout action will do, and when (brace.rollout.actions)."""
+    from brace.rollout.actions import waits_for_step_end
+
+    when = (
+        "at the end of the current step, once replica changes under way finish"
+        if waits_for_step_end(action, rolling)
+        else "at once"
+    )
+    return (
+        f"{action.value.replace('_', ' ').capitalize()} requested for the promotion of "
+        f"{name} to {environment}: it takes effect {when} "
+        f"(then {leads_to.value}: {_LEADS_TO[leads_to.value]})."
+    )
+
+
+def _next_step(status: str, environment: str, facts: PromotionFacts, view: RolloutView) -> str:
+    """When the next step comes: never while paused (the stabilization clock has run
+    out, but a paused rollout does not move), else after its wait and stabilization."""
+    if status == "PAUSED" and facts.pending not in ("RESUME", "CANCEL"):
+        return (
+            "none while paused (resume with "
+            f"`brace rollout resume -m {facts.model_name} -e {environment}`)"
+        )
+    if facts.pending == "PAUSE":
+        return "none: it pauses at the end of this step"
+    if view.next_step_in is not None:
+        return f"in {view.next_step_in:.0f} s (stabilization)"
+    return f"when {view.waiting_for} (waiting)" if view.waiting_for else "now"
+
+
+def _rollout_rows(
+    facts: PromotionFacts, promotion: dict[str, Any], environment: str
+) -> list[tuple[str, Any]]:
     view = facts.rollout
     if view is None:
         return []
-    if view.next_step_in is not None:
-        then = f"in {view.next_step_in:.0f} s (stabilization)"
-    else:
-        then = f"when {view.waiting_for} (waiting)" if view.waiting_for else "now"
+    percent = promotion["percent_traffic_to_new_version"]
+    then = _next_step(promotion["status"], environment, facts, view)
     return [
         ("traffic split", _traffic(percent)),
         ("step", f"{view.step} of {view.steps}" + (" (ramping down)" if view.ramping_down else "")),

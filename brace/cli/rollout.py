@@ -137,6 +137,7 @@ def _follow_live(
 
 
 def _act(action: RolloutAction, model: str | None, environment: str) -> None:
+    from brace.cli.common import note, server_running
     from brace.services import rollout
 
     with open_store() as store:
@@ -144,10 +145,12 @@ def _act(action: RolloutAction, model: str | None, environment: str) -> None:
         with store.read() as tx:
             candidate = tx.deployment(promotion.candidate_id)
     name = f"{candidate.name} ({candidate.id})" if candidate else promotion.candidate_id
-    message = (
-        f"{action.value.replace('_', ' ').capitalize()} requested for the promotion of "
-        f"{name} to {environment}; it takes effect between steps (then {leads_to.value})."
-    )
+    message = render.action_requested(action, promotion.rolling, leads_to, name, environment)
+    if not server_running():
+        note(
+            "The brace server is not running: the promotion stays as it is until it runs "
+            "(`brace up`)."
+        )
     if action is RolloutAction.CANCEL:
         emit({"status": leads_to.value, "message": message}, message)
     else:

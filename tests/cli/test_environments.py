@@ -67,6 +67,7 @@ def test_show_with_current_deployment(cli: Cli, pushed: Path, store: Store) -> N
         "percent_traffic_to_new_version": 100,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     text = ok(cli("environments", "show", "production"))
     assert text.stdout.splitlines()[0] == "Environment production"

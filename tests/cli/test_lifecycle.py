@@ -317,6 +317,7 @@ def test_promote_of_a_deploying_deployment_waits_for_it(
         "percent_traffic_to_new_version": 0,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     assert data(cli, "rollout", "status") == shown
     text = rows(ok(cli("rollout", "status")).stdout)
@@ -354,6 +355,7 @@ def test_waiting_promotion_finishes_when_the_candidate_is_active(
         "percent_traffic_to_new_version": 100,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     # The former deployment is demoted: same id, settings and status.
     assert deployment(store, "deployment-1") == former
@@ -386,6 +388,7 @@ def test_waiting_promotion_fails_when_the_candidate_fails(
         "percent_traffic_to_new_version": 0,
         "error_message": message,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     assert rows(ok(cli("rollout", "status")).stdout)["promotion error"] == message
     assert environment(store, "production").current_deployment_id == current.id

@@ -102,6 +102,7 @@ def test_status_json(cli: Cli, started: Rolling, store: Store) -> None:
         "percent_traffic_to_new_version": 0,
         "error_message": None,
         "rolling_deploy": True,
+        "pending_action": None,
     }
     assert status["candidate_deployment"]["id"] == started.candidate
     assert status["current_deployment"]["id"] == started.current
@@ -178,8 +179,8 @@ def test_watch_follows_until_the_promotion_ends(
             {
                 "status": "RAMPING_DOWN",
                 "message": "Cancel requested for the promotion of deployment-2 ({candidate}) to "
-                "production; "
-                "it takes effect between steps (then RAMPING_DOWN).",
+                "production: it takes effect at the end of the current step, once replica "
+                "changes under way finish (then RAMPING_DOWN: traffic moves back step by step).",
             },
             id="cancel",
         ),
@@ -211,10 +212,91 @@ def test_action_is_recorded_for_the_controller(
     assert (promotion.status, promotion.requested_action) == (PromotionStatus.RELEASING, action)
 
 
-def test_action_text(cli: Cli, started: Rolling) -> None:
-    assert ok(cli("rollout", "pause")).stdout == (
-        f"Pause requested for the promotion of deployment-2 ({started.candidate}) to "
-        "production; it takes effect between steps (then PAUSED).\n"
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [
+        pytest.param(
+            "pause",
+            "Pause requested for the promotion of deployment-2 ({candidate}) to production: it "
+            "takes effect at the end of the current step, once replica changes under way "
+            "finish (then PAUSED: traffic stays where it is).",
+            id="pause",
+        ),
+        pytest.param(
+            "force-cancel",
+            "Force cancel requested for the promotion of deployment-2 ({candidate}) to "
+            "production: it takes effect at once (then CANCELED: all traffic on the previous "
+            "deployment).",
+            id="force-cancel",
+        ),
+        pytest.param(
+            "force-roll-forward",
+            "Force roll forward requested for the promotion of deployment-2 ({candidate}) to "
+            "production: it takes effect at once (then SUCCEEDED: all traffic on the "
+            "candidate).",
+            id="force-roll-forward",
+        ),
+    ],
+)
+def test_action_text_says_when_it_acts(cli: Cli, started: Rolling, command: str, text: str) -> None:
+    """The force actions act at the controller's next pass, not between steps
+    (brace.rollout.driver); the others at the end of the current step."""
+    result = ok(cli("rollout", command))
+    assert result.stdout == text.format(candidate=started.candidate) + "\n"
+    assert result.stderr == (
+        "The brace server is not running: the promotion stays as it is until it runs "
+        "(`brace up`).\n"
+    )
+
+
+def _ramping(store: Store, status: PromotionStatus, settled_ago: float) -> None:
+    """The promotion as the controller leaves it: at its first step, settled
+    `settled_ago` seconds ago, 10 % of traffic on the candidate."""
+    hello = model_id(store)
+    with store.transaction() as tx:
+        promotion = tx.latest_promotion(hello, "production")
+        assert promotion is not None
+        now = time.time()
+        tx.update_promotion(
+            promotion,
+            status=status,
+            percent_traffic=10,
+            base_replicas=1,
+            step=0,
+            step_applied_at=now - settled_ago - 1,
+            step_settled_at=now - settled_ago,
+        )
+
+
+def test_a_paused_rollout_shows_no_next_step(cli: Cli, started: Rolling, store: Store) -> None:
+    """Paused after its stabilization time ran out, it said "next step in 0 s"."""
+    _ramping(store, PromotionStatus.PAUSED, settled_ago=60)
+    shown = rows(ok(cli("rollout", "status")).stdout)
+    assert shown["next step"] == (
+        "none while paused (resume with `brace rollout resume -m hello -e production`)"
+    )
+    ok(cli("rollout", "resume"))
+    shown = rows(ok(cli("rollout", "status")).stdout)
+    assert shown["next step"] == "in 0 s (stabilization)"
+    assert shown["pending action"] == "resume (recorded, applied at the end of this step)"
+
+
+def test_a_pending_action_is_visible_everywhere(cli: Cli, started: Rolling, store: Store) -> None:
+    """A cancel was answered RAMPING_DOWN while the promotion stays RAMPING_UP until the
+    step ends: every view says a cancel is pending."""
+    ok(cli("environments", "update", "production", "--stabilization-time-seconds", "30"))
+    _ramping(store, PromotionStatus.RAMPING_UP, settled_ago=0)
+    assert data(cli, "rollout", "cancel")["status"] == "RAMPING_DOWN"
+    for command in (["rollout", "status"], ["environments", "show", "production"]):
+        promotion = data(cli, *command)["in_progress_promotion"]
+        assert (promotion["status"], promotion["pending_action"]) == ("RAMPING_UP", "CANCEL")
+        shown = rows(ok(cli(*command)).stdout)
+        assert shown["pending action"] == "cancel (recorded, applied at the end of this step)"
+    ok(cli("rollout", "force-roll-forward"))
+    shown = rows(ok(cli("rollout", "status")).stdout)
+    assert shown["pending action"] == "force roll forward (recorded, applied at once)"
+    assert data(cli, "rollout", "status")["in_progress_promotion"]["pending_action"] == (
+        "FORCE_ROLL_FORWARD"
     )
 
 
@@ -226,7 +308,7 @@ def test_status_text_is_for_people(cli: Cli, started: Rolling, store: Store) -> 
     text = ok(cli("rollout", "status")).stdout
     shown = rows(text)
     assert shown["model"] == "hello"
-    assert shown["pending action"] == "pause (recorded, applied at the next step)"
+    assert shown["pending action"] == "pause (recorded, applied at the end of this step)"
     assert shown["rolling promotion"] == "yes"
     assert shown["stabilization time"] == "30 s"
     assert shown["max surge"] == "10%"
@@ -336,8 +418,8 @@ def test_rolling_only_actions_on_a_non_rolling_promotion(
             {
                 "status": "CANCELED",
                 "message": "Cancel requested for the promotion of deployment-2 ({candidate}) to "
-                "production; "
-                "it takes effect between steps (then CANCELED).",
+                "production: it takes effect at once (then CANCELED: all traffic on the previous "
+                "deployment).",
             },
             id="cancel",
         ),

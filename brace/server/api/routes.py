@@ -295,8 +295,14 @@ def _rollout_action(action: RolloutAction) -> Handler:
 
 
 _CANCELED = {
-    PromotionStatus.RAMPING_DOWN: "Traffic ramps back to the previous deployment, step by step.",
-    PromotionStatus.CANCELED: "The promotion is canceled; traffic stays where it was.",
+    PromotionStatus.RAMPING_DOWN: (
+        "From the end of the current step, traffic ramps back to the previous deployment "
+        "step by step; until then in_progress_promotion.pending_action is CANCEL."
+    ),
+    PromotionStatus.CANCELED: (
+        "The promotion is canceled at the controller's next pass; traffic stays on the "
+        "current deployment."
+    ),
 }
 _ACTION_PATHS = {
     "pause_promotion": RolloutAction.PAUSE,

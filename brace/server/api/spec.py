@@ -14,7 +14,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from brace import __version__
-from brace.store.statuses import CleanupStrategy, DeploymentStatus, PromotionStatus
+from brace.store.statuses import (
+    CleanupStrategy,
+    DeploymentStatus,
+    PromotionStatus,
+    RolloutAction,
+)
 
 SPEC_PATH = "/v1/spec"
 
@@ -125,6 +130,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "percent_traffic_to_new_version": INT,
             "error_message": _nullable(STR),
             "rolling_deploy": BOOL,
+            "pending_action": _nullable(
+                {"type": "string", "enum": [a.value for a in RolloutAction]}
+            ),
         }
     ),
     "InstanceTypeV1": _object(

@@ -336,12 +336,21 @@ def test_environment_promote_and_rollout_actions(
             conforms(answer.json(), "SignalPromotionResponseV1")
             assert answer.json() == {"success": True}
         shown = api.get(base).json()["in_progress_promotion"]
-        assert shown["status"] in (status, "RELEASING")  # recorded; applied between steps
+        # Recorded for the controller (none runs here): the promotion object says so.
+        assert (shown["status"], shown["pending_action"]) == ("RELEASING", _ACTIONS[action])
     missing = api.post(f"{base}/promote", json={})
     assert (missing.status_code, missing.json()["error"]) == (
         400,
         "the field 'deployment_id' is required",
     )
+
+
+_ACTIONS = {
+    "pause_promotion": "PAUSE",
+    "resume_promotion": "RESUME",
+    "cancel_promotion": "CANCEL",
+    "force_roll_forward_promotion": "FORCE_ROLL_FORWARD",
+}
 
 
 def test_unknown_paths_and_methods_answer_json(api: TestClient) -> None:
