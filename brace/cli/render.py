@@ -372,3 +372,26 @@ def autoscaling_change(change: AutoscalingChange, environment: str, model_name: 
         f"To give it {previous.name}'s: `brace deployments autoscaling {candidate.id} "
         f"-m {model_name} {options}`."
     )
+
+
+def rollout_line(item: dict[str, Any], facts: PromotionFacts) -> str:
+    """The environment's promotion on one line, for `rollout status --watch` into a
+    pipe: status, traffic, step and replicas, and any pending action."""
+    promotion = item["in_progress_promotion"]
+    if promotion is None:
+        return f"{item['name']}: no promotion"
+    parts = [
+        f"{item['name']}: {promotion['status']}",
+        f"{promotion['percent_traffic_to_new_version']}% to {facts.candidate}",
+    ]
+    view = facts.rollout
+    if view is not None and promotion["status"] not in _FINISHED:
+        parts.append(
+            f"step {view.step}/{view.steps}, previous {facts.previous_ready}/"
+            f"{view.previous_target}, candidate {facts.candidate_ready}/{view.candidate_target}"
+        )
+    if facts.pending and promotion["status"] not in _FINISHED:
+        parts.append(f"pending {_pending(facts.pending, promotion['rolling_deploy'])}")
+    if promotion["error_message"]:
+        parts.append(promotion["error_message"])
+    return ", ".join(parts)

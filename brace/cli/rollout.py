@@ -18,6 +18,7 @@ from brace.cli.common import (
     Output,
     OutputOpt,
     emit,
+    line,
     open_store,
     session,
 )
@@ -85,6 +86,9 @@ def status(
     """Show the environment's promotion: status, step, replicas of both deployments, the
     traffic split, and the time to the next step.
 
+    With --watch on a terminal the view is redrawn in place; into a pipe or a file,
+    one line is printed per change (one JSON object per change with -o json).
+
     Example:
 
     \b
@@ -93,13 +97,11 @@ def status(
     with open_store() as store:
         if watch and session.output is Output.text and sys.stdout.isatty():
             data = _follow_live(store, model, environment, interval)
+        elif not watch:
+            data, facts = _environment_view(store, model, environment)
+            emit(data, lambda: render.environment(data, facts))
         else:
-            while True:
-                data, facts = _environment_view(store, model, environment)
-                emit(data, lambda: render.environment(data, facts), stream=watch)  # noqa: B023
-                if not watch or _ended(data):
-                    break
-                time.sleep(interval)
+            data = _follow_lines(store, model, environment, interval)
     promotion = data["in_progress_promotion"]
     if watch and promotion is not None and promotion["status"] != "SUCCEEDED":
         raise BraceError(
@@ -134,6 +136,30 @@ def _follow_live(
             data, facts = _environment_view(store, model, environment)
             live.update(view(data, facts), refresh=True)
     return data
+
+
+def _follow_lines(
+    store: Store, model: str | None, environment: str, interval: float
+) -> dict[str, Any]:
+    """Print one line (or JSON object) each time the promotion changes, until it ends;
+    its last state. For logs and scripts: nothing is repeated while nothing moves."""
+    from datetime import datetime
+
+    last: object = None
+    while True:
+        data, facts = _environment_view(store, model, environment)
+        if session.output is Output.json:
+            if data != last:
+                emit(data, "", stream=True)
+            last = data
+        else:
+            summary = render.rollout_line(data, facts)
+            if summary != last:
+                line(f"{datetime.now().strftime('%H:%M:%S')} {summary}")
+            last = summary
+        if _ended(data):
+            return data
+        time.sleep(interval)
 
 
 def _act(action: RolloutAction, model: str | None, environment: str) -> None:

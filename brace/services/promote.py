@@ -247,10 +247,16 @@ def finish_promotion(tx: Tx, promotion: Promotion) -> Promotion:
 def _clean_up(tx: Tx, deployment_id: str, strategy: CleanupStrategy) -> None:
     """The previous deployment after a rolling promotion (Baseten's "Deployment
     cleanup"): SCALE_TO_ZERO puts it to sleep (a request wakes it again), DEACTIVATE
-    stops it, KEEP leaves it running. One still current in another environment is
+    stops it, KEEP leaves it running (it starts again what its settings ask for, the
+    rollout's last step having taken it to 0). One still current in another environment is
     only put to sleep, never deactivated."""
     previous = tx.deployment(deployment_id)
-    if previous is None or strategy is CleanupStrategy.KEEP:
+    if previous is not None and strategy is CleanupStrategy.KEEP:
+        if previous.status is DeploymentStatus.SCALED_TO_ZERO:
+            # At 0 by the rollout's last step, not asleep: it starts its replicas again.
+            tx.update_deployment(previous, status=DeploymentStatus.DEPLOYING)
+        return
+    if previous is None:
         return
     if previous.status.failed or previous.status.inactive:
         return

@@ -7,6 +7,7 @@ the tests check what was recorded.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,9 +165,38 @@ def test_watch_follows_until_the_promotion_ends(
     monkeypatch.setattr(time, "sleep", finish_on_sleep)
     result = ok(cli("rollout", "status", "--watch", "--interval", "0.5"))
     assert sleeps == [0.5]
-    titles = [line for line in result.stdout.splitlines() if line == "Environment production"]
-    assert len(titles) == 2
-    assert "SUCCEEDED" in result.stdout.split("Environment production")[-1]
+    # Not a terminal: one line per change, not the whole view at every poll.
+    lines = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in result.stdout.splitlines()]
+    candidate = f"deployment-2 ({started.candidate})"
+    assert lines == [
+        f"production: RELEASING, 0% to {candidate}",
+        f"production: SUCCEEDED, 100% to {candidate}",
+    ]
+
+
+def test_watch_into_a_pipe_prints_only_changes(
+    cli: Cli, started: Rolling, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten polls while nothing moves print nothing more; each change prints one line
+    (one JSON object with -o json)."""
+    hello = model_id(store)
+    steps = iter([None] * 4 + [PromotionStatus.RAMPING_UP] * 4 + [PromotionStatus.SUCCEEDED])
+
+    def step_on_sleep(seconds: float) -> None:
+        status = next(steps)
+        if status is not None:
+            with store.transaction() as tx:
+                promotion = tx.latest_promotion(hello, "production")
+                assert promotion is not None
+                tx.update_promotion(promotion, status=status, percent_traffic=50)
+
+    monkeypatch.setattr(time, "sleep", step_on_sleep)
+    text = ok(cli("rollout", "status", "--watch", "--interval", "1")).stdout.splitlines()
+    assert [line.split(" ", 2)[1:] for line in text] == [
+        ["production:", "RELEASING, 0% to deployment-2 (" + started.candidate + ")"],
+        ["production:", "RAMPING_UP, 50% to deployment-2 (" + started.candidate + ")"],
+        ["production:", "SUCCEEDED, 50% to deployment-2 (" + started.candidate + ")"],
+    ]
 
 
 @pytest.mark.parametrize(
