@@ -129,8 +129,8 @@ class Autoscaler:
         """A rolling promotion sets these deployments' replicas (deployment id ->
         count): the autoscaler goes on from there once it ends, with no scale-down
         delay under way."""
-        for scale in self._scales.values():
-            scale.held = False
+        for known in self._scales.values():
+            known.held = False
         for deployment_id, replicas in plans.items():
             scale = self._scales.get(deployment_id)
             if scale is not None:

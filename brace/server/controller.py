@@ -484,9 +484,7 @@ class Controller:
         """Write replica rows, statuses and promotion steps in one transaction, if any;
         the desired state as it is after a promotion step (the gateway routes on it)."""
         reports = [
-            r
-            for d in desired.deployments
-            if (r := self._report_of(d, targets[d.id])).changes()
+            r for d in desired.deployments if (r := self._report_of(d, targets[d.id])).changes()
         ]
         if not (reports or self._writes or desired.promotions):
             return desired

@@ -5,9 +5,9 @@ to a deployment, with the response's status and how long the request took. Recor
 only bumps plain ints in two dicts and a list (the duration's Prometheus bucket is found
 with bisect, its latency-sketch bucket with one logarithm: `sketch.py`), so it costs
 about half a microsecond on a small machine (the sketch adds about 0.2 us of it);
-everything else happens when someone reads: `snapshot()` copies the counters, `/metrics` (`metrics.py`) turns a snapshot
-into Prometheus families, and `stats.py` compares two snapshots. `CounterHistory`
-keeps a snapshot every few seconds so that "the last minute" can be answered.
+everything else happens when someone reads: `snapshot()` copies the counters,
+`/metrics` (`metrics.py`) turns a snapshot into Prometheus families, and `stats.py`
+compares two snapshots. `CounterHistory` keeps a snapshot every few seconds so that "the last minute" can be answered.
 
 Counters only grow, from zero at server start, as Prometheus counters do.
 """

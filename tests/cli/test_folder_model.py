@@ -44,7 +44,7 @@ def two(cli: Cli, make_truss: MakeTruss, store: Store) -> tuple[Path, Path]:
 def test_a_command_in_a_model_folder_uses_its_model(
     cli: Cli, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, args: list[str]
 ) -> None:
-    hello, other = two
+    hello, _ = two
     expect_error(
         cli(*args),
         2,
@@ -59,7 +59,7 @@ def test_a_command_in_a_model_folder_uses_its_model(
 def test_the_folder_model_is_the_one_used(
     cli: Cli, two: tuple[Path, Path], store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hello, other = two
+    _, other = two
     monkeypatch.chdir(other)
     shown = data(cli, "deployments", "show", "development")
     assert shown["id"] == deployment(store, "development", "other").id
