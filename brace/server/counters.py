@@ -7,7 +7,8 @@ with bisect, its latency-sketch bucket with one logarithm: `sketch.py`), so it c
 about half a microsecond on a small machine (the sketch adds about 0.2 us of it);
 everything else happens when someone reads: `snapshot()` copies the counters,
 `/metrics` (`metrics.py`) turns a snapshot into Prometheus families, and `stats.py`
-compares two snapshots. `CounterHistory` keeps a snapshot every few seconds so that "the last minute" can be answered.
+compares two snapshots. `CounterHistory` keeps a snapshot every few seconds so that
+"the last minute" can be answered.
 
 Counters only grow, from zero at server start, as Prometheus counters do.
 """
