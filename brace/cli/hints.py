@@ -55,6 +55,11 @@ HINTS: dict[str, Callable[[Facts], str]] = {
     "DEPLOYMENT_INACTIVE": lambda f: (
         f"Activate it first: `brace activate {f['deployment']}`, then promote it once it is up."
     ),
+    "CANNOT_WAKE": lambda f: (
+        f"Activate it instead: `brace activate {f['deployment']}`."
+        if f["status"] in ("INACTIVE", "DEACTIVATING")
+        else f"See why in its log: `brace logs {f['deployment']}`; push or activate it again."
+    ),
     "NO_PROMOTION": lambda f: (
         f"See the last one with `brace rollout status -m {f['model']} -e {f['environment']}`."
     ),

@@ -621,3 +621,25 @@ def test_same_deployment_name_in_several_models_needs_dash_m(
     # An id needs no model.
     beta = deployment(store, "deployment-1", "beta")
     assert data(cli, "delete", beta.id, "--yes")["id"] == beta.id
+
+
+def test_wake_refuses_what_cannot_wake(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--publish"))
+    found = deployment(store, "deployment-1")
+    ok(cli("deactivate", "deployment-1"))
+    expect_error(
+        cli("wake", "deployment-1"),
+        5,
+        f"deployment deployment-1 ({found.id}) is INACTIVE and cannot wake",
+        f"Activate it instead: `brace activate {found.id}`.",
+    )
+    expect_error(
+        cli("wake", "nope"), 4, "no deployment 'nope'", "List them with `brace deployments list`."
+    )
+
+
+def test_wake_needs_the_server(cli: Cli, hello: Path) -> None:
+    ok(cli("push", hello, "--publish"))
+    result = cli("wake", "deployment-1")
+    assert result.exit_code == 6
+    assert result.stderr.startswith("Error: no brace server is running at ")
