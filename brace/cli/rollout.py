@@ -172,7 +172,7 @@ def _act(action: RolloutAction, model: str | None, environment: str) -> None:
             candidate = tx.deployment(promotion.candidate_id)
     name = f"{candidate.name} ({candidate.id})" if candidate else promotion.candidate_id
     message = render.action_requested(action, promotion.rolling, leads_to, name, environment)
-    if not server_running():
+    if session.output is Output.text and not server_running():
         note(
             "The brace server is not running: the promotion stays as it is until it runs "
             "(`brace up`)."

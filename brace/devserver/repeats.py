@@ -5,9 +5,11 @@ in a loop printed 46 full tracebacks in 3 s. `Repeats` passes the log through re
 by record (a record is its first, stamped line and the lines that follow it: a
 traceback) and holds back an ERROR record that repeats the one before it, word for
 word once its stamp and replica are left out; when something else is logged, or the
-log goes quiet (`flush`), one line says how many were held back, and the next occurrence after that is relayed in full again:
+log goes quiet (`flush`), one line says how many were held back:
 
     ... the same error 45 more times (the last at 10:42:03)
+
+and the next occurrence after that is relayed in full again.
 
 Everything else is relayed as it is, in order. Pure: lines in, lines out.
 """

@@ -41,6 +41,7 @@ FAILURES: list[tuple[str, list[str], int]] = [
     ("predict", ["predict", "-m", "nope", "-d", "{}"], 4),
     ("predict", ["predict", "-d", "{}"], 6),
     ("status", ["status", "--bogus"], 2),
+    ("wake", ["wake", "nope"], 4),
     ("promote", ["promote", "nope"], 4),
     ("promote", ["promote", "deployment-2", "-e", "qa"], 4),
     ("activate", ["activate", "deployment-2"], 5),
@@ -91,6 +92,7 @@ FAILURES: list[tuple[str, list[str], int]] = [
     ("down", ["down", "--bogus"], 2),
     ("predict", ["predict", "-d", "{}"], 6),
     ("status", ["status", "--bogus"], 2),
+    ("wake", ["wake", "nope"], 4),
     ("logs", ["logs", "nope"], 4),
     ("logs", ["logs", "development", "--lines", "x"], 2),
 ]
