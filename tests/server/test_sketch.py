@@ -77,3 +77,40 @@ def test_a_slower_candidate_reads_slower(slower: float) -> None:
     assert previous.p99 is not None and candidate.p99 is not None
     assert candidate.p99 / previous.p99 == pytest.approx(slower, rel=2 * RELATIVE_ACCURACY)
     assert previous.p50 == pytest.approx(0.012, rel=RELATIVE_ACCURACY)
+
+
+def test_automatic_rollback_sees_a_twice_slower_candidate() -> None:
+    """The rollout's health over a step (rollouts.StepHealth) reads both sides' p99
+    from the sketch: 24 ms against 12 ms is a ratio of 2, where the histogram read
+    the same p99 for both."""
+    from brace.rollout.driver import Health
+    from brace.server.rollouts import StepHealth
+    from brace.store.records import Promotion, PromotionSettings
+    from brace.store.statuses import PromotionStatus
+
+    now = [0.0]
+    counters = RequestCounters(clock=lambda: now[0])
+    promotion = Promotion(
+        id=1,
+        model_id="m",
+        environment="production",
+        candidate_id="candidate",
+        previous_id="previous",
+        rolling=True,
+        status=PromotionStatus.RAMPING_UP,
+        percent_traffic=50,
+        settings=PromotionSettings(),
+        created_at="",
+        updated_at="",
+        step_settled_at=100.0,
+    )
+    health = StepHealth(counters)
+    assert health(promotion) is None  # the step's start is kept
+    for _ in range(60):
+        counters.record("previous", 200, 0.012)
+        counters.record("candidate", 200, 0.024)
+    now[0] = 5.0
+    seen = health(promotion)
+    assert isinstance(seen, Health) and seen.requests == 60
+    assert seen.p99_seconds is not None and seen.previous_p99_seconds is not None
+    assert seen.p99_seconds / seen.previous_p99_seconds == pytest.approx(2.0, rel=0.02)
