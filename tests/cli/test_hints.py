@@ -10,6 +10,7 @@ without the -m that several models need.
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 from pathlib import Path
@@ -119,3 +120,55 @@ def test_every_hint_runs_as_printed(
         if "without confirmation" in result.stderr:
             continue  # a destructive command: on a terminal it asks instead
         assert result.exit_code != 2, (command, where, result.stderr)
+
+
+def _message_texts() -> list[tuple[str, str]]:
+    """(file, text) of every string in brace/ that is not a docstring, an f-string's
+    fields written as X."""
+    root = Path(__file__).resolve().parents[2] / "brace"
+    found = []
+    for file in sorted(root.rglob("*.py")):
+        tree = ast.parse(file.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        for node in ast.walk(tree):
+            if id(node) in docstrings:
+                continue
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(
+                    part.value if isinstance(part, ast.Constant) else "X" for part in node.values
+                )
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+            else:
+                continue
+            found.extend((file.name, command) for command in COMMAND.findall(text))
+    return found
+
+
+def test_every_command_a_message_names_exists_with_its_options() -> None:
+    """The static side of the rule: each `brace ...` in a message names a command that
+    exists and only options it has, so it cannot fail as a usage error for that."""
+    import click
+    import typer.main
+
+    from brace.cli.app import app
+
+    root = typer.main.get_command(app)
+    named = _message_texts()
+    assert len(named) >= 30, named
+    for file, command in named:
+        words = shlex.split(command)[1:]
+        target: click.Command = root
+        while isinstance(target, click.Group) and words and words[0] in target.commands:
+            target = target.commands[words.pop(0)]
+        assert not isinstance(target, click.Group) or not words, (file, command)
+        options = {name for param in target.params for name in param.opts}
+        for word in words:
+            if word.startswith("-") and word not in ("-", "--help"):
+                assert word.split("=")[0] in options, (file, command, word)
