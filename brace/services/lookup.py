@@ -6,8 +6,8 @@ reference is ambiguous, the error lists the choices.
 
 A `FolderModel` is a model reference the user did not type: the `model_name` of the
 config.yaml in the folder a command runs in (`brace push` reads it, and `truss predict`
-uses it). It is used wherever a model is needed, and only there: a deployment id or a
-name only one model has finds its deployment wherever the command runs.
+uses it). It is used wherever a model is needed, as -m would be, except that a
+deployment id finds its deployment whichever model it belongs to.
 """
 
 from __future__ import annotations
@@ -87,10 +87,11 @@ def find_deployment(tx: Tx, ref: str, model_ref: str | None = None) -> Deploymen
     if ref in (DEVELOPMENT, PRODUCTION):
         return _special_deployment(tx, find_model(tx, model_ref), ref)
     if isinstance(model_ref, FolderModel):
-        try:
-            return find_deployment(tx, ref)
-        except UsageError:  # several models have a deployment of that name
-            pass
+        # An id names its deployment wherever the command runs; a name is the folder
+        # model's, as with -m (a destructive command never reaches another model's).
+        by_id = tx.deployment(ref)
+        if by_id is not None:
+            return by_id
     model = find_model(tx, model_ref) if model_ref is not None else None
     deployment = tx.deployment(ref)
     if deployment is not None and (model is None or deployment.model_id == model.id):

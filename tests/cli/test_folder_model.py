@@ -2,8 +2,8 @@
 
 `brace push` reads config.yaml there, and `truss predict` uses the folder's model; so
 `predict`, `logs`, `rollout ...`, `deployments ...` and `environments ...` do too when
-no -m is given, and say so on stderr. -m still names any other model; a deployment id,
-or a name only one model has, is found from anywhere.
+no -m is given, and say so on stderr. -m still names any other model; a deployment id
+is found from anywhere, a name within the folder's model.
 """
 
 from __future__ import annotations
@@ -68,10 +68,16 @@ def test_the_folder_model_is_the_one_used(
     # -m names another model, and then nothing is said about the folder.
     named = ok(cli("deployments", "show", "production", "-m", "hello", "-o", "json"))
     assert (named.json()["id"], named.stderr) == (deployment(store, "deployment-1").id, "")
-    # A deployment id, or a name only one model has, is found from any folder.
+    # A deployment id is found from any folder; a name is the folder model's, as -m's.
     production = deployment(store, "deployment-1")
     assert data(cli, "deployments", "show", production.id)["id"] == production.id
-    assert data(cli, "deployments", "show", "deployment-1")["id"] == production.id
+    refused = cli("delete", "deployment-1", "--yes")
+    assert refused.exit_code == 4
+    assert refused.stderr.endswith(
+        "Error: no deployment 'deployment-1' in model 'other'\n"
+        "Hint: List them with `brace deployments list`.\n"
+    )
+    assert deployment(store, "deployment-1").id == production.id  # not deleted
     # Listings are not narrowed by the folder: no -m lists every model's.
     listed = ok(cli("deployments", "list", "-o", "json"))
     assert (len(listed.json()["deployments"]), listed.stderr) == (3, "")
