@@ -232,6 +232,20 @@ def load_truss(
     return truss
 
 
+def folder_model_name(directory: Path) -> str | None:
+    """The `model_name` of `directory`/config.yaml: the model a command run in a
+    model's folder is about (`truss predict` uses it too). None when there is no
+    readable config.yaml or it names no model; an invalid one is `push`'s to report."""
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        return None
+    try:
+        name = _read_yaml(config_path).get("model_name")
+    except ConfigError:
+        return None
+    return name.strip() or None if isinstance(name, str) else None
+
+
 def _read_text(path: Path, *, missing_ok: bool = False, large_hint: str | None = None) -> str:
     """The text of a file brace parses: regular, UTF-8, at most CONFIG_LIMIT bytes.
 

@@ -37,7 +37,13 @@ ENVIRONMENT_KEYS = {
     "promotion_settings",
     "instance_type",
 }
-PROMOTION_KEYS = {"status", "percent_traffic_to_new_version", "error_message", "rolling_deploy"}
+PROMOTION_KEYS = {
+    "status",
+    "percent_traffic_to_new_version",
+    "error_message",
+    "rolling_deploy",
+    "pending_action",
+}
 AUTOSCALING_KEYS = {
     "min_replica",
     "max_replica",

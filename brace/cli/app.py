@@ -8,6 +8,7 @@ variables (they can hold keys).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -51,10 +52,40 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _install_completion(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from typer.completion import install_callback
+
+        install_callback(ctx, param, value)
+
+
+def _show_completion(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from typer.completion import show_callback
+
+        show_callback(ctx, param, value)
+
+
 @app.callback()
 def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+    install_completion: bool = typer.Option(
+        False,
+        "--install-completion",
+        callback=_install_completion,
+        is_eager=True,
+        expose_value=False,
+        help="Install completion for the current shell (bash, zsh, fish, PowerShell).",
+    ),
+    show_completion: bool = typer.Option(
+        False,
+        "--show-completion",
+        callback=_show_completion,
+        is_eager=True,
+        expose_value=False,
+        help="Show the completion script for the current shell, to install it yourself.",
     ),
 ) -> None:
     """brace runs Truss models locally with Baseten's deployments, environments,
@@ -71,6 +102,7 @@ app.command("predict")(predict_cli.predict_command)
 app.command("promote")(lifecycle.promote_command)
 app.command("activate")(lifecycle.activate_command)
 app.command("deactivate")(lifecycle.deactivate_command)
+app.command("wake")(lifecycle.wake_command)
 app.command("delete")(lifecycle.delete_command)
 app.command("rename")(lifecycle.rename_command)
 app.add_typer(models.app, name="models")
@@ -91,11 +123,27 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise Interrupted
 
 
+COMPLETE_VAR = "_BRACE_COMPLETE"
+"""Set by the completion script when the shell asks brace to complete a command line."""
+
+
+def _command(args: list[str]) -> click.Command:
+    """The command tree for this run: only the path `args` names, except when the shell
+    asks for completions (the line is in the environment then, and any part of the
+    tree may be needed), which is the only time Typer's completion code is imported."""
+    if os.environ.get(COMPLETE_VAR):
+        from typer._completion_classes import completion_init
+
+        completion_init()
+        return typer.main.get_command(app)
+    return command_for(app, args)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     session.output = requested_output(sys.argv[1:])
     try:
-        result = command_for(app, sys.argv[1:])(standalone_mode=False)
+        result = _command(sys.argv[1:])(standalone_mode=False)
     except Interrupted as error:
         report_interrupt(error)
         sys.exit(error.exit_code)

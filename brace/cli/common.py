@@ -56,9 +56,42 @@ OutputOpt = Annotated[
         help="text for people, or json (the management API's shapes) for scripts.",
     ),
 ]
+
+
+def _folder_model(ctx: typer.Context, value: str | None) -> str | None:
+    """-m as given, else the model of ./config.yaml (said on stderr), else None.
+
+    Run in a model's folder, a command is about that model, as `brace push` there is
+    and as `truss predict` does. Not while the shell completes a command line.
+    """
+    if value is not None or ctx.resilient_parsing:
+        return value
+    from pathlib import Path
+
+    from brace.config import folder_model_name
+    from brace.services.lookup import FolderModel
+
+    name = folder_model_name(Path.cwd())
+    if name is None:
+        return None
+    note(f"Model {name} (from ./config.yaml; -m MODEL names another).")
+    return FolderModel(name)
+
+
 ModelOpt = Annotated[
     str | None,
-    typer.Option("-m", "--model", help="Model name or id (needed when there are several)."),
+    typer.Option(
+        "-m",
+        "--model",
+        callback=_folder_model,
+        help="Model name or id. Default: the model of ./config.yaml when there is one, "
+        "else the only model.",
+    ),
+]
+# For listings, where no -m means every model (the folder does not narrow them).
+ModelFilterOpt = Annotated[
+    str | None,
+    typer.Option("-m", "--model", help="Only this model's (name or id)."),
 ]
 EnvironmentOpt = Annotated[str, typer.Option("-e", "--environment", help="Environment name.")]
 YesOpt = Annotated[
@@ -151,15 +184,39 @@ def warn(message: str) -> None:
     _text.err(f"warning: {message}", "yellow")
 
 
-def wait_and_report(wait: Callable[[Callable[[str], None]], object], deployment_id: str) -> None:
-    """Run a `services.wait` function, printing each status to stderr; on failure add
-    the deployment's last log lines to the error."""
+def progress(status: str, elapsed: float | None) -> str:
+    """One line of `--wait` progress: the status, and on a terminal the time since the
+    wait began (`elapsed`, seconds; None when not on a terminal: logs keep their own)."""
+    if elapsed is None:
+        return f"  {status}"
+    return f"  {status} ({elapsed:.1f} s)"
+
+
+def wait_and_report(
+    wait: Callable[[Callable[[str], None]], object],
+    deployment_id: str,
+    *,
+    terminal: bool | None = None,
+    clock: Callable[[], float] | None = None,
+) -> None:
+    """Run a `services.wait` function, printing each status to stderr (with the time
+    elapsed when stderr is a terminal); on failure add the deployment's last log lines
+    to the error. `terminal` and `clock` default to stderr's and `time.monotonic`."""
+    import time
+
     from brace.logs import tail
     from brace.server.paths import ServerPaths
     from brace.services.wait import DeploymentFailed
 
+    now = clock or time.monotonic
+    on_terminal = sys.stderr.isatty() if terminal is None else terminal
+    start = now()
+
+    def report(status: str) -> None:
+        note(progress(status, now() - start if on_terminal else None))
+
     try:
-        wait(lambda status: note(f"  {status}"))
+        wait(report)
     except DeploymentFailed as error:
         log = ServerPaths(brace_home()).deployment_log(deployment_id)
         lines = tail(log, 15)

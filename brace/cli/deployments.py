@@ -8,6 +8,7 @@ import typer
 
 from brace.cli import render
 from brace.cli.common import (
+    ModelFilterOpt,
     ModelOpt,
     Output,
     OutputOpt,
@@ -23,7 +24,7 @@ app = typer.Typer(help="Deployments of a model.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_deployments(model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
+def list_deployments(model: ModelFilterOpt = None, output: OutputOpt = Output.text) -> None:
     """List deployments (of every model, or of -m MODEL).
 
     Example:

@@ -84,83 +84,72 @@ def show(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Outpu
     emit(data, lambda: render.environment(data, facts))
 
 
-@app.command("create")
-def create(name: EnvironmentArg, model: ModelOpt = None, output: OutputOpt = Output.text) -> None:
-    """Create an environment (it has no deployment until one is promoted to it).
+RollingDeployOpt = Annotated[
+    bool | None,
+    typer.Option("--rolling-deploy/--no-rolling-deploy", help="Promote with a rolling deployment."),
+]
+MaxSurgeOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Surge mode: extra replicas per step, 0-50 %. A non-zero value alone sets "
+        "--max-unavailable-percent to 0."
+    ),
+]
+MaxUnavailableOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Unavailable mode: replicas replaced per step, 0-50 %. A non-zero value alone "
+        "sets --max-surge-percent to 0."
+    ),
+]
+StabilizationOpt = Annotated[
+    int | None, typer.Option(help="Wait after each traffic shift, 0-3600 s.")
+]
+OverheadOpt = Annotated[
+    int | None,
+    typer.Option(help="Extra replicas for the current deployment before the rollout, 0-500 %."),
+]
+CleanupOpt = Annotated[
+    CleanupStrategy | None,
+    typer.Option(help="What happens to the previous deployment after a rollout."),
+]
+RollbackOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--automatic-rollback/--no-automatic-rollback",
+        help="Fail a rolling promotion whose candidate errs (brace's extension).",
+    ),
+]
+RollbackErrorRateOpt = Annotated[
+    int | None,
+    typer.Option(help="Automatic rollback: the candidate's 5xx share that fails it, %."),
+]
+RollbackMinRequestsOpt = Annotated[
+    int | None,
+    typer.Option(help="Automatic rollback: requests seen in a step before judging it."),
+]
+RollbackP99RatioOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Automatic rollback: the candidate's p99 latency over the previous "
+        "deployment's that fails it."
+    ),
+]
 
-    Example:
 
-    \b
-      brace environments create staging -m hello
-    """
-    from brace.services import environments, views
-
-    with open_store() as store:
-        result = environments.create(store, name, model)
-        data = views.read(store, views.environment_json, result)
-    emit(data, f"Created environment {result.name}.")
-
-
-@app.command("update")
-def update(
-    name: EnvironmentArg,
-    model: ModelOpt = None,
-    rolling_deploy: Annotated[
-        bool | None,
-        typer.Option(
-            "--rolling-deploy/--no-rolling-deploy", help="Promote with a rolling deployment."
-        ),
-    ] = None,
-    max_surge_percent: Annotated[
-        int | None, typer.Option(help="Surge mode: extra replicas per step, 0-50 %.")
-    ] = None,
-    max_unavailable_percent: Annotated[
-        int | None, typer.Option(help="Unavailable mode: replicas replaced per step, 0-50 %.")
-    ] = None,
-    stabilization_time_seconds: Annotated[
-        int | None, typer.Option(help="Wait after each traffic shift, 0-3600 s.")
-    ] = None,
-    replica_overhead_percent: Annotated[
-        int | None,
-        typer.Option(help="Extra replicas for the current deployment before the rollout, 0-500 %."),
-    ] = None,
-    cleanup_strategy: Annotated[
-        CleanupStrategy | None,
-        typer.Option(help="What happens to the previous deployment after a rollout."),
-    ] = None,
-    automatic_rollback: Annotated[
-        bool | None,
-        typer.Option(
-            "--automatic-rollback/--no-automatic-rollback",
-            help="Fail a rolling promotion whose candidate errs (brace's extension).",
-        ),
-    ] = None,
-    rollback_max_error_rate: Annotated[
-        int | None,
-        typer.Option(help="Automatic rollback: the candidate's 5xx share that fails it, %."),
-    ] = None,
-    rollback_min_requests: Annotated[
-        int | None,
-        typer.Option(help="Automatic rollback: requests seen in a step before judging it."),
-    ] = None,
-    rollback_max_p99_ratio: Annotated[
-        float | None,
-        typer.Option(
-            help="Automatic rollback: the candidate's p99 latency over the previous "
-            "deployment's that fails it."
-        ),
-    ] = None,
-    output: OutputOpt = Output.text,
-) -> None:
-    """Change an environment's promotion settings (only the ones given).
-
-    Exactly one of --max-surge-percent and --max-unavailable-percent is non-zero.
-
-    Example:
-
-    \b
-      brace environments update production --rolling-deploy --max-surge-percent 25
-    """
+def _promotion_settings(
+    rolling_deploy: bool | None,
+    max_surge_percent: int | None,
+    max_unavailable_percent: int | None,
+    stabilization_time_seconds: int | None,
+    replica_overhead_percent: int | None,
+    cleanup_strategy: CleanupStrategy | None,
+    automatic_rollback: bool | None,
+    rollback_max_error_rate: int | None,
+    rollback_min_requests: int | None,
+    rollback_max_p99_ratio: float | None,
+) -> dict[str, Any]:
+    """The options given, as a partial `promotion_settings` body (the API's nesting)."""
     rolling: dict[str, Any] = {
         "max_surge_percent": max_surge_percent,
         "max_unavailable_percent": max_unavailable_percent,
@@ -177,14 +166,101 @@ def update(
         }.items()
         if value is not None
     }
-    settings: dict[str, Any] = {
+    return {
         "rolling_deploy": rolling_deploy,
         "promotion_cleanup_strategy": cleanup_strategy,
         "rolling_deploy_config": rolling if any(v is not None for v in rolling.values()) else None,
         "automatic_rollback": rollback or None,
     }
+
+
+@app.command("create")
+def create(
+    name: EnvironmentArg,
+    model: ModelOpt = None,
+    rolling_deploy: RollingDeployOpt = None,
+    max_surge_percent: MaxSurgeOpt = None,
+    max_unavailable_percent: MaxUnavailableOpt = None,
+    stabilization_time_seconds: StabilizationOpt = None,
+    replica_overhead_percent: OverheadOpt = None,
+    cleanup_strategy: CleanupOpt = None,
+    automatic_rollback: RollbackOpt = None,
+    rollback_max_error_rate: RollbackErrorRateOpt = None,
+    rollback_min_requests: RollbackMinRequestsOpt = None,
+    rollback_max_p99_ratio: RollbackP99RatioOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Create an environment (it has no deployment until one is promoted to it).
+
+    It takes the promotion settings `environments update` takes; the others keep
+    their defaults.
+
+    Example:
+
+    \b
+      brace environments create staging -m hello
+      brace environments create canary --rolling-deploy --max-unavailable-percent 20
+    """
+    from brace.services import environments, views
+
+    settings = _promotion_settings(
+        rolling_deploy,
+        max_surge_percent,
+        max_unavailable_percent,
+        stabilization_time_seconds,
+        replica_overhead_percent,
+        cleanup_strategy,
+        automatic_rollback,
+        rollback_max_error_rate,
+        rollback_min_requests,
+        rollback_max_p99_ratio,
+    )
+    with open_store() as store:
+        result = environments.create(store, name, model, promotion_settings=settings)
+        data = views.read(store, views.environment_json, result)
+    emit(data, f"Created environment {result.name}.")
+
+
+@app.command("update")
+def update(
+    name: EnvironmentArg,
+    model: ModelOpt = None,
+    rolling_deploy: RollingDeployOpt = None,
+    max_surge_percent: MaxSurgeOpt = None,
+    max_unavailable_percent: MaxUnavailableOpt = None,
+    stabilization_time_seconds: StabilizationOpt = None,
+    replica_overhead_percent: OverheadOpt = None,
+    cleanup_strategy: CleanupOpt = None,
+    automatic_rollback: RollbackOpt = None,
+    rollback_max_error_rate: RollbackErrorRateOpt = None,
+    rollback_min_requests: RollbackMinRequestsOpt = None,
+    rollback_max_p99_ratio: RollbackP99RatioOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Change an environment's promotion settings (only the ones given).
+
+    Exactly one of --max-surge-percent and --max-unavailable-percent is non-zero;
+    setting one of them non-zero alone sets the other to 0 (switching modes).
+
+    Example:
+
+    \b
+      brace environments update production --rolling-deploy --max-surge-percent 25
+    """
     from brace.services import environments
 
+    settings = _promotion_settings(
+        rolling_deploy,
+        max_surge_percent,
+        max_unavailable_percent,
+        stabilization_time_seconds,
+        replica_overhead_percent,
+        cleanup_strategy,
+        automatic_rollback,
+        rollback_max_error_rate,
+        rollback_min_requests,
+        rollback_max_p99_ratio,
+    )
     with open_store() as store:
         result, changed = environments.update(store, name, model, promotion_settings=settings)
     message = (

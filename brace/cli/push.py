@@ -169,7 +169,8 @@ def _describe(result: PushResult) -> None:
             kind = "Rolling promotion" if promotion.rolling else "Promotion"
             line(
                 f"{kind} to {promotion.environment} started ({promotion.status.value}); it "
-                "switches once the deployment is ACTIVE. Follow it with `brace rollout status`."
+                "switches once the deployment is ACTIVE. Follow it with "
+                f"`brace rollout status -m {model.name} -e {promotion.environment}`."
             )
 
 

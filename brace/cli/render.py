@@ -14,6 +14,8 @@ from brace.cli import text
 
 if TYPE_CHECKING:
     from brace.rollout.view import RolloutView
+    from brace.services.promote import AutoscalingChange
+    from brace.store.statuses import PromotionStatus, RolloutAction
 
 _FINISHED = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -221,11 +223,10 @@ def _promotion_rows(item: dict[str, Any], facts: PromotionFacts) -> list[tuple[s
             ("rolling promotion", promotion["rolling_deploy"]),
             ("candidate", facts.candidate),
             ("traffic to candidate", f"{promotion['percent_traffic_to_new_version']}%"),
-            *_rollout_rows(facts, promotion["percent_traffic_to_new_version"]),
+            *_rollout_rows(facts, promotion, item["name"]),
         ]
         if facts.pending:
-            action = facts.pending.lower().replace("_", " ")
-            rows.append(("pending action", f"{action} (recorded, applied at the next step)"))
+            rows.append(("pending action", _pending(facts.pending, promotion["rolling_deploy"])))
     if promotion["error_message"]:
         rows.append(("promotion error", promotion["error_message"]))
     return rows
@@ -237,14 +238,68 @@ def _traffic(percent: int, width: int = 20) -> str:
     return f"previous [{'.' * (width - filled)}{'#' * filled}] candidate"
 
 
-def _rollout_rows(facts: PromotionFacts, percent: int) -> list[tuple[str, Any]]:
+def _pending(pending: str, rolling: bool) -> str:
+    from brace.rollout.actions import waits_for_step_end
+    from brace.store.statuses import RolloutAction
+
+    when = (
+        "at the end of this step"
+        if waits_for_step_end(RolloutAction(pending), rolling)
+        else "at once"
+    )
+    return f"{pending.lower().replace('_', ' ')} (recorded, applied {when})"
+
+
+_LEADS_TO = {
+    "PAUSED": "traffic stays where it is",
+    "RAMPING_UP": "traffic moves on step by step",
+    "RAMPING_DOWN": "traffic moves back step by step",
+    "CANCELED": "all traffic on the previous deployment",
+    "SUCCEEDED": "all traffic on the candidate",
+}
+
+
+def action_requested(
+    action: RolloutAction, rolling: bool, leads_to: PromotionStatus, name: str, environment: str
+) -> str:
+    """What a recorded rollout action will do, and when (brace.rollout.actions)."""
+    from brace.rollout.actions import waits_for_step_end
+
+    when = (
+        "at the end of the current step, once replica changes under way finish"
+        if waits_for_step_end(action, rolling)
+        else "at once"
+    )
+    return (
+        f"{action.value.replace('_', ' ').capitalize()} requested for the promotion of "
+        f"{name} to {environment}: it takes effect {when} "
+        f"(then {leads_to.value}: {_LEADS_TO[leads_to.value]})."
+    )
+
+
+def _next_step(status: str, environment: str, facts: PromotionFacts, view: RolloutView) -> str:
+    """When the next step comes: never while paused (the stabilization clock has run
+    out, but a paused rollout does not move), else after its wait and stabilization."""
+    if status == "PAUSED" and facts.pending not in ("RESUME", "CANCEL"):
+        return (
+            "none while paused (resume with "
+            f"`brace rollout resume -m {facts.model_name} -e {environment}`)"
+        )
+    if facts.pending == "PAUSE":
+        return "none: it pauses at the end of this step"
+    if view.next_step_in is not None:
+        return f"in {view.next_step_in:.0f} s (stabilization)"
+    return f"when {view.waiting_for} (waiting)" if view.waiting_for else "now"
+
+
+def _rollout_rows(
+    facts: PromotionFacts, promotion: dict[str, Any], environment: str
+) -> list[tuple[str, Any]]:
     view = facts.rollout
     if view is None:
         return []
-    if view.next_step_in is not None:
-        then = f"in {view.next_step_in:.0f} s (stabilization)"
-    else:
-        then = f"when {view.waiting_for} (waiting)" if view.waiting_for else "now"
+    percent = promotion["percent_traffic_to_new_version"]
+    then = _next_step(promotion["status"], environment, facts, view)
     return [
         ("traffic split", _traffic(percent)),
         ("step", f"{view.step} of {view.steps}" + (" (ramping down)" if view.ramping_down else "")),
@@ -298,3 +353,45 @@ def model(item: dict[str, Any]) -> None:
             ("created", item["created_at"]),
         ],
     )
+
+
+def autoscaling_change(change: AutoscalingChange, environment: str, model_name: str) -> str:
+    """What promoting a published deployment does to capacity, and how to avoid it:
+    the candidate keeps its own autoscaling settings (Baseten's rule)."""
+    previous, candidate = change.previous, change.candidate
+    differences = ", ".join(
+        f"{name} {after} ({previous.name}: {before})"
+        for name, (before, after) in change.fields.items()
+    )
+    options = " ".join(
+        f"--{name.replace('_', '-')} {before}" for name, (before, _) in change.fields.items()
+    )
+    return (
+        f"{candidate.name} keeps its own autoscaling settings (Baseten's rule), which differ "
+        f"from those of {environment}'s current deployment {previous.name}: {differences}. "
+        f"To give it {previous.name}'s: `brace deployments autoscaling {candidate.id} "
+        f"-m {model_name} {options}`."
+    )
+
+
+def rollout_line(item: dict[str, Any], facts: PromotionFacts) -> str:
+    """The environment's promotion on one line, for `rollout status --watch` into a
+    pipe: status, traffic, step and replicas, and any pending action."""
+    promotion = item["in_progress_promotion"]
+    if promotion is None:
+        return f"{item['name']}: no promotion"
+    parts = [
+        f"{item['name']}: {promotion['status']}",
+        f"{promotion['percent_traffic_to_new_version']}% to {facts.candidate}",
+    ]
+    view = facts.rollout
+    if view is not None and promotion["status"] not in _FINISHED:
+        parts.append(
+            f"step {view.step}/{view.steps}, previous {facts.previous_ready}/"
+            f"{view.previous_target}, candidate {facts.candidate_ready}/{view.candidate_target}"
+        )
+    if facts.pending and promotion["status"] not in _FINISHED:
+        parts.append(f"pending {_pending(facts.pending, promotion['rolling_deploy'])}")
+    if promotion["error_message"]:
+        parts.append(promotion["error_message"])
+    return ", ".join(parts)

@@ -18,6 +18,7 @@ from brace.cli.common import (
     Output,
     OutputOpt,
     emit,
+    line,
     open_store,
     session,
 )
@@ -85,6 +86,9 @@ def status(
     """Show the environment's promotion: status, step, replicas of both deployments, the
     traffic split, and the time to the next step.
 
+    With --watch on a terminal the view is redrawn in place; into a pipe or a file,
+    one line is printed per change (one JSON object per change with -o json).
+
     Example:
 
     \b
@@ -93,13 +97,11 @@ def status(
     with open_store() as store:
         if watch and session.output is Output.text and sys.stdout.isatty():
             data = _follow_live(store, model, environment, interval)
+        elif not watch:
+            data, facts = _environment_view(store, model, environment)
+            emit(data, lambda: render.environment(data, facts))
         else:
-            while True:
-                data, facts = _environment_view(store, model, environment)
-                emit(data, lambda: render.environment(data, facts), stream=watch)  # noqa: B023
-                if not watch or _ended(data):
-                    break
-                time.sleep(interval)
+            data = _follow_lines(store, model, environment, interval)
     promotion = data["in_progress_promotion"]
     if watch and promotion is not None and promotion["status"] != "SUCCEEDED":
         raise BraceError(
@@ -136,7 +138,32 @@ def _follow_live(
     return data
 
 
+def _follow_lines(
+    store: Store, model: str | None, environment: str, interval: float
+) -> dict[str, Any]:
+    """Print one line (or JSON object) each time the promotion changes, until it ends;
+    its last state. For logs and scripts: nothing is repeated while nothing moves."""
+    from datetime import datetime
+
+    last: object = None
+    while True:
+        data, facts = _environment_view(store, model, environment)
+        if session.output is Output.json:
+            if data != last:
+                emit(data, "", stream=True)
+            last = data
+        else:
+            summary = render.rollout_line(data, facts)
+            if summary != last:
+                line(f"{datetime.now().strftime('%H:%M:%S')} {summary}")
+            last = summary
+        if _ended(data):
+            return data
+        time.sleep(interval)
+
+
 def _act(action: RolloutAction, model: str | None, environment: str) -> None:
+    from brace.cli.common import note, server_running
     from brace.services import rollout
 
     with open_store() as store:
@@ -144,10 +171,12 @@ def _act(action: RolloutAction, model: str | None, environment: str) -> None:
         with store.read() as tx:
             candidate = tx.deployment(promotion.candidate_id)
     name = f"{candidate.name} ({candidate.id})" if candidate else promotion.candidate_id
-    message = (
-        f"{action.value.replace('_', ' ').capitalize()} requested for the promotion of "
-        f"{name} to {environment}; it takes effect between steps (then {leads_to.value})."
-    )
+    message = render.action_requested(action, promotion.rolling, leads_to, name, environment)
+    if session.output is Output.text and not server_running():
+        note(
+            "The brace server is not running: the promotion stays as it is until it runs "
+            "(`brace up`)."
+        )
     if action is RolloutAction.CANCEL:
         emit({"status": leads_to.value, "message": message}, message)
     else:

@@ -229,9 +229,12 @@ def api_key_command(output: OutputOpt = Output.text) -> None:
 def status_command(
     host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text
 ) -> None:
-    """Say whether the local server is running and healthy (exit code 6 if not), and
-    what keeps it from doing its job in full (a full disk: it serves what runs, and
-    changes wait until it can write its state again).
+    """Say whether the local server is running and healthy, and what keeps it from
+    doing its job in full (a full disk: it serves what runs, and changes wait until it
+    can write its state again).
+
+    A stopped server is an answer, not an error: exit code 0 either way, and
+    `"running": false` with -o json.
 
     Example:
 
@@ -243,9 +246,11 @@ def status_command(
     where = _address(host, port)
     record = client.running(brace_home(), where)
     if record is None:
-        raise ServerError(
-            f"no brace server is running at {where.url}", "Start one with `brace up`."
+        emit(
+            {"running": False, "url": where.url},
+            f"brace server stopped: none is running at {where.url} (start it with `brace up`).",
         )
+        return
     answer = client.health(where) or {}
     problems = [str(p) for p in answer.get("problems") or []]
     with open_store() as store, store.read() as tx:

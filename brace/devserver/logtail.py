@@ -8,7 +8,8 @@ while the watch loop waits for a reload or a new replica.
 The replica logs each reload it makes ("Reloaded in ...", "Reload failed ..." and the
 traceback). The watch prints its own line for each, with the traceback from the
 replica's answer, so `ReloadRecords` leaves those records out of what it relays
-(`brace logs` still has them).
+(`brace logs` still has them). A storm of identical errors is relayed once, then
+counted (`repeats.Repeats`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from brace.devserver.background import BackgroundThread
+from brace.devserver.repeats import Repeats
 from brace.logs import RECORD, LogTail
 
 # The replica's log records: "2026-01-02T03:04:05.678+01:00 INFO [r1] brace.runtime: ..."
@@ -75,13 +77,17 @@ class LogFollower(BackgroundThread):
         self._keep = keep or ReloadRecords().keep
         self._interval = interval
         self._reading = threading.Lock()
+        self._repeats = Repeats()
 
     def drain(self) -> None:
-        """Relay every line written so far."""
+        """Relay every line written so far (identical errors collapsed: `Repeats`)."""
         with self._reading:
             for line in self._tail.poll():
                 if self._keep(line):
-                    self._on_line(line)
+                    for relayed in self._repeats.feed(line):
+                        self._on_line(relayed)
+            for relayed in self._repeats.flush():
+                self._on_line(relayed)
 
     def _run(self) -> None:
         while True:

@@ -40,6 +40,14 @@ _WORDS = {
 }
 
 
+def waits_for_step_end(action: RolloutAction, rolling: bool) -> bool:
+    """Whether `action` waits for the end of the current step (pause, resume, and a
+    rolling promotion's cancel: replica changes under way finish first), rather than
+    being applied at the controller's next pass (the force actions, and the cancel of
+    a non-rolling promotion, which has no steps)."""
+    return rolling and action in (A.PAUSE, A.RESUME, A.CANCEL)
+
+
 def outcome(action: RolloutAction, rolling: bool) -> PromotionStatus:
     """The status a promotion reaches once `action` is applied."""
     if action is A.CANCEL:

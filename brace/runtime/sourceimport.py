@@ -7,12 +7,19 @@ for live reload it is a wrong answer. So the model file, and every module found 
 the user's package directories and the model directory (the package `model`), is
 compiled from the text on disk, and no bytecode is written. Libraries outside those
 directories import normally, with their caches.
+
+The text compiled is also what tracebacks show: `linecache` would read the file as it
+is on disk when the error is formatted, and `brace watch` printed the new line under
+an error the old code raised. Each compile puts its text in `linecache` with no
+modification time, which `linecache.checkcache` leaves alone, until the next compile
+of that file replaces it.
 """
 
 from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import linecache
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -40,7 +47,19 @@ class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
         source = self._source if self._source is not None else self.get_data(path)
-        return self.source_to_code(source, path)
+        code = self.source_to_code(source, path)
+        remember_source(path, source)
+        return code
+
+
+def remember_source(path: str, source: bytes) -> None:
+    """Make tracebacks through `path` show the lines of `source`, the text that was
+    compiled, whatever the file holds now (see the module docstring)."""
+    text = importlib.util.decode_source(source)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    linecache.cache[path] = (len(text), None, lines, path)
 
 
 def _inside(path: str, roots: Sequence[str]) -> bool:

@@ -41,6 +41,8 @@ class _Scale:
     average: float = 0.0
     """The samples' average at the last recommendation."""
     arrivals: int = 0
+    held: bool = False
+    """A rolling promotion's plan set its replicas at the last tick (`hold`)."""
 
 
 class Autoscaler:
@@ -86,6 +88,12 @@ class Autoscaler:
             scale = self._scales.get(deployment.id) or self._first_sight(deployment)
             settings = deployment.autoscaling
             status = deployment.status
+            if status is DeploymentStatus.SCALED_TO_ZERO and scale.held:
+                # At 0 by a rollout's plan (the outgoing side at its last step), not
+                # put to sleep: the rollout holds it there, and once it ends the
+                # cleanup decides (SCALE_TO_ZERO puts it to sleep, KEEP restarts it).
+                known[deployment.id] = scale
+                continue
             if status is DeploymentStatus.SCALED_TO_ZERO and scale.status_seen not in (
                 None,
                 DeploymentStatus.SCALED_TO_ZERO,
@@ -121,10 +129,12 @@ class Autoscaler:
         """A rolling promotion sets these deployments' replicas (deployment id ->
         count): the autoscaler goes on from there once it ends, with no scale-down
         delay under way."""
+        for known in self._scales.values():
+            known.held = False
         for deployment_id, replicas in plans.items():
             scale = self._scales.get(deployment_id)
             if scale is not None:
-                scale.current, scale.lower_since = replicas, None
+                scale.current, scale.lower_since, scale.held = replicas, None, True
 
     def _first_sight(self, deployment: Deployment) -> _Scale:
         """A deployment this server has not sized yet: a new one starts; one left asleep

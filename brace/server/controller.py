@@ -264,7 +264,7 @@ class Controller:
             self._apply(deployment, targets[deployment.id], environments.get(deployment.id))
         self.replicas.update_environments(environments)
         try:
-            routed = await self._report(desired, targets, driven, set(plans))
+            routed = await self._report(desired, targets, driven)
         except (StateError, OSError) as error:
             self._cannot_write(error)
             routed = desired  # routes as stored; the same decisions are made again
@@ -510,8 +510,10 @@ class Controller:
         ]
         return max(ready, default=0)
 
-    def _report_of(self, deployment: Deployment, target: ReplicaTarget, rolling: bool) -> Report:
-        """`rolling`: part of a rolling promotion, which never leaves a side asleep."""
+    def _report_of(self, deployment: Deployment, target: ReplicaTarget) -> Report:
+        """A side of a rolling promotion that its plan takes to 0 replicas (the
+        outgoing deployment at the last step, the candidate at the end of a cancel) is
+        SCALED_TO_ZERO like any deployment at 0, not DEPLOYING."""
         state = self.runs[deployment.id].state
         counts = self._counts(deployment)
         if isinstance(state, GaveUp):
@@ -519,8 +521,7 @@ class Controller:
             status = DeploymentStatus.ACTIVE if counts.ready_old else state.status
         else:
             building = isinstance(state, Preparing) and state.building
-            wanted = max(target.replicas, 1) if rolling else target.replicas
-            status = observed_status(deployment.status, counts, building, wanted)
+            status = observed_status(deployment.status, counts, building, target.replicas)
         return Report(
             deployment,
             status,
@@ -535,14 +536,11 @@ class Controller:
         desired: Desired,
         targets: Mapping[str, ReplicaTarget],
         driven: list[Driven],
-        rolling: set[str],
     ) -> Desired:
         """Write replica rows, statuses and promotion steps in one transaction, if any;
         the desired state as it is after a promotion step (the gateway routes on it)."""
         reports = [
-            r
-            for d in desired.deployments
-            if (r := self._report_of(d, targets[d.id], d.id in rolling)).changes()
+            r for d in desired.deployments if (r := self._report_of(d, targets[d.id])).changes()
         ]
         if not (reports or self._writes or desired.promotions):
             return desired

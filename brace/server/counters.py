@@ -2,22 +2,27 @@
 
 The gateway calls `RequestCounters.record` once per finished request that was routed
 to a deployment, with the response's status and how long the request took. Recording
-only bumps plain ints in a dict and a list (the duration's bucket is found with
-bisect), so it costs well under a microsecond; everything else happens when someone
-reads: `snapshot()` copies the counters, `/metrics` (`metrics.py`) turns a snapshot
-into Prometheus families, and `stats.py` compares two snapshots. `CounterHistory`
-keeps a snapshot every few seconds so that "the last minute" can be answered.
+only bumps plain ints in two dicts and a list (the duration's Prometheus bucket is found
+with bisect, its latency-sketch bucket with one logarithm: `sketch.py`), so it costs
+about half a microsecond on a small machine (the sketch adds about 0.2 us of it);
+everything else happens when someone reads: `snapshot()` copies the counters,
+`/metrics` (`metrics.py`) turns a snapshot into Prometheus families, and `stats.py`
+compares two snapshots. `CounterHistory` keeps a snapshot every few seconds so that
+"the last minute" can be answered.
 
 Counters only grow, from zero at server start, as Prometheus counters do.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from brace.server.sketch import MIN_SECONDS, MULTIPLIER
 
 BOUNDS: tuple[float, ...] = (
     0.001,
@@ -41,6 +46,8 @@ BOUNDS: tuple[float, ...] = (
 +Inf, takes the rest. From a millisecond (a small model on this machine answers in well
 under one) to the two minutes a request may wait for a deployment to wake."""
 
+_ceil, _log = math.ceil, math.log
+
 CLIENT_CLOSED = 499
 """The status recorded for a request whose client went away before any response (nginx's
 convention)."""
@@ -49,13 +56,15 @@ convention)."""
 class _Counts:
     """One deployment's live counters (mutated on the hot path only)."""
 
-    __slots__ = ("buckets", "seconds", "statuses")
+    __slots__ = ("buckets", "latency", "seconds", "statuses")
 
     def __init__(self) -> None:
         self.statuses: dict[int, int] = {}
         self.buckets = [0] * (len(BOUNDS) + 1)
         """Requests per duration bucket (not cumulative); the last one is +Inf."""
         self.seconds = 0.0
+        self.latency: dict[int, int] = {}
+        """Requests per latency-sketch bucket (`sketch.bucket`)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class Counts:
     """Finished requests by duration bucket (`BOUNDS`, then +Inf), not cumulative."""
     seconds: float
     """Sum of the durations."""
+    latency: Mapping[int, int] = field(default_factory=dict)
+    """Finished requests by latency-sketch bucket (`sketch.py`): quantiles within 1 %."""
 
     @property
     def requests(self) -> int:
@@ -83,6 +94,7 @@ class Counts:
             "statuses": {str(s): n for s, n in sorted(self.statuses.items())},
             "buckets": list(self.buckets),
             "seconds": self.seconds,
+            "latency": {str(i): n for i, n in sorted(self.latency.items())},
         }
 
     @classmethod
@@ -90,9 +102,15 @@ class Counts:
         statuses = data["statuses"]
         buckets = data["buckets"]
         seconds = data["seconds"]
+        latency = data.get("latency", {})
         assert isinstance(statuses, dict) and isinstance(buckets, list)
-        assert isinstance(seconds, int | float)
-        return cls({int(s): int(n) for s, n in statuses.items()}, tuple(buckets), float(seconds))
+        assert isinstance(seconds, int | float) and isinstance(latency, dict)
+        return cls(
+            {int(s): int(n) for s, n in statuses.items()},
+            tuple(buckets),
+            float(seconds),
+            {int(i): int(n) for i, n in latency.items()},
+        )
 
 
 NO_COUNTS = Counts({}, (0,) * (len(BOUNDS) + 1), 0.0)
@@ -122,6 +140,9 @@ class RequestCounters:
         statuses[status] = statuses.get(status, 0) + 1
         counts.buckets[bisect_left(BOUNDS, seconds)] += 1
         counts.seconds += seconds
+        latency = counts.latency
+        index = _ceil(_log(seconds if seconds > MIN_SECONDS else MIN_SECONDS) * MULTIPLIER)
+        latency[index] = latency.get(index, 0) + 1
 
     def snapshot(self) -> Snapshot:
         """A copy of every deployment's counters. Call it on the gateway's event loop,
@@ -129,7 +150,9 @@ class RequestCounters:
         return Snapshot(
             self.clock(),
             {
-                deployment_id: Counts(dict(c.statuses), tuple(c.buckets), c.seconds)
+                deployment_id: Counts(
+                    dict(c.statuses), tuple(c.buckets), c.seconds, dict(c.latency)
+                )
                 for deployment_id, c in self._counts.items()
             },
         )

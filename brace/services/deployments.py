@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from brace.errors import RefusedError
-from brace.services.lookup import find_deployment
+from brace.services.lookup import find_deployment, model_name
 from brace.services.names import check_deployment_name
 from brace.services.promote import check_unique_name
 from brace.services.settings import update_autoscaling
@@ -32,7 +32,10 @@ def _refuse_if_in_promotion(tx: Tx, deployment: Deployment) -> None:
                 f"{_describe(deployment)} is part of the promotion in progress in "
                 f"{promotion.environment}",
                 code="IN_PROMOTION",
-                facts={"environment": promotion.environment},
+                facts={
+                    "model": model_name(tx, deployment.model_id),
+                    "environment": promotion.environment,
+                },
             )
 
 
@@ -66,7 +69,10 @@ def check_deletable(tx: Tx, deployment: Deployment) -> None:
                 f"{_describe(deployment)} is {environment.name}'s current deployment "
                 "and cannot be deleted",
                 code="CURRENT_DEPLOYMENT",
-                facts={"environment": environment.name},
+                facts={
+                    "model": model_name(tx, deployment.model_id),
+                    "environment": environment.name,
+                },
             )
     _refuse_if_in_promotion(tx, deployment)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from brace.errors import RefusedError
-from brace.services.lookup import PRODUCTION, find_environment, find_model
+from brace.services.lookup import PRODUCTION, find_environment, find_model, model_name
 from brace.services.names import check_environment_name
 from brace.services.promote import check_no_promotion
 from brace.services.settings import update_autoscaling, update_promotion_settings
@@ -33,7 +33,11 @@ def create(
     with store.transaction() as tx:
         model = find_model(tx, model_ref)
         if tx.environment(model.id, name) is not None:
-            raise RefusedError(f"model {model.name!r} already has an environment {name!r}")
+            raise RefusedError(
+                f"model {model.name!r} already has an environment {name!r}",
+                code="ENVIRONMENT_EXISTS",
+                facts={"model": model.name, "environment": name},
+            )
         return tx.insert_environment(
             Environment(
                 model_id=model.id,
@@ -75,7 +79,11 @@ def update(
 def _deletable(tx: Tx, name: str, model_ref: str | None) -> Environment:
     environment = find_environment(tx, find_model(tx, model_ref), name)
     if environment.name == PRODUCTION:
-        raise RefusedError("the production environment cannot be deleted", code="DELETE_PRODUCTION")
+        raise RefusedError(
+            "the production environment cannot be deleted",
+            code="DELETE_PRODUCTION",
+            facts={"model": model_name(tx, environment.model_id)},
+        )
     check_no_promotion(tx, environment)
     return environment
 

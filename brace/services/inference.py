@@ -81,7 +81,9 @@ def _development_target(tx: Tx, model: Model, implicit: bool = False) -> Target:
     deployment = development_deployment(tx, model)
     if deployment is None:
         raise NotFoundError(
-            f"model {model.name} has no development deployment", code="NO_DEVELOPMENT"
+            f"model {model.name} has no development deployment",
+            code="NO_DEVELOPMENT",
+            facts={"model": model.name},
         )
     path = f"/model/{model.id}/development/predict"
     return Target(model, Kind.DEVELOPMENT, path, deployment, implicit=implicit)

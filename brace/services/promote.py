@@ -16,14 +16,14 @@ rolling one is driven step by step by the controller.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from brace.config import Truss, load_truss
 from brace.errors import RefusedError
 from brace.rollout.release import Step, release_step
-from brace.services.lookup import PRODUCTION, find_deployment, find_environment
+from brace.services.lookup import PRODUCTION, find_deployment, find_environment, model_name
 from brace.services.names import check_deployment_name
 from brace.services.snapshots import new_snapshot, snapshot_path, take_snapshot
 from brace.store import (
@@ -42,10 +42,50 @@ from brace.store.db import new_id
 
 
 @dataclass(frozen=True)
+class AutoscalingChange:
+    """What a promotion will do to capacity: a published candidate keeps its own
+    autoscaling settings (Baseten's rule), and these differ from those of the
+    deployment it replaces. Said before it happens, so nobody finds a production
+    pinned at 2/2 replaced by one at 0-1 from its throughput."""
+
+    previous: Deployment  # the environment's current deployment
+    candidate: Deployment
+
+    @property
+    def fields(self) -> dict[str, tuple[int, int]]:
+        """Each differing setting: (previous's value, candidate's value)."""
+        before, after = asdict(self.previous.autoscaling), asdict(self.candidate.autoscaling)
+        return {name: (before[name], after[name]) for name in before if before[name] != after[name]}
+
+    def to_json(self) -> dict[str, Any]:
+        """The `autoscaling_settings_change` field of the promote answer (brace's)."""
+        return {
+            "previous_deployment_id": self.previous.id,
+            "previous_autoscaling_settings": self.previous.autoscaling.to_json(),
+            "autoscaling_settings": self.candidate.autoscaling.to_json(),
+            "differing_settings": list(self.fields),
+        }
+
+
+def autoscaling_change(
+    previous: Deployment | None, candidate: Deployment
+) -> AutoscalingChange | None:
+    """The change of autoscaling settings promoting `candidate` over `previous` brings,
+    or None when there is none (no previous deployment, the same one, same settings)."""
+    if previous is None or previous.id == candidate.id:
+        return None
+    if previous.autoscaling == candidate.autoscaling:
+        return None
+    return AutoscalingChange(previous=previous, candidate=candidate)
+
+
+@dataclass(frozen=True)
 class PromoteResult:
     deployment: Deployment
     promotion: Promotion
     environment: Environment
+    # Set when the candidate keeps settings that differ from the current deployment's.
+    autoscaling_change: AutoscalingChange | None = None
 
 
 def promote(
@@ -73,9 +113,13 @@ def promote(
         else:
             check_promotable(target, source)
             candidate = source
+        current = target.current_deployment_id
+        change = autoscaling_change(tx.deployment(current) if current else None, candidate)
         promotion = start_promotion(tx, target, candidate)
         target = find_environment(tx, model, environment)
-        return PromoteResult(deployment=candidate, promotion=promotion, environment=target)
+        return PromoteResult(
+            deployment=candidate, promotion=promotion, environment=target, autoscaling_change=change
+        )
 
 
 def check_no_promotion(tx: Tx, environment: Environment) -> None:
@@ -85,7 +129,7 @@ def check_no_promotion(tx: Tx, environment: Environment) -> None:
             f"a promotion to {environment.name} is already in progress "
             f"({promotion.status.value}, deployment {promotion.candidate_id})",
             code="PROMOTION_IN_PROGRESS",
-            facts={"environment": environment.name},
+            facts={"model": model_name(tx, environment.model_id), "environment": environment.name},
         )
 
 
@@ -203,10 +247,16 @@ def finish_promotion(tx: Tx, promotion: Promotion) -> Promotion:
 def _clean_up(tx: Tx, deployment_id: str, strategy: CleanupStrategy) -> None:
     """The previous deployment after a rolling promotion (Baseten's "Deployment
     cleanup"): SCALE_TO_ZERO puts it to sleep (a request wakes it again), DEACTIVATE
-    stops it, KEEP leaves it running. One still current in another environment is
+    stops it, KEEP leaves it running (it starts again what its settings ask for, the
+    rollout's last step having taken it to 0). One still current in another environment is
     only put to sleep, never deactivated."""
     previous = tx.deployment(deployment_id)
-    if previous is None or strategy is CleanupStrategy.KEEP:
+    if previous is not None and strategy is CleanupStrategy.KEEP:
+        if previous.status is DeploymentStatus.SCALED_TO_ZERO:
+            # At 0 by the rollout's last step, not asleep: it starts its replicas again.
+            tx.update_deployment(previous, status=DeploymentStatus.DEPLOYING)
+        return
+    if previous is None:
         return
     if previous.status.failed or previous.status.inactive:
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from brace.errors import RefusedError
 from brace.rollout.actions import check_action
-from brace.services.lookup import PRODUCTION, find_environment, find_model
+from brace.services.lookup import PRODUCTION, find_environment, find_model, model_name
 from brace.store import Promotion, PromotionStatus, RolloutAction, Store
 
 
@@ -28,9 +28,14 @@ def request(
             raise RefusedError(
                 f"no promotion is in progress in {target.name}",
                 code="NO_PROMOTION",
-                facts={"environment": target.name},
+                facts={"model": model_name(tx, target.model_id), "environment": target.name},
             )
-        leads_to = check_action(
-            action, promotion.status, promotion.requested_action, promotion.rolling
-        )
+        try:
+            leads_to = check_action(
+                action, promotion.status, promotion.requested_action, promotion.rolling
+            )
+        except RefusedError as error:
+            # The rule is pure; the facts a front end needs to word its hint are here.
+            error.facts.update(model=model_name(tx, target.model_id), environment=target.name)
+            raise
         return tx.update_promotion(promotion, requested_action=action), leads_to

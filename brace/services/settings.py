@@ -2,7 +2,8 @@
 
 Updates are partial, as in Baseten's PATCH bodies: only the fields given change, and
 the result is checked as a whole (so `min_replica` may not pass the new `max_replica`,
-and exactly one of surge and unavailable must be non-zero).
+and exactly one of surge and unavailable must be non-zero; setting one of them
+non-zero alone sets the other to 0, as Baseten's configuration widget does).
 """
 
 from __future__ import annotations
@@ -155,6 +156,20 @@ def update_rollback(current: AutomaticRollback, changes: object) -> AutomaticRol
     return replace(current, **values)
 
 
+_MODES = ("max_surge_percent", "max_unavailable_percent")
+
+
+def switch_mode(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`changes` with the other mode's percentage set to 0 when one of surge and
+    unavailable is set non-zero alone: choosing a mode clears the other, as Baseten's
+    configuration widget does (one of the two is always 0)."""
+    values = dict(changes)
+    for mode, other in (_MODES, _MODES[::-1]):
+        if values.get(mode) and other not in values:
+            values[other] = 0
+    return values
+
+
 def update_rolling_config(current: RollingDeployConfig, changes: object) -> RollingDeployConfig:
     if not isinstance(changes, Mapping):
         raise InvalidError(f"rolling_deploy_config must be an object, got {changes!r}")
@@ -165,7 +180,7 @@ def update_rolling_config(current: RollingDeployConfig, changes: object) -> Roll
     _unknown("rolling_deploy_config", values, set(ROLLING_RANGES))
     for name, value in values.items():
         _check_int(name, value, *ROLLING_RANGES[name])
-    config = replace(current, **values)
+    config = replace(current, **switch_mode(values))
     surge, unavailable = config.max_surge_percent, config.max_unavailable_percent
     if (surge == 0) == (unavailable == 0):
         raise InvalidError(

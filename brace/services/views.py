@@ -65,11 +65,17 @@ def model_json(tx: Tx, model: Model) -> dict[str, Any]:
 
 
 def promotion_json(promotion: Promotion) -> dict[str, Any]:
+    """Baseten's `in_progress_promotion`, and (brace's addition) `pending_action`: an
+    action recorded and not applied yet (PAUSE, RESUME, CANCEL wait for the end of
+    the current step; FORCE_* are applied at the controller's next pass), else null.
+    A promotion still RAMPING_UP after a cancel was accepted says CANCEL here."""
+    pending = promotion.requested_action if not promotion.status.finished else None
     return {
         "status": promotion.status.value,
         "percent_traffic_to_new_version": promotion.percent_traffic,
         "error_message": promotion.error_message,
         "rolling_deploy": promotion.rolling,
+        "pending_action": pending.value if pending is not None else None,
     }
 
 

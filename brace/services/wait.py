@@ -13,7 +13,7 @@ from typing import TypeVar
 from brace.errors import BraceError
 from brace.polling import poll
 from brace.rollout.view import rollout_view
-from brace.store import Deployment, Promotion, PromotionStatus, Store, Tx
+from brace.store import Deployment, DeploymentStatus, Promotion, PromotionStatus, Store, Tx
 
 
 class DeploymentFailed(BraceError):
@@ -63,8 +63,10 @@ def wait_for_deployment(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    awake: bool = False,
 ) -> Deployment:
-    """Return once the deployment serves; raise DeploymentFailed if it fails or times out."""
+    """Return once the deployment serves (with `awake`: once a replica is ready, ACTIVE
+    or UPDATING, not asleep or waking); raise DeploymentFailed if it fails or times out."""
 
     def read(tx: Tx) -> Deployment:
         deployment = tx.deployment(deployment_id)
@@ -77,6 +79,8 @@ def wait_for_deployment(
             raise DeploymentFailed(
                 f"deployment {deployment.name} ({deployment.id}) is {deployment.status.value}"
             )
+        if awake:
+            return deployment.status in (DeploymentStatus.ACTIVE, DeploymentStatus.UPDATING)
         return deployment.status.serving
 
     def describe(deployment: Deployment) -> tuple[str, str]:

@@ -145,7 +145,7 @@ def test_show_missing_production(cli: Cli, two_models: None) -> None:
         cli("deployments", "show", "production", "-m", "beta"),
         4,
         "model 'beta' has no production deployment",
-        "Promote one with `brace promote DEPLOYMENT` or `brace push --promote`.",
+        "Promote one with `brace promote DEPLOYMENT -m beta` or `brace push DIR --promote`.",
     )
 
 
@@ -208,7 +208,7 @@ def test_development_replicas_are_pinned(cli: Cli, hello: Path, store: Store) ->
         cli("deployments", "autoscaling", "development", "--max-replica", "2"),
         5,
         "the development deployment always has min_replica 0 and max_replica 1",
-        "Publish the model (`brace push --publish`) to choose its replica counts.",
+        "Publish the model (`brace push DIR --publish`) to choose its replica counts.",
     )
     assert deployment(store, "development").autoscaling.to_json() == DEFAULT_AUTOSCALING
     # Its other settings may change.

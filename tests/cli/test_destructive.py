@@ -114,7 +114,8 @@ def test_a_person_is_asked_and_no_keeps_it(
             "deployment deployment-1 ({id1}) is production's current deployment and cannot be "
             "deleted",
             "Promote another deployment to production first (`brace promote DEPLOYMENT "
-            "--environment production`), or delete the whole model (`brace models delete MODEL`).",
+            "-m hello --environment production`), or delete the whole model "
+            "(`brace models delete hello`).",
             id="production-deployment",
         ),
         pytest.param(
@@ -124,14 +125,15 @@ def test_a_person_is_asked_and_no_keeps_it(
             ["environments", "delete", "qa"],
             4,
             "model 'hello' has no environment 'qa'",
-            "Environments: production, staging. Create one with `brace environments create qa`.",
+            "Environments: production, staging. "
+            "Create one with `brace environments create qa -m hello`.",
             id="unknown-environment",
         ),
         pytest.param(
             ["environments", "delete", "production"],
             5,
             "the production environment cannot be deleted",
-            "Delete the whole model with `brace models delete MODEL` instead.",
+            "Delete the whole model with `brace models delete hello` instead.",
             id="production",
         ),
     ],

@@ -24,7 +24,7 @@ from tests.cli.conftest import (
 from tests.conftest import Cli
 
 SURGE_AND_UNAVAILABLE_HINT = (
-    "Set the one you do not use to 0, e.g. --max-surge-percent 0 --max-unavailable-percent 20."
+    "Set only the one you use (the other becomes 0), e.g. --max-unavailable-percent 20."
 )
 
 
@@ -67,6 +67,7 @@ def test_show_with_current_deployment(cli: Cli, pushed: Path, store: Store) -> N
         "percent_traffic_to_new_version": 100,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     text = ok(cli("environments", "show", "production"))
     assert text.stdout.splitlines()[0] == "Environment production"
@@ -88,7 +89,11 @@ def test_create(cli: Cli, pushed: Path, store: Store) -> None:
     ("name", "message", "hint"),
     [
         pytest.param(
-            "production", "model 'hello' already has an environment 'production'", None, id="taken"
+            "production",
+            "model 'hello' already has an environment 'production'",
+            "Change its settings with `brace environments update production -m hello`, "
+            "or choose another name.",
+            id="taken",
         ),
         pytest.param(
             "development",
@@ -159,6 +164,59 @@ def test_update(cli: Cli, pushed: Path, options: list[str], expected: dict[str, 
     }
 
 
+def test_setting_one_mode_clears_the_other(cli: Cli, pushed: Path) -> None:
+    """Surge and unavailable are two modes: choosing one by its percentage sets the
+    other to 0, as Baseten's configuration widget does, so switching is one option."""
+
+    def percentages() -> tuple[int, int]:
+        config = data(cli, "environments", "show", "production")["promotion_settings"][
+            "rolling_deploy_config"
+        ]
+        return config["max_surge_percent"], config["max_unavailable_percent"]
+
+    ok(cli("environments", "update", "production", "--max-unavailable-percent", "20"))
+    assert percentages() == (0, 20)
+    ok(cli("environments", "update", "production", "--max-surge-percent", "30"))
+    assert percentages() == (30, 0)
+    ok(cli("environments", "update", "production", "--stabilization-time-seconds", "5"))
+    assert percentages() == (30, 0)
+
+
+def test_create_takes_the_promotion_settings(cli: Cli, pushed: Path) -> None:
+    created = data(
+        cli,
+        "environments",
+        "create",
+        "canary",
+        "--rolling-deploy",
+        "--max-unavailable-percent",
+        "20",
+        "--stabilization-time-seconds",
+        "5",
+        "--cleanup-strategy",
+        "KEEP",
+        "--automatic-rollback",
+        "--rollback-max-p99-ratio",
+        "2",
+    )
+    settings = created["promotion_settings"]
+    assert settings == DEFAULT_PROMOTION_SETTINGS | {
+        "rolling_deploy": True,
+        "rolling_deploy_config": DEFAULT_PROMOTION_SETTINGS["rolling_deploy_config"]
+        | {"max_surge_percent": 0, "max_unavailable_percent": 20, "stabilization_time_seconds": 5},
+        "promotion_cleanup_strategy": "KEEP",
+        "automatic_rollback": DEFAULT_PROMOTION_SETTINGS["automatic_rollback"]
+        | {"enabled": True, "max_p99_latency_ratio": 2.0},
+    }
+    assert data(cli, "environments", "show", "canary")["promotion_settings"] == settings
+    expect_error(
+        cli("environments", "create", "other", "--max-surge-percent", "60"),
+        5,
+        "max_surge_percent must be 0 to 50, got 60",
+    )
+    assert environment_names(cli) == ["production", "canary"]
+
+
 def test_update_text_and_turning_rolling_off(cli: Cli, pushed: Path, store: Store) -> None:
     ok(cli("environments", "create", "staging"))
     result = ok(cli("environments", "update", "staging", "--rolling-deploy"))
@@ -173,7 +231,7 @@ def test_update_text_and_turning_rolling_off(cli: Cli, pushed: Path, store: Stor
     ("options", "message", "hint"),
     [
         pytest.param(
-            ["--max-unavailable-percent", "20"],
+            ["--max-surge-percent", "10", "--max-unavailable-percent", "20"],
             "max_surge_percent is 10 and max_unavailable_percent is 20: "
             "exactly one of them must be non-zero",
             SURGE_AND_UNAVAILABLE_HINT,
@@ -246,7 +304,7 @@ def test_delete_keeps_the_deployments(cli: Cli, pushed: Path, store: Store) -> N
         cli("environments", "show", "staging"),
         4,
         "model 'hello' has no environment 'staging'",
-        "Environments: production. Create one with `brace environments create staging`.",
+        "Environments: production. Create one with `brace environments create staging -m hello`.",
     )
     ok(cli("environments", "create", "staging"))
     assert (
@@ -260,7 +318,7 @@ def test_delete_production_is_refused(cli: Cli, pushed: Path) -> None:
         cli("environments", "delete", "production"),
         5,
         "the production environment cannot be deleted",
-        "Delete the whole model with `brace models delete MODEL` instead.",
+        "Delete the whole model with `brace models delete hello` instead.",
     )
     assert environment_names(cli) == ["production"]
 
@@ -278,5 +336,5 @@ def test_unknown_environment_is_not_found(cli: Cli, pushed: Path, args: list[str
         cli("environments", *args),
         4,
         "model 'hello' has no environment 'qa'",
-        "Environments: production. Create one with `brace environments create qa`.",
+        "Environments: production. Create one with `brace environments create qa -m hello`.",
     )

@@ -69,8 +69,8 @@ def test_new_user_walkthrough(cli: Cli, tmp_path: Path, store: Store) -> None:
         f"deployment deployment-2 ({second['id']}) is production's current deployment "
         "and cannot be deleted",
         "Promote another deployment to production first "
-        "(`brace promote DEPLOYMENT --environment production`), "
-        "or delete the whole model (`brace models delete MODEL`).",
+        "(`brace promote DEPLOYMENT -m hello --environment production`), "
+        "or delete the whole model (`brace models delete hello`).",
     )
     assert deployment_names(store) == ["development", "deployment-1", "deployment-2"]
 
@@ -169,8 +169,9 @@ def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, stor
     assert result.stdout == (
         f"Promotion of deployment-2 ({candidate['id']}) to production started; "
         "production switches once it is ACTIVE. "
-        "Follow it with `brace rollout status -e production`.\n"
+        "Follow it with `brace rollout status -m hello -e production`.\n"
     )
+    assert result.stderr.startswith("warning: deployment-2 keeps its own autoscaling")
     # deployment-2 is already up: the controller switches production at its next step.
     settle_promotions(store)
     assert latest_promotion(store).status is PromotionStatus.SUCCEEDED
@@ -186,6 +187,50 @@ def test_promote_published_keeps_its_id_and_settings(cli: Cli, hello: Path, stor
         None,
         "ACTIVE",
     )
+
+
+def test_promote_says_when_the_candidate_keeps_other_autoscaling_settings(
+    cli: Cli, hello: Path, store: Store
+) -> None:
+    """Production pinned at 2/2, replaced by a deployment at 0-1, would halve its
+    capacity at SUCCEEDED: promote says so, with the command that copies the settings,
+    in text and in the JSON answer (the API's extra field)."""
+    ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
+    ok(cli("deployments", "autoscaling", "production", "--min-replica", "2", "--max-replica", "2"))
+    candidate = data(cli, "push", hello, "--publish")["deployment"]
+    become_active(store, "deployment-2")
+    production = deployment(store, "deployment-1")
+
+    result = ok(cli("promote", "deployment-2", "-o", "json"))
+    assert result.json()["autoscaling_settings_change"] == {
+        "previous_deployment_id": production.id,
+        "previous_autoscaling_settings": DEFAULT_AUTOSCALING | {"min_replica": 2, "max_replica": 2},
+        "autoscaling_settings": DEFAULT_AUTOSCALING,
+        "differing_settings": ["min_replica", "max_replica"],
+    }
+    copy = (
+        f"brace deployments autoscaling {candidate['id']} -m hello --min-replica 2 --max-replica 2"
+    )
+    assert result.stderr == (
+        "warning: deployment-2 keeps its own autoscaling settings (Baseten's rule), which "
+        "differ from those of production's current deployment deployment-1: min_replica 0 "
+        "(deployment-1: 2), max_replica 1 (deployment-1: 2). To give it deployment-1's: "
+        f"`{copy}`.\n"
+    )
+    # The command it prints does what it says.
+    ok(cli(*copy.split()[1:]))
+    assert deployment(store, "deployment-2").autoscaling == production.autoscaling
+
+
+def test_promote_says_nothing_when_the_settings_match(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--promote"))
+    become_active(store, "deployment-1")
+    ok(cli("push", hello, "--publish"))
+    become_active(store, "deployment-2")
+    result = ok(cli("promote", "deployment-2", "-o", "json"))
+    assert "autoscaling_settings_change" not in result.json()
+    assert result.stderr == ""
 
 
 def test_promote_to_another_environment(cli: Cli, hello: Path, store: Store) -> None:
@@ -247,7 +292,7 @@ def waiting(cli: Cli, hello: Path, store: Store) -> str:
     candidate = str(data(cli, "push", hello, "--publish")["deployment"]["id"])
     assert ok(cli("promote", "deployment-2")).stdout == (
         f"Promotion of deployment-2 ({candidate}) to production started; production switches "
-        "once it is ACTIVE. Follow it with `brace rollout status -e production`.\n"
+        "once it is ACTIVE. Follow it with `brace rollout status -m hello -e production`.\n"
     )
     return candidate
 
@@ -272,6 +317,7 @@ def test_promote_of_a_deploying_deployment_waits_for_it(
         "percent_traffic_to_new_version": 0,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     assert data(cli, "rollout", "status") == shown
     text = rows(ok(cli("rollout", "status")).stdout)
@@ -287,7 +333,7 @@ def test_second_promotion_while_one_waits_is_refused(
     ok(cli("push", hello, "--publish"))
     become_active(store, "deployment-3")
     message = f"a promotion to production is already in progress (RELEASING, deployment {waiting})"
-    hint = "Wait for it to finish, or stop it with `brace rollout cancel -e production`."
+    hint = "Wait for it to finish, or stop it with `brace rollout cancel -m hello -e production`."
     expect_error(cli("promote", "deployment-3"), 5, message, hint)
     expect_error(cli("push", hello, "--promote"), 5, message, hint)
     assert deployment_names(store) == ["deployment-1", "deployment-2", "deployment-3"]
@@ -309,6 +355,7 @@ def test_waiting_promotion_finishes_when_the_candidate_is_active(
         "percent_traffic_to_new_version": 100,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     # The former deployment is demoted: same id, settings and status.
     assert deployment(store, "deployment-1") == former
@@ -341,6 +388,7 @@ def test_waiting_promotion_fails_when_the_candidate_fails(
         "percent_traffic_to_new_version": 0,
         "error_message": message,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     assert rows(ok(cli("rollout", "status")).stdout)["promotion error"] == message
     assert environment(store, "production").current_deployment_id == current.id
@@ -402,7 +450,7 @@ def test_rename_development_is_refused(cli: Cli, hello: Path, store: Store) -> N
         cli("rename", "development", "dev2"),
         5,
         "the development deployment is always named 'development' and cannot be renamed",
-        "Publish it (`brace push --publish --deployment-name NAME`) to name a version.",
+        "Publish it (`brace push DIR --publish --deployment-name NAME`) to name a version.",
     )
     assert deployment_names(store) == ["development"]
 
@@ -573,3 +621,25 @@ def test_same_deployment_name_in_several_models_needs_dash_m(
     # An id needs no model.
     beta = deployment(store, "deployment-1", "beta")
     assert data(cli, "delete", beta.id, "--yes")["id"] == beta.id
+
+
+def test_wake_refuses_what_cannot_wake(cli: Cli, hello: Path, store: Store) -> None:
+    ok(cli("push", hello, "--publish"))
+    found = deployment(store, "deployment-1")
+    ok(cli("deactivate", "deployment-1"))
+    expect_error(
+        cli("wake", "deployment-1"),
+        5,
+        f"deployment deployment-1 ({found.id}) is INACTIVE and cannot wake",
+        f"Activate it instead: `brace activate {found.id}`.",
+    )
+    expect_error(
+        cli("wake", "nope"), 4, "no deployment 'nope'", "List them with `brace deployments list`."
+    )
+
+
+def test_wake_needs_the_server(cli: Cli, hello: Path) -> None:
+    ok(cli("push", hello, "--publish"))
+    result = cli("wake", "deployment-1")
+    assert result.exit_code == 6
+    assert result.stderr.startswith("Error: no brace server is running at ")

@@ -7,6 +7,7 @@ must be given a JSON case or be listed as needing the server) without editing th
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import subprocess
@@ -53,6 +54,7 @@ SERVER_COMMANDS = {
     ("predict",),
     ("logs",),
     ("watch",),
+    ("wake",),
 }
 STDIN_COMMANDS = {("secrets", "set"), ("secrets", "delete")}
 """Need a value on standard input (set, or before delete): their -o json is checked by
@@ -196,14 +198,15 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
         ["environments", "delete", "production"],
         5,
         "the production environment cannot be deleted",
-        "Delete the whole model with `brace models delete MODEL` instead.",
+        "Delete the whole model with `brace models delete hello` instead.",
     ),
     (
-        "refused-without-hint",
+        "refused-with-facts",
         ["environments", "create", "staging"],
         5,
         "model 'hello' already has an environment 'staging'",
-        None,
+        "Change its settings with `brace environments update staging -m hello`, "
+        "or choose another name.",
     ),
     (
         "invalid",
@@ -217,7 +220,7 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
         ["rollout", "pause"],
         5,
         "no promotion is in progress in production",
-        "See the last one with `brace rollout status`.",
+        "See the last one with `brace rollout status -m hello -e production`.",
     ),
     (
         "usage",
@@ -237,10 +240,10 @@ ERROR_TABLE: list[tuple[str, list[str], int, str, str | None]] = [
     ),
     (
         "no-server",
-        ["status"],
+        ["predict", "--development", "-d", "{{}}"],
         6,
         "no brace server is running at http://127.0.0.1:{port}",
-        "Start one with `brace up`.",
+        "Start one with `brace up` (BRACE_AUTOSTART=0 keeps commands from starting it).",
     ),
 ]
 ERROR_CASES = [pytest.param(*case[1:], id=case[0]) for case in ERROR_TABLE]
@@ -297,7 +300,8 @@ def test_interrupt_exits_130(cli: Cli, world: Path, home: Path) -> None:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready, "rollout status --watch printed nothing"
-        assert process.stdout.readline() == "Environment production\n"
+        first = process.stdout.readline()  # not a terminal: one line per change
+        assert re.fullmatch(r"\d\d:\d\d:\d\d production: RELEASING, 0% to .*\n", first), first
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
         assert process.returncode == 130

@@ -260,7 +260,8 @@ def test_targets_are_checked_in_the_store_first(
         cli("predict", "-e", "qa", "-d", "{}"),
         4,
         "model 'hello' has no environment 'qa'",
-        "Environments: production, staging. Create one with `brace environments create qa`.",
+        "Environments: production, staging. "
+        "Create one with `brace environments create qa -m hello`.",
     )
     expect_error(
         cli("predict", "-e", "staging", "-d", "{}"),

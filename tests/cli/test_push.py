@@ -166,7 +166,7 @@ def test_environment_that_does_not_exist_creates_nothing(
         result,
         4,
         "model 'hello' has no environment 'staging'",
-        "Environments: production. Create one with `brace environments create staging`.",
+        "Environments: production. Create one with `brace environments create staging -m hello`.",
     )
     assert data(cli, "models", "list") == {"models": []}
     # A refused push leaves no copy of the model directory behind (it may hold weights).

@@ -7,6 +7,7 @@ the tests check what was recorded.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from tests.cli.conftest import (
 )
 from tests.conftest import Cli, settle_promotions
 
-NO_PROMOTION_HINT = "See the last one with `brace rollout status`."
+NO_PROMOTION_HINT = "See the last one with `brace rollout status -m hello -e production`."
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def test_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, store: S
     assert result.stdout == (
         f"Rolling promotion of deployment-2 ({rolling.candidate}) to production started; "
         "production switches once it is ACTIVE. "
-        "Follow it with `brace rollout status -e production`.\n"
+        "Follow it with `brace rollout status -m hello -e production`.\n"
     )
     promotion = latest_promotion(store)
     assert (promotion.status, promotion.rolling, promotion.percent_traffic) == (
@@ -89,7 +90,7 @@ def test_push_promote_starts_a_rolling_promotion(cli: Cli, rolling: Rolling, hel
     result = ok(cli("push", hello, "--promote"))
     assert result.stdout.endswith(
         "Rolling promotion to production started (RELEASING); it switches once the "
-        "deployment is ACTIVE. Follow it with `brace rollout status`.\n"
+        "deployment is ACTIVE. Follow it with `brace rollout status -m hello -e production`.\n"
     )
 
 
@@ -102,6 +103,7 @@ def test_status_json(cli: Cli, started: Rolling, store: Store) -> None:
         "percent_traffic_to_new_version": 0,
         "error_message": None,
         "rolling_deploy": True,
+        "pending_action": None,
     }
     assert status["candidate_deployment"]["id"] == started.candidate
     assert status["current_deployment"]["id"] == started.current
@@ -128,7 +130,7 @@ def test_status_of_unknown_environment(cli: Cli, started: Rolling) -> None:
         cli("rollout", "status", "-e", "staging"),
         4,
         "model 'hello' has no environment 'staging'",
-        "Environments: production. Create one with `brace environments create staging`.",
+        "Environments: production. Create one with `brace environments create staging -m hello`.",
     )
 
 
@@ -163,9 +165,38 @@ def test_watch_follows_until_the_promotion_ends(
     monkeypatch.setattr(time, "sleep", finish_on_sleep)
     result = ok(cli("rollout", "status", "--watch", "--interval", "0.5"))
     assert sleeps == [0.5]
-    titles = [line for line in result.stdout.splitlines() if line == "Environment production"]
-    assert len(titles) == 2
-    assert "SUCCEEDED" in result.stdout.split("Environment production")[-1]
+    # Not a terminal: one line per change, not the whole view at every poll.
+    lines = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in result.stdout.splitlines()]
+    candidate = f"deployment-2 ({started.candidate})"
+    assert lines == [
+        f"production: RELEASING, 0% to {candidate}",
+        f"production: SUCCEEDED, 100% to {candidate}",
+    ]
+
+
+def test_watch_into_a_pipe_prints_only_changes(
+    cli: Cli, started: Rolling, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten polls while nothing moves print nothing more; each change prints one line
+    (one JSON object with -o json)."""
+    hello = model_id(store)
+    steps = iter([None] * 4 + [PromotionStatus.RAMPING_UP] * 4 + [PromotionStatus.SUCCEEDED])
+
+    def step_on_sleep(seconds: float) -> None:
+        status = next(steps)
+        if status is not None:
+            with store.transaction() as tx:
+                promotion = tx.latest_promotion(hello, "production")
+                assert promotion is not None
+                tx.update_promotion(promotion, status=status, percent_traffic=50)
+
+    monkeypatch.setattr(time, "sleep", step_on_sleep)
+    text = ok(cli("rollout", "status", "--watch", "--interval", "1")).stdout.splitlines()
+    assert [line.split(" ", 2)[1:] for line in text] == [
+        ["production:", "RELEASING, 0% to deployment-2 (" + started.candidate + ")"],
+        ["production:", "RAMPING_UP, 50% to deployment-2 (" + started.candidate + ")"],
+        ["production:", "SUCCEEDED, 50% to deployment-2 (" + started.candidate + ")"],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -178,8 +209,8 @@ def test_watch_follows_until_the_promotion_ends(
             {
                 "status": "RAMPING_DOWN",
                 "message": "Cancel requested for the promotion of deployment-2 ({candidate}) to "
-                "production; "
-                "it takes effect between steps (then RAMPING_DOWN).",
+                "production: it takes effect at the end of the current step, once replica "
+                "changes under way finish (then RAMPING_DOWN: traffic moves back step by step).",
             },
             id="cancel",
         ),
@@ -211,10 +242,91 @@ def test_action_is_recorded_for_the_controller(
     assert (promotion.status, promotion.requested_action) == (PromotionStatus.RELEASING, action)
 
 
-def test_action_text(cli: Cli, started: Rolling) -> None:
-    assert ok(cli("rollout", "pause")).stdout == (
-        f"Pause requested for the promotion of deployment-2 ({started.candidate}) to "
-        "production; it takes effect between steps (then PAUSED).\n"
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [
+        pytest.param(
+            "pause",
+            "Pause requested for the promotion of deployment-2 ({candidate}) to production: it "
+            "takes effect at the end of the current step, once replica changes under way "
+            "finish (then PAUSED: traffic stays where it is).",
+            id="pause",
+        ),
+        pytest.param(
+            "force-cancel",
+            "Force cancel requested for the promotion of deployment-2 ({candidate}) to "
+            "production: it takes effect at once (then CANCELED: all traffic on the previous "
+            "deployment).",
+            id="force-cancel",
+        ),
+        pytest.param(
+            "force-roll-forward",
+            "Force roll forward requested for the promotion of deployment-2 ({candidate}) to "
+            "production: it takes effect at once (then SUCCEEDED: all traffic on the "
+            "candidate).",
+            id="force-roll-forward",
+        ),
+    ],
+)
+def test_action_text_says_when_it_acts(cli: Cli, started: Rolling, command: str, text: str) -> None:
+    """The force actions act at the controller's next pass, not between steps
+    (brace.rollout.driver); the others at the end of the current step."""
+    result = ok(cli("rollout", command))
+    assert result.stdout == text.format(candidate=started.candidate) + "\n"
+    assert result.stderr == (
+        "The brace server is not running: the promotion stays as it is until it runs "
+        "(`brace up`).\n"
+    )
+
+
+def _ramping(store: Store, status: PromotionStatus, settled_ago: float) -> None:
+    """The promotion as the controller leaves it: at its first step, settled
+    `settled_ago` seconds ago, 10 % of traffic on the candidate."""
+    hello = model_id(store)
+    with store.transaction() as tx:
+        promotion = tx.latest_promotion(hello, "production")
+        assert promotion is not None
+        now = time.time()
+        tx.update_promotion(
+            promotion,
+            status=status,
+            percent_traffic=10,
+            base_replicas=1,
+            step=0,
+            step_applied_at=now - settled_ago - 1,
+            step_settled_at=now - settled_ago,
+        )
+
+
+def test_a_paused_rollout_shows_no_next_step(cli: Cli, started: Rolling, store: Store) -> None:
+    """Paused after its stabilization time ran out, it said "next step in 0 s"."""
+    _ramping(store, PromotionStatus.PAUSED, settled_ago=60)
+    shown = rows(ok(cli("rollout", "status")).stdout)
+    assert shown["next step"] == (
+        "none while paused (resume with `brace rollout resume -m hello -e production`)"
+    )
+    ok(cli("rollout", "resume"))
+    shown = rows(ok(cli("rollout", "status")).stdout)
+    assert shown["next step"] == "in 0 s (stabilization)"
+    assert shown["pending action"] == "resume (recorded, applied at the end of this step)"
+
+
+def test_a_pending_action_is_visible_everywhere(cli: Cli, started: Rolling, store: Store) -> None:
+    """A cancel was answered RAMPING_DOWN while the promotion stays RAMPING_UP until the
+    step ends: every view says a cancel is pending."""
+    ok(cli("environments", "update", "production", "--stabilization-time-seconds", "30"))
+    _ramping(store, PromotionStatus.RAMPING_UP, settled_ago=0)
+    assert data(cli, "rollout", "cancel")["status"] == "RAMPING_DOWN"
+    for command in (["rollout", "status"], ["environments", "show", "production"]):
+        promotion = data(cli, *command)["in_progress_promotion"]
+        assert (promotion["status"], promotion["pending_action"]) == ("RAMPING_UP", "CANCEL")
+        shown = rows(ok(cli(*command)).stdout)
+        assert shown["pending action"] == "cancel (recorded, applied at the end of this step)"
+    ok(cli("rollout", "force-roll-forward"))
+    shown = rows(ok(cli("rollout", "status")).stdout)
+    assert shown["pending action"] == "force roll forward (recorded, applied at once)"
+    assert data(cli, "rollout", "status")["in_progress_promotion"]["pending_action"] == (
+        "FORCE_ROLL_FORWARD"
     )
 
 
@@ -226,7 +338,7 @@ def test_status_text_is_for_people(cli: Cli, started: Rolling, store: Store) -> 
     text = ok(cli("rollout", "status")).stdout
     shown = rows(text)
     assert shown["model"] == "hello"
-    assert shown["pending action"] == "pause (recorded, applied at the next step)"
+    assert shown["pending action"] == "pause (recorded, applied at the end of this step)"
     assert shown["rolling promotion"] == "yes"
     assert shown["stabilization time"] == "30 s"
     assert shown["max surge"] == "10%"
@@ -322,7 +434,7 @@ def test_rolling_only_actions_on_a_non_rolling_promotion(
         5,
         f"cannot {command}: this promotion is not a rolling deployment",
         "Enable rolling deployments on the environment "
-        "(`brace environments update ENV --rolling-deploy`) before promoting.",
+        "(`brace environments update production -m hello --rolling-deploy`) before promoting.",
     )
     assert latest_promotion(store).requested_action is None
 
@@ -336,8 +448,8 @@ def test_rolling_only_actions_on_a_non_rolling_promotion(
             {
                 "status": "CANCELED",
                 "message": "Cancel requested for the promotion of deployment-2 ({candidate}) to "
-                "production; "
-                "it takes effect between steps (then CANCELED).",
+                "production: it takes effect at once (then CANCELED: all traffic on the previous "
+                "deployment).",
             },
             id="cancel",
         ),
@@ -383,7 +495,7 @@ def test_one_promotion_at_a_time(cli: Cli, started: Rolling, hello: Path, store:
         "a promotion to production is already in progress "
         f"(RELEASING, deployment {started.candidate})"
     )
-    hint = "Wait for it to finish, or stop it with `brace rollout cancel -e production`."
+    hint = "Wait for it to finish, or stop it with `brace rollout cancel -m hello -e production`."
     expect_error(cli("promote", "deployment-1"), 5, message, hint)
     expect_error(cli("push", hello, "--promote"), 5, message, hint)
     assert deployment_names(store) == ["deployment-1", "deployment-2"]
@@ -406,7 +518,7 @@ def test_deployments_of_a_promotion_are_protected(
         cli(command, name),
         5,
         f"deployment {name} ({target.id}) is part of the promotion in progress in production",
-        "Cancel it first: `brace rollout cancel -e production`.",
+        "Cancel it first: `brace rollout cancel -m hello -e production`.",
     )
     assert deployment(store, name) == target
 
@@ -425,7 +537,7 @@ def test_staging_rollout_is_separate(cli: Cli, started: Rolling, store: Store) -
         cli("rollout", "pause", "-e", "staging"),
         5,
         "no promotion is in progress in staging",
-        NO_PROMOTION_HINT,
+        "See the last one with `brace rollout status -m hello -e staging`.",
     )
     assert data(cli, "rollout", "pause", "-e", "production") == {"success": True}
 
@@ -456,6 +568,6 @@ def test_environment_with_a_promotion_cannot_be_deleted(
         5,
         "a promotion to staging is already in progress "
         f"(RELEASING, deployment {started.candidate})",
-        "Wait for it to finish, or stop it with `brace rollout cancel -e staging`.",
+        "Wait for it to finish, or stop it with `brace rollout cancel -m hello -e staging`.",
     )
     assert environment(store, "staging").current_deployment_id == started.current

@@ -20,10 +20,15 @@ def test_watch_of_a_directory_that_is_not_a_truss(cli: Cli, tmp_path: Path) -> N
     assert data(cli, "models", "list") == {"models": []}
 
 
-def test_status_without_a_server(cli: Cli) -> None:
-    port = os.environ["BRACE_PORT"]
-    message = f"no brace server is running at http://127.0.0.1:{port}"
-    expect_error(cli("status"), 6, message, "Start one with `brace up`.")
+def test_status_without_a_server_is_an_answer(cli: Cli) -> None:
+    """A stopped server is a state to report (exit 0), not a server error (exit 6)."""
+    url = f"http://127.0.0.1:{os.environ['BRACE_PORT']}"
+    stopped = ok(cli("status"))
+    assert (stopped.stdout, stopped.stderr) == (
+        f"brace server stopped: none is running at {url} (start it with `brace up`).\n",
+        "",
+    )
+    assert data(cli, "status") == {"running": False, "url": url}
 
 
 def test_down_without_a_server(cli: Cli) -> None:

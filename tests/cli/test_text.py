@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -107,3 +108,22 @@ def test_styles_follow_the_environment(
     monkeypatch.setattr("sys.stdout", written)
     text.out("message", "red")
     assert written.getvalue() == expected
+
+
+def test_wait_progress_shows_the_elapsed_time_on_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`push --wait` / `promote --wait`: each status with the time since the wait
+    began on a terminal; plain lines into a pipe."""
+    from brace.cli.common import wait_and_report
+
+    readings = iter([10.0, 10.4, 13.25])
+
+    def wait(report: Callable[[str], None]) -> None:
+        report("DEPLOYING")
+        report("ACTIVE")
+
+    wait_and_report(wait, "abc", terminal=True, clock=lambda: next(readings))
+    assert capsys.readouterr().err == "  DEPLOYING (0.4 s)\n  ACTIVE (3.2 s)\n"
+    wait_and_report(wait, "abc", terminal=False)
+    assert capsys.readouterr().err == "  DEPLOYING\n  ACTIVE\n"

@@ -283,6 +283,24 @@ def test_wake_answers_202_and_the_deployment_becomes_active(
     wait_asleep(server, deployment_id)
 
 
+def test_brace_wake_wakes_a_sleeping_deployment(server: Server, make_truss: MakeTruss) -> None:
+    """`brace wake DEPLOYMENT --wait` goes through the gateway's wake path and returns
+    once the deployment serves."""
+    deployment_id = publish(
+        server,
+        make_truss("sleepy", config=SLEEPY_CONFIG, model=SLEEPY),
+        *("--min-replica", "0", "--autoscaling-window", "1", "--scale-down-delay", "60"),
+    )
+    set_autoscaling(server, deployment_id, "sleepy", "--scale-down-delay", "1")
+    wait_asleep(server, deployment_id)
+    set_autoscaling(server, deployment_id, "sleepy", "--scale-down-delay", "60")
+    woken = server.brace("wake", deployment_id, "--wait", "-o", "json")
+    assert woken.returncode == 0, woken.stderr
+    assert json.loads(woken.stdout)["status"] == "ACTIVE"
+    assert woken.stderr.startswith(f"Waiting for deployment-1 ({deployment_id}):\n")
+    assert len(replica_processes(server)) == 1
+
+
 def test_a_deployment_that_cannot_wake_answers_held_requests_503(
     server: Server, make_truss: MakeTruss, tmp_path: Path
 ) -> None:

@@ -53,7 +53,8 @@ def test_rebound_host_and_cross_origin_post_are_refused(server: Server) -> None:
         {"Content-Type": "text/plain", "Origin": "http://attacker.example"},
     )
     assert answer.status == 403
-    assert server.brace("status").returncode == 0  # the CLI still finds its server
+    status = server.brace("status", "-o", "json")  # the CLI still finds its server
+    assert (status.returncode, json.loads(status.stdout)["running"]) == (0, True)
 
 
 def test_another_homes_server_on_the_port_is_not_taken_for_ours(
@@ -62,7 +63,8 @@ def test_another_homes_server_on_the_port_is_not_taken_for_ours(
     env = {**os.environ, "BRACE_HOME": str(tmp_path / "other"), "BRACE_PORT": str(server.port)}
     brace = partial(run_brace, env)
 
-    assert brace("status").returncode == 6
+    status = brace("status", "-o", "json")  # not ours: this home has no server running
+    assert (status.returncode, json.loads(status.stdout)["running"]) == (0, False)
     up = brace("up")
     assert (up.returncode, up.stderr) == (
         6,

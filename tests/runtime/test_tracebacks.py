@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import linecache
+from pathlib import Path
+
 import pytest
 
+from brace.runtime.sourceimport import import_file
 from brace.runtime.tracebacks import BRACE_PACKAGE, cut_traceback, is_user_file
 
 ROOT = "/srv/truss"
@@ -100,3 +104,22 @@ def test_syntax_error_keeps_its_location() -> None:
         text = cut_traceback(exc, (ROOT,))
     assert f'File "{ROOT}/model/model.py", line 1' in text
     assert text.splitlines()[-1].startswith("SyntaxError:")
+
+
+def test_a_traceback_shows_the_source_that_ran(tmp_path: Path) -> None:
+    """The error of the code that ran, with that code's line, not the line the file
+    holds now (an edit saved since: `brace watch` showed the new line under the old
+    error)."""
+    model = tmp_path / "model.py"
+    model.write_text("def predict():\n    raise ValueError('old code')\n")
+    module = import_file(model, "brace_test_source_that_ran")
+    model.write_text("def predict():\n    return 'new code, not loaded yet'\n")
+    with pytest.raises(ValueError) as caught:
+        module.predict()
+    shown = cut_traceback(caught.value, [str(tmp_path)])
+    assert "    raise ValueError('old code')" in shown
+    assert "new code" not in shown
+    # Loading the new text shows the new lines from then on.
+    reloaded = import_file(model, "brace_test_source_that_ran")
+    assert reloaded.predict() == "new code, not loaded yet"
+    assert linecache.getline(str(model), 2) == "    return 'new code, not loaded yet'\n"

@@ -25,7 +25,7 @@ from brace.server.replicas import Launch, Replicas
 from brace.server.restarts import RestartPolicy
 from brace.server.routing import RoutingTable
 from brace.server.storeworker import StoreWorker
-from brace.services import deployments
+from brace.services import deployments, environments
 from brace.services.promote import promote
 from brace.services.push import push
 from brace.store import Deployment, DeploymentStatus, Store, Tx
@@ -703,5 +703,47 @@ def test_a_replica_started_in_an_environment_is_given_it(rig: Rig, make_truss: M
         assert json.loads(process.launch.env["BRACE_ENVIRONMENT"]) == {"name": "production"}
         await rig.tick()
         assert rig.world.told == []
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "cleanup",
+    [pytest.param("SCALE_TO_ZERO", id="scale-to-zero"), pytest.param("KEEP", id="keep")],
+)
+def test_the_outgoing_deployment_of_a_rollout_reports_scaled_to_zero(
+    rig: Rig, make_truss: MakeTruss, cleanup: str
+) -> None:
+    """Its last replica drained, the previous deployment waits out the last step's
+    stabilization at 0 replicas: it reported DEPLOYING (a start that never comes)."""
+    truss = make_truss("hello")
+    previous = push(rig.store, truss, promote=True).deployment
+    environments.update(
+        rig.store,
+        "production",
+        promotion_settings={
+            "rolling_deploy": True,
+            "rolling_deploy_config": {"stabilization_time_seconds": 30},
+            "promotion_cleanup_strategy": cleanup,
+        },
+    )
+
+    async def scenario() -> None:
+        await rig.bring_up(previous.id)
+        candidate = push(rig.store, truss, publish=True).deployment
+        promote(rig.store, candidate.id)
+        for _ in range(3):
+            await rig.tick()
+        rig.world.answer(rig.world.processes[-1], 200)  # the candidate's replica
+        for _ in range(4):  # ready, traffic moves, the previous replica drains and exits
+            rig.clock.now += 1
+            await rig.tick()
+        assert rig.world.running() == [rig.world.processes[-1]]
+        found = rig.deployment(previous.id)
+        assert (found.status, found.active_replica_count) == (S.SCALED_TO_ZERO, 0)
+        rig.clock.now += 31  # the stabilization time passes: the promotion succeeds
+        await rig.tick()
+        await rig.tick()
+        assert rig.deployment(previous.id).status is not S.DEPLOYING
 
     run(scenario)

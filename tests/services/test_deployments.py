@@ -200,7 +200,9 @@ def test_candidate_of_a_promotion_cannot_be_deleted(store: Store, candidate: Dep
         f"deployment deployment-2 ({candidate.id}) is part of the promotion in "
         "progress in production"
     )
-    assert hint_for(caught.value) == "Cancel it first: `brace rollout cancel -e production`."
+    assert (
+        hint_for(caught.value) == "Cancel it first: `brace rollout cancel -m hello -e production`."
+    )
     assert deployment(store, candidate.id) == candidate
 
 
@@ -211,7 +213,9 @@ def test_candidate_of_a_promotion_cannot_be_deactivated(
         deployments.deactivate(store, candidate.id)
 
     assert "is part of the promotion in progress in production" in caught.value.message
-    assert hint_for(caught.value) == "Cancel it first: `brace rollout cancel -e production`."
+    assert (
+        hint_for(caught.value) == "Cancel it first: `brace rollout cancel -m hello -e production`."
+    )
     assert deployment(store, candidate.id).status is DeploymentStatus.DEPLOYING
 
 
@@ -355,7 +359,7 @@ def test_development_replica_counts_are_pinned(
         "the development deployment always has min_replica 0 and max_replica 1"
     )
     assert hint_for(caught.value) is not None
-    assert "brace push --publish" in hint_for(caught.value)
+    assert "brace push DIR --publish" in hint_for(caught.value)
     assert deployment(store, dev.id).autoscaling == AutoscalingSettings(
         min_replica=0, max_replica=1
     )

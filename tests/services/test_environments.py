@@ -171,7 +171,7 @@ def test_switch_to_unavailable_mode_in_one_update(store: Store, model: None) -> 
     ("settings", "message"),
     [
         pytest.param(
-            {"rolling_deploy_config": {"max_unavailable_percent": 10}},
+            {"rolling_deploy_config": {"max_surge_percent": 10, "max_unavailable_percent": 10}},
             "max_surge_percent is 10 and max_unavailable_percent is 10: "
             "exactly one of them must be non-zero",
             id="both-non-zero",

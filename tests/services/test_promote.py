@@ -325,6 +325,7 @@ def _assert_releasing(
         "percent_traffic_to_new_version": 0,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
     return promotion
 
@@ -391,6 +392,7 @@ def test_serving_candidate_is_switched_at_the_controllers_next_step(
         "percent_traffic_to_new_version": 100,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
 
 
@@ -427,6 +429,7 @@ def test_finish_promotion_switches_and_keeps_the_former_deployment(
         "percent_traffic_to_new_version": 100,
         "error_message": None,
         "rolling_deploy": False,
+        "pending_action": None,
     }
 
 
@@ -458,6 +461,7 @@ def test_candidate_failing_to_start_fails_the_promotion(
         "percent_traffic_to_new_version": 0,
         "error_message": message,
         "rolling_deploy": False,
+        "pending_action": None,
     }
 
 
@@ -508,6 +512,7 @@ def test_rolling_promotion_starts_releasing(
         "percent_traffic_to_new_version": 0,
         "error_message": None,
         "rolling_deploy": True,
+        "pending_action": None,
     }
 
 
@@ -567,7 +572,7 @@ def test_second_promotion_while_one_is_in_progress_is_refused(
         f"a promotion to production is already in progress (RELEASING, deployment {published.id})"
     )
     assert hint_for(caught.value) is not None
-    assert "brace rollout cancel -e production" in hint_for(caught.value)
+    assert "brace rollout cancel -m hello -e production" in hint_for(caught.value)
     assert latest_promotion(store) == started
     assert deployment_names(store) == names_before
     assert environment(store).current_deployment_id == production.id

@@ -312,7 +312,7 @@ def test_promote_during_a_rolling_promotion_is_refused(
 
     assert "a promotion to production is already in progress" in caught.value.message
     assert hint_for(caught.value) is not None
-    assert "brace rollout cancel -e production" in hint_for(caught.value)
+    assert "brace rollout cancel -m hello -e production" in hint_for(caught.value)
     assert deployment_names(store) == ["deployment-1", "deployment-2"]
 
 

@@ -54,7 +54,10 @@ def test_no_promotion_is_refused(store: Store, truss_dir: Path) -> None:
         rollout.request(store, RolloutAction.PAUSE)
 
     assert caught.value.message == "no promotion is in progress in production"
-    assert hint_for(caught.value) == "See the last one with `brace rollout status`."
+    assert (
+        hint_for(caught.value)
+        == "See the last one with `brace rollout status -m hello -e production`."
+    )
 
 
 @pytest.mark.parametrize("action", list(RolloutAction))

@@ -287,7 +287,7 @@ def test_update_promotion_settings(
             id="config-not-object",
         ),
         pytest.param(
-            {"rolling_deploy_config": {"max_unavailable_percent": 5}},
+            {"rolling_deploy_config": {"max_surge_percent": 10, "max_unavailable_percent": 5}},
             "max_surge_percent is 10 and max_unavailable_percent is 5: "
             "exactly one of them must be non-zero",
             id="config-both-non-zero",
@@ -351,6 +351,24 @@ UNAVAILABLE = RollingDeployConfig(max_surge_percent=0, max_unavailable_percent=2
             id="strategy-replica",
         ),
         pytest.param(SURGE, {"max_surge_percent": None}, SURGE, id="none-is-unset"),
+        pytest.param(
+            SURGE,
+            {"max_unavailable_percent": 20},
+            RollingDeployConfig(max_surge_percent=0, max_unavailable_percent=20),
+            id="unavailable-alone-clears-surge",
+        ),
+        pytest.param(
+            UNAVAILABLE,
+            {"max_surge_percent": 30},
+            RollingDeployConfig(max_surge_percent=30, max_unavailable_percent=0),
+            id="surge-alone-clears-unavailable",
+        ),
+        pytest.param(
+            UNAVAILABLE,
+            {"max_surge_percent": 30, "max_unavailable_percent": 0},
+            RollingDeployConfig(max_surge_percent=30, max_unavailable_percent=0),
+            id="both-given-as-they-are",
+        ),
     ],
 )
 def test_update_rolling_config(
@@ -364,7 +382,7 @@ def test_update_rolling_config(
     [
         pytest.param(
             SURGE,
-            {"max_unavailable_percent": 10},
+            {"max_surge_percent": 10, "max_unavailable_percent": 10},
             "max_surge_percent is 10 and max_unavailable_percent is 10: "
             "exactly one of them must be non-zero",
             id="both-non-zero",
@@ -453,7 +471,7 @@ def test_both_or_neither_hint_shows_the_fix() -> None:
         update_rolling_config(SURGE, {"max_surge_percent": 0})
 
     assert hint_for(caught.value) is not None
-    assert "--max-surge-percent 0 --max-unavailable-percent 20" in hint_for(caught.value)
+    assert "--max-unavailable-percent 20" in hint_for(caught.value)
 
 
 def test_refusal_exit_code_is_5() -> None:

@@ -147,4 +147,5 @@ def test_environment_json_during_a_promotion(
         "percent_traffic_to_new_version": 0,
         "error_message": None,
         "rolling_deploy": rolling,
+        "pending_action": None,
     }

@@ -165,7 +165,10 @@ async def _promote(request: Request, ref: str, environment: str) -> JSONResponse
         request,
         lambda store: promote(store, ref, model_ref=_model_id(request), environment=environment),
     )
-    return JSONResponse(await _run(request, _deployment_view(request, result.deployment.id)))
+    answer = await _run(request, _deployment_view(request, result.deployment.id))
+    if result.autoscaling_change is not None:
+        answer["autoscaling_settings_change"] = result.autoscaling_change.to_json()
+    return JSONResponse(answer)
 
 
 async def update_autoscaling(request: Request) -> JSONResponse:
@@ -292,8 +295,14 @@ def _rollout_action(action: RolloutAction) -> Handler:
 
 
 _CANCELED = {
-    PromotionStatus.RAMPING_DOWN: "Traffic ramps back to the previous deployment, step by step.",
-    PromotionStatus.CANCELED: "The promotion is canceled; traffic stays where it was.",
+    PromotionStatus.RAMPING_DOWN: (
+        "From the end of the current step, traffic ramps back to the previous deployment "
+        "step by step; until then in_progress_promotion.pending_action is CANCEL."
+    ),
+    PromotionStatus.CANCELED: (
+        "The promotion is canceled at the controller's next pass; traffic stays on the "
+        "current deployment."
+    ),
 }
 _ACTION_PATHS = {
     "pause_promotion": RolloutAction.PAUSE,

@@ -14,7 +14,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from brace import __version__
-from brace.store.statuses import CleanupStrategy, DeploymentStatus, PromotionStatus
+from brace.store.statuses import (
+    CleanupStrategy,
+    DeploymentStatus,
+    PromotionStatus,
+    RolloutAction,
+)
 
 SPEC_PATH = "/v1/spec"
 
@@ -86,6 +91,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "labels": _nullable({"type": "object"}),
         }
     ),
+    "AutoscalingSettingsChangeV1": _object(
+        {
+            "previous_deployment_id": STR,
+            "previous_autoscaling_settings": _ref("AutoscalingSettingsV1"),
+            "autoscaling_settings": _ref("AutoscalingSettingsV1"),
+            "differing_settings": {"type": "array", "items": {"enum": list(AUTOSCALING_FIELDS)}},
+        }
+    ),
     "DeploymentsV1": _object({"deployments": {"type": "array", "items": _ref("DeploymentV1")}}),
     "RollingDeployConfigV1": _object(
         {"rolling_deploy_strategy": {"type": "string", "enum": ["REPLICA"]}}
@@ -117,6 +130,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "percent_traffic_to_new_version": INT,
             "error_message": _nullable(STR),
             "rolling_deploy": BOOL,
+            "pending_action": _nullable(
+                {"type": "string", "enum": [a.value for a in RolloutAction]}
+            ),
         }
     ),
     "InstanceTypeV1": _object(
@@ -229,6 +245,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     ),
 }
+# A promotion's answer: the deployment, and (brace's addition) what its own autoscaling
+# settings will change when they differ from the current deployment's.
+SCHEMAS["PromoteResponseV1"] = {
+    **SCHEMAS["DeploymentV1"],
+    "properties": {
+        **SCHEMAS["DeploymentV1"]["properties"],
+        "autoscaling_settings_change": _ref("AutoscalingSettingsChangeV1"),
+    },
+}
 
 _ERRORS = {
     "400": "The body or a value in it is invalid",
@@ -287,7 +312,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Promote a deployment (or `development`: a new deployment from it) to production",
         "PromoteRequestV1",
         200,
-        "DeploymentV1",
+        "PromoteResponseV1",
     ),
     ("PATCH", "/v1/models/{model_id}/deployments/{deployment_id}/autoscaling_settings"): (
         "Update a deployment's autoscaling settings",
@@ -361,7 +386,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
         "Promote a deployment to the environment",
         "PromoteToEnvironmentRequestV1",
         200,
-        "DeploymentV1",
+        "PromoteResponseV1",
     ),
     **{
         ("POST", f"/v1/models/{{model_id}}/environments/{{env_name}}/{action}"): (

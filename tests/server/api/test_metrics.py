@@ -151,7 +151,7 @@ def test_stats_over_a_window(
     [stats] = data["deployments"]
     assert stats["window_seconds"] == data["window_seconds"] > 0
     assert (stats["requests"], stats["errors"], stats["error_rate"]) == (4, 1, 0.25)
-    assert stats["p50_seconds"] == pytest.approx(0.00375)
+    assert stats["p50_seconds"] == pytest.approx(0.004, rel=0.01)  # the latency sketch
     assert stats["counts"]["statuses"] == {"200": 3, "503": 1}
     assert stats["in_flight"] == 0
     everyone = metrics_api.get("/brace/stats").json()["deployments"]

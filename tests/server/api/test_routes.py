@@ -187,7 +187,7 @@ def test_promote_a_published_deployment(
     other = push(store, truss_dir, publish=True).deployment
     promoted = api.post(f"/v1/models/{production.model_id}/deployments/{other.id}/promote")
     assert promoted.status_code == 200, promoted.text
-    conforms(promoted.json(), "DeploymentV1")
+    conforms(promoted.json(), "DeploymentV1")  # same settings: Baseten's answer as it is
     environment = api.get(f"/v1/models/{production.model_id}/environments/production").json()
     conforms(environment, "EnvironmentV1")
     assert environment["candidate_deployment"]["id"] == other.id
@@ -200,6 +200,23 @@ def test_promote_a_published_deployment(
             "error"
         ],
     )
+
+
+def test_promote_answer_says_the_candidate_keeps_other_autoscaling_settings(
+    api: TestClient, store: Store, production: Deployment, truss_dir: Path
+) -> None:
+    base = f"/v1/models/{production.model_id}/deployments"
+    pinned = {"min_replica": 2, "max_replica": 2}
+    assert api.patch(f"{base}/{production.id}/autoscaling_settings", json=pinned).status_code == 200
+    other = push(store, truss_dir, publish=True).deployment
+    promoted = api.post(f"{base}/{other.id}/promote")
+    assert promoted.status_code == 200, promoted.text
+    conforms(promoted.json(), "PromoteResponseV1")
+    change = promoted.json()["autoscaling_settings_change"]
+    assert change["previous_deployment_id"] == production.id
+    assert change["previous_autoscaling_settings"] == production.autoscaling.to_json() | pinned
+    assert change["autoscaling_settings"] == other.autoscaling.to_json()
+    assert change["differing_settings"] == ["min_replica", "max_replica"]
 
 
 def test_promote_development_makes_a_new_deployment(
@@ -245,7 +262,7 @@ def test_environments(api: TestClient, store: Store, production: Deployment) -> 
     _refused(
         api.post(base, json={"name": "staging"}),
         409,
-        "CONFLICT",
+        "ENVIRONMENT_EXISTS",
         "model 'hello' already has an environment 'staging'",
     )
     patched = api.patch(
@@ -264,9 +281,20 @@ def test_environments(api: TestClient, store: Store, production: Deployment) -> 
     # Partial updates are merged: rolling_deploy stays on.
     assert (settings["rolling_deploy"], settings["promotion_cleanup_strategy"]) == (True, "KEEP")
     assert settings["rolling_deploy_config"]["max_surge_percent"] == 25
-    invalid = api.patch(
+    # Setting one mode's percentage alone clears the other (Baseten's widget does so).
+    switched = api.patch(
         f"{base}/staging",
         json={"promotion_settings": {"rolling_deploy_config": {"max_unavailable_percent": 20}}},
+    )
+    config = switched.json()["environment"]["promotion_settings"]["rolling_deploy_config"]
+    assert (config["max_surge_percent"], config["max_unavailable_percent"]) == (0, 20)
+    invalid = api.patch(
+        f"{base}/staging",
+        json={
+            "promotion_settings": {
+                "rolling_deploy_config": {"max_surge_percent": 10, "max_unavailable_percent": 20}
+            }
+        },
     )
     assert (invalid.status_code, invalid.json()["error_code"]) == (400, "SURGE_OR_UNAVAILABLE")
     deleted = api.delete(f"{base}/staging").json()
@@ -314,12 +342,21 @@ def test_environment_promote_and_rollout_actions(
             conforms(answer.json(), "SignalPromotionResponseV1")
             assert answer.json() == {"success": True}
         shown = api.get(base).json()["in_progress_promotion"]
-        assert shown["status"] in (status, "RELEASING")  # recorded; applied between steps
+        # Recorded for the controller (none runs here): the promotion object says so.
+        assert (shown["status"], shown["pending_action"]) == ("RELEASING", _ACTIONS[action])
     missing = api.post(f"{base}/promote", json={})
     assert (missing.status_code, missing.json()["error"]) == (
         400,
         "the field 'deployment_id' is required",
     )
+
+
+_ACTIONS = {
+    "pause_promotion": "PAUSE",
+    "resume_promotion": "RESUME",
+    "cancel_promotion": "CANCEL",
+    "force_roll_forward_promotion": "FORCE_ROLL_FORWARD",
+}
 
 
 def test_unknown_paths_and_methods_answer_json(api: TestClient) -> None:
