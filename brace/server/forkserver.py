@@ -75,14 +75,22 @@ class ForkServer:
         env: Mapping[str, str],
         log_file: Path,
         on_exit: Callable[[], None] = lambda: None,
+        preload: tuple[str, ...] = (),
     ) -> None:
         """`env`: the fork server's environment (a replica's, without a model's
         variables); `log_file`: where its own output goes; `on_exit`: called when a
-        forked replica ended."""
+        forked replica ended; `preload`: modules it imports besides brace's
+        (`brace.runtime.preload`)."""
         self.python = python
         self.env = dict(env)
         self.log_file = log_file
         self.on_exit = on_exit
+        self.preload = preload
+        self.loaded: frozenset[str] = frozenset()
+        """The top-level names in its sys.modules once it is ready."""
+        self.refused: str | None = None
+        """Why it refused to serve (a preload failed or started a thread): it ended and
+        does not start again."""
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -97,16 +105,26 @@ class ForkServer:
     def ready(self) -> bool:
         return self._ready
 
+    @property
+    def pid(self) -> int | None:
+        """The fork server's own pid while it runs."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def children(self) -> int:
+        """The replicas it forked that have not ended yet."""
+        return len(self._children)
+
     def start(self) -> None:
         """Launch the fork server (it imports for a moment, then says it is ready)."""
-        if self._process is not None:
+        if self._process is not None or self.refused is not None:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             fd = open_for_append(self.log_file)
             try:
                 self._process = subprocess.Popen(
-                    [self.python, "-P", "-m", "brace.runtime.forkserver"],
+                    [self.python, "-P", "-m", "brace.runtime.forkserver", *self.preload],
                     stdin=theirs.fileno(),
                     stdout=fd,
                     stderr=subprocess.STDOUT,
@@ -224,6 +242,15 @@ class ForkServer:
         if message.get("ready"):
             self._ready = True
             self._unready_losses = 0
+            self.loaded = frozenset(message.get("loaded", ()))
+        elif "refused" in message:
+            self.refused = str(message["refused"])
+            log.warning(
+                "the fork server preloading %s refused (%s); those replicas start the ordinary way",
+                ", ".join(self.preload),
+                self.refused,
+            )
+            self._end(signal.SIGTERM)
         elif "exited" in message:
             pid, code = int(message["exited"]), int(message["code"])
             child = self._children.pop(pid, None)
