@@ -284,7 +284,7 @@ def test_idle_preloaded_fork_servers_end_and_their_number_is_bounded(
         replica, _ = await rig.serving(heavy)
         await rig.preloaded_ready()
         [first] = rig.servers.preloaded.values()
-        replica, _ = await rig.serving(heavy)
+        await rig.serving(heavy)
         # At the limit (1) with the first one busy: no second one, the ordinary way.
         _, answer = await rig.serving(pool)
         assert list(rig.servers.preloaded.values()) == [first]
