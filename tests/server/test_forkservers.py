@@ -281,7 +281,7 @@ def test_idle_preloaded_fork_servers_end_and_their_number_is_bounded(
 
     async def scenario(rig: Rig) -> None:
         await rig.ready()
-        replica, _ = await rig.serving(heavy)
+        await rig.serving(heavy)
         await rig.preloaded_ready()
         [first] = rig.servers.preloaded.values()
         await rig.serving(heavy)
