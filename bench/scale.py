@@ -7,13 +7,16 @@ For each N (default 10, 100, 1000), in a private home on a free port:
   snapshot), then, once every deployment is SCALED_TO_ZERO:
   idle CPU                    the server process's CPU time over --idle seconds with
                               no request, in % of one core (psutil)
-  autoscaling write -> act    `brace deployments autoscaling ID --min-replica 1` on a
-                              sleeping deployment: from the command's exit (its write
-                              is committed) until the controller has started a replica
-                              (its row in the store), polled every 2 ms
   request -> act              a predict to a sleeping deployment: from the request
-                              until the controller has started a replica (its row);
-                              and until the response ("wake")
+                              until the controller has started a replica (its row in
+                              the store, polled every 2 ms); and until the response
+                              ("wake")
+  autoscaling write -> act    then, that deployment awake with min_replica 1:
+                              `brace deployments autoscaling ID --min-replica 2`, from
+                              the command's exit (its write is committed) until the
+                              controller has started the second replica (its row).
+                              (A min_replica write alone does not wake a sleeping
+                              deployment: only a request does, sizing.py.)
   GET /metrics, GET /v1/models
                               wall time per request (the median of --requests) and the
                               server's CPU time per request (psutil, over all of them)
@@ -86,8 +89,7 @@ def all_asleep(home: Path) -> bool:
 
 
 def replica_started(home: Path, deployment_id: str) -> bool:
-    with Store(home) as store, store.read() as tx:
-        return any(r.deployment_id == deployment_id for r in tx.replicas())
+    return replica_count(home, deployment_id) > 0
 
 
 def time_until(condition: Callable[[], bool], timeout: float = 60.0) -> float:
@@ -134,17 +136,26 @@ def time_get(process: psutil.Process, port: int, path: str, count: int) -> tuple
     return statistics.median(walls), (cpu_seconds(process) - cpu) / count
 
 
+def replica_count(home: Path, deployment_id: str) -> int:
+    with Store(home) as store, store.read() as tx:
+        return sum(r.deployment_id == deployment_id for r in tx.replicas())
+
+
+def set_min_replica(sleeping: SleepingDeployment, model_id: str, count: int) -> None:
+    brace_cli(
+        sleeping.env, "deployments", "autoscaling", sleeping.id, "-m", model_id,
+        "--min-replica", str(count), "--max-replica", "2",
+    )  # fmt: skip
+
+
 def time_autoscaling_write(sleeping: SleepingDeployment, model_id: str) -> float:
-    brace_cli(
-        sleeping.env, "deployments", "autoscaling", sleeping.id, "-m", model_id,
-        "--min-replica", "1",
-    )  # fmt: skip
-    took = time_until(lambda: replica_started(sleeping.home, sleeping.id))
-    brace_cli(
-        sleeping.env, "deployments", "autoscaling", sleeping.id, "-m", model_id,
-        "--min-replica", "0",
-    )  # fmt: skip
-    sleeping.wait_asleep()
+    """From `brace deployments autoscaling --min-replica 2` exiting until the
+    controller started the second replica of the (awake, min_replica 1) deployment;
+    back to one replica afterwards."""
+    set_min_replica(sleeping, model_id, 2)
+    took = time_until(lambda: replica_count(sleeping.home, sleeping.id) == 2)
+    set_min_replica(sleeping, model_id, 1)
+    wait_until(lambda: replica_count(sleeping.home, sleeping.id) == 1, "the scale-down")
     return took
 
 
@@ -193,18 +204,20 @@ def measure(workdir: Path, size: int, options: argparse.Namespace) -> dict[str, 
         time.sleep(1.0)  # let the last scale-down settle
         result: dict[str, float] = {"store setup s": setup}
         result["idle CPU % of a core"] = idle_cpu_percent(server, options.idle)
-        writes = [time_autoscaling_write(sleeping, model_id) for _ in range(options.rounds)]
-        result["autoscaling write -> act ms"] = 1000 * statistics.median(writes)
-        acts = [time_request_to_act(sleeping) for _ in range(options.rounds)]
-        result["request -> act ms"] = 1000 * statistics.median(a for a, _ in acts)
-        result["request -> response (wake) ms"] = 1000 * statistics.median(w for _, w in acts)
+        result["server RSS MB"] = server.memory_info().rss / 1e6
         for name, path in (("GET /metrics", "/metrics"), ("GET /v1/models", "/v1/models")):
             wall, cpu = time_get(server, port, path, options.requests)
             result[f"{name} ms"] = 1000 * wall
             result[f"{name} server CPU ms"] = 1000 * cpu
         lists = [time_cli(sleeping.env, "deployments", "list") for _ in range(3)]
         result["brace deployments list ms"] = 1000 * statistics.median(lists)
-        result["server RSS MB"] = server.memory_info().rss / 1e6
+        acts = [time_request_to_act(sleeping) for _ in range(options.rounds)]
+        result["request -> act ms"] = 1000 * statistics.median(a for a, _ in acts)
+        result["request -> response (wake) ms"] = 1000 * statistics.median(w for _, w in acts)
+        set_min_replica(sleeping, model_id, 1)
+        sleeping.time_request()  # awake, and it stays so
+        writes = [time_autoscaling_write(sleeping, model_id) for _ in range(options.rounds)]
+        result["autoscaling write -> act ms"] = 1000 * statistics.median(writes)
     return result
 
 
