@@ -19,7 +19,8 @@ For each N (default 10, 100, 1000), in a private home on a free port:
                               deployment: only a request does, sizing.py.)
   GET /metrics, GET /v1/models
                               wall time per request (the median of --requests) and the
-                              server's CPU time per request (psutil, over all of them)
+                              server's CPU time per request (psutil, over all of them,
+                              less its idle CPU over the same time)
   brace deployments list      the command's wall time (it reads the store itself: no
                               server time)
   RSS                         the server process's resident memory, and its growth per
@@ -125,15 +126,19 @@ def get(port: int, path: str) -> None:
         connection.close()
 
 
-def time_get(process: psutil.Process, port: int, path: str, count: int) -> tuple[float, float]:
-    """(median wall seconds, server CPU seconds per request) of `count` GETs."""
+def time_get(
+    process: psutil.Process, port: int, path: str, count: int, idle_percent: float
+) -> tuple[float, float]:
+    """(median wall seconds, server CPU seconds per request) of `count` GETs; the
+    server's idle CPU (`idle_percent` of a core) over the same time is taken off."""
     walls = []
-    cpu = cpu_seconds(process)
+    cpu, wall = cpu_seconds(process), time.perf_counter()
     for _ in range(count):
         start = time.perf_counter()
         get(port, path)
         walls.append(time.perf_counter() - start)
-    return statistics.median(walls), (cpu_seconds(process) - cpu) / count
+    idle = idle_percent / 100 * (time.perf_counter() - wall)
+    return statistics.median(walls), max(0.0, cpu_seconds(process) - cpu - idle) / count
 
 
 def replica_count(home: Path, deployment_id: str) -> int:
@@ -203,14 +208,14 @@ def measure(workdir: Path, size: int, options: argparse.Namespace) -> dict[str, 
         wait_until(lambda: all_asleep(home), "every deployment to sleep", timeout=120)
         time.sleep(1.0)  # let the last scale-down settle
         result: dict[str, float] = {"store setup s": setup}
-        result["idle CPU % of a core"] = idle_cpu_percent(server, options.idle)
-        result["server RSS MB"] = server.memory_info().rss / 1e6
+        idle = result["idle CPU % of a core"] = idle_cpu_percent(server, options.idle)
         for name, path in (("GET /metrics", "/metrics"), ("GET /v1/models", "/v1/models")):
-            wall, cpu = time_get(server, port, path, options.requests)
+            wall, cpu = time_get(server, port, path, options.requests, idle)
             result[f"{name} ms"] = 1000 * wall
             result[f"{name} server CPU ms"] = 1000 * cpu
         lists = [time_cli(sleeping.env, "deployments", "list") for _ in range(3)]
         result["brace deployments list ms"] = 1000 * statistics.median(lists)
+        result["server RSS MB"] = server.memory_info().rss / 1e6
         acts = [time_request_to_act(sleeping) for _ in range(options.rounds)]
         result["request -> act ms"] = 1000 * statistics.median(a for a, _ in acts)
         result["request -> response (wake) ms"] = 1000 * statistics.median(w for _, w in acts)
@@ -225,7 +230,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle CPU sampling")
-    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="changes timed per N")
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
