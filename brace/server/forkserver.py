@@ -262,9 +262,16 @@ class ForkServer:
 
     def _lost(self) -> None:
         """The fork server is gone or useless: its replicas are dead (or about to be);
-        a new one starts after a delay."""
+        a new one starts after a delay, unless it died while preloading (an import that
+        crashes the interpreter would crash every new one too: refused)."""
+        if self.preload and not self._ready and self.refused is None:
+            self.refused = f"it ended while importing {', '.join(self.preload)}"
+            log.warning("the fork server preloading %s %s", ", ".join(self.preload), self.refused)
         if not self._ready:
             self._unready_losses += 1
+        if self.refused is not None:
+            self._end(signal.SIGKILL)
+            return
         delay = min(60.0, RESTART_DELAY * 2 ** min(self._unready_losses, 6))
         if self._loop is not None and self._restart is None:
             self._restart = self._loop.call_later(delay, self._start_again)

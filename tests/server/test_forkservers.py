@@ -24,7 +24,7 @@ import pytest
 import uvloop
 
 from brace.runtime import envs
-from brace.server import supervisor
+from brace.server import forkserver, supervisor
 from brace.server.forkserver import ForkedProcess
 from brace.server.forkservers import ForkServers
 from brace.server.replicas import Launch, OsProcess, Replica, Replicas, spawn_os_process
@@ -48,6 +48,13 @@ PACKAGES = {
         "IMPORTED_BY = os.getpid()\n"
         "if os.environ.get('OMP_NUM_THREADS') != '1':\n"
         "    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+    ),
+    # Crashes the interpreter unless imported in a model's directory.
+    "crashmod/__init__.py": (
+        "import os, signal\n"
+        "if not os.path.exists('config.yaml'):\n"
+        "    os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "IMPORTED_BY = os.getpid()\n"
     ),
     # Imports only in a model's directory (it reads the config at import time).
     "dirmod/__init__.py": (
@@ -193,6 +200,27 @@ def test_a_model_whose_preload_import_fails_still_starts(
 
     run(make_truss, tmp_path, scenario)
     assert "dirmod needs a config.yaml" in caplog.text
+
+
+def test_an_import_that_kills_the_fork_server_is_not_tried_again(
+    make_truss: MakeTruss, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forkserver, "RESTART_DELAY", 0.05)
+    truss = make_truss("crash", model=model_importing("crashmod"))
+
+    async def scenario(rig: Rig) -> None:
+        await rig.ready()
+        await rig.serving(truss)
+        await rig.preloaded_ready()
+        [server] = rig.servers.preloaded.values()
+        assert server.refused == "it ended while importing crashmod"
+        await asyncio.sleep(0.3)
+        assert server.pid is None and not server.ready  # not started again
+        _, answer = await rig.serving(truss)
+        assert answer["ppid"] == rig.servers.base.pid
+        assert answer["imported_by"] == answer["pid"]
+
+    run(make_truss, tmp_path, scenario)
 
 
 def test_an_import_that_starts_a_thread_is_not_preloaded(
