@@ -16,7 +16,7 @@ virtualenv's Python) and serves every later launch, a wake from zero included. T
 ordinary way is also what a launch gets while it is not ready, after it refused (an
 import failed or started a thread), and when the limit is reached.
 
-Memory: a preloaded fork server holds its imports (for numpy and pandas ~70 MB RSS;
+Memory: a preloaded fork server holds its imports (numpy and pandas: 95 MB RSS here;
 `bench/cold_start.py` prints it). At most `PRELOADED_LIMIT` run at once; a new key
 beyond that ends the one idle longest (no replica of its own), or starts none if every
 one has replicas. One ends by itself after `IDLE_TIMEOUT` seconds without a replica
