@@ -8,9 +8,9 @@ the way for a replica of another Python (a model with its own requirements) and 
 an environment whose `PYTHON*` variables differ from the fork server's (they act when
 an interpreter starts), unless a fork server of that Python preloads the model's
 imports (`preload`; `forkservers.ForkServers` keeps those). A forked replica is a
-`ForkedProcess`: the fork server is its parent and reports its exit status here. If the fork server dies its replicas die with
-it (they are told to: PR_SET_PDEATHSIG) and are reported ended (-SIGKILL), and a new
-fork server starts after `RESTART_DELAY`.
+`ForkedProcess`: the fork server is its parent and reports its exit status here. If
+the fork server dies its replicas die with it (they are told to: PR_SET_PDEATHSIG) and
+are reported ended (-SIGKILL), and a new fork server starts after `RESTART_DELAY`.
 
 Everything here runs on the server's event loop, bar `ForkedProcess.stop` (a worker
 thread, as `Replicas.stop` calls it).
