@@ -35,8 +35,9 @@ import threading
 from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 
+from brace.config import CONFIG_FILE
 from brace.errors import BraceError
-from brace.runtime.layout import MODEL_PACKAGE, layout_of, read_truss
+from brace.runtime.layout import MODEL_PACKAGE, ModelLayout, layout_of, read_truss
 
 FILE_LIMIT = 200
 """Model files read for imports, at most (the first in sorted order)."""
@@ -85,6 +86,54 @@ def model_imports(truss_dir: Path) -> tuple[str, ...]:
         layout = layout_of(read_truss(truss_dir))
     except (BraceError, OSError):
         return ()
+    return _imports(layout)
+
+
+class CachedImports:
+    """`model_imports`, read again only when the model directory's config.yaml, its
+    model file, or its model or package directories (their entries) changed: a
+    published deployment's snapshot never does, so a server reads each once."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        """Model directories remembered, at most (all are forgotten past it)."""
+        self._cache: dict[Path, tuple[ModelLayout, Signature, tuple[str, ...]]] = {}
+
+    def __call__(self, truss_dir: Path) -> tuple[str, ...]:
+        cached = self._cache.get(truss_dir)
+        if cached is not None and _signature(truss_dir, cached[0]) == cached[1]:
+            return cached[2]
+        try:
+            layout = layout_of(read_truss(truss_dir))
+        except (BraceError, OSError):
+            return ()
+        signature = _signature(truss_dir, layout)
+        imports = _imports(layout)
+        if len(self._cache) >= self.size:
+            self._cache.clear()
+        self._cache[truss_dir] = (layout, signature, imports)
+        return imports
+
+
+Signature = tuple[tuple[int, int, int] | None, ...]
+
+
+def _signature(truss_dir: Path, layout: ModelLayout) -> Signature:
+    """What changes when the imports may have: the stats of config.yaml, the model
+    file and the model and package directories `layout` names."""
+    paths = (truss_dir / CONFIG_FILE, layout.model_file, layout.model_dir, *layout.package_dirs)
+    stats: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            stats.append(None)
+        else:
+            stats.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return tuple(stats)
+
+
+def _imports(layout: ModelLayout) -> tuple[str, ...]:
     own = _own_names(layout.model_dir, layout.package_dirs)
     found: set[str] = set()
     for path in _model_files(layout.model_dir):

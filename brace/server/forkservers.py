@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from brace.runtime.preload import model_imports
+from brace.runtime.preload import CachedImports
 from brace.server import supervisor
 from brace.server.forkserver import ForkedProcess, ForkServer
 from brace.server.replicas import Launch
@@ -65,19 +65,20 @@ class ForkServers:
         env: Mapping[str, str],
         log_file: Path,
         *,
-        imports: Callable[[Path], tuple[str, ...]] = model_imports,
+        imports: Callable[[Path], tuple[str, ...]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         limit: int = PRELOADED_LIMIT,
         idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         """`python`, `env`: the base fork server's (brace's own interpreter, a
         replica's environment without a model's variables); `log_file`: where fork
-        servers write; `imports`: a model directory's modules to preload."""
+        servers write; `imports`: a model directory's modules to preload
+        (`preload.CachedImports` by default)."""
         self.log_file = log_file
         self.on_exit: Callable[[], None] = lambda: None
         """Called when a forked replica ended."""
         self.base = ForkServer(python, env, log_file, lambda: self.on_exit())
-        self.imports = imports
+        self.imports = imports or CachedImports()
         self.clock = clock
         self.limit = limit
         self.idle_timeout = idle_timeout

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from brace.runtime.preload import model_imports, top_level_imports
+from brace.runtime.preload import CachedImports, model_imports, top_level_imports
 from tests.conftest import MakeTruss
 
 
@@ -95,3 +95,24 @@ def test_an_import_that_starts_a_native_thread_is_refused(tmp_path: Path) -> Non
         check=True,
     )
     assert done.stdout.startswith("importing nativethread started 1 thread(s)")
+
+
+def test_the_cache_reads_a_model_again_only_when_it_changed(make_truss: MakeTruss) -> None:
+    truss = make_truss("heavy", model="import numpy\n")
+    imports = CachedImports()
+    assert imports(truss) == ("numpy",)
+    model_file = truss / "model" / "model.py"
+    model_file.write_text("import pandas\n")
+    assert imports(truss) == ("pandas",)
+    # A module of the model's own, added next to it, is no longer third-party.
+    (truss / "model" / "pandas.py").write_text("")
+    assert imports(truss) == ()
+    (truss / "model" / "pandas.py").unlink()
+    (truss / "config.yaml").write_text("model_name: heavy\nmodel_module_dir: src\n")
+    (truss / "src").mkdir()
+    (truss / "src" / "model.py").write_text("import scipy\n")
+    assert imports(truss) == ("scipy",)
+    # Unchanged stats: the answer is the one read before, without reading again.
+    [(layout, signature, _)] = imports._cache.values()
+    imports._cache[truss] = (layout, signature, ("remembered",))
+    assert imports(truss) == ("remembered",)
