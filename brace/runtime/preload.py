@@ -21,7 +21,8 @@ model's own imports would have ended. Two halves live here:
   import that starts one (a BLAS or OpenMP pool) makes the preload refused
   (`PreloadRefused`), as does an import that fails. To keep the common pools from
   starting, the fork server sets `THREAD_LIMITS` (one thread each) before importing,
-  unless the environment sets them already. The check counts the threads the kernel
+  unless the environment sets any of them (then the model asked for its pools as it
+  wants them, and the check decides). The check counts the threads the kernel
   knows (`/proc/self/task`: native threads too), and Python's (`threading`).
 """
 
@@ -173,9 +174,11 @@ def _own_names(model_dir: Path, package_dirs: Iterable[Path]) -> set[str]:
 
 
 def limit_threads(environ: MutableMapping[str, str]) -> None:
-    """Set each of `THREAD_LIMITS` to 1 unless `environ` sets it already."""
-    for name in THREAD_LIMITS:
-        environ.setdefault(name, "1")
+    """Set each of `THREAD_LIMITS` to 1, unless `environ` sets any of them (OpenBLAS
+    reads OPENBLAS_NUM_THREADS before OMP_NUM_THREADS: setting one the model left out
+    would override the one it set)."""
+    if not any(name in environ for name in THREAD_LIMITS):
+        environ.update(dict.fromkeys(THREAD_LIMITS, "1"))
 
 
 def thread_count() -> int:

@@ -42,11 +42,12 @@ PACKAGES = {
         "IMPORTED_BY = os.getpid()\n"
         "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
     ),
-    # Starts its pool unless OMP_NUM_THREADS says one thread, as OpenMP runtimes do.
+    # Starts its pool unless told one thread, as OpenBLAS does (its own variable first).
     "poolmod/__init__.py": (
         "import os, threading, time\n"
         "IMPORTED_BY = os.getpid()\n"
-        "if os.environ.get('OMP_NUM_THREADS') != '1':\n"
+        "env = os.environ\n"
+        "if env.get('OPENBLAS_NUM_THREADS', env.get('OMP_NUM_THREADS')) != '1':\n"
         "    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
     ),
     # Crashes the interpreter unless imported in a model's directory.
