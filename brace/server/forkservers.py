@@ -45,6 +45,9 @@ PRELOADED_LIMIT = 4
 IDLE_TIMEOUT = 3600.0
 """Seconds a preloaded fork server without replicas lives on (a sleeping model's wake
 stays fast for that long after its last replica ended)."""
+PRELOAD_TIMEOUT = 120.0
+"""Seconds a preloaded fork server may take to import before it is refused (an import
+that hangs must not hold its memory and its place in the limit)."""
 SWEEP_INTERVAL = 30.0
 """Seconds between checks for idle preloaded fork servers."""
 
@@ -84,6 +87,7 @@ class ForkServers:
         self.idle_timeout = idle_timeout
         self.preloaded: dict[Key, ForkServer] = {}
         self._idle_since: dict[Key, float] = {}
+        self._started: dict[Key, float] = {}
         self._sweeper: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
@@ -103,11 +107,14 @@ class ForkServers:
         return self.base.spawn(launch, ready_fd)
 
     def sweep(self) -> None:
-        """End the preloaded fork servers idle for `idle_timeout` seconds."""
+        """End the preloaded fork servers idle for `idle_timeout` seconds, and refuse
+        those still importing after `PRELOAD_TIMEOUT`."""
         now = self.clock()
         for key, server in list(self.preloaded.items()):
             if server.refused is None and self._idle(key, server, now) >= self.idle_timeout:
                 self._end(key)
+            else:
+                self._check_slow(key, server, now)
 
     def close(self) -> None:
         """Stop every fork server (their replicas die with them: stop those first)."""
@@ -134,6 +141,7 @@ class ForkServers:
         key: Key = (launch.python, modules, frozenset(env.items()))
         server = self.preloaded.get(key)
         if server is not None:
+            self._check_slow(key, server, self.clock())
             return server if server.refused is None else None
         if not self._make_room():
             return None
@@ -144,7 +152,7 @@ class ForkServers:
 
         server = ForkServer(launch.python, env, self.log_file, exited, preload=modules)
         self.preloaded[key] = server
-        self._idle_since[key] = self.clock()
+        self._idle_since[key] = self._started[key] = self.clock()
         log.info("starting a fork server preloading %s", ", ".join(modules))
         server.start()
         return server
@@ -160,6 +168,18 @@ class ForkServers:
         self._end(max(idle)[1])
         return True
 
+    def _check_slow(self, key: Key, server: ForkServer, now: float) -> None:
+        if server.ready or server.refused is not None:
+            return
+        if now - self._started.get(key, now) >= PRELOAD_TIMEOUT:
+            server.refused = f"importing took longer than {PRELOAD_TIMEOUT:.0f} s"
+            log.warning(
+                "the fork server preloading %s refused (%s)",
+                ", ".join(server.preload),
+                server.refused,
+            )
+            server.close()
+
     def _idle(self, key: Key, server: ForkServer, now: float) -> float:
         """Seconds `server` has had no replica (0 while it has one)."""
         return 0.0 if server.children else now - self._idle_since.get(key, now)
@@ -167,6 +187,7 @@ class ForkServers:
     def _end(self, key: Key) -> None:
         server = self.preloaded.pop(key)
         self._idle_since.pop(key, None)
+        self._started.pop(key, None)
         log.info("ending the idle fork server preloading %s", ", ".join(server.preload))
         server.close()
 

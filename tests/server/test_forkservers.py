@@ -24,7 +24,7 @@ import pytest
 import uvloop
 
 from brace.runtime import envs
-from brace.server import forkserver, supervisor
+from brace.server import forkserver, forkservers, supervisor
 from brace.server.forkserver import ForkedProcess
 from brace.server.forkservers import ForkServers
 from brace.server.replicas import Launch, OsProcess, Replica, Replicas, spawn_os_process
@@ -55,6 +55,13 @@ PACKAGES = {
         "import os, signal\n"
         "if not os.path.exists('config.yaml'):\n"
         "    os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "IMPORTED_BY = os.getpid()\n"
+    ),
+    # Takes its time unless imported in a model's directory.
+    "slowmod/__init__.py": (
+        "import os, time\n"
+        "if not os.path.exists('config.yaml'):\n"
+        "    time.sleep(60)\n"
         "IMPORTED_BY = os.getpid()\n"
     ),
     # Imports only in a model's directory (it reads the config at import time).
@@ -222,6 +229,29 @@ def test_an_import_that_kills_the_fork_server_is_not_tried_again(
         assert answer["imported_by"] == answer["pid"]
 
     run(make_truss, tmp_path, scenario)
+
+
+def test_an_import_that_hangs_is_refused_after_the_timeout(
+    make_truss: MakeTruss, tmp_path: Path
+) -> None:
+    now = [0.0]
+    truss = make_truss("slow", model=model_importing("slowmod"))
+
+    async def scenario(rig: Rig) -> None:
+        await rig.ready()
+        await rig.serving(truss)
+        [server] = rig.servers.preloaded.values()
+        now[0] += forkservers.PRELOAD_TIMEOUT - 1
+        rig.servers.sweep()
+        assert server.refused is None and server.pid is not None  # still importing
+        now[0] += 1
+        rig.servers.sweep()
+        assert server.refused is not None and "longer than" in server.refused
+        assert server.pid is None
+        _, answer = await rig.serving(truss)
+        assert answer["ppid"] == rig.servers.base.pid
+
+    run(make_truss, tmp_path, scenario, clock=lambda: now[0])
 
 
 def test_an_import_that_starts_a_thread_is_not_preloaded(
