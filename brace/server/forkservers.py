@@ -14,7 +14,8 @@ The preloaded fork server starts on the first launch of its key (that replica st
 the ordinary way: from the base fork server, or as a new interpreter for a
 virtualenv's Python) and serves every later launch, a wake from zero included. The
 ordinary way is also what a launch gets while it is not ready, after it refused (an
-import failed or started a thread), and when the limit is reached.
+import failed, started a thread, killed it, or took longer than `PRELOAD_TIMEOUT`),
+and when the limit is reached.
 
 Memory: a preloaded fork server holds its imports (numpy and pandas: 95 MB RSS here;
 `bench/cold_start.py` prints it). At most `PRELOADED_LIMIT` run at once; a new key
