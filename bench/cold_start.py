@@ -14,8 +14,18 @@ Runs, interleaved so that machine noise hits all alike:
                                             at the gateway while a replica starts
   warm replica -> response                  the same predict right after, to the replica
                                             the wake started
+and, unless --no-heavy, the same for a model whose model.py imports numpy and pandas
+at the top (config `requirements: [numpy, pandas]`, so brace installs them with pip
+into the model's environment at the start of the run):
+  heavy replica in a fresh interpreter      that environment's python -m brace.runtime,
+                                            spawn -> first 200 predict
+  heavy wake from zero -> response          through the server, whose replica comes from
+                                            the fork server that preloaded numpy and
+                                            pandas (brace/server/forkservers.py)
 and prints the median and p90 wall time of each and its ratio to the floor, then the
-wake's ratio to the bare uvicorn start (target <= 1.5x), also paired within each round.
+wake's ratio to the bare uvicorn start (target <= 1.5x), and the heavy wake's to the
+heavy fresh start (target <= 0.3x), each also paired within each round, and the RSS of
+the preloaded fork server.
 The woken deployment goes back to sleep (window 1 s, scale-down delay 1 s) before the
 next measurement starts, so its replica's stop does not overlap another one.
 
@@ -23,7 +33,7 @@ Both run with a private bytecode cache (PYTHONPYCACHEPREFIX in a temporary direc
 warmed first), so brace's own modules start from bytecode as in a normal install even
 where PYTHONDONTWRITEBYTECODE is set or the source tree is read-only; without it an
 editable checkout recompiles brace on every start and the ratio measures that instead.
-Usage: python bench/cold_start.py [--runs N] [--truss DIR]
+Usage: python bench/cold_start.py [--runs N] [--truss DIR] [--no-heavy]
 """
 
 from __future__ import annotations
@@ -47,11 +57,33 @@ from common import AUTH, KEY, free_port
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
+
+from brace.server.paths import ServerPaths  # noqa: E402
+from brace.server.state import read_record  # noqa: E402
 from brace.store import Store  # noqa: E402
 
 POLL_SECONDS = 0.002
 WAKE_TARGET = 1.5
 """Wake from zero to first response, at most this many times the bare uvicorn start."""
+HEAVY_TARGET = 0.3
+"""The heavy model's wake from zero, at most this share of its fresh-interpreter start."""
+HEAVY_CONFIG = """\
+model_name: heavy
+requirements:
+  - numpy
+  - pandas
+"""
+HEAVY_MODEL = """\
+import numpy as np
+import pandas as pd
+
+
+class Model:
+    def predict(self, request):
+        frame = pd.DataFrame({"x": np.arange(4)})
+        return {"text": request.get("text"), "sum": int(frame["x"].sum())}
+"""
 # Imports what a replica imports, including what uvicorn loads lazily at start-up
 # (after the replica has turned bytecode writing off for the user's code).
 WARM_CACHE = (
@@ -250,17 +282,68 @@ def _get_status(port: int, path: str) -> int | None:
         connection.close()
 
 
+def write_heavy_truss(directory: Path) -> Path:
+    (directory / "model").mkdir(parents=True)
+    (directory / "config.yaml").write_text(HEAVY_CONFIG)
+    (directory / "model" / "model.py").write_text(HEAVY_MODEL)
+    return directory
+
+
+def environment_python(home: Path) -> str:
+    """The python of the one requirements environment under `home`."""
+    [python] = (home / "envs").glob("*/bin/python")
+    return str(python)
+
+
+def preloaded_fork_server_rss(home: Path) -> str:
+    """RSS of the fork servers that preloaded modules (brace.runtime.forkserver with
+    module arguments) of the server on `home`, in MB."""
+    record = read_record(ServerPaths(home))
+    if record is None:
+        return "no server"
+    found = []
+    for process in psutil.Process(record.pid).children():
+        try:
+            command = process.cmdline()
+            if "brace.runtime.forkserver" not in command:
+                continue
+            modules = command[command.index("brace.runtime.forkserver") + 1 :]
+            if modules:
+                found.append(f"{' '.join(modules)}: {process.memory_info().rss / 1e6:.0f} MB")
+        except psutil.Error:
+            continue
+    return "; ".join(found) or "none running"
+
+
+def print_ratio(name: str, numerator: list[float], denominator: list[float], target: float) -> None:
+    paired = statistics.median(n / d for n, d in zip(numerator, denominator, strict=True))
+    ratio = statistics.median(numerator) / statistics.median(denominator)
+    verdict = "meets" if ratio <= target else "misses"
+    print(
+        f"{name}: {ratio:.2f}x (paired within rounds: {paired:.2f}x; "
+        f"target <= {target}x: {verdict})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--truss", type=Path, default=ROOT / "examples" / "hello")
+    parser.add_argument(
+        "--no-heavy", dest="heavy", action="store_false", help="skip the numpy/pandas model"
+    )
     options = parser.parse_args()
     floor_name = "python -c 'import starlette, uvicorn'"
     bare_name = "bare uvicorn spawn -> first 200"
     replica_name = f"replica spawn -> first predict ({options.truss.name})"
     wake_name = f"wake from zero -> response ({options.truss.name})"
     warm_name = f"warm replica -> response ({options.truss.name})"
-    names = (floor_name, bare_name, replica_name, wake_name, warm_name)
+    heavy_fresh_name = "heavy replica in a fresh interpreter"
+    heavy_wake_name = "heavy wake from zero -> response"
+    heavy_warm_name = "heavy warm replica -> response"
+    names: tuple[str, ...] = (floor_name, bare_name, replica_name, wake_name, warm_name)
+    if options.heavy:
+        names += (heavy_fresh_name, heavy_wake_name, heavy_warm_name)
     samples: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -282,26 +365,40 @@ def main() -> None:
                 wake_name: sleeping.time_wake,
                 warm_name: sleeping.time_warm,  # right after the wake, in this order
             }
+            if options.heavy:
+                home = workdir / "home"
+                heavy_truss = write_heavy_truss(workdir / "heavy")
+                print("building the numpy/pandas environment (pip) ...", flush=True)
+                heavy = SleepingDeployment(home, port, heavy_truss, env)
+                python = environment_python(home)
+                heavy_command = [python, *replica_command(heavy_truss, path)[1:]]
+                runs[heavy_fresh_name] = lambda: time_server(heavy_command, path, env)
+                runs[heavy_wake_name] = heavy.time_wake
+                runs[heavy_warm_name] = heavy.time_warm
             # And the page cache, once.
             for run in runs.values():
                 run()
             for _ in range(options.runs):
                 for name, run in runs.items():
                     samples[name].append(run())
+            rss = preloaded_fork_server_rss(workdir / "home") if options.heavy else ""
     floor = statistics.median(samples[floor_name])
     print(f"{'command':44} {'median ms':>10} {'p90 ms':>8} {'vs floor':>9}")
     for name, values in samples.items():
         median = statistics.median(values)
         p90 = statistics.quantiles(values, n=10)[-1] if len(values) > 1 else median
         print(f"{name:44} {median * 1000:10.1f} {p90 * 1000:8.1f} {median / floor:8.2f}x")
-    wake, bare = samples[wake_name], samples[bare_name]
-    paired = statistics.median(w / b for w, b in zip(wake, bare, strict=True))
-    ratio = statistics.median(wake) / statistics.median(bare)
-    verdict = "meets" if ratio <= WAKE_TARGET else "misses"
-    print(
-        f"wake from zero / bare uvicorn start: {ratio:.2f}x "
-        f"(paired within rounds: {paired:.2f}x; target <= {WAKE_TARGET}x: {verdict})"
+    print_ratio(
+        "wake from zero / bare uvicorn start", samples[wake_name], samples[bare_name], WAKE_TARGET
     )
+    if options.heavy:
+        print_ratio(
+            "heavy wake from zero / heavy fresh start",
+            samples[heavy_wake_name],
+            samples[heavy_fresh_name],
+            HEAVY_TARGET,
+        )
+        print(f"preloaded fork server RSS: {rss}")
     print(
         f"({options.runs} interleaved runs each; Python {sys.version.split()[0]}; "
         f"{os.cpu_count()} CPUs)"

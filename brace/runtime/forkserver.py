@@ -5,12 +5,17 @@ Almost all of a replica's start-up is importing asyncio, uvicorn, Starlette and 
 them once and then forks one child per replica the server asks for, as Python's
 multiprocessing "forkserver" start method does: the child is a replica that begins
 where `python -m brace.runtime` would be after its imports. No model code ever runs in
-the fork server itself, only in its children.
+the fork server itself, only in its children. `python -P -m brace.runtime.forkserver
+MODULE...` also imports the given modules (a model's third-party imports,
+`brace.runtime.preload`) with the thread pools of numeric libraries held to one thread,
+and refuses to serve if one fails or starts a thread.
 
 The server talks to it over a SOCK_SEQPACKET socket on its stdin, one JSON message per
 packet (`brace.server.forkserver` is the other end):
 
-  fork server -> server   {"ready": true}                  imports done, once
+  fork server -> server   {"ready": true, "loaded": [...]} imports done, once (with the
+                                                           top-level names in sys.modules)
+  fork server -> server   {"refused": MESSAGE}             a preload failed; it ends
   server -> fork server   {"argv": [...], "cwd": DIR, "env": {...}}, with the replica's
                           log file and, optionally, its readiness pipe (SCM_RIGHTS)
   fork server -> server   {"started": PID}  or  {"error": MESSAGE}
@@ -43,6 +48,7 @@ import setproctitle
 from brace.deathsig import die_with_parent
 from brace.processes import RUNTIME_MODULE
 from brace.runtime import notify
+from brace.runtime.preload import PreloadRefused, limit_threads, preload
 
 MESSAGE_LIMIT = 1 << 20
 """The largest message either side sends, in bytes."""
@@ -68,8 +74,15 @@ def send(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
 
-def serve(control: socket.socket) -> int:
+def serve(control: socket.socket, modules: list[str] | None = None) -> int:
     warm_imports()
+    if modules:
+        limit_threads(os.environ)
+        try:
+            preload(modules)
+        except PreloadRefused as refused:
+            send(control, {"refused": str(refused)})
+            return 0
     wakeup_read, wakeup_write = os.pipe()
     os.set_blocking(wakeup_write, False)
     signal.set_wakeup_fd(wakeup_write)
@@ -77,7 +90,8 @@ def serve(control: socket.socket) -> int:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     selector.register(wakeup_read, selectors.EVENT_READ)
-    send(control, {"ready": True})
+    loaded = sorted({name.partition(".")[0] for name in sys.modules})
+    send(control, {"ready": True, "loaded": loaded})
     while True:
         for key, _ in selector.select():
             if key.fileobj is control:
@@ -171,7 +185,7 @@ def _child(control: socket.socket, request: dict[str, Any], fds: list[int], own:
         os._exit(code)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     # setproctitle finds the process's argv through its environ: only before a child
     # replaces its environment (it keeps what it needs from then on).
     setproctitle.getproctitle()
@@ -180,7 +194,7 @@ def main() -> int:
     os.dup2(devnull, 0)  # the socket is not the children's stdin
     os.close(devnull)
     try:
-        return serve(control)
+        return serve(control, sys.argv[1:] if argv is None else argv)
     except (BrokenPipeError, ConnectionResetError):
         return 0  # the server went away: so do we, quietly
 

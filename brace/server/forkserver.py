@@ -6,10 +6,11 @@ ready, and whenever it cannot serve a launch, `spawn` returns None and the calle
 starts the replica as a new interpreter (`replicas.spawn_os_process`), which is also
 the way for a replica of another Python (a model with its own requirements) and for
 an environment whose `PYTHON*` variables differ from the fork server's (they act when
-an interpreter starts). A forked replica is a `ForkedProcess`: the fork server is its
-parent and reports its exit status here. If the fork server dies its replicas die with
-it (they are told to: PR_SET_PDEATHSIG) and are reported ended (-SIGKILL), and a new
-fork server starts after `RESTART_DELAY`.
+an interpreter starts), unless a fork server of that Python preloads the model's
+imports (`preload`; `forkservers.ForkServers` keeps those). A forked replica is a
+`ForkedProcess`: the fork server is its parent and reports its exit status here. If
+the fork server dies its replicas die with it (they are told to: PR_SET_PDEATHSIG) and
+are reported ended (-SIGKILL), and a new fork server starts after `RESTART_DELAY`.
 
 A fork server that is alive but silent (stopped with `kill -STOP`, or starved of CPU)
 is not lost: after `REPLY_TIMEOUT` without a reply the launch goes to a new interpreter,
@@ -84,14 +85,22 @@ class ForkServer:
         log_file: Path,
         on_exit: Callable[[], None] = lambda: None,
         reply_timeout: float = REPLY_TIMEOUT,
+        preload: tuple[str, ...] = (),
     ) -> None:
         """`env`: the fork server's environment (a replica's, without a model's
         variables); `log_file`: where its own output goes; `on_exit`: called when a
-        forked replica ended; `reply_timeout`: seconds a launch waits for the fork."""
+        forked replica ended; `reply_timeout`: seconds a launch waits for the fork;
+        `preload`: modules it imports besides brace's (`brace.runtime.preload`)."""
         self.python = python
         self.env = dict(env)
         self.log_file = log_file
         self.on_exit = on_exit
+        self.preload = preload
+        self.loaded: frozenset[str] = frozenset()
+        """The top-level names in its sys.modules once it is ready."""
+        self.refused: str | None = None
+        """Why it refused to serve (a preload failed or started a thread): it ended and
+        does not start again."""
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -113,16 +122,26 @@ class ForkServer:
     def ready(self) -> bool:
         return self._ready
 
+    @property
+    def pid(self) -> int | None:
+        """The fork server's own pid while it runs."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def children(self) -> int:
+        """The replicas it forked that have not ended yet."""
+        return len(self._children)
+
     def start(self) -> None:
         """Launch the fork server (it imports for a moment, then says it is ready)."""
-        if self._process is not None:
+        if self._process is not None or self.refused is not None:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             fd = open_for_append(self.log_file)
             try:
                 self._process = subprocess.Popen(
-                    [self.python, "-P", "-m", "brace.runtime.forkserver"],
+                    [self.python, "-P", "-m", "brace.runtime.forkserver", *self.preload],
                     stdin=theirs.fileno(),
                     stdout=fd,
                     stderr=subprocess.STDOUT,
@@ -265,6 +284,15 @@ class ForkServer:
         if message.get("ready"):
             self._ready = True
             self._unready_losses = 0
+            self.loaded = frozenset(message.get("loaded", ()))
+        elif "refused" in message:
+            self.refused = str(message["refused"])
+            log.warning(
+                "the fork server preloading %s refused (%s); those replicas start the ordinary way",
+                ", ".join(self.preload),
+                self.refused,
+            )
+            self._end(signal.SIGTERM)
         elif "exited" in message:
             pid, code = int(message["exited"]), int(message["code"])
             if pid in self._unwanted:
@@ -279,9 +307,16 @@ class ForkServer:
 
     def _lost(self) -> None:
         """The fork server is gone or useless: its replicas are dead (or about to be);
-        a new one starts after a delay."""
+        a new one starts after a delay, unless it died while preloading (an import that
+        crashes the interpreter would crash every new one too: refused)."""
+        if self.preload and not self._ready and self.refused is None:
+            self.refused = f"it ended while importing {', '.join(self.preload)}"
+            log.warning("the fork server preloading %s %s", ", ".join(self.preload), self.refused)
         if not self._ready:
             self._unready_losses += 1
+        if self.refused is not None:
+            self._end(signal.SIGKILL)
+            return
         delay = min(60.0, RESTART_DELAY * 2 ** min(self._unready_losses, 6))
         if self._loop is not None and self._restart is None:
             self._restart = self._loop.call_later(delay, self._start_again)

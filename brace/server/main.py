@@ -29,7 +29,7 @@ from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
 from brace.server.controller import Controller
 from brace.server.counters import HISTORY_INTERVAL
-from brace.server.forkserver import ForkServer
+from brace.server.forkservers import ForkServers
 from brace.server.gateway import Gateway
 from brace.server.limits import Limits
 from brace.server.liveness import Liveness
@@ -91,7 +91,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         allowed_hosts=options.allowed_hosts,
         api_key=key if options.inference_key else None,
     )
-    fork_server = ForkServer(sys.executable, replica_environment(home, {}), paths.server_log)
+    fork_server = ForkServers(sys.executable, replica_environment(home, {}), paths.server_log)
     controller = Controller(
         db,
         gateway.set_table,

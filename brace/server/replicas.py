@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 from brace.server import supervisor
-from brace.server.forkserver import ForkedProcess, ForkServer
+from brace.server.forkserver import ForkedProcess
 from brace.server.liveness import LiveCheck, Liveness, after_probe, due, probed, unresponsive
 
 
@@ -113,7 +113,15 @@ class OsProcess:
             self._popen.wait(timeout=1)
 
 
-def spawn_os_process(launch: Launch, fork_server: ForkServer | None = None) -> Process:
+class Forker(Protocol):
+    """What forks replicas (`forkserver.ForkServer`, `forkservers.ForkServers`)."""
+
+    def spawn(self, launch: Launch, ready_fd: int | None) -> ForkedProcess | None:
+        """A forked replica for `launch`, or None when it cannot fork one."""
+        ...
+
+
+def spawn_os_process(launch: Launch, fork_server: Forker | None = None) -> Process:
     """Start a replica: forked by `fork_server` when it can, else a new interpreter;
     with a pipe on which it says it is ready (`Process.notices`)."""
     notices, ready = os.pipe()
