@@ -103,8 +103,16 @@ _NOT_APPLIED = {
     "training_checkpoints": "brace does not download training checkpoints",
 }
 
+FIRST_BYTE_TIMEOUT = 1200.0
+"""Default `runtime.first_byte_timeout` (seconds): Baseten's timeout of a sync predict."""
+
+MAX_FIRST_BYTE_TIMEOUT = 86400.0
+"""The largest `runtime.first_byte_timeout` accepted (a day): NaN, infinity and values
+that would overflow a timer are refused."""
+
 _RUNTIME_KNOWN = {
     "predict_concurrency",
+    "first_byte_timeout",
     "streaming_read_timeout",
     "enable_tracing_data",
     "enable_debug_logs",
@@ -142,6 +150,9 @@ class Runtime:
     predict_concurrency: int = 1
     streaming_read_timeout: int = 60
     enable_debug_logs: bool = False
+    first_byte_timeout: float = FIRST_BYTE_TIMEOUT
+    """brace's own field: seconds a request waits for the first byte of a replica's
+    answer before the gateway answers 504 (docs/serving.md)."""
 
 
 @dataclass(frozen=True)
@@ -525,10 +536,22 @@ class _Checker:
                 raise self.fail(f"runtime.{name}", f"expected a whole number >= 1, got {number!r}")
         debug = values.get("enable_debug_logs", False)
         self.expect("runtime.enable_debug_logs", debug, bool, "true or false")
+        first_byte = values.get("first_byte_timeout", FIRST_BYTE_TIMEOUT)
+        if (
+            not isinstance(first_byte, int | float)
+            or isinstance(first_byte, bool)
+            or not 0 < first_byte <= MAX_FIRST_BYTE_TIMEOUT
+        ):
+            raise self.fail(
+                "runtime.first_byte_timeout",
+                f"expected seconds, a number > 0 and <= {MAX_FIRST_BYTE_TIMEOUT:g}, "
+                f"got {first_byte!r}",
+            )
         return Runtime(
             predict_concurrency=concurrency,
             streaming_read_timeout=timeout,
             enable_debug_logs=debug,
+            first_byte_timeout=float(first_byte),
         )
 
 

@@ -63,6 +63,7 @@ class Exchange:
         "upgrade",
         "upstream",
         "url",
+        "waiting_since",
     )
 
     def __init__(self, client: ClientConnection) -> None:
@@ -112,6 +113,9 @@ class Exchange:
         """When the gateway routed it to a deployment (monotonic seconds), for the metrics."""
         self.finished = False
         self.hold_timer: asyncio.TimerHandle | None = None
+        self.waiting_since = 0.0
+        """When a sweep first saw it waiting for its replica's first byte (loop time;
+        0: not seen yet)."""
 
     def start_request(self, path: bytes) -> None:
         """Put the upstream request head in front of whatever body is already pending."""

@@ -31,6 +31,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from brace.config import Runtime
 from brace.server import supervisor
 from brace.server.forkserver import ForkedProcess, ForkServer
 
@@ -137,6 +138,8 @@ class Replica:
     """Clock reading (seconds) after which a DRAINING replica is stopped regardless."""
     environment: str | None = None
     """The environment the replica's model was last given (at start, or told since)."""
+    runtime: Runtime = field(default_factory=Runtime)
+    """Its config's `runtime` section (the gateway's limits for it come from there)."""
 
     @property
     def upstream(self) -> str:
