@@ -98,16 +98,19 @@ def run_starlette_replica(port: int, uds: str) -> None:
     uvicorn.Server(config).run(sockets=[tcp, unix])
 
 
-def run_gateway(port: int, uds: str, count_requests: bool = True) -> None:
+def run_gateway(port: int, uds: str, count_requests: bool = True, concurrency: int = 0) -> None:
+    """`concurrency`: the replica's predict_concurrency, which the gateway holds it to
+    (0: no bound, for the Starlette replica, which has none)."""
     import uvloop
 
     from brace.server.gateway import Gateway
-    from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
+    from brace.server.routing import DeploymentRoute, EnvironmentRoute, ReplicaLimits, RoutingTable
 
+    limits = (ReplicaLimits(predict_concurrency=concurrency),)
     table = RoutingTable(
         models={MODEL: MODEL},
         environments={(MODEL, "production"): EnvironmentRoute("d1")},
-        deployments={"d1": DeploymentRoute("d1", MODEL, True, (uds,))},
+        deployments={"d1": DeploymentRoute("d1", MODEL, True, (uds,), limits=limits)},
     )
 
     async def serve() -> None:
@@ -334,12 +337,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--uds", help=argparse.SUPPRESS)
     parser.add_argument("--no-count", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "replica":
         run_starlette_replica(args.port, args.uds)
         return
     if args.role == "gateway":
-        run_gateway(args.port, args.uds, count_requests=not args.no_count)
+        run_gateway(
+            args.port, args.uds, count_requests=not args.no_count, concurrency=args.concurrency
+        )
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk nginx")
@@ -371,13 +377,18 @@ def main() -> None:
                 stack.enter_context(started([*runtime, "--port", str(direct_port)])),
                 stack.enter_context(started([*runtime, "--uds", uds])),
             ]
+            from brace.runtime.layout import read_truss
+
+            concurrency = read_truss(Path(hello)).config.runtime.predict_concurrency
             replica_note = (
                 "brace.runtime on examples/hello, two processes: "
-                "TCP for direct, Unix socket behind the gateway and nginx"
+                "TCP for direct, Unix socket behind the gateway and nginx; the gateway "
+                f"holds it to its predict_concurrency {concurrency}"
             )
         else:
             role = ["--role", "replica", "--port", str(direct_port), "--uds", uds]
             replicas = [stack.enter_context(started([*me, *role], quiet=True))]
+            concurrency = 0
             why = "chosen" if args.replica == "starlette" else "brace.runtime not available"
             replica_note = (
                 f"Starlette JSON app on uvicorn (uvloop, httptools), {why}; one process: "
@@ -387,9 +398,11 @@ def main() -> None:
         wait_http(None, uds, REPLICA_PATH, timeout=60)
 
         role = ["--role", "gateway", "--port", str(gateway_port), "--uds", uds]
+        role += ["--concurrency", str(concurrency)]
         gateway = stack.enter_context(started([*me, *role]))
         wait_http(gateway_port, None, GATEWAY_PATH)
         role = ["--role", "gateway", "--port", str(nocount_port), "--uds", uds, "--no-count"]
+        role += ["--concurrency", str(concurrency)]
         nocount = stack.enter_context(started([*me, *role]))
         wait_http(nocount_port, None, GATEWAY_PATH)
         targets = [

@@ -12,7 +12,6 @@ upstream request head); the client side (`downstream`), the upstream side (`upst
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from brace.server.wire import CHUNKED, CRLF
@@ -44,7 +43,7 @@ class Exchange:
         "head_only",
         "head_wire",
         "headers",
-        "hold_timer",
+        "held_at",
         "host",
         "http11",
         "keep_alive",
@@ -112,7 +111,8 @@ class Exchange:
         self.started = 0.0
         """When the gateway routed it to a deployment (monotonic seconds), for the metrics."""
         self.finished = False
-        self.hold_timer: asyncio.TimerHandle | None = None
+        self.held_at = 0.0
+        """When it began to wait at the gateway (loop time; 0: it is not waiting)."""
         self.waiting_since = 0.0
         """When a sweep first saw it waiting for its replica's first byte (loop time;
         0: not seen yet)."""

@@ -97,8 +97,9 @@ HEAD_TICKS = 4
 """Header-timeout checks per `header_timeout` (see `ClientConnection.head_tick`)."""
 
 WAIT_TICK = 0.25
-"""Seconds between sweeps for requests waiting too long for a replica's first byte; a
-request gets its 504 between `first_byte_timeout` and that plus `WAIT_TICK` seconds."""
+"""Seconds between sweeps for requests held too long (`hold_timeout`) or waiting too
+long for a replica's first byte (`first_byte_timeout`): each is answered between its
+timeout and that plus `WAIT_TICK` seconds."""
 
 STARTING = ""
 """The `holding` key of inference requests held until the first routing table."""
@@ -505,7 +506,7 @@ class Gateway:
                 f"Deployment {deployment_id} has {held.limit} requests waiting for a "
                 "replica already; try again later",
             )
-        elif held.add(ex, deployment_id, asyncio.get_running_loop()):
+        elif held.add(ex, deployment_id, self._now()):
             self._call_wake(deployment_id)
 
     def _hold_until_table(self, ex: Exchange) -> None:
@@ -514,7 +515,11 @@ class Gateway:
         if held.full(STARTING):
             ex.client.answer_error(ex, 503, "the server is starting; try again in a moment")
         else:
-            held.add(ex, STARTING, asyncio.get_running_loop())
+            held.add(ex, STARTING, self._now())
+
+    def _now(self) -> float:
+        loop = self._loop
+        return loop.time() if loop is not None else asyncio.get_running_loop().time()
 
     def _unhold(self, ex: Exchange) -> None:
         self._held.remove(ex, ex.deployment_id or STARTING)
@@ -615,12 +620,14 @@ class Gateway:
         self._head_sweeper = self._loop.call_later(self._head_interval(), self._sweep_heads)
 
     def _sweep_waits(self) -> None:
-        """Answer 504 to requests that waited their replica's `first_byte_timeout` for
-        the first byte of its answer. A request is first seen waiting by one sweep and
-        timed from there."""
+        """Answer the requests held `hold_timeout` seconds, and 504 to those that waited
+        their replica's `first_byte_timeout` for the first byte of its answer (a request
+        is first seen waiting by one sweep and timed from there)."""
         loop = self._loop
         assert loop is not None
         now = loop.time()
+        if self.waiting:
+            self._held.expire(now)
         for client in list(self._clients):
             ex = client.active
             if ex is None or ex.status or ex.finished:

@@ -7,7 +7,9 @@ asks the controller to wake it. The same queue keeps the requests no replica of 
 deployment has a free slot for (`pool.replica_limit`): the gateway hands each, first
 come first served, to the first replica that frees a slot or becomes ready (Knative's
 activator does the same). `Gateway.set_table` and a finished request take them out
-again; the timer answers otherwise. Held requests count as in flight, so they are the
+again; `expire`, which the gateway calls a few times a second, answers the ones that
+waited `timeout` seconds (no timer per request: a queue is in arrival order, so only
+its oldest requests are looked at). Held requests count as in flight, so they are the
 autoscaler's demand.
 
 The wake hook is called on the first held request and then at most once per
@@ -18,7 +20,6 @@ queue depth); the next ones are refused.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
 
@@ -35,7 +36,7 @@ class HeldRequests:
     def __init__(
         self, timeout: float, expired: Callable[[Exchange, str], None], limit: int = HOLD_LIMIT
     ) -> None:
-        """`expired(exchange, key)` answers a request held longer than `timeout` seconds."""
+        """`expired(exchange, key)` answers a request held `timeout` seconds (`expire`)."""
         self.timeout = timeout
         self.limit = limit
         self._expired = expired
@@ -47,14 +48,14 @@ class HeldRequests:
         waiters = self.waiting.get(key)
         return waiters is not None and len(waiters) >= self.limit
 
-    def add(self, ex: Exchange, key: str, loop: asyncio.AbstractEventLoop) -> bool:
-        """Hold `ex`; True when the wake hook should be called now."""
+    def add(self, ex: Exchange, key: str, now: float) -> bool:
+        """Hold `ex` from `now` (the loop's clock, > 0); True when the wake hook should
+        be called now."""
         waiters = self.waiting.get(key)
         if waiters is None:
             waiters = self.waiting[key] = deque()
         waiters.append(ex)
-        ex.hold_timer = loop.call_later(self.timeout, self._expire, ex, key)
-        now = loop.time()
+        ex.held_at = now
         last = self._woken.get(key)
         if last is not None and now - last < WAKE_INTERVAL:
             return False
@@ -67,11 +68,10 @@ class HeldRequests:
         return waiters[0] if waiters else None
 
     def remove(self, ex: Exchange, key: str) -> None:
-        """Take `ex` out (its client left, or it was sent on): no answer, no timer."""
-        if ex.hold_timer is None:
+        """Take `ex` out (its client left, or it was sent on): no answer."""
+        if not ex.held_at:
             return
-        ex.hold_timer.cancel()
-        ex.hold_timer = None
+        ex.held_at = 0.0
         self._forget(ex, key)
 
     def held_for(self) -> list[str]:
@@ -82,22 +82,28 @@ class HeldRequests:
         return {key: len(waiters) for key, waiters in self.waiting.items()}
 
     def release(self, key: str) -> list[Exchange]:
-        """Take every request held for `key` out, oldest first, timers cancelled."""
+        """Take every request held for `key` out, oldest first."""
         waiters = self.waiting.pop(key, ())
         for ex in waiters:
-            if ex.hold_timer is not None:
-                ex.hold_timer.cancel()
-                ex.hold_timer = None
+            ex.held_at = 0.0
         return list(waiters)
 
     def clear(self) -> None:
         for key in self.held_for():
             self.release(key)
 
-    def _expire(self, ex: Exchange, key: str) -> None:
-        ex.hold_timer = None
-        self._forget(ex, key)
-        self._expired(ex, key)
+    def expire(self, now: float) -> None:
+        """Answer (`expired`) the requests held since `timeout` seconds before `now`."""
+        deadline = now - self.timeout
+        for key in [k for k, waiters in self.waiting.items() if waiters[0].held_at <= deadline]:
+            waiters = self.waiting.get(key)
+            while waiters and waiters[0].held_at <= deadline:
+                ex = waiters.popleft()
+                ex.held_at = 0.0
+                if not waiters:
+                    del self.waiting[key]
+                self._expired(ex, key)
+                waiters = self.waiting.get(key)
 
     def _forget(self, ex: Exchange, key: str) -> None:
         waiters = self.waiting.get(key)
