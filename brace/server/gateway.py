@@ -62,7 +62,7 @@ from brace.apikey import authorized
 from brace.server.counters import CLIENT_CLOSED, RequestCounters
 from brace.server.downstream import ClientConnection
 from brace.server.exchange import Exchange
-from brace.server.holding import HeldRequests
+from brace.server.holding import HOLD_LIMIT, HeldRequests
 from brace.server.hosts import host_allowed, host_policy, origin_allowed
 from brace.server.limits import Limits
 from brace.server.pool import Pools, UpstreamPool
@@ -121,11 +121,13 @@ class Gateway:
         api_key: str | None = None,
         count_requests: bool = True,
         awaiting_table: bool = False,
+        hold_limit: int = HOLD_LIMIT,
     ) -> None:
         """`api_key`: the key inference requests must carry (None: no key asked).
         `count_requests`: keep the request counters the metrics read (`counters`).
         `awaiting_table`: `table` is a placeholder; hold inference requests until the
-        first `set_table` (a server that has not read its store yet)."""
+        first `set_table` (a server that has not read its store yet). `hold_limit`: the
+        most requests held per deployment."""
         self._table = table
         self._awaiting_table = awaiting_table
         self._api_key = api_key
@@ -154,7 +156,7 @@ class Gateway:
         """Requests routed to each deployment so far (the autoscaler's load)."""
         self.counters = RequestCounters() if count_requests else None
         """Finished requests by deployment, status and duration (None: not counted)."""
-        self._held = HeldRequests(hold_timeout, self._hold_expired)
+        self._held = HeldRequests(hold_timeout, self._hold_expired, hold_limit)
         self.waiting = self._held.waiting
         """Deployment id -> its held requests (the same dict as the holding's): the
         upstream side reads it to know whether a freed slot has a taker."""
