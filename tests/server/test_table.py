@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
-from brace.server.table import Upstreams, build_table
+from brace.config import Runtime
+from brace.server.routing import DeploymentRoute, EnvironmentRoute, ReplicaLimits, RoutingTable
+from brace.server.table import Upstreams, build_table, replica_limits
 from brace.store.records import (
     AutoscalingSettings,
     Deployment,
@@ -98,3 +99,20 @@ def test_a_sleeping_deployment_serves_its_requests_wait_for_the_wake() -> None:
     asleep = [_deployment("prod", status=D.SCALED_TO_ZERO)]
     table = build_table(MODELS, asleep, ENVIRONMENTS, [], {})
     assert table.deployments["prod"] == DeploymentRoute("prod", "m1", True, ())
+
+
+def test_each_ready_replica_carries_its_limits_from_its_config() -> None:
+    upstreams = {
+        "prod": Upstreams(
+            current=("/s/p2",),
+            previous=("/s/p1",),
+            limits={
+                "/s/p1": replica_limits(Runtime(predict_concurrency=2)),
+                "/s/p2": replica_limits(Runtime(predict_concurrency=8, first_byte_timeout=5.0)),
+            },
+        )
+    }
+    table = build_table(MODELS, [_deployment("prod")], ENVIRONMENTS[:1], [], upstreams)
+    route = table.deployments["prod"]
+    assert route.upstreams == ("/s/p2",)  # the current revision's replicas serve
+    assert route.limits == (ReplicaLimits(8, 5.0),)
