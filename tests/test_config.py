@@ -246,7 +246,9 @@ def test_runtime_values(make_truss: MakeTruss) -> None:
       streaming_read_timeout: 5
       enable_debug_logs: true
       num_workers: 1
-      first_byte_timeout: 2.5
+    model_metadata:
+      brace:
+        first_byte_timeout: 2.5
     """
     truss = load(make_truss("runtime", config=config))
     assert truss.config.runtime == Runtime(
@@ -429,9 +431,10 @@ INVALID = [
     ),
     *(
         pytest.param(
-            f"runtime:\n  first_byte_timeout: {value}\n",
+            f"model_metadata:\n  brace:\n    first_byte_timeout: {value}\n",
             {},
-            "{config}: field 'runtime.first_byte_timeout': expected seconds, a number > 0 "
+            "{config}: field 'model_metadata.brace.first_byte_timeout': expected seconds, "
+            "a number > 0 "
             f"and <= 86400, got {shown}",
             id=f"first-byte-timeout-{name}",
         )

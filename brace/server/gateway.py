@@ -663,7 +663,7 @@ class Gateway:
             ex,
             504,
             f"Gateway Timeout: the replica did not begin to answer within {timeout:g} seconds "
-            "(runtime.first_byte_timeout in the model's config.yaml)",
+            "(model_metadata.brace.first_byte_timeout in the model's config.yaml)",
         )
         if self.waiting:
             self.slot_freed(pool)

@@ -43,7 +43,7 @@ class ReplicaLimits:
     """`runtime.predict_concurrency` (0: not known, no bound): the gateway hands the
     replica this many requests at once and a little more (`pool.replica_limit`)."""
     first_byte_timeout: float = FIRST_BYTE_TIMEOUT
-    """`runtime.first_byte_timeout`: seconds a request sent to the replica waits for
+    """`model_metadata.brace.first_byte_timeout`: seconds a request sent to the replica waits for
     the first byte of its answer before it is answered 504."""
 
 

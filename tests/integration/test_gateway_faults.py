@@ -115,7 +115,8 @@ def test_clients_that_give_up_are_counted_499(server: Server, make_truss: MakeTr
 def test_a_replica_that_does_not_begin_to_answer_in_time_answers_504(
     server: Server, make_truss: MakeTruss
 ) -> None:
-    config = timed_config("stuck", 0, 0, 2, "  first_byte_timeout: 1\n")
+    metadata = "model_metadata:\n  brace:\n    first_byte_timeout: 1\n"
+    config = timed_config("stuck", 0, 0, 2, metadata)
     server.json("push", make_truss("stuck", config=config, model=TIMED), "--promote", "--wait")
     began = time.monotonic()
     answer = server.post("/model/stuck/production/predict", {"sleep": 6})

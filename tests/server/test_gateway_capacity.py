@@ -143,8 +143,9 @@ def test_a_burst_goes_to_every_replica_and_none_gets_more_than_its_limit(
     running = servers.gateway(table({"prod": paths}, concurrency=1))
     answers = burst(running, 12, 0.2)
     assert [status for status, _ in answers] == [200] * 12
-    assert [app.most for app in apps] == [2, 2, 2]  # predict_concurrency 1, plus one
-    assert sorted(app.served for app in apps) == [4, 4, 4]
+    assert max(app.most for app in apps) == 2  # predict_concurrency 1, plus one
+    # Each frees a slot every 0.2 s and takes the next waiting request: a fair share.
+    assert min(app.served for app in apps) >= 3, [app.served for app in apps]
     assert running.outstanding("prod") == 0
 
 
@@ -273,7 +274,7 @@ def test_a_replica_that_does_not_begin_to_answer_in_time_gets_504_and_is_avoided
     assert reply.status == 504
     assert reply.json()["error"] == (
         "Gateway Timeout: the replica did not begin to answer within 0.3 seconds "
-        "(runtime.first_byte_timeout in the model's config.yaml)"
+        "(model_metadata.brace.first_byte_timeout in the model's config.yaml)"
     )
     assert 0.3 <= took < 1.5
     # The replica is avoided like a failed one: the next requests go to the other one.
