@@ -407,11 +407,17 @@ class Gateway:
         go to the replicas with a free slot, oldest first. The upstream side calls it
         only when something is held (`waiting`), so it costs nothing otherwise."""
         deployment_id = pool.deployment_id
-        if deployment_id is None or deployment_id not in self.waiting:
+        if deployment_id is None:
+            return
+        held = self._held
+        ex = held.first(deployment_id)
+        if ex is None:
             return
         route = self._table.deployments.get(deployment_id)
-        if route is not None and route.serving and route.upstreams:
-            self._send_held(deployment_id, route.upstreams)
+        # One slot freed, one request sent (a new replica or a higher limit comes with a
+        # table, and `_apply_table` fills every free slot).
+        if route is not None and route.upstreams and self._pools.dispatch(ex, route.upstreams):
+            held.remove(ex, deployment_id)
 
     def upstream_failed(self, ex: Exchange, path: str, reused: bool, replayable: bool) -> None:
         """The connection closed before any response byte arrived: the replica died, or
@@ -521,7 +527,8 @@ class Gateway:
 
     def _now(self) -> float:
         loop = self._loop
-        return loop.time() if loop is not None else asyncio.get_running_loop().time()
+        assert loop is not None  # set by `serve`, before any request
+        return loop.time()
 
     def _unhold(self, ex: Exchange) -> None:
         self._held.remove(ex, ex.deployment_id or STARTING)
