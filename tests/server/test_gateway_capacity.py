@@ -324,3 +324,24 @@ def test_requests_before_the_first_routing_table_get_503_after_the_hold_timeout(
     reply = request(running.port, PREDICT)
     assert reply.status == 503
     assert reply.json() == {"error": "the server did not read its routing table within 0.3 seconds"}
+
+
+def test_a_request_waiting_at_the_gateway_whose_client_leaves_never_reaches_a_replica(
+    servers: Servers,
+) -> None:
+    apps, paths = replicas(servers, "a")
+    running = servers.gateway(table({"prod": paths}))
+    with ThreadPoolExecutor(2) as pool:
+        busy = [pool.submit(request, running.port, PREDICT, headers={"x-test-sleep": "0.5"})]
+        busy.append(pool.submit(request, running.port, PREDICT, headers={"x-test-sleep": "0.5"}))
+        running.wait_outstanding("prod", 2)  # both slots taken
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=0.2)
+        conn.request("POST", PREDICT, body=b"{}")
+        with pytest.raises(TimeoutError):
+            conn.getresponse()
+        conn.close()  # it waited at the gateway, and leaves
+        assert [future.result(5).status for future in busy] == [200, 200]
+    counts = wait_finished(running, "prod", 3).of("prod")
+    assert dict(counts.statuses) == {200: 2, CLIENT_CLOSED: 1}
+    assert (apps[0].served, apps[0].told) == (2, 0)  # the replica never saw the third
+    assert running.outstanding("prod") == 0
