@@ -52,6 +52,9 @@ class _Scale:
     average: float = 0.0
     """The samples' average at the last recommendation."""
     arrivals: int = 0
+    slept_on_demand: bool = False
+    """At zero because the sizing here found no demand (not a rollout's plan or a
+    cleanup): what is sampled after that decision is new demand."""
 
 
 class Autoscaler:
@@ -103,7 +106,7 @@ class Autoscaler:
             if (
                 status is DeploymentStatus.SCALED_TO_ZERO
                 and scale.status_seen not in (None, DeploymentStatus.SCALED_TO_ZERO)
-                and scale.current > 0
+                and not scale.slept_on_demand
             ):
                 # Put to sleep by someone else (a rollout's cleanup or cancel): the
                 # demand it had while it served is not a reason to wake it; only new
@@ -126,6 +129,10 @@ class Autoscaler:
             if sizing.replicas == 0 and scale.current > 0 and self._arrived(deployment.id, scale):
                 # Requests came since the last sample: not idle after all.
                 sizing = size(settings, [1.0], scale.current, None, now)
+            if sizing.replicas == 0 and scale.current > 0:
+                scale.slept_on_demand = True
+            elif sizing.replicas > 0:
+                scale.slept_on_demand = False
             scale.current, scale.lower_since = sizing.replicas, sizing.lower_since
             known[deployment.id] = scale
         self._scales = known
@@ -151,6 +158,7 @@ class Autoscaler:
             scale = self._scales.get(deployment_id)
             if scale is not None:
                 scale.current, scale.lower_since = replicas, None
+                scale.slept_on_demand = False
 
     def _first_sight(self, deployment: Deployment) -> _Scale:
         """A deployment this server has not sized yet: a new one starts; one left asleep

@@ -581,10 +581,12 @@ class Gateway:
             if deployment_id == STARTING:
                 continue
             route = table.deployments.get(deployment_id)
-            if route is not None and route.serving:
-                if route.upstreams:
-                    self._send_held(deployment_id, route.upstreams)
+            if route is not None and route.serving and route.upstreams:
+                self._send_held(deployment_id, route.upstreams)
                 continue
+            self._reroute_held(table, deployment_id)
+            if route is not None and route.serving:
+                continue  # the rest wait: they are demand that wakes it
             for ex in held.release(deployment_id):
                 if route is not None and route.error is not None:
                     ex.client.answer_error(ex, 503, unavailable_message(deployment_id, route.error))
@@ -596,6 +598,30 @@ class Gateway:
             for ex in held.release(STARTING):
                 if not ex.finished:
                     self.route(ex)
+
+    def _reroute_held(self, table: RoutingTable, deployment_id: str) -> None:
+        """Requests held for a deployment that has no ready replica now and that the new
+        table routes elsewhere (an environment switched by a promotion, a candidate
+        taken out by a cancel) go where their path leads now, instead of waiting for a
+        deployment put to sleep or stopped."""
+        held = self._held
+        waiting = held.waiting.get(deployment_id)
+        if not waiting:
+            return
+        outstanding = self._outstanding
+        arrivals = self._arrivals
+        for ex in list(waiting):
+            target = _reroute_target(table, ex)
+            if target is None or target[0] == deployment_id:
+                continue
+            new_id, _, upstreams = target
+            held.remove(ex, deployment_id)
+            outstanding[deployment_id] -= 1
+            outstanding[new_id] = outstanding.get(new_id, 0) + 1
+            arrivals[new_id] = arrivals.get(new_id, 0) + 1
+            ex.deployment_id = new_id
+            if not upstreams or not self._pools.dispatch(ex, upstreams):
+                self._hold(ex)
 
     def _configure_pools(self, table: RoutingTable) -> None:
         configure = self._pools.configure
@@ -683,6 +709,27 @@ def _target(table: RoutingTable, forward: Forward) -> Target:
         forward.upstream_path.encode(),
         table.deployments[deployment_id].upstreams,
     )
+
+
+def _reroute_target(table: RoutingTable, ex: Exchange) -> Target | None:
+    """Where a held request's path leads in `table` (during a split, a side with ready
+    replicas first, the current deployment first); None when it leads to no deployment."""
+    host = ex.host
+    resolution = resolve(
+        table,
+        ex.method.decode("latin-1"),
+        ex.url.decode("latin-1"),
+        host.decode("latin-1") if host is not None else None,
+    )
+    if isinstance(resolution, Forward):
+        return _target(table, resolution)
+    if not isinstance(resolution, Split):
+        return None
+    sides = [r for r in (resolution.current, resolution.candidate) if isinstance(r, Forward)]
+    for side in sides:
+        if table.deployments[side.deployment_id].upstreams:
+            return _target(table, side)
+    return _target(table, sides[0]) if sides else None
 
 
 def _upstreams(routes: Iterable[DeploymentRoute]) -> set[str]:

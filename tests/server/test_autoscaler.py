@@ -240,3 +240,21 @@ def test_a_request_between_the_last_sample_and_the_decision_keeps_the_replica() 
         autoscaler.sample()
     gateway.counts["d"] = (0, 2)  # arrived (and finished) after the last sample
     assert autoscaler.recommendations([_deployment(D.ACTIVE, settings)], _never) == {"d": 1}
+
+
+def test_ramped_down_to_zero_by_a_rollout_its_old_demand_does_not_wake_it() -> None:
+    """A cancel ramps the candidate down to 0 (the rollout's plan), then the store says
+    SCALED_TO_ZERO: the load it had while it served is not demand."""
+    autoscaler, gateway = _holding()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (3, 40)
+    autoscaler.sample()
+    autoscaler.hold({"d": 2})
+    autoscaler.recommendations([_deployment()], _never)
+    autoscaler.hold({"d": 0})  # the last step of the ramp-down
+    gateway.counts["d"] = (0, 40)
+    asleep = _deployment(D.SCALED_TO_ZERO)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    gateway.now = 0.1
+    autoscaler.sample()
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}

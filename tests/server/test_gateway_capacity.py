@@ -93,10 +93,13 @@ class Counting:
 
 
 def table(
-    deployments: dict[str, tuple[str, ...]], concurrency: int = 1, first_byte: float = 1200.0
+    deployments: dict[str, tuple[str, ...]],
+    concurrency: int = 1,
+    first_byte: float = 1200.0,
+    production: str = "prod",
 ) -> RoutingTable:
     """`make_table` with every replica's limits."""
-    plain = make_table(deployments)
+    plain = make_table(deployments, production=production)
     limits = ReplicaLimits(concurrency, first_byte)
     routes = {
         deployment_id: DeploymentRoute(
@@ -345,3 +348,19 @@ def test_a_request_waiting_at_the_gateway_whose_client_leaves_never_reaches_a_re
     assert dict(counts.statuses) == {200: 2, CLIENT_CLOSED: 1}
     assert (apps[0].served, apps[0].told) == (2, 0)  # the replica never saw the third
     assert running.outstanding("prod") == 0
+
+
+def test_requests_held_for_a_deployment_the_environment_no_longer_routes_to_go_where_it_does(
+    servers: Servers,
+) -> None:
+    """A promotion switches production, or a cancel takes a candidate out, while
+    requests wait for it: they go where their path leads now."""
+    apps, paths = replicas(servers, "a")
+    running = servers.gateway(table({"old": ()}, production="old"))
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(request, running.port, PREDICT) for _ in range(2)]
+        running.wait_outstanding("old", 2)
+        running.set_table(table({"old": (), "new": paths}, production="new"))
+        assert [future.result(5).status for future in held] == [200, 200]
+    assert apps[0].served == 2
+    assert (running.outstanding("old"), running.outstanding("new")) == (0, 0)
