@@ -25,7 +25,9 @@ nginx costs per request; this design costs about the same. How a request flows:
    the failed replica is avoided for a moment (`pool`); see `upstream_failed`.
 4. A deployment without ready replicas (starting, scaled to zero): the request is held
    (`holding`), the `wake` hook is called, and `set_table` releases it when the
-   deployment gains a replica, or it gets a 504 after `hold_timeout`. Until the first
+   deployment gains a replica, or it gets a 504 after `hold_timeout`; a held request
+   whose path the new table routes to another deployment (a promotion switched the
+   environment, a cancel took the candidate out) goes there instead. Until the first
    routing table is set (`awaiting_table`: a server that just started), inference
    requests are held the same way and routed once it is there (503 after the timeout).
 5. `Wake`, `NotFound` and `MethodNotAllowed` are answered here; `NotInference` requests
