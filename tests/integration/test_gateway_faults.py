@@ -171,16 +171,21 @@ def test_the_first_requests_after_a_server_start_wait_for_the_routing_table(
 
 
 @pytest.mark.parametrize("server_env", [{"BRACE_HOLD_TIMEOUT": "5"}])
+@pytest.mark.parametrize("kind", ["published", "development"])
 def test_a_request_that_arrives_as_the_last_replica_is_removed_wakes_the_deployment(
-    server: Server, make_truss: MakeTruss
+    server: Server, make_truss: MakeTruss, kind: str
 ) -> None:
-    deployment_id = publish(
-        server,
-        make_truss("waking", config=timed_config("waking", 0.3, 0, 1), model=TIMED),
-        *("--min-replica", "0", "--max-replica", "1"),
-        *("--autoscaling-window", "1", "--scale-down-delay", "1"),
-    )
-    path = f"/model/waking/deployment/{deployment_id}/predict"
+    name = f"waking-{kind}"
+    directory = make_truss(name, config=timed_config(name, 0.3, 0, 1), model=TIMED)
+    settings = ("--autoscaling-window", "1", "--scale-down-delay", "1")
+    if kind == "published":
+        deployment_id = publish(server, directory, "--min-replica", "0", *settings)
+        path = f"/model/{name}/deployment/{deployment_id}/predict"
+    else:  # min 0 / max 1 always: it goes to sleep after its delay
+        deployment_id = server.json("push", directory, "--wait")["deployment"]["id"]
+        done = server.brace("deployments", "autoscaling", "development", "-m", name, *settings)
+        assert done.returncode == 0, done.stderr
+        path = f"/model/{name}/development/predict"
 
     def recommended() -> int:
         with Store(server.home) as store, store.read() as tx:
