@@ -21,7 +21,10 @@ and nginx reach it over a Unix socket, as brace's gateway reaches replicas. The 
 says which replica ran: brace's runtime on examples/hello when `python -m brace.runtime`
 works (two processes of it, one per socket), else (or with `--replica starlette`) a
 bare Starlette JSON app on uvicorn (uvloop, httptools) in one process listening on both
-sockets: a cheaper replica, so the proxies' share of the work shows more.
+sockets: a cheaper replica, so the proxies' share of the work shows more. The gateway
+holds brace's runtime to its `predict_concurrency` (examples/hello's 4: at most 5
+requests at once, the rest wait at the gateway), as `brace server` does; the Starlette
+app has no such bound and gets none.
 
 Usage: python bench/gateway.py [--duration S] [--rounds N] [--replica auto|runtime|starlette]
 (needs wrk; nginx optional)
