@@ -268,8 +268,10 @@ class Gateway:
         ex.start_request(path)
         if ex.expect_continue:
             ex.client.send_continue(ex)
-        if not upstreams or not self._pools.dispatch(ex, upstreams):
+        if not upstreams:
             self._hold(ex)
+        elif not self._pools.dispatch(ex, upstreams):
+            self._hold(ex, wake=False)
 
     def _key_given(self, ex: Exchange) -> bool:
         """Whether an inference request carries the API key (else it is answered 401).
@@ -443,7 +445,7 @@ class Gateway:
                     path,
                 )
                 if not self._pools.dispatch(ex, others or (path,), fresh=True):
-                    self._hold(ex)  # the others are busy: the first free slot takes it
+                    self._hold(ex, wake=False)  # the others are busy: the first free slot
                 return
         log.warning("replica %s closed the connection before responding", path)
         self._bad_gateway(ex)
@@ -492,7 +494,7 @@ class Gateway:
         if not others:
             self._bad_gateway(ex)
         elif not self._pools.dispatch(ex, others, fresh=True):
-            self._hold(ex)  # the others are busy: the first free slot takes it
+            self._hold(ex, wake=False)  # the others are busy: the first free slot takes it
 
     def _others(self, ex: Exchange, path: str) -> tuple[str, ...]:
         """The other replicas of the exchange's deployment, avoided ones left out."""
@@ -505,7 +507,9 @@ class Gateway:
     def _bad_gateway(self, ex: Exchange) -> None:
         ex.client.answer_error(ex, 502, "Bad Gateway: the replica did not answer")
 
-    def _hold(self, ex: Exchange) -> None:
+    def _hold(self, ex: Exchange, wake: bool = True) -> None:
+        """Hold a request routed to a deployment; `wake`: it has no ready replica (else
+        the request waits for a free slot)."""
         deployment_id = ex.deployment_id
         assert deployment_id is not None
         held = self._held
@@ -516,7 +520,7 @@ class Gateway:
                 f"Deployment {deployment_id} has {held.limit} requests waiting for a "
                 "replica already; try again later",
             )
-        elif held.add(ex, deployment_id, self._now()):
+        elif held.add(ex, deployment_id, self._now(), wake):
             self._call_wake(deployment_id)
 
     def _hold_until_table(self, ex: Exchange) -> None:
@@ -622,8 +626,10 @@ class Gateway:
             outstanding[new_id] = outstanding.get(new_id, 0) + 1
             arrivals[new_id] = arrivals.get(new_id, 0) + 1
             ex.deployment_id = new_id
-            if not upstreams or not self._pools.dispatch(ex, upstreams):
+            if not upstreams:
                 self._hold(ex)
+            elif not self._pools.dispatch(ex, upstreams):
+                self._hold(ex, wake=False)
 
     def _configure_pools(self, table: RoutingTable) -> None:
         configure = self._pools.configure

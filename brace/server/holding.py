@@ -48,14 +48,17 @@ class HeldRequests:
         waiters = self.waiting.get(key)
         return waiters is not None and len(waiters) >= self.limit
 
-    def add(self, ex: Exchange, key: str, now: float) -> bool:
+    def add(self, ex: Exchange, key: str, now: float, wake: bool = True) -> bool:
         """Hold `ex` from `now` (the loop's clock, > 0); True when the wake hook should
-        be called now."""
+        be called now. `wake`: the deployment has no ready replica (a request waiting
+        for a free slot needs no wake: it is in flight for the autoscaler already)."""
         waiters = self.waiting.get(key)
         if waiters is None:
             waiters = self.waiting[key] = deque()
         waiters.append(ex)
         ex.held_at = now
+        if not wake:
+            return False
         last = self._woken.get(key)
         if last is not None and now - last < WAKE_INTERVAL:
             return False

@@ -364,3 +364,13 @@ def test_requests_held_for_a_deployment_the_environment_no_longer_routes_to_go_w
         assert [future.result(5).status for future in held] == [200, 200]
     assert apps[0].served == 2
     assert (running.outstanding("old"), running.outstanding("new")) == (0, 0)
+
+
+def test_requests_waiting_for_a_free_slot_do_not_call_the_wake_hook(servers: Servers) -> None:
+    """They are in flight for the autoscaler already; a wake would count one more
+    request, and lower its average of the samples."""
+    _, paths = replicas(servers, "a")
+    wakes: list[str] = []
+    running = servers.gateway(table({"prod": paths}), wake=wakes.append)
+    assert [status for status, _ in burst(running, 5, 0.2)] == [200] * 5
+    assert wakes == []
