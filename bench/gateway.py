@@ -21,7 +21,10 @@ and nginx reach it over a Unix socket, as brace's gateway reaches replicas. The 
 says which replica ran: brace's runtime on examples/hello when `python -m brace.runtime`
 works (two processes of it, one per socket), else (or with `--replica starlette`) a
 bare Starlette JSON app on uvicorn (uvloop, httptools) in one process listening on both
-sockets: a cheaper replica, so the proxies' share of the work shows more.
+sockets: a cheaper replica, so the proxies' share of the work shows more. The gateway
+holds brace's runtime to its `predict_concurrency` (examples/hello's 4: at most 5
+requests at once, the rest wait at the gateway), as `brace server` does; the Starlette
+app has no such bound and gets none.
 
 Usage: python bench/gateway.py [--duration S] [--rounds N] [--replica auto|runtime|starlette]
 (needs wrk; nginx optional)
@@ -98,16 +101,19 @@ def run_starlette_replica(port: int, uds: str) -> None:
     uvicorn.Server(config).run(sockets=[tcp, unix])
 
 
-def run_gateway(port: int, uds: str, count_requests: bool = True) -> None:
+def run_gateway(port: int, uds: str, count_requests: bool = True, concurrency: int = 0) -> None:
+    """`concurrency`: the replica's predict_concurrency, which the gateway holds it to
+    (0: no bound, for the Starlette replica, which has none)."""
     import uvloop
 
     from brace.server.gateway import Gateway
-    from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
+    from brace.server.routing import DeploymentRoute, EnvironmentRoute, ReplicaLimits, RoutingTable
 
+    limits = (ReplicaLimits(predict_concurrency=concurrency),)
     table = RoutingTable(
         models={MODEL: MODEL},
         environments={(MODEL, "production"): EnvironmentRoute("d1")},
-        deployments={"d1": DeploymentRoute("d1", MODEL, True, (uds,))},
+        deployments={"d1": DeploymentRoute("d1", MODEL, True, (uds,), limits=limits)},
     )
 
     async def serve() -> None:
@@ -334,12 +340,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--uds", help=argparse.SUPPRESS)
     parser.add_argument("--no-count", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "replica":
         run_starlette_replica(args.port, args.uds)
         return
     if args.role == "gateway":
-        run_gateway(args.port, args.uds, count_requests=not args.no_count)
+        run_gateway(
+            args.port, args.uds, count_requests=not args.no_count, concurrency=args.concurrency
+        )
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk nginx")
@@ -371,13 +380,18 @@ def main() -> None:
                 stack.enter_context(started([*runtime, "--port", str(direct_port)])),
                 stack.enter_context(started([*runtime, "--uds", uds])),
             ]
+            from brace.runtime.layout import read_truss
+
+            concurrency = read_truss(Path(hello)).config.runtime.predict_concurrency
             replica_note = (
                 "brace.runtime on examples/hello, two processes: "
-                "TCP for direct, Unix socket behind the gateway and nginx"
+                "TCP for direct, Unix socket behind the gateway and nginx; the gateway "
+                f"holds it to its predict_concurrency {concurrency}"
             )
         else:
             role = ["--role", "replica", "--port", str(direct_port), "--uds", uds]
             replicas = [stack.enter_context(started([*me, *role], quiet=True))]
+            concurrency = 0
             why = "chosen" if args.replica == "starlette" else "brace.runtime not available"
             replica_note = (
                 f"Starlette JSON app on uvicorn (uvloop, httptools), {why}; one process: "
@@ -387,9 +401,11 @@ def main() -> None:
         wait_http(None, uds, REPLICA_PATH, timeout=60)
 
         role = ["--role", "gateway", "--port", str(gateway_port), "--uds", uds]
+        role += ["--concurrency", str(concurrency)]
         gateway = stack.enter_context(started([*me, *role]))
         wait_http(gateway_port, None, GATEWAY_PATH)
         role = ["--role", "gateway", "--port", str(nocount_port), "--uds", uds, "--no-count"]
+        role += ["--concurrency", str(concurrency)]
         nocount = stack.enter_context(started([*me, *role]))
         wait_http(nocount_port, None, GATEWAY_PATH)
         targets = [

@@ -16,7 +16,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,14 @@ _NOT_APPLIED = {
     "training_checkpoints": "brace does not download training checkpoints",
 }
 
+FIRST_BYTE_TIMEOUT = 1200.0
+"""Default `model_metadata.brace.first_byte_timeout` (seconds): Baseten's timeout of a
+sync predict."""
+
+MAX_FIRST_BYTE_TIMEOUT = 86400.0
+"""The largest `model_metadata.brace.first_byte_timeout` accepted (a day): NaN, infinity and values
+that would overflow a timer are refused."""
+
 _RUNTIME_KNOWN = {
     "predict_concurrency",
     "streaming_read_timeout",
@@ -142,6 +150,11 @@ class Runtime:
     predict_concurrency: int = 1
     streaming_read_timeout: int = 60
     enable_debug_logs: bool = False
+    first_byte_timeout: float = FIRST_BYTE_TIMEOUT
+    """Seconds a request waits for the first byte of a replica's answer before the
+    gateway answers 504 (docs/serving.md). Not a Truss field (Truss refuses unknown
+    ones at push): it is read from `model_metadata.brace.first_byte_timeout`, which
+    Truss and Baseten leave alone."""
 
 
 @dataclass(frozen=True)
@@ -382,7 +395,10 @@ class _Checker:
             secrets=self.secrets(raw),
             system_packages=self.str_list(raw, "system_packages"),
             resources=self.resources(raw.get("resources")),
-            runtime=self.runtime(raw.get("runtime")),
+            runtime=replace(
+                self.runtime(raw.get("runtime")),
+                first_byte_timeout=self.first_byte_timeout(self.mapping(raw, "model_metadata")),
+            ),
             model_module_dir=self.path_field(raw, "model_module_dir", "model"),
             model_class_filename=self.path_field(raw, "model_class_filename", "model.py"),
             model_class_name=self.identifier(raw, "model_class_name", "Model"),
@@ -544,6 +560,33 @@ class _Checker:
             streaming_read_timeout=timeout,
             enable_debug_logs=debug,
         )
+
+    def first_byte_timeout(self, metadata: Mapping[str, Any]) -> float:
+        """`model_metadata.brace.first_byte_timeout` (seconds), else the default."""
+        section = metadata.get("brace")
+        if section is None:
+            return FIRST_BYTE_TIMEOUT
+        values = self.expect("model_metadata.brace", section, dict, "a mapping")
+        for key in values:
+            if key != "first_byte_timeout":
+                self.notices.append(
+                    Notice(
+                        f"model_metadata.brace.{key}",
+                        f"{self.config_path}: unknown field 'model_metadata.brace.{key}' "
+                        "is ignored",
+                    )
+                )
+        value = values.get("first_byte_timeout", FIRST_BYTE_TIMEOUT)
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not 0 < value <= MAX_FIRST_BYTE_TIMEOUT
+        ):
+            raise self.fail(
+                "model_metadata.brace.first_byte_timeout",
+                f"expected seconds, a number > 0 and <= {MAX_FIRST_BYTE_TIMEOUT:g}, got {value!r}",
+            )
+        return float(value)
 
 
 def _machine_notices(

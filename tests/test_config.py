@@ -246,10 +246,16 @@ def test_runtime_values(make_truss: MakeTruss) -> None:
       streaming_read_timeout: 5
       enable_debug_logs: true
       num_workers: 1
+    model_metadata:
+      brace:
+        first_byte_timeout: 2.5
     """
     truss = load(make_truss("runtime", config=config))
     assert truss.config.runtime == Runtime(
-        predict_concurrency=8, streaming_read_timeout=5, enable_debug_logs=True
+        predict_concurrency=8,
+        streaming_read_timeout=5,
+        enable_debug_logs=True,
+        first_byte_timeout=2.5,
     )
     assert truss.notices == ()
 
@@ -422,6 +428,25 @@ INVALID = [
         {},
         "{config}: field 'runtime.predict_concurrency': expected a whole number >= 1, got True",
         id="predict-concurrency-bool",
+    ),
+    *(
+        pytest.param(
+            f"model_metadata:\n  brace:\n    first_byte_timeout: {value}\n",
+            {},
+            "{config}: field 'model_metadata.brace.first_byte_timeout': expected seconds, "
+            "a number > 0 "
+            f"and <= 86400, got {shown}",
+            id=f"first-byte-timeout-{name}",
+        )
+        for name, value, shown in (
+            ("zero", "0", "0"),
+            ("negative", "-1", "-1"),
+            ("nan", ".nan", "nan"),
+            ("huge", "1.0e+4000", "inf"),
+            ("exponent-text", "1e4000", "'1e4000'"),
+            ("string", "soon", "'soon'"),
+            ("bool", "true", "True"),
+        )
     ),
     pytest.param(
         "runtime:\n  num_workers: 2\n",

@@ -14,8 +14,12 @@ the response:
   - anything else: postprocess (if any), then JSON (pydantic models and numpy values
     included).
 A stream or a Response from predict with a `postprocess` defined is a model error, as
-in Truss. The OpenAI-style endpoints (`/v1/chat/completions`, ...) call the model's
-method of that name the same way, without pre/postprocess and outside the predict slot.
+in Truss. A request that had to wait for a predict slot is dropped, unanswered, when
+its client left meanwhile (the gateway closes the connection of a client that gave up):
+its predict never runs. A predict that runs is not interrupted (a sync one runs in a
+thread, which cannot be stopped); a stream stops at its next chunk (streaming.py).
+The OpenAI-style endpoints (`/v1/chat/completions`, ...) call the model's method of
+that name the same way, without pre/postprocess and outside the predict slot.
 
 Errors, with Truss's bodies: an `HTTPException` (FastAPI's, or Starlette's which it
 extends) answers its status with `{"error": detail}`; any other exception from the
@@ -212,7 +216,11 @@ class Pipeline:
         """predict's answer as a Response, or None when it was already sent."""
         if methods.preprocess is not None:
             inputs = await invoke(methods.preprocess, inputs, request, self.executor)
-        async with self.semaphore:
+        semaphore = self.semaphore
+        waited = semaphore.locked()
+        async with semaphore:
+            if waited and await request.is_disconnected():
+                return None  # its client left while it waited for a slot: nobody to answer
             result = await invoke(methods.predict, inputs, request, self.executor)
             if methods.postprocess is not None and (
                 is_stream(result) or isinstance(result, Response)

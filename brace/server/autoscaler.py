@@ -11,6 +11,14 @@ Demand also comes from outside the gateway: a wake (`.../wake`, or the first req
 held for a sleeping deployment) counts as one request in flight at that moment, and
 a deployment kept awake (`brace watch` holds the development deployment awake through
 its `awake_until` in the store) never goes below one replica.
+
+No request is lost at the instant a deployment goes to zero (DESIGN.md, Autoscaling).
+A decision to scale to zero is taken on the gateway's arrivals up to that instant: a
+request that arrived since the last sample defers it. After it, a new arrival is
+demand, and so is every request held at the gateway (`held`), whatever took the
+deployment to zero (this sizing, a rollout step, a cleanup, a server stop) and
+whatever happened to the samples since: a held request wakes the deployment at every
+sample until it is served.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ SAMPLE_INTERVAL = 0.1
 Load = Callable[[], Mapping[str, tuple[int, int]]]
 """Deployment id -> (requests in flight now, arrivals so far)."""
 
+Held = Callable[[], Mapping[str, int]]
+"""Deployment id -> requests held at the gateway now (waiting for a ready replica)."""
+
 
 @dataclass
 class _Scale:
@@ -41,20 +52,25 @@ class _Scale:
     average: float = 0.0
     """The samples' average at the last recommendation."""
     arrivals: int = 0
-    held: bool = False
+    planned: bool = False
     """A rolling promotion's plan set its replicas at the last tick (`hold`)."""
+    slept_on_demand: bool = False
+    """At zero because the sizing here found no demand (not a rollout's plan or a
+    cleanup): what is sampled after that decision is new demand."""
 
 
 class Autoscaler:
-    def __init__(self, load: Load, clock: Callable[[], float]) -> None:
+    def __init__(self, load: Load, clock: Callable[[], float], held: Held = dict) -> None:
         self.load = load
         self.clock = clock
+        self.held = held
         self._scales: dict[str, _Scale] = {}
         self._arrivals: dict[str, int] = {}
 
     def sample(self) -> None:
         """Record every deployment's load now."""
         now = self.clock()
+        held = self.held()
         for deployment_id, (in_flight, arrivals) in self.load().items():
             scale = self._scales.get(deployment_id)
             if scale is None:
@@ -62,9 +78,10 @@ class Autoscaler:
             arrived = arrivals != scale.arrivals
             scale.arrivals = arrivals
             if scale.current == 0:
-                # Asleep: only a new request wakes it, not the last ones of replicas
-                # that are draining.
-                scale.samples.append((now, 1.0 if arrived else 0.0))
+                # Asleep: only new requests and held ones wake it, not the last ones of
+                # replicas that are draining.
+                waiting = float(held.get(deployment_id, 0))
+                scale.samples.append((now, max(waiting, 1.0 if arrived else 0.0)))
             else:
                 scale.samples.append((now, max(float(in_flight), 1.0 if arrived else 0.0)))
 
@@ -88,18 +105,21 @@ class Autoscaler:
             scale = self._scales.get(deployment.id) or self._first_sight(deployment)
             settings = deployment.autoscaling
             status = deployment.status
-            if status is DeploymentStatus.SCALED_TO_ZERO and scale.held:
+            if status is DeploymentStatus.SCALED_TO_ZERO and scale.planned:
                 # At 0 by a rollout's plan (the outgoing side at its last step), not
                 # put to sleep: the rollout holds it there, and once it ends the
                 # cleanup decides (SCALE_TO_ZERO puts it to sleep, KEEP restarts it).
                 known[deployment.id] = scale
                 continue
-            if status is DeploymentStatus.SCALED_TO_ZERO and scale.status_seen not in (
-                None,
-                DeploymentStatus.SCALED_TO_ZERO,
+            if (
+                status is DeploymentStatus.SCALED_TO_ZERO
+                and scale.status_seen not in (None, DeploymentStatus.SCALED_TO_ZERO)
+                and not scale.slept_on_demand
             ):
-                # Put to sleep (a rollout's cleanup or cancel): the demand it had while
-                # it served is not a reason to wake it; only new requests are.
+                # Put to sleep by someone else (a rollout's cleanup or cancel): the
+                # demand it had while it served is not a reason to wake it; only new
+                # requests are, and held ones (`sample`). When the sizing here took it
+                # to zero, what was sampled since that decision is new demand: kept.
                 scale.current, scale.lower_since = 0, None
                 scale.samples.clear()
                 # Requests routed to it before it was put to sleep (the last ones of
@@ -114,10 +134,23 @@ class Autoscaler:
             if awake(deployment):
                 samples.append(1.0)
             sizing = size(settings, samples, scale.current, scale.lower_since, now)
+            if sizing.replicas == 0 and scale.current > 0 and self._arrived(deployment.id, scale):
+                # Requests came since the last sample: not idle after all.
+                sizing = size(settings, [1.0], scale.current, None, now)
+            if sizing.replicas == 0 and scale.current > 0:
+                scale.slept_on_demand = True
+            elif sizing.replicas > 0:
+                scale.slept_on_demand = False
             scale.current, scale.lower_since = sizing.replicas, sizing.lower_since
             known[deployment.id] = scale
         self._scales = known
         return {deployment_id: scale.current for deployment_id, scale in known.items()}
+
+    def _arrived(self, deployment_id: str, scale: _Scale) -> bool:
+        """Whether requests arrived for the deployment since its last sample, or are
+        held for it now: read at the instant of a decision to scale it to zero."""
+        arrivals = self.load().get(deployment_id, (0, scale.arrivals))[1]
+        return arrivals != scale.arrivals or self.held().get(deployment_id, 0) > 0
 
     def average_in_flight(self, deployment_id: str) -> float:
         """The deployment's requests in flight, averaged over its window at the last
@@ -130,11 +163,12 @@ class Autoscaler:
         count): the autoscaler goes on from there once it ends, with no scale-down
         delay under way."""
         for known in self._scales.values():
-            known.held = False
+            known.planned = False
         for deployment_id, replicas in plans.items():
             scale = self._scales.get(deployment_id)
             if scale is not None:
-                scale.current, scale.lower_since, scale.held = replicas, None, True
+                scale.current, scale.lower_since, scale.planned = replicas, None, True
+                scale.slept_on_demand = False
 
     def _first_sight(self, deployment: Deployment) -> _Scale:
         """A deployment this server has not sized yet: a new one starts; one left asleep

@@ -52,7 +52,7 @@ from brace.server.runs import (
 )
 from brace.server.statuses import ReplicaCounts, observed_status, stopped
 from brace.server.storeworker import StoreWorker
-from brace.server.table import Upstreams, build_table
+from brace.server.table import Upstreams, build_table, replica_limits
 from brace.server.targets import Observed, ReplicaTarget, replica_targets
 from brace.services.promote import advance_promotions, record_rollout
 from brace.services.snapshots import snapshot_path
@@ -440,6 +440,7 @@ class Controller:
         replica = self.replicas.start(
             replica_id, deployment.id, deployment.revision, launch, environment
         )
+        replica.runtime = runnable.truss.config.runtime
         record = ReplicaProcess(
             id=replica_id,
             deployment_id=deployment.id,
@@ -500,6 +501,7 @@ class Controller:
         return Upstreams(
             current=tuple(r.upstream for r in ready if r.revision == deployment.revision),
             previous=tuple(r.upstream for r in ready if r.revision != deployment.revision),
+            limits={r.upstream: replica_limits(r.runtime) for r in ready},
         )
 
     def _serving_revision(self, deployment: Deployment, counts: ReplicaCounts) -> int:

@@ -170,10 +170,17 @@ class ClientConnection(asyncio.Protocol):
             ex.upstream.send_pending(ex)
 
     def eof_received(self) -> bool:
+        """The client closed its side. A request whose answer has not begun is given up
+        (499, and its replica connection closed, so the replica hears of it): a client
+        that closes is one that left, as nginx decides (a half-closing client that still
+        reads is rare in HTTP/1.1). An answer under way is still written."""
         self.closing = True
         if not self.building.request_complete:
             return False  # the request can never complete: close, abandoning it
-        return self.active is not None  # keep the write side open for the response
+        # Keep the write side open only for the rest of an answer under way; otherwise
+        # close, and `connection_lost` abandons the request (499).
+        active = self.active
+        return active is not None and active.response_started
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -413,9 +420,9 @@ class ClientConnection(asyncio.Protocol):
                 self.queue.remove(broken)
             elif broken is self.active:
                 started = broken.response_started
-                if not started:
-                    broken.status = status  # what the client is told (and the metrics count)
-                self.gateway.abandon(broken)  # the replica got part of it: drop that connection
+                # The replica got part of it: drop that connection. Counted with the
+                # status the client is told, unless its answer already began.
+                self.gateway.abandon(broken, status)
                 self.active = None
                 if started:  # the answer is on its way and cannot change now
                     self.transport.close()

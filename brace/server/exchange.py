@@ -12,7 +12,6 @@ upstream request head); the client side (`downstream`), the upstream side (`upst
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from brace.server.wire import CHUNKED, CRLF, request_id_header
@@ -45,7 +44,7 @@ class Exchange:
         "head_only",
         "head_wire",
         "headers",
-        "hold_timer",
+        "held_at",
         "host",
         "http11",
         "keep_alive",
@@ -65,6 +64,7 @@ class Exchange:
         "upgrade",
         "upstream",
         "url",
+        "waiting_since",
     )
 
     def __init__(self, client: ClientConnection) -> None:
@@ -119,7 +119,11 @@ class Exchange:
         self.started = 0.0
         """When the gateway routed it to a deployment (monotonic seconds), for the metrics."""
         self.finished = False
-        self.hold_timer: asyncio.TimerHandle | None = None
+        self.held_at = 0.0
+        """When it began to wait at the gateway (loop time; 0: it is not waiting)."""
+        self.waiting_since = 0.0
+        """When a sweep first saw it waiting for its replica's first byte (loop time;
+        0: not seen yet)."""
 
     def start_request(self, path: bytes) -> None:
         """Put the upstream request head in front of whatever body is already pending."""

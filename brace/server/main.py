@@ -90,6 +90,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         limits=options.limits,
         allowed_hosts=options.allowed_hosts,
         api_key=key if options.inference_key else None,
+        awaiting_table=True,
     )
     fork_server = ForkServers(sys.executable, replica_environment(home, {}), paths.server_log)
     controller = Controller(
@@ -98,7 +99,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
         replicas=Replicas(
             spawn=partial(spawn_os_process, fork_server=fork_server), in_flight=gateway.in_flight
         ),
-        autoscaler=Autoscaler(gateway.load, time.monotonic),
+        autoscaler=Autoscaler(gateway.load, time.monotonic, gateway.held),
         counters=gateway.counters,
         liveness=options.liveness,
     )

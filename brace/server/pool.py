@@ -8,6 +8,13 @@ when there is one (no task, no coroutine: the common case) and on a new one othe
 (a task that connects). A connection that cannot be made is the gateway's to handle
 (`connect_failed`: another replica, or 502).
 
+A replica takes at most `limit` requests at once: its `predict_concurrency` and a
+little more (`replica_limit`), so that the next request is already there when one
+finishes and the replica never idles between requests, but no queue builds up in a
+replica while another one could serve it (the gateway keeps the rest and hands each
+to the first replica that frees a slot, as Knative's activator does). `dispatch`
+answers False when every replica of the deployment is at its limit.
+
 A replica whose connection failed (it refused a connection, or closed one before
 answering) is avoided for `AVOID_SECONDS`: it gets no request while another replica of
 the same deployment can take it. That covers the time between a replica's death and the
@@ -22,6 +29,7 @@ from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING
 
+from brace.config import FIRST_BYTE_TIMEOUT
 from brace.server.exchange import Exchange
 
 if TYPE_CHECKING:
@@ -33,15 +41,47 @@ AVOID_SECONDS = 1.0
 _AVOIDED = 1 << 30
 """Added to an avoided replica's requests in flight when choosing: it comes last."""
 
+UNBOUNDED = 1 << 40
+"""The limit of a replica whose concurrency is not known (the management app)."""
+
+EXTRA_FRACTION = 0.25
+"""Requests a replica is handed beyond its `predict_concurrency`, as a fraction of it
+(at least one): the requests that wait in the replica while others run, so that it
+never waits for the gateway between two requests."""
+
+
+def replica_limit(predict_concurrency: int) -> int:
+    """How many requests a replica with this `predict_concurrency` (>= 1; 0: not known)
+    is handed at once: the concurrency plus a quarter of it, at least one more
+    (1 -> 2, 4 -> 5, 16 -> 20). 0 gives `UNBOUNDED`."""
+    if predict_concurrency <= 0:
+        return UNBOUNDED
+    return predict_concurrency + max(1, int(predict_concurrency * EXTRA_FRACTION))
+
 
 class UpstreamPool:
-    __slots__ = ("active", "avoid_until", "closed", "idle", "path")
+    __slots__ = (
+        "active",
+        "avoid_until",
+        "closed",
+        "deployment_id",
+        "first_byte_timeout",
+        "idle",
+        "limit",
+        "path",
+    )
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.idle: list[UpstreamConnection] = []
         self.active = 0
         """Requests dispatched to this replica and not finished (connecting included)."""
+        self.limit = UNBOUNDED
+        """The most requests dispatched to it at once (`replica_limit`)."""
+        self.deployment_id: str | None = None
+        """The deployment whose replica this is (None: the management app)."""
+        self.first_byte_timeout = FIRST_BYTE_TIMEOUT
+        """Seconds a request sent to it waits for its answer's first byte."""
         self.closed = False
         self.avoid_until = 0.0
         """Monotonic seconds until which the replica is avoided (0: it is not)."""
@@ -78,9 +118,22 @@ class Pools:
         """Pools of replicas that left the routing table with requests still in flight."""
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def dispatch(self, ex: Exchange, upstreams: tuple[str, ...], fresh: bool = False) -> None:
+    def configure(
+        self, deployment_id: str, path: str, predict_concurrency: int, first_byte_timeout: float
+    ) -> None:
+        """The routing table says the replica at `path` serves `deployment_id` with this
+        `predict_concurrency` (0: not known) and `first_byte_timeout` (seconds)."""
+        pool = self._pools.get(path)
+        if pool is None:
+            pool = self._pools[path] = UpstreamPool(path)
+        pool.deployment_id = deployment_id
+        pool.limit = replica_limit(predict_concurrency)
+        pool.first_byte_timeout = first_byte_timeout
+
+    def dispatch(self, ex: Exchange, upstreams: tuple[str, ...], fresh: bool = False) -> bool:
         """Send the exchange to the upstream with the fewest requests in flight, avoided
-        ones last; `fresh`: on a new connection."""
+        ones last; `fresh`: on a new connection. False (nothing done) when every one of
+        them has its `limit` of requests in flight."""
         pools = self._pools
         best: UpstreamPool | None = None
         best_load = 0
@@ -97,6 +150,8 @@ class Pools:
             if best is None or load < best_load:
                 best, best_load = pool, load
         assert best is not None
+        if best.active >= best.limit:
+            return False
         best.active += 1
         ex.pool = best
         idle = best.idle
@@ -110,10 +165,20 @@ class Pools:
                 conn.pause_reading()
             if ex.pending and not ex.client.feeding:  # else: written once the parser returns
                 conn.send_pending(ex)
-            return
+            return True
         task = asyncio.get_running_loop().create_task(self._connect(ex, best))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
+
+    def free(self, upstreams: tuple[str, ...]) -> bool:
+        """Whether one of `upstreams` has fewer requests in flight than its limit."""
+        pools = self._pools
+        for path in upstreams:
+            pool = pools.get(path)
+            if pool is None or pool.active < pool.limit:
+                return True
+        return False
 
     async def _connect(self, ex: Exchange, pool: UpstreamPool) -> None:
         loop = asyncio.get_running_loop()

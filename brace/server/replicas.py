@@ -35,6 +35,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from brace.config import Runtime
 from brace.server import supervisor
 from brace.server.forkserver import ForkedProcess
 from brace.server.liveness import LiveCheck, Liveness, after_probe, due, probed, unresponsive
@@ -161,6 +162,8 @@ class Replica:
     """Its liveness probes while READY (`liveness`)."""
     unresponsive: bool = False
     """Stopped because it stopped answering liveness probes: its exit is a crash."""
+    runtime: Runtime = field(default_factory=Runtime)
+    """Its config's `runtime` section (the gateway's limits for it come from there)."""
 
     @property
     def upstream(self) -> str:

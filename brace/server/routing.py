@@ -27,10 +27,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from brace.config import FIRST_BYTE_TIMEOUT
+
 PREDICT_PATH = "/v1/models/model:predict"
 """The Truss server's predict route, which every replica serves."""
 
 PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class ReplicaLimits:
+    """What the gateway holds one replica to, from its deployment's config.yaml."""
+
+    predict_concurrency: int = 0
+    """`runtime.predict_concurrency` (0: not known, no bound): the gateway hands the
+    replica this many requests at once and a little more (`pool.replica_limit`)."""
+    first_byte_timeout: float = FIRST_BYTE_TIMEOUT
+    """`model_metadata.brace.first_byte_timeout`: seconds a request sent to the replica waits for
+    the first byte of its answer before it is answered 504."""
+
+
+NO_LIMITS = ReplicaLimits()
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,8 @@ class DeploymentRoute:
     error: str | None = None
     """Why a deployment that should serve cannot (it failed to start or to wake):
     its requests, held ones included, are answered 503 with this."""
+    limits: tuple[ReplicaLimits, ...] = ()
+    """Each upstream's limits, in the same order (one missing: `NO_LIMITS`)."""
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,16 @@ its requests, or for all or none of them while only one of the two has a ready r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
+from brace.config import Runtime
+from brace.server.routing import (
+    NO_LIMITS,
+    DeploymentRoute,
+    EnvironmentRoute,
+    ReplicaLimits,
+    RoutingTable,
+)
 from brace.server.statuses import stopped
 from brace.store.records import Deployment, Environment, Model, Promotion
 
@@ -27,6 +34,13 @@ class Upstreams:
 
     current: tuple[str, ...] = ()
     previous: tuple[str, ...] = ()
+    limits: Mapping[str, ReplicaLimits] = field(default_factory=dict)
+    """Socket path -> what the gateway holds that replica to (from its config.yaml)."""
+
+
+def replica_limits(runtime: Runtime) -> ReplicaLimits:
+    """What the gateway holds a replica to, from its config's `runtime` section."""
+    return ReplicaLimits(runtime.predict_concurrency, runtime.first_byte_timeout)
 
 
 def answering_split(percent: int, candidate_answers: bool, current_answers: bool) -> int:
@@ -68,6 +82,9 @@ def build_table(
             serving=bool(serving) or (error is None and not stopped(deployment.status)),
             upstreams=serving,
             error=error,
+            limits=tuple(ready.limits.get(path, NO_LIMITS) for path in serving)
+            if ready.limits
+            else (),
         )
         if deployment.is_development:
             development[deployment.model_id] = deployment.id

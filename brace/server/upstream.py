@@ -181,8 +181,10 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.exchange = None
         ex.upstream = None
-        if ex.pool is self.pool:
-            self.pool.active -= 1
+        pool = self.pool
+        freed = ex.pool is pool
+        if freed:
+            pool.active -= 1
             ex.pool = None
         out = self.out
         if (
@@ -203,6 +205,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.gateway.upstream_failed(ex, self.pool.path, self.reused, replayable)
         else:
             self.gateway.truncated(ex)
+        gateway = self.gateway
+        if freed and gateway.waiting:
+            gateway.slot_freed(pool)
 
     def pause_writing(self) -> None:
         ex = self.exchange
@@ -295,7 +300,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.responding = self.body_started = self.has_id = False
         self.has_length = self.upstream_chunked = False
         pool = self.pool
-        if ex.pool is pool:
+        freed = ex.pool is pool
+        if freed:
             pool.active -= 1
             ex.pool = None
         if self.keep_alive and ex.request_complete and not pool.closed:
@@ -310,6 +316,9 @@ class UpstreamConnection(asyncio.Protocol):
             ex.discard = True
             ex.pending = []
             self.transport.close()
+        gateway = self.gateway
+        if freed and gateway.waiting:
+            gateway.slot_freed(pool)  # a held request takes the slot (and this connection)
         ex.client.finish(ex)
 
     def _reset(self) -> None:

@@ -9,11 +9,14 @@ test depends on how fast anything was.
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.runtime.conftest import Launcher, Replica, write_truss
+from tests.runtime.conftest import Launcher, Replica, UnixHTTPConnection, write_truss
 
 SLOW = """\
 import time
@@ -102,3 +105,36 @@ def test_concurrency_1_serializes_predicts(replicas: dict[str, Replica], name: s
 
 def test_concurrency_2_runs_two_predicts_at_once(replicas: dict[str, Replica]) -> None:
     assert two_at_once(replicas["meet-2"]) == [{"id": 0, "met": True}, {"id": 1, "met": True}]
+
+
+COUNTED = """\
+import time
+
+
+class Model:
+    def __init__(self, **kwargs):
+        self.ran = []
+
+    def predict(self, model_input):
+        self.ran.append(model_input)
+        if model_input == "slow":
+            time.sleep(0.6)
+        return {"ran": self.ran}
+"""
+
+
+def test_a_request_whose_client_left_while_it_waited_for_a_slot_never_runs(
+    start_replica: Launcher, tmp_path: Path
+) -> None:
+    replica = start_replica(
+        write_truss(tmp_path / "counted", "model_name: c\n", COUNTED)  # predict_concurrency 1
+    )
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(replica.predict, "slow")
+        time.sleep(0.2)  # the slow one holds the only slot
+        connection = UnixHTTPConnection(replica.socket_path)
+        connection.request("POST", "/v1/models/model:predict", body=b'"gone"')
+        time.sleep(0.1)  # waiting for the slot
+        connection.close()  # its client leaves, as the gateway tells it
+        assert slow.result(5).json() == {"ran": ["slow"]}
+    assert replica.predict("next").json() == {"ran": ["slow", "next"]}

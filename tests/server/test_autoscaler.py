@@ -156,3 +156,105 @@ def test_requests_routed_to_it_before_it_was_put_to_sleep_do_not_wake_it() -> No
     gateway.now = 0.1
     autoscaler.sample()
     assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+
+
+# A decision to scale to zero and the requests around it (DESIGN.md: no request is lost
+# at the instant a deployment goes to zero).
+
+
+@dataclass
+class Holding(Gateway):
+    """The gateway with its held requests: (in flight, arrivals) and held, by deployment."""
+
+    waiting: dict[str, int] = field(default_factory=dict)
+
+    def held(self) -> dict[str, int]:
+        return dict(self.waiting)
+
+
+def _holding() -> tuple[Autoscaler, Holding]:
+    gateway = Holding()
+    return Autoscaler(gateway.load, gateway.clock, gateway.held), gateway
+
+
+def _idle_until_zero(
+    autoscaler: Autoscaler, gateway: Gateway, settings: AutoscalingSettings
+) -> float:
+    """Serve one request, then stay idle until the autoscaler decides on zero; when."""
+    autoscaler.recommendations([_deployment(D.ACTIVE, settings)], _never)
+    gateway.counts["d"] = (1, 1)
+    autoscaler.sample()
+    gateway.counts["d"] = (0, 1)
+    second = 0.0
+    while True:
+        second += 0.5
+        gateway.now = second
+        autoscaler.sample()
+        if autoscaler.recommendations([_deployment(D.ACTIVE, settings)], _never)["d"] == 0:
+            return second
+
+
+def test_a_request_held_after_the_decision_to_scale_to_zero_wakes_it() -> None:
+    """The lost wake-up: the request arrives once the last replica left the routing table
+    and is held; its wake is a sample, and then the store says SCALED_TO_ZERO."""
+    settings = AutoscalingSettings(
+        min_replica=0, max_replica=1, autoscaling_window=1, scale_down_delay=1
+    )
+    autoscaler, gateway = _holding()
+    now = _idle_until_zero(autoscaler, gateway, settings)
+    gateway.counts["d"] = (1, 2)  # it arrives, and is held
+    gateway.waiting["d"] = 1
+    autoscaler.wake("d")
+    asleep = _deployment(D.SCALED_TO_ZERO, settings)  # the tick that reports the sleep
+    assert autoscaler.recommendations([asleep], _never) == {"d": 1}
+    gateway.now = now + 0.1
+    autoscaler.sample()
+    assert autoscaler.recommendations([asleep], _never) == {"d": 1}
+
+
+def test_a_request_held_is_demand_whatever_cleared_the_samples() -> None:
+    """Put to sleep by a cleanup (samples cleared) while a request is held for it: the
+    held request wakes it at the next sample."""
+    autoscaler, gateway = _holding()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (1, 5)
+    gateway.waiting["d"] = 1
+    asleep = _deployment(D.SCALED_TO_ZERO)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}  # the cleanup
+    gateway.now = 0.1
+    autoscaler.sample()  # no new arrival, but one held
+    assert autoscaler.recommendations([asleep], _never)["d"] >= 1
+
+
+def test_a_request_between_the_last_sample_and_the_decision_keeps_the_replica() -> None:
+    settings = AutoscalingSettings(
+        min_replica=0, max_replica=1, autoscaling_window=1, scale_down_delay=1
+    )
+    autoscaler, gateway = _holding()
+    autoscaler.recommendations([_deployment(D.ACTIVE, settings)], _never)
+    gateway.counts["d"] = (1, 1)
+    autoscaler.sample()
+    gateway.counts["d"] = (0, 1)
+    for tick in range(1, 5):
+        gateway.now = tick * 0.5
+        autoscaler.sample()
+    gateway.counts["d"] = (0, 2)  # arrived (and finished) after the last sample
+    assert autoscaler.recommendations([_deployment(D.ACTIVE, settings)], _never) == {"d": 1}
+
+
+def test_ramped_down_to_zero_by_a_rollout_its_old_demand_does_not_wake_it() -> None:
+    """A cancel ramps the candidate down to 0 (the rollout's plan), then the store says
+    SCALED_TO_ZERO: the load it had while it served is not demand."""
+    autoscaler, gateway = _holding()
+    autoscaler.recommendations([_deployment()], _never)
+    gateway.counts["d"] = (3, 40)
+    autoscaler.sample()
+    autoscaler.hold({"d": 2})
+    autoscaler.recommendations([_deployment()], _never)
+    autoscaler.hold({"d": 0})  # the last step of the ramp-down
+    gateway.counts["d"] = (0, 40)
+    asleep = _deployment(D.SCALED_TO_ZERO)
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}
+    gateway.now = 0.1
+    autoscaler.sample()
+    assert autoscaler.recommendations([asleep], _never) == {"d": 0}

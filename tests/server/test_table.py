@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from brace.server.routing import DeploymentRoute, EnvironmentRoute, RoutingTable
-from brace.server.table import Upstreams, answering_split, build_table
+from brace.config import Runtime
+from brace.server.routing import DeploymentRoute, EnvironmentRoute, ReplicaLimits, RoutingTable
+from brace.server.table import Upstreams, answering_split, build_table, replica_limits
 from brace.store.records import (
     AutoscalingSettings,
     Deployment,
@@ -124,3 +125,20 @@ def test_answering_split() -> None:
     assert [answering_split(40, c, p) for c in (True, False) for p in (True, False)] == [
         40, 100, 0, 40,
     ]  # fmt: skip
+
+
+def test_each_ready_replica_carries_its_limits_from_its_config() -> None:
+    upstreams = {
+        "prod": Upstreams(
+            current=("/s/p2",),
+            previous=("/s/p1",),
+            limits={
+                "/s/p1": replica_limits(Runtime(predict_concurrency=2)),
+                "/s/p2": replica_limits(Runtime(predict_concurrency=8, first_byte_timeout=5.0)),
+            },
+        )
+    }
+    table = build_table(MODELS, [_deployment("prod")], ENVIRONMENTS[:1], [], upstreams)
+    route = table.deployments["prod"]
+    assert route.upstreams == ("/s/p2",)  # the current revision's replicas serve
+    assert route.limits == (ReplicaLimits(8, 5.0),)
