@@ -41,7 +41,7 @@ async def _run(request: Request, use: Callable[[Store], T]) -> T:
 
 async def _body(request: Request, *names: str, required: bool = True) -> dict[str, Any]:
     """The JSON object body; with `names`, no other field is allowed."""
-    body = bodies.parse(await request.body(), required=required)
+    body = bodies.parse(await bodies.read(request), required=required)
     if names:
         bodies.only(body, *names)
     return body
