@@ -2,9 +2,9 @@
 
 A body must be a JSON object of at most `MAX_BODY` bytes, nested at most
 `brace.jsontext.MAX_DEPTH` deep, whose numbers are finite (`NaN` and `Infinity` are
-refused: they are not JSON, and no setting means anything with them); each field is checked for its type here, and its value
-by the services (ranges, names, rules), so the API and the CLI refuse the same values
-with the same words.
+refused: they are not JSON, and no setting means anything with them). Each field is
+checked for its type here, and its value by the services (ranges, names, rules), so
+the API and the CLI refuse the same values with the same words.
 """
 
 from __future__ import annotations
