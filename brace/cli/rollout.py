@@ -18,6 +18,7 @@ from brace.cli.common import (
     Output,
     OutputOpt,
     emit,
+    finite,
     open_store,
     session,
 )
@@ -79,7 +80,10 @@ def status(
         bool,
         typer.Option(help="Follow the promotion until it ends; exit 0 only if it SUCCEEDED."),
     ] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between updates with --watch.")] = 1.0,
+    interval: Annotated[
+        float,
+        typer.Option(help="Seconds between updates with --watch.", min=0.01, callback=finite),
+    ] = 1.0,
     output: OutputOpt = Output.text,
 ) -> None:
     """Show the environment's promotion: status, step, replicas of both deployments, the

@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open_store, session
+from brace.cli.common import (
+    ModelOpt,
+    Output,
+    OutputOpt,
+    emit,
+    finite,
+    line,
+    note,
+    open_store,
+    session,
+)
 from brace.errors import ServerError, UsageError
 from brace.home import brace_home
 from brace.server.limits import Limits, parse_size, size_text
@@ -35,7 +45,10 @@ HostOpt = Annotated[
 PortOpt = Annotated[
     int | None,
     typer.Option(
-        envvar="BRACE_PORT", help="Server port [default: the running server's, else 8765]."
+        envvar="BRACE_PORT",
+        min=1,
+        max=65535,
+        help="Server port [default: the running server's, else 8765].",
     ),
 ]
 
@@ -94,6 +107,7 @@ def server_command(
         typer.Option(
             envvar="BRACE_HOLD_TIMEOUT",
             min=0.1,
+            callback=finite,
             help="Seconds a request waits for a deployment to start or wake before 504.",
         ),
     ] = 120.0,
@@ -119,6 +133,7 @@ def server_command(
         typer.Option(
             envvar="BRACE_HEADER_TIMEOUT",
             min=0.1,
+            callback=finite,
             help="Seconds a client has to send a request's headers (408 after).",
         ),
     ] = Limits().header_timeout,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from brace.errors import ServerError
+from brace.errors import ServerError, UsageError
 from brace.logs import open_for_append, tail
 from brace.polling import poll
 from brace.server.paths import ServerPaths
@@ -39,9 +39,17 @@ class Address:
         return f"http://{self.host}:{self.port}"
 
 
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise UsageError(f"BRACE_PORT must be a port number (1 to 65535), got {text[:40]!r}")
+    return int(text)
+
+
 def address(home: Path, host: str | None = None, port: int | None = None) -> Address:
+    """Where this home's server listens (see the module doc); UsageError when
+    BRACE_PORT is not a port."""
     host = host or os.environ.get("BRACE_HOST")
-    port = port or (int(os.environ["BRACE_PORT"]) if os.environ.get("BRACE_PORT") else None)
+    port = port or (_port(os.environ["BRACE_PORT"]) if os.environ.get("BRACE_PORT") else None)
     record = read_record(ServerPaths(home)) if host is None or port is None else None
     return Address(
         host or (record.host if record else DEFAULT_HOST),

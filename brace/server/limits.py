@@ -49,8 +49,13 @@ def size_text(size: int) -> str:
     return str(size)
 
 
+MAX_SIZE = 1024**4
+"""Largest size `parse_size` accepts (1 TiB): a bound on a number read from the user."""
+
+
 def parse_size(text: str) -> int:
-    """`100MiB`, `64KiB`, `1GiB`, `500MB`, `1048576` -> bytes; ValueError if not a size."""
+    """`100MiB`, `64KiB`, `1GiB`, `500MB`, `1048576` -> bytes; ValueError if not a size,
+    or above `MAX_SIZE`."""
     units = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
     units |= {"k": KIB, "kib": KIB, "m": MIB, "mib": MIB, "g": 1024 * MIB, "gib": 1024 * MIB}
     stripped = text.strip().lower()
@@ -58,4 +63,7 @@ def parse_size(text: str) -> int:
     unit = stripped[len(number) :]
     if unit not in units or not number.strip().isdigit():
         raise ValueError(f"not a size: {text!r} (use bytes, or a unit: KiB, MiB, GiB, KB, MB, GB)")
-    return int(number.strip()) * units[unit]
+    digits = number.strip()
+    if len(digits) > 16 or int(digits) * units[unit] > MAX_SIZE:
+        raise ValueError(f"{text.strip()[:40]!r} is larger than {size_text(MAX_SIZE)}")
+    return int(digits) * units[unit]

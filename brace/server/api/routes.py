@@ -143,6 +143,7 @@ def _lifecycle(use: Callable[[Store, str, str], object]) -> Handler:
     """Activate or deactivate a deployment."""
 
     async def handle(request: Request) -> JSONResponse:
+        await _body(request, required=False)  # none is needed; an unreadable one is a 400
         await _run(request, lambda store: use(store, _deployment_id(request), _model_id(request)))
         return JSONResponse({"success": True})
 
@@ -280,6 +281,7 @@ async def promote_to_environment(request: Request) -> JSONResponse:
 
 def _rollout_action(action: RolloutAction) -> Handler:
     async def handle(request: Request) -> JSONResponse:
+        await _body(request, required=False)
         _, leads_to = await _run(
             request,
             lambda store: rollout.request(store, action, _model_id(request), _env_name(request)),
@@ -308,6 +310,8 @@ def _environment_lifecycle(use: Callable[[Store, str, str], object]) -> Handler:
     """Activate or deactivate the deployment an environment serves."""
 
     async def handle(request: Request) -> JSONResponse:
+        await _body(request, required=False)
+
         def act(store: Store) -> None:
             with store.read() as tx:
                 model = find_model(tx, _model_id(request))
