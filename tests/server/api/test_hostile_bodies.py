@@ -116,7 +116,8 @@ def test_a_non_finite_ratio_is_refused_and_the_environment_still_reads(
     api: TestClient, production: Deployment, ratio: str
 ) -> None:
     path = f"/v1/models/{production.model_id}/environments/production"
-    body = '{"promotion_settings": {"automatic_rollback": {"max_p99_latency_ratio": %s}}}' % ratio
+    rollback = '{"automatic_rollback": {"max_p99_latency_ratio": ' + ratio + "}}"
+    body = '{"promotion_settings": ' + rollback + "}"
     answer = api.patch(path, content=body.encode())
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == f"the body is not valid JSON: {ratio} is not a finite number"
