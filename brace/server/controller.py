@@ -389,7 +389,9 @@ class Controller:
             log_file=log.path,
             env={
                 **supervisor.replica_environment(
-                    self.db.home, runnable.truss.config.environment_variables
+                    self.db.home,
+                    runnable.truss.config.environment_variables,
+                    runnable.truss.config.secrets,
                 ),
                 supervisor.ENVIRONMENT_VARIABLE: json.dumps(
                     supervisor.environment_json(environment)
