@@ -81,11 +81,11 @@ def _traffic(deployment_id: str) -> dict[str, Any] | str:
     from brace.apikey import api_key
     from brace.errors import BraceError
     from brace.home import brace_home
-    from brace.server.client import address, request_stats
+    from brace.server.client import request_stats
 
     home = brace_home()
     try:
-        stats: dict[str, Any] = request_stats(address(home), api_key(home), deployment_id)
+        stats: dict[str, Any] = request_stats(home, api_key(home), deployment_id)
     except BraceError as error:
         return f"unavailable: {error.message}"
     return stats

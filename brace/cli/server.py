@@ -75,6 +75,7 @@ def ensure_server(host: str | None = None, port: int | None = None) -> Address:
     home = brace_home()
     where = _address(host, port)
     if not client.running(home, where):
+        client.check_not_elsewhere(home, where)
         if not autostart(os.environ):
             raise ServerError(
                 f"no brace server is running at {where.url}",
@@ -244,6 +245,7 @@ def status_command(
     where = _address(host, port)
     record = client.running(brace_home(), where)
     if record is None:
+        client.check_not_elsewhere(brace_home(), where)
         raise ServerError(
             f"no brace server is running at {where.url}", "Start one with `brace up`."
         )
