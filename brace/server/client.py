@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from brace.errors import BraceError, ServerError, UsageError
 from brace.logs import open_for_append, tail
 from brace.polling import poll
+from brace.server.claim import one_start
 from brace.server.paths import ServerPaths
 from brace.server.state import ServerRecord, read_record
 
@@ -118,9 +119,18 @@ def check_not_elsewhere(home: Path, where: Address) -> None:
 
 
 def start_background(home: Path, where: Address, timeout: float = 30.0) -> ServerRecord:
-    """Start `brace server` detached, and return once it answers /healthz."""
+    """Start `brace server` detached, and return once it answers /healthz; or the
+    server that another command started meanwhile (one start at a time: `claim`)."""
     paths = ServerPaths(home)
     paths.sockets()  # an unsafe sockets folder is refused here, not in the server's log
+    with one_start(home, timeout + 5):
+        record = running(home, where)
+        if record is not None:  # another command started it while this one waited
+            return record
+        return _start(home, paths, where, timeout)
+
+
+def _start(home: Path, paths: ServerPaths, where: Address, timeout: float) -> ServerRecord:
     check_not_elsewhere(home, where)
     if health(where) is not None and not running(home, where):
         raise ServerError(

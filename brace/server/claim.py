@@ -1,0 +1,80 @@
+"""One home, one server: an OS lock held for the server's whole life, and one start at
+a time among the commands that start it.
+
+`server.json` says where a server listens, but it is written once the server listens:
+two servers started at the same moment both found none and both ran (sharing one
+internal socket, both starting replicas). So a server first takes `server.lock` in the
+home with `flock` (exclusive, non-blocking) and holds it until it exits; the kernel
+drops it when the process dies, even by SIGKILL, so a crash never leaves a stale
+claim. The lock file holds the pid of its holder, for the refusal to name.
+
+Commands that start the server in the background (`brace up`, and every command that
+needs one, such as twenty `brace push --publish` of a CI matrix at once) take
+`server-start.lock` while they look and start, so one starts it and the others find
+it running and use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from brace.errors import ServerError
+from brace.home import ensure_private_dir
+
+SERVER_LOCK = "server.lock"
+START_LOCK = "server-start.lock"
+
+
+def _open(path: Path) -> int:
+    ensure_private_dir(path.parent)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def claim(home: Path) -> int:
+    """Take this home's server lock for the life of the process; its descriptor (keep
+    it open). ServerError naming the holder's pid when another server holds it."""
+    path = home / SERVER_LOCK
+    fd = _open(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ServerError(
+            f"a brace server for {home} is already running (pid {holder})",
+            "Stop it with `brace down`, or use it as it is.",
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+@contextlib.contextmanager
+def one_start(home: Path, timeout: float) -> Iterator[None]:
+    """Hold this home's start lock, waiting up to `timeout` seconds for another command
+    that is starting the server (ServerError after that)."""
+    fd = _open(home / START_LOCK)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ServerError(
+                        f"another command has been starting the brace server for {home} "
+                        f"for {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
