@@ -43,6 +43,14 @@ ROLLBACK_RANGES: dict[str, Range] = {
     "max_error_rate_percent": (0, 100),
     "min_requests": (1, 1_000_000_000),
 }
+CONFIG_RANGES: dict[str, Range] = {
+    # config.yaml's numbers (brace.config): Truss does not bound them; these are far
+    # beyond any use on one machine.
+    "runtime.predict_concurrency": (1, 10_000),
+    "runtime.streaming_read_timeout": (1, 86_400),
+    "resources.node_count": (1, 1000),
+    "resources.accelerator": (1, 64),  # the count after the colon, as in "A10G:2"
+}
 FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "max_p99_latency_ratio": (1.0, 1000.0),
 }
@@ -51,9 +59,9 @@ FLOAT_RANGES: dict[str, tuple[float, float]] = {
 def check_int(name: str, value: object, low: int, high: int) -> int:
     """`value` if it is a whole number from `low` to `high`; InvalidError naming `name`."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidError(f"{name} must be a whole number, got {_shown(value)}")
+        raise InvalidError(f"{name} must be a whole number, got {shown(value)}")
     if not low <= value <= high:
-        raise InvalidError(f"{name} must be {low} to {high}, got {_shown(value)}")
+        raise InvalidError(f"{name} must be {low} to {high}, got {shown(value)}")
     return value
 
 
@@ -61,15 +69,15 @@ def check_number(name: str, value: object, low: float, high: float) -> float:
     """`value` if it is a finite number from `low` to `high` (ints allowed);
     InvalidError naming `name` otherwise (NaN and the infinities included)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidError(f"{name} must be a number, got {_shown(value)}")
+        raise InvalidError(f"{name} must be a number, got {shown(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidError(f"{name} must be a finite number, got {value}")
     if not low <= value <= high:
-        raise InvalidError(f"{name} must be {low:g} to {high:g}, got {_shown(value)}")
+        raise InvalidError(f"{name} must be {low:g} to {high:g}, got {shown(value)}")
     return float(value)
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """`value` as an error shows it: a huge integer by its size, not its 4,000 digits."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
         return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"

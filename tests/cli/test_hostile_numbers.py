@@ -109,3 +109,10 @@ def test_a_port_that_is_no_port_is_a_usage_error(
     result = cli("status")
     assert result.exit_code == 2, result
     assert "Traceback" not in result.stderr
+
+
+def test_a_wait_beyond_any_use_is_a_usage_error(cli: Cli, hello: Path) -> None:
+    """A timeout of 10^4000 seconds once overflowed the float of a deadline."""
+    result = cli("push", hello, "--wait", "--timeout-seconds", HUGE)
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.stderr
