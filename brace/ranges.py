@@ -56,6 +56,15 @@ FLOAT_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+def allowed(name: str) -> str:
+    """`name`'s range as help texts show it: `0-50`, `1-1000`."""
+    for table in (AUTOSCALING_RANGES, ROLLING_RANGES, ROLLBACK_RANGES, FLOAT_RANGES):
+        if name in table:
+            low, high = table[name]
+            return f"{low:g}-{high:g}"
+    raise KeyError(name)
+
+
 def check_int(name: str, value: object, low: int, high: int) -> int:
     """`value` if it is a whole number from `low` to `high`; InvalidError naming `name`."""
     if not isinstance(value, int) or isinstance(value, bool):

@@ -18,6 +18,7 @@ from brace.cli.common import (
     without_server,
 )
 from brace.cli.lifecycle import DeploymentArg
+from brace.ranges import allowed
 
 app = typer.Typer(help="Deployments of a model.", no_args_is_help=True)
 
@@ -96,20 +97,36 @@ def autoscaling(
     deployment: DeploymentArg,
     model: ModelOpt = None,
     min_replica: Annotated[
-        int | None, typer.Option(help="Fewest replicas (0 allows scale to zero).")
+        int | None,
+        typer.Option(help=f"Fewest replicas, {allowed('min_replica')} (0 allows scale to zero)."),
     ] = None,
-    max_replica: Annotated[int | None, typer.Option(help="Most replicas.")] = None,
+    max_replica: Annotated[
+        int | None, typer.Option(help=f"Most replicas, {allowed('max_replica')}.")
+    ] = None,
     autoscaling_window: Annotated[
-        int | None, typer.Option(help="Seconds of traffic averaged to size the deployment.")
+        int | None,
+        typer.Option(
+            help="Seconds of traffic averaged to size the deployment, "
+            f"{allowed('autoscaling_window')}."
+        ),
     ] = None,
     scale_down_delay: Annotated[
-        int | None, typer.Option(help="Seconds demand must stay lower before scaling down.")
+        int | None,
+        typer.Option(
+            help="Seconds demand must stay lower before scaling down, "
+            f"{allowed('scale_down_delay')}."
+        ),
     ] = None,
     concurrency_target: Annotated[
-        int | None, typer.Option(help="In-flight requests per replica.")
+        int | None,
+        typer.Option(help=f"In-flight requests per replica, {allowed('concurrency_target')}."),
     ] = None,
     target_utilization_percentage: Annotated[
-        int | None, typer.Option(help="Share of the concurrency target to aim for.")
+        int | None,
+        typer.Option(
+            help="Share of the concurrency target to aim for, "
+            f"{allowed('target_utilization_percentage')} %."
+        ),
     ] = None,
     output: OutputOpt = Output.text,
 ) -> None:

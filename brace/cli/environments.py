@@ -8,6 +8,7 @@ import typer
 
 from brace.cli import render
 from brace.cli.common import ModelOpt, Output, OutputOpt, YesOpt, confirm, emit, open_store
+from brace.ranges import allowed
 from brace.store.statuses import CleanupStrategy
 
 if TYPE_CHECKING:
@@ -112,17 +113,30 @@ def update(
         ),
     ] = None,
     max_surge_percent: Annotated[
-        int | None, typer.Option(help="Surge mode: extra replicas per step, 0-50 %.")
+        int | None,
+        typer.Option(
+            help=f"Surge mode: extra replicas per step, {allowed('max_surge_percent')} %."
+        ),
     ] = None,
     max_unavailable_percent: Annotated[
-        int | None, typer.Option(help="Unavailable mode: replicas replaced per step, 0-50 %.")
+        int | None,
+        typer.Option(
+            help="Unavailable mode: replicas replaced per step, "
+            f"{allowed('max_unavailable_percent')} %."
+        ),
     ] = None,
     stabilization_time_seconds: Annotated[
-        int | None, typer.Option(help="Wait after each traffic shift, 0-3600 s.")
+        int | None,
+        typer.Option(
+            help=f"Wait after each traffic shift, {allowed('stabilization_time_seconds')} s."
+        ),
     ] = None,
     replica_overhead_percent: Annotated[
         int | None,
-        typer.Option(help="Extra replicas for the current deployment before the rollout, 0-500 %."),
+        typer.Option(
+            help="Extra replicas for the current deployment before the rollout, "
+            f"{allowed('replica_overhead_percent')} %."
+        ),
     ] = None,
     cleanup_strategy: Annotated[
         CleanupStrategy | None,
@@ -137,17 +151,23 @@ def update(
     ] = None,
     rollback_max_error_rate: Annotated[
         int | None,
-        typer.Option(help="Automatic rollback: the candidate's 5xx share that fails it, %."),
+        typer.Option(
+            help="Automatic rollback: the candidate's 5xx share that fails it, "
+            f"{allowed('max_error_rate_percent')} %."
+        ),
     ] = None,
     rollback_min_requests: Annotated[
         int | None,
-        typer.Option(help="Automatic rollback: requests seen in a step before judging it."),
+        typer.Option(
+            help="Automatic rollback: requests seen in a step before judging it, "
+            f"{allowed('min_requests')}."
+        ),
     ] = None,
     rollback_max_p99_ratio: Annotated[
         float | None,
         typer.Option(
             help="Automatic rollback: the candidate's p99 latency over the previous "
-            "deployment's that fails it."
+            f"deployment's that fails it, {allowed('max_p99_latency_ratio')}."
         ),
     ] = None,
     output: OutputOpt = Output.text,
