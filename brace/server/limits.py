@@ -7,7 +7,8 @@ with a JSON error and closes the connection:
 - a request line whose URL is longer than `max_url_bytes`: 414;
 - a request head (request line and headers, as sent) larger than `max_head_bytes`, or
   with more than `max_header_fields` header fields: 431;
-- a request head not complete `header_timeout` seconds after its first byte: 408;
+- a request head not complete `header_timeout` seconds after the connection's accept
+  (for a later request on it, after its first byte): 408;
 - a request body larger than `max_body_bytes`: 413, before any of it is forwarded when
   the request declares its length (`Content-Length`), else (chunked) as soon as the
   body passes the limit.
@@ -36,7 +37,8 @@ class Limits:
     max_body_bytes: int = 100 * MIB
     """Bytes of one request body: Baseten's inference endpoints cap bodies at 100 MB."""
     header_timeout: float = 20.0
-    """Seconds from a request's first byte until its head must be complete."""
+    """Seconds from the accept (a later request: its first byte) until the head must be
+    complete."""
     linger: float = 2.0
     """Seconds to read and drop a refused request's remaining bytes before closing."""
 

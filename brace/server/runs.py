@@ -81,9 +81,10 @@ def settings_verdict(run: Run, deployment: Deployment) -> GaveUp | None:
     """The state a run must take because the deployment's stored settings cannot be
     used (brace.store.stored), or None: they can, or the run already says so."""
     error = deployment.settings_error
-    if error is None or (run.unusable_settings() and run.state.reason.endswith(error)):  # type: ignore[union-attr]
+    if error is None:
         return None
-    return GaveUp(DeploymentStatus.DEPLOY_FAILED, UNUSABLE + error)
+    verdict = GaveUp(DeploymentStatus.DEPLOY_FAILED, UNUSABLE + error)
+    return None if run.state == verdict else verdict
 
 
 def read_model(truss_dir: Path) -> tuple[Truss, tuple[str, ...]]:

@@ -85,8 +85,7 @@ def check_settings_usable(environment: Environment) -> None:
     if environment.settings_error is not None:
         raise RefusedError(
             f"environment {environment.name!r}: {environment.settings_error}",
-            "Set its settings again (PATCH the environment, or `brace environments "
-            "update`); that replaces them.",
+            "Set the environment's settings again: that replaces them.",
             code="SETTINGS_UNUSABLE",
             facts={"environment": environment.name},
         )
