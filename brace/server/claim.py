@@ -31,8 +31,12 @@ START_LOCK = "server-start.lock"
 
 
 def _open(path: Path) -> int:
-    ensure_private_dir(path.parent)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    """The lock file's descriptor; ServerError naming it when it cannot be opened."""
+    try:
+        ensure_private_dir(path.parent)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise ServerError(f"{path}: cannot open the lock file ({error.strerror})") from None
 
 
 def claim(home: Path) -> int:

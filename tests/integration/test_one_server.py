@@ -110,3 +110,20 @@ def test_commands_that_need_the_server_at_once_all_use_the_one_that_started(
             for replica in tx.replicas():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(replica.pid, signal.SIGKILL)
+
+
+def test_a_lock_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "server.lock").symlink_to(tmp_path / "elsewhere")
+    done = subprocess.run(
+        [sys.executable, "-m", "brace", "server", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BRACE_HOME": str(home), "BRACE_API_KEY": KEY},
+        timeout=60,
+    )
+    assert done.returncode == 6, done.stderr
+    assert "server.lock: cannot open the lock file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "elsewhere").exists()
