@@ -2,7 +2,11 @@
 
 Every command finds the server the same way: `--host`/`--port`, else
 `BRACE_HOST`/`BRACE_PORT`, else the address of the server running for this brace
-home (`server.json`), else 127.0.0.1:8765.
+home (`server.json`), else 127.0.0.1:8765. While this home's server runs, an address
+other than the one it recorded is refused (`check_not_elsewhere`), and the API key goes
+only to the recorded address once /healthz there echoed the record's identity
+(`running`), or over the home's internal socket (`get_json`): never to whatever else
+listens on a port (docs/security.md, "Who is on the other end").
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class Address:
 
 
 def _port(text: str) -> int:
-    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+    if not text.strip().isdigit() or len(text.strip()) > 5 or not 1 <= int(text) <= 65535:
         raise UsageError(f"BRACE_PORT must be a port number (1 to 65535), got {text[:40]!r}")
     return int(text)
 
