@@ -25,7 +25,10 @@ from pathlib import Path
 
 from brace.errors import ServerError
 from brace.home import ensure_private_dir
+from brace.polling import poll
 
+HOLDER_WAIT = 2.0
+"""Seconds a refused server waits for the holder's pid to appear in the lock file."""
 SERVER_LOCK = "server.lock"
 START_LOCK = "server-start.lock"
 
@@ -39,15 +42,32 @@ def _open(path: Path) -> int:
         raise ServerError(f"{path}: cannot open the lock file ({error.strerror})") from None
 
 
+def _holder(fd: int) -> str | None:
+    """The pid the lock file holds, as text; None while it holds none, or the pid of a
+    process that is gone (a server killed before the holder wrote its own)."""
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    if not text.isdigit() or len(text) > 10:
+        return None
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's: not ours to signal
+    return text
+
+
 def claim(home: Path) -> int:
     """Take this home's server lock for the life of the process; its descriptor (keep
-    it open). ServerError naming the holder's pid when another server holds it."""
+    it open, and `release` it on the way out). ServerError naming the holder's pid when
+    another server holds it."""
     path = home / SERVER_LOCK
     fd = _open(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        # The holder writes its pid just after it took the lock: wait a moment for it.
+        holder = poll(lambda: _holder(fd), HOLDER_WAIT) or "unknown"
         os.close(fd)
         raise ServerError(
             f"a brace server for {home} is already running (pid {holder})",
@@ -59,6 +79,14 @@ def claim(home: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def release(fd: int) -> None:
+    """Give the lock up (on a clean exit): its pid is cleared first, so a server that
+    starts next never names this one."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+    os.close(fd)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from brace.apikey import api_key
 from brace.errors import ServerError
 from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
-from brace.server.claim import claim
+from brace.server.claim import claim, release
 from brace.server.controller import Controller
 from brace.server.counters import HISTORY_INTERVAL
 from brace.server.forkserver import ForkServer
@@ -77,7 +77,7 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
     try:
         await _serve(home, paths, host, port, options)
     finally:
-        os.close(claimed)
+        release(claimed)
 
 
 async def _serve(
