@@ -24,6 +24,7 @@ import yaml
 
 from brace.errors import ConfigError
 from brace.files import FileTooLarge, SpecialFileError, describe_sizes, read_text_limited
+from brace.ranges import CONFIG_RANGES, shown
 
 CONFIG_FILE = "config.yaml"
 # The largest config.yaml (and requirements file) brace reads, in bytes. PyYAML's
@@ -501,12 +502,8 @@ class _Checker:
                 f"(units k, M, G, T, Ki, Mi, Gi, Ti), got {memory!r}",
             )
         node_count = values.get("node_count")
-        if node_count is not None and (
-            not isinstance(node_count, int) or isinstance(node_count, bool) or node_count < 1
-        ):
-            raise self.fail(
-                "resources.node_count", f"expected a whole number >= 1, got {node_count!r}"
-            )
+        if node_count is not None:
+            self.whole("resources.node_count", node_count)
         return Resources(
             cpu=cpu,
             memory=memory,
@@ -514,6 +511,15 @@ class _Checker:
             instance_type=self.optional_str(values, "instance_type", "resources."),
             node_count=node_count,
         )
+
+    def whole(self, name: str, value: object) -> int:
+        """`value` if it is a whole number in `CONFIG_RANGES[name]`; else the error."""
+        low, high = CONFIG_RANGES[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise self.fail(
+                name, f"expected a whole number from {low} to {high}, got {shown(value)}"
+            )
+        return value
 
     def accelerator(self, value: object) -> str | None:
         if value is None:
@@ -525,9 +531,11 @@ class _Checker:
                 "resources.accelerator",
                 f"unsupported accelerator {kind!r}; expected one of {', '.join(ACCELERATORS)}",
             )
-        if count and (not count.isdigit() or int(count) < 1):
+        low, high = CONFIG_RANGES["resources.accelerator"]
+        if count and (not count.isdigit() or len(count) > 6 or not low <= int(count) <= high):
             raise self.fail(
-                "resources.accelerator", f"count must be a whole number >= 1, got {count!r}"
+                "resources.accelerator",
+                f"count must be a whole number from {low} to {high}, got {count[:40]!r}",
             )
         return text.strip()
 
@@ -548,11 +556,10 @@ class _Checker:
         concurrency = values.get("predict_concurrency", 1)
         timeout = values.get("streaming_read_timeout", 60)
         for name, number in (
-            ("predict_concurrency", concurrency),
-            ("streaming_read_timeout", timeout),
+            ("runtime.predict_concurrency", concurrency),
+            ("runtime.streaming_read_timeout", timeout),
         ):
-            if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-                raise self.fail(f"runtime.{name}", f"expected a whole number >= 1, got {number!r}")
+            self.whole(name, number)
         debug = values.get("enable_debug_logs", False)
         self.expect("runtime.enable_debug_logs", debug, bool, "true or false")
         return Runtime(

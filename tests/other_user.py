@@ -19,12 +19,20 @@ import pytest
 NOBODY = 65534
 
 
-def as_nobody(*command: str) -> None:
-    """Run `command` as uid/gid 65534 with no supplementary groups."""
+def _setpriv() -> list[str]:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to act as a second user")
-    setpriv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    subprocess.run([*setpriv, *command], check=True, timeout=10)
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+def as_nobody(*command: str) -> None:
+    """Run `command` as uid/gid 65534 with no supplementary groups."""
+    subprocess.run([*_setpriv(), *command], check=True, timeout=10)
+
+
+def start_as_nobody(*command: str) -> subprocess.Popen[bytes]:
+    """Start `command` as uid/gid 65534; the caller stops it (kill, then wait)."""
+    return subprocess.Popen([*_setpriv(), *command], start_new_session=True)
 
 
 @pytest.fixture

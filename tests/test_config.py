@@ -402,31 +402,35 @@ INVALID = [
     pytest.param(
         "resources:\n  accelerator: T4:0\n",
         {},
-        "{config}: field 'resources.accelerator': count must be a whole number >= 1, got '0'",
+        "{config}: field 'resources.accelerator': count must be a whole number from 1 to 64, "
+        "got '0'",
         id="accelerator-count-zero",
     ),
     pytest.param(
         "resources:\n  node_count: 0\n",
         {},
-        "{config}: field 'resources.node_count': expected a whole number >= 1, got 0",
+        "{config}: field 'resources.node_count': expected a whole number from 1 to 1000, got 0",
         id="node-count-zero",
     ),
     pytest.param(
         "runtime:\n  predict_concurrency: 0\n",
         {},
-        "{config}: field 'runtime.predict_concurrency': expected a whole number >= 1, got 0",
+        "{config}: field 'runtime.predict_concurrency': expected a whole number from 1 to "
+        "10000, got 0",
         id="predict-concurrency-zero",
     ),
     pytest.param(
         "runtime:\n  predict_concurrency: x\n",
         {},
-        "{config}: field 'runtime.predict_concurrency': expected a whole number >= 1, got 'x'",
+        "{config}: field 'runtime.predict_concurrency': expected a whole number from 1 to "
+        "10000, got 'x'",
         id="predict-concurrency-string",
     ),
     pytest.param(
         "runtime:\n  predict_concurrency: true\n",
         {},
-        "{config}: field 'runtime.predict_concurrency': expected a whole number >= 1, got True",
+        "{config}: field 'runtime.predict_concurrency': expected a whole number from 1 to "
+        "10000, got True",
         id="predict-concurrency-bool",
     ),
     *(
@@ -447,6 +451,27 @@ INVALID = [
             ("string", "soon", "'soon'"),
             ("bool", "true", "True"),
         )
+    ),
+    pytest.param(
+        "runtime:\n  predict_concurrency: 1" + "0" * 4000 + "\n",
+        {},
+        "{config}: field 'runtime.predict_concurrency': expected a whole number from 1 to "
+        "10000, got a number of about 4001 digits",
+        id="predict-concurrency-10^4000",
+    ),
+    pytest.param(
+        "runtime:\n  streaming_read_timeout: .inf\n",
+        {},
+        "{config}: field 'runtime.streaming_read_timeout': expected a whole number from 1 to "
+        "86400, got inf",
+        id="streaming-read-timeout-inf",
+    ),
+    pytest.param(
+        "resources:\n  accelerator: T4:" + "9" * 5000 + "\n",
+        {},
+        "{config}: field 'resources.accelerator': count must be a whole number from 1 to 64, "
+        "got '" + "9" * 40 + "'",
+        id="accelerator-count-5000-digits",
     ),
     pytest.param(
         "runtime:\n  num_workers: 2\n",

@@ -12,6 +12,7 @@ stdin is not a terminal, or with `-o json`, they never ask and need `--yes` (the
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from enum import Enum, StrEnum
@@ -133,6 +134,14 @@ def confirm(what: str, yes: bool) -> None:
         raise BraceError("nothing was deleted")
 
 
+def finite(value: float | None) -> float | None:
+    """A Typer callback for float options: NaN and the infinities pass every `min=`
+    check (they compare false), so they are refused here by name."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 def server_running() -> bool:
     """Whether a brace server runs for this home (its record names a live process)."""
     from brace.server.paths import ServerPaths
@@ -163,7 +172,8 @@ def emit(data: Any, text: Callable[[], None] | str, *, stream: bool = False) -> 
     series of results (`rollout status --watch`).
     """
     if session.output is Output.json:
-        sys.stdout.write(json.dumps(data, indent=None if stream else 2) + "\n")
+        # allow_nan=False: JSON has no NaN; every number was checked, so one is a bug.
+        sys.stdout.write(json.dumps(data, indent=None if stream else 2, allow_nan=False) + "\n")
         sys.stdout.flush()
     elif isinstance(text, str):
         _text.out(text)

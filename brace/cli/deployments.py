@@ -19,6 +19,7 @@ from brace.cli.common import (
     without_server,
 )
 from brace.cli.lifecycle import DeploymentArg
+from brace.ranges import allowed
 
 app = typer.Typer(help="Deployments of a model.", no_args_is_help=True)
 
@@ -82,11 +83,11 @@ def _traffic(deployment_id: str) -> dict[str, Any] | str:
     from brace.apikey import api_key
     from brace.errors import BraceError
     from brace.home import brace_home
-    from brace.server.client import address, request_stats
+    from brace.server.client import request_stats
 
     home = brace_home()
     try:
-        stats: dict[str, Any] = request_stats(address(home), api_key(home), deployment_id)
+        stats: dict[str, Any] = request_stats(home, api_key(home), deployment_id)
     except BraceError as error:
         return f"unavailable: {error.message}"
     return stats
@@ -97,20 +98,36 @@ def autoscaling(
     deployment: DeploymentArg,
     model: ModelOpt = None,
     min_replica: Annotated[
-        int | None, typer.Option(help="Fewest replicas (0 allows scale to zero).")
+        int | None,
+        typer.Option(help=f"Fewest replicas, {allowed('min_replica')} (0 allows scale to zero)."),
     ] = None,
-    max_replica: Annotated[int | None, typer.Option(help="Most replicas.")] = None,
+    max_replica: Annotated[
+        int | None, typer.Option(help=f"Most replicas, {allowed('max_replica')}.")
+    ] = None,
     autoscaling_window: Annotated[
-        int | None, typer.Option(help="Seconds of traffic averaged to size the deployment.")
+        int | None,
+        typer.Option(
+            help="Seconds of traffic averaged to size the deployment, "
+            f"{allowed('autoscaling_window')}."
+        ),
     ] = None,
     scale_down_delay: Annotated[
-        int | None, typer.Option(help="Seconds demand must stay lower before scaling down.")
+        int | None,
+        typer.Option(
+            help="Seconds demand must stay lower before scaling down, "
+            f"{allowed('scale_down_delay')}."
+        ),
     ] = None,
     concurrency_target: Annotated[
-        int | None, typer.Option(help="In-flight requests per replica.")
+        int | None,
+        typer.Option(help=f"In-flight requests per replica, {allowed('concurrency_target')}."),
     ] = None,
     target_utilization_percentage: Annotated[
-        int | None, typer.Option(help="Share of the concurrency target to aim for.")
+        int | None,
+        typer.Option(
+            help="Share of the concurrency target to aim for, "
+            f"{allowed('target_utilization_percentage')} %."
+        ),
     ] = None,
     output: OutputOpt = Output.text,
 ) -> None:

@@ -8,6 +8,7 @@ import typer
 
 from brace.cli import render
 from brace.cli.common import ModelOpt, Output, OutputOpt, YesOpt, confirm, emit, open_store
+from brace.ranges import allowed
 from brace.store.statuses import CleanupStrategy
 
 if TYPE_CHECKING:
@@ -91,23 +92,28 @@ RollingDeployOpt = Annotated[
 MaxSurgeOpt = Annotated[
     int | None,
     typer.Option(
-        help="Surge mode: extra replicas per step, 0-50 %. A non-zero value alone sets "
-        "--max-unavailable-percent to 0."
+        help=f"Surge mode: extra replicas per step, {allowed('max_surge_percent')} %. "
+        "A non-zero value alone sets --max-unavailable-percent to 0."
     ),
 ]
 MaxUnavailableOpt = Annotated[
     int | None,
     typer.Option(
-        help="Unavailable mode: replicas replaced per step, 0-50 %. A non-zero value alone "
-        "sets --max-surge-percent to 0."
+        help="Unavailable mode: replicas replaced per step, "
+        f"{allowed('max_unavailable_percent')} %. A non-zero value alone sets "
+        "--max-surge-percent to 0."
     ),
 ]
 StabilizationOpt = Annotated[
-    int | None, typer.Option(help="Wait after each traffic shift, 0-3600 s.")
+    int | None,
+    typer.Option(help=f"Wait after each traffic shift, {allowed('stabilization_time_seconds')} s."),
 ]
 OverheadOpt = Annotated[
     int | None,
-    typer.Option(help="Extra replicas for the current deployment before the rollout, 0-500 %."),
+    typer.Option(
+        help="Extra replicas for the current deployment before the rollout, "
+        f"{allowed('replica_overhead_percent')} %."
+    ),
 ]
 CleanupOpt = Annotated[
     CleanupStrategy | None,
@@ -122,17 +128,23 @@ RollbackOpt = Annotated[
 ]
 RollbackErrorRateOpt = Annotated[
     int | None,
-    typer.Option(help="Automatic rollback: the candidate's 5xx share that fails it, %."),
+    typer.Option(
+        help="Automatic rollback: the candidate's 5xx share that fails it, "
+        f"{allowed('max_error_rate_percent')} %."
+    ),
 ]
 RollbackMinRequestsOpt = Annotated[
     int | None,
-    typer.Option(help="Automatic rollback: requests seen in a step before judging it."),
+    typer.Option(
+        help="Automatic rollback: requests seen in a step before judging it, "
+        f"{allowed('min_requests')}."
+    ),
 ]
 RollbackP99RatioOpt = Annotated[
     float | None,
     typer.Option(
         help="Automatic rollback: the candidate's p99 latency over the previous "
-        "deployment's that fails it."
+        f"deployment's that fails it, {allowed('max_p99_latency_ratio')}."
     ),
 ]
 

@@ -44,7 +44,11 @@ DirectoryArg = Annotated[Path, typer.Argument(help="The Truss model directory.")
 ModelNameOpt = Annotated[
     str | None, typer.Option(help="Model name, overriding config.yaml's model_name.")
 ]
-TimeoutOpt = Annotated[int, typer.Option(help="How long to wait for a deployment.", min=1)]
+MAX_WAIT = 7 * 86400
+"""Longest wait a command accepts, in seconds (a week): a bound on a number read."""
+TimeoutOpt = Annotated[
+    int, typer.Option(help="How long to wait for a deployment.", min=1, max=MAX_WAIT)
+]
 
 
 def push_command(
@@ -67,7 +71,9 @@ def push_command(
             "--watch", help="Then watch the directory and apply every saved change (brace watch)."
         ),
     ] = False,
-    timeout_seconds: Annotated[int, typer.Option(help="How long --wait waits.", min=1)] = 1800,
+    timeout_seconds: Annotated[
+        int, typer.Option(help="How long --wait waits.", min=1, max=MAX_WAIT)
+    ] = 1800,
     output: OutputOpt = Output.text,
 ) -> None:
     """Create or update the development deployment, or publish a new deployment.

@@ -18,6 +18,7 @@ from brace.cli.common import (
     Output,
     OutputOpt,
     emit,
+    finite,
     line,
     open_store,
     session,
@@ -52,7 +53,7 @@ def _step_traffic(promotion: Promotion) -> tuple[dict[str, Any], dict[str, Any]]
     from brace.apikey import api_key
     from brace.errors import BraceError
     from brace.home import brace_home
-    from brace.server.client import address, request_stats
+    from brace.server.client import request_stats
     from brace.server.paths import ServerPaths
     from brace.server.state import read_record
 
@@ -61,12 +62,12 @@ def _step_traffic(promotion: Promotion) -> tuple[dict[str, Any], dict[str, Any]]
         return None
     since = promotion.step_settled_at or promotion.step_applied_at
     window = min(600.0, max(1.0, time.time() - since))
-    where, key = address(home), api_key(home)
+    key = api_key(home)
     try:
         assert promotion.previous_id is not None
         return (
-            request_stats(where, key, promotion.previous_id, window),
-            request_stats(where, key, promotion.candidate_id, window),
+            request_stats(home, key, promotion.previous_id, window),
+            request_stats(home, key, promotion.candidate_id, window),
         )
     except BraceError:
         return None
@@ -80,7 +81,10 @@ def status(
         bool,
         typer.Option(help="Follow the promotion until it ends; exit 0 only if it SUCCEEDED."),
     ] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between updates with --watch.")] = 1.0,
+    interval: Annotated[
+        float,
+        typer.Option(help="Seconds between updates with --watch.", min=0.01, callback=finite),
+    ] = 1.0,
     output: OutputOpt = Output.text,
 ) -> None:
     """Show the environment's promotion: status, step, replicas of both deployments, the

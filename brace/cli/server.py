@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from brace.cli.common import ModelOpt, Output, OutputOpt, emit, line, note, open_store, session
+from brace.cli.common import (
+    ModelOpt,
+    Output,
+    OutputOpt,
+    emit,
+    finite,
+    line,
+    note,
+    open_store,
+    session,
+)
 from brace.errors import ServerError, UsageError
 from brace.home import brace_home
 from brace.server.limits import Limits, parse_size, size_text
@@ -36,7 +46,10 @@ HostOpt = Annotated[
 PortOpt = Annotated[
     int | None,
     typer.Option(
-        envvar="BRACE_PORT", help="Server port [default: the running server's, else 8765]."
+        envvar="BRACE_PORT",
+        min=1,
+        max=65535,
+        help="Server port [default: the running server's, else 8765].",
     ),
 ]
 
@@ -63,6 +76,7 @@ def ensure_server(host: str | None = None, port: int | None = None) -> Address:
     home = brace_home()
     where = _address(host, port)
     if not client.running(home, where):
+        client.check_not_elsewhere(home, where)
         if not autostart(os.environ):
             raise ServerError(
                 f"no brace server is running at {where.url}",
@@ -95,6 +109,7 @@ def server_command(
         typer.Option(
             envvar="BRACE_HOLD_TIMEOUT",
             min=0.1,
+            callback=finite,
             help="Seconds a request waits for a deployment to start or wake before 504.",
         ),
     ] = 120.0,
@@ -120,6 +135,7 @@ def server_command(
         typer.Option(
             envvar="BRACE_HEADER_TIMEOUT",
             min=0.1,
+            callback=finite,
             help="Seconds a client has to send a request's headers (408 after).",
         ),
     ] = Limits().header_timeout,
@@ -246,6 +262,7 @@ def status_command(
     where = _address(host, port)
     record = client.running(brace_home(), where)
     if record is None:
+        client.check_not_elsewhere(brace_home(), where)
         emit(
             {"running": False, "url": where.url},
             f"brace server stopped: none is running at {where.url} (start it with `brace up`).",

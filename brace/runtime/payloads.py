@@ -24,6 +24,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from brace import jsontext
+
 
 class ErrorCode(IntEnum):
     UNEXPECTED = 500
@@ -55,9 +57,12 @@ def input_model(annotation: object) -> type | None:
 
 
 def parse_json(body: bytes) -> Any:
+    """The body's JSON, read as Truss's server reads it (`json.loads`: `NaN` and
+    `Infinity` are numbers), by the parser the management API shares (a body nested
+    too deeply is an InputParsingError, not a RecursionError)."""
     try:
-        return json.loads(body)
-    except ValueError as error:
+        return jsontext.parse(body, finite=False)
+    except jsontext.BodyError as error:
         raise InputParsingError(f"Invalid JSON payload: {error}") from None
 
 
@@ -66,6 +71,8 @@ def parse_into(model: type, body: bytes) -> Any:
     validate = getattr(model, "model_validate_json", None) or model.parse_raw  # type: ignore[attr-defined]
     try:
         return validate(body)
+    except RecursionError:  # pydantic v1 reads with json.loads
+        raise InputParsingError("Invalid JSON payload: it nests too deeply to be read") from None
     except ValueError as error:  # pydantic.ValidationError is a ValueError
         if type(error).__name__ == "ValidationError":
             raise InputParsingError(format_validation_error(error)) from None

@@ -2,7 +2,9 @@
 
 Sync generators are advanced one `next()` at a time in the model's thread pool, so a
 slow step never blocks the event loop; async generators are iterated in place. `str`
-chunks are sent UTF-8 encoded, bytes as they are. The stream stops early when the
+chunks are sent UTF-8 encoded, bytes as they are (any other chunk ends the stream as a model
+error); joined for `Accept: application/json`, any chunk is taken as its `str()`, as
+Truss's server does. The stream stops early when the
 client disconnects (the generator is closed, so the model stops working for nobody).
 
 If the model raises mid-stream, the error is logged and the response is left
@@ -67,13 +69,20 @@ def iterate(stream: object, executor: Executor) -> AsyncIterator[Any]:
     raise TypeError(f"not a generator: {type(stream).__name__}")
 
 
+def gathered_chunk(chunk: object) -> bytes:
+    """A chunk as `gather` joins it: bytes as they are, anything else as its `str()`
+    UTF-8 encoded (Truss's `_gather_generator`: a model yielding ints answers "0123")."""
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    return str(chunk).encode()
+
+
 async def gather(stream: object, executor: Executor) -> str:
-    """All chunks joined (for `Accept: application/json`), bytes decoded as UTF-8."""
-    parts = []
-    async for chunk in iterate(stream, executor):
-        text = chunk if isinstance(chunk, str) else encode_chunk(chunk).decode(errors="replace")
-        parts.append(text)
-    return "".join(parts)
+    """All chunks joined (for `Accept: application/json`), then decoded as UTF-8 once,
+    as Truss does (so a character split across chunks stays whole); bytes that are not
+    UTF-8 become U+FFFD, where Truss's server fails with 500."""
+    parts = [gathered_chunk(chunk) async for chunk in iterate(stream, executor)]
+    return b"".join(parts).decode(errors="replace")
 
 
 async def _aclose(iterator: AsyncIterator[Any]) -> None:

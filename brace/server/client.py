@@ -2,7 +2,11 @@
 
 Every command finds the server the same way: `--host`/`--port`, else
 `BRACE_HOST`/`BRACE_PORT`, else the address of the server running for this brace
-home (`server.json`), else 127.0.0.1:8765.
+home (`server.json`), else 127.0.0.1:8765. While this home's server runs, an address
+other than the one it recorded is refused (`check_not_elsewhere`), and the API key goes
+only to the recorded address once /healthz there echoed the record's identity
+(`running`), or over the home's internal socket (`get_json`): never to whatever else
+listens on a port (docs/security.md, "Who is on the other end").
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from brace.errors import ServerError
+from brace.errors import BraceError, ServerError, UsageError
 from brace.logs import open_for_append, tail
 from brace.polling import poll
+from brace.server.claim import one_start
 from brace.server.paths import ServerPaths
 from brace.server.state import ServerRecord, read_record
 
@@ -39,9 +44,17 @@ class Address:
         return f"http://{self.host}:{self.port}"
 
 
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or len(text.strip()) > 5 or not 1 <= int(text) <= 65535:
+        raise UsageError(f"BRACE_PORT must be a port number (1 to 65535), got {text[:40]!r}")
+    return int(text)
+
+
 def address(home: Path, host: str | None = None, port: int | None = None) -> Address:
+    """Where this home's server listens (see the module doc); UsageError when
+    BRACE_PORT is not a port."""
     host = host or os.environ.get("BRACE_HOST")
-    port = port or (int(os.environ["BRACE_PORT"]) if os.environ.get("BRACE_PORT") else None)
+    port = port or (_port(os.environ["BRACE_PORT"]) if os.environ.get("BRACE_PORT") else None)
     record = read_record(ServerPaths(home)) if host is None or port is None else None
     return Address(
         host or (record.host if record else DEFAULT_HOST),
@@ -62,21 +75,34 @@ def health(where: Address, timeout: float = 1.0) -> dict[str, Any] | None:
         body = response.read(HEALTH_LIMIT + 1)
         if response.status != 200 or len(body) > HEALTH_LIMIT:
             return None
-        data: dict[str, Any] = json.loads(body)
-        return data
+        data = json.loads(body)
+        return data if isinstance(data, dict) else None
     except (OSError, ValueError, http.client.HTTPException):
         return None
     finally:
         connection.close()
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def same_address(record: ServerRecord, where: Address) -> bool:
+    """Whether `where` is the address the server recorded it listens on (the loopback
+    names count as one)."""
+    hosts = {record.host, where.host}
+    return record.port == where.port and (len(hosts) == 1 or hosts <= _LOOPBACK)
+
+
 def running(home: Path, where: Address) -> ServerRecord | None:
     """This home's server record when the server answering at `where` is that server.
 
-    /healthz tells no one which home a server belongs to; it echoes the random
-    `server_id` that the server wrote to `server.json`, which only the owner can read."""
+    Two checks, because whatever listens on a port may answer anything: `where` must
+    be the address the server recorded in `server.json` (the home is private, and while
+    the server listens there, no one else can), and /healthz there must echo the
+    record's random `server_id`. Only then may a command send it the API key. An
+    answer echoed from elsewhere (a relay on another port) fails the first check."""
     record = read_record(ServerPaths(home))
-    if record is None or not record.server_id:
+    if record is None or not record.server_id or not same_address(record, where):
         return None
     answer = health(where)
     if answer is None or answer.get("server_id") != record.server_id:
@@ -84,10 +110,32 @@ def running(home: Path, where: Address) -> ServerRecord | None:
     return record
 
 
+def check_not_elsewhere(home: Path, where: Address) -> None:
+    """ServerError when this home's server runs, but at another address than `where`:
+    a command must not send its key to `where`, nor start a second server."""
+    record = read_record(ServerPaths(home))
+    if record is not None and not same_address(record, where):
+        raise ServerError(
+            f"this home's brace server listens at {record.url}, not {where.url}",
+            "Unset BRACE_HOST and BRACE_PORT (or --host and --port) to use it, or stop it "
+            "with `brace down`.",
+        )
+
+
 def start_background(home: Path, where: Address, timeout: float = 30.0) -> ServerRecord:
-    """Start `brace server` detached, and return once it answers /healthz."""
+    """Start `brace server` detached, and return once it answers /healthz; or the
+    server that another command started meanwhile (one start at a time: `claim`)."""
     paths = ServerPaths(home)
     paths.sockets()  # an unsafe sockets folder is refused here, not in the server's log
+    with one_start(home, timeout + 5):
+        record = running(home, where)
+        if record is not None:  # another command started it while this one waited
+            return record
+        return _start(home, paths, where, timeout)
+
+
+def _start(home: Path, paths: ServerPaths, where: Address, timeout: float) -> ServerRecord:
+    check_not_elsewhere(home, where)
     if health(where) is not None and not running(home, where):
         raise ServerError(
             f"{where.url} is taken by another server (not this brace home's)",
@@ -186,10 +234,38 @@ ANSWER_LIMIT = 1 << 20
 """Bytes of a JSON answer `get_json` reads at most."""
 
 
-def get_json(where: Address, path: str, key: str, timeout: float = 5.0) -> Any:
-    """GET `path` with the API key `key`; the JSON answer. ServerError when the server
-    cannot be reached or answers anything but 200 with JSON."""
-    connection = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
+class _SocketConnection(http.client.HTTPConnection):
+    """HTTP over the Unix socket at `path`."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(str(self.path))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def get_json(home: Path, path: str, key: str, timeout: float = 5.0) -> Any:
+    """GET `path` from this home's server with the API key `key`; the JSON answer.
+
+    Asked over the server's internal socket, inside the private home, never over TCP:
+    only this home's server can be listening there, so the key goes to no one else
+    (whatever BRACE_PORT says). ServerError when no server answers there, or it
+    answers anything but 200 with JSON."""
+    try:
+        where = ServerPaths(home).internal_socket
+    except BraceError as error:
+        raise ServerError(f"cannot reach this home's brace server: {error.message}") from None
+    connection = _SocketConnection(where, timeout)
     try:
         connection.request("GET", path, headers={"Authorization": f"Api-Key {key}"})
         response = connection.getresponse()
@@ -198,16 +274,25 @@ def get_json(where: Address, path: str, key: str, timeout: float = 5.0) -> Any:
             raise ServerError(f"the brace server answered {response.status} to GET {path}")
         return json.loads(body)
     except (OSError, ValueError, http.client.HTTPException) as error:
-        raise ServerError(
-            f"cannot read {path} from the brace server at {where.url}: {error}"
-        ) from None
+        raise ServerError(f"cannot read {path} from this home's brace server: {error}") from None
     finally:
         connection.close()
 
 
-def request_stats(where: Address, key: str, deployment_id: str, window: float = 60.0) -> Any:
+def request_stats(home: Path, key: str, deployment_id: str, window: float = 60.0) -> Any:
     """The deployment's request statistics over the last `window` seconds (`GET
-    /brace/stats`): request rate, error rate, p50/p99 latency, requests in flight."""
+    /brace/stats`): request rate, error rate, p50/p99 latency, requests in flight.
+    ServerError when the answer does not have that shape."""
     query = urlencode({"deployment_id": deployment_id, "window": f"{window:g}"})
-    answer = get_json(where, f"/brace/stats?{query}", key)
-    return {"window_seconds": answer["window_seconds"], **answer["deployments"][0]}
+    answer = get_json(home, f"/brace/stats?{query}", key)
+    try:
+        window_seconds = answer["window_seconds"]
+        [stats] = answer["deployments"]
+        if not isinstance(stats, dict) or not isinstance(window_seconds, (int, float)):
+            raise TypeError
+    except (KeyError, TypeError, ValueError):
+        raise ServerError(
+            "the brace server's answer to GET /brace/stats is not what brace sends "
+            "(no window_seconds, or not one deployment)"
+        ) from None
+    return {"window_seconds": window_seconds, **stats}

@@ -49,6 +49,7 @@ from brace.server.runs import (
     Runnable,
     Unprepared,
     read_model,
+    settings_verdict,
 )
 from brace.server.statuses import ReplicaCounts, observed_status, stopped
 from brace.server.storeworker import StoreWorker
@@ -345,6 +346,16 @@ class Controller:
             if run is None or run.outdated_by(deployment):
                 run = self.runs[deployment.id] = Run(deployment.revision, deployment.status)
             run.status_seen = deployment.status
+            verdict = settings_verdict(run, deployment)
+            if verdict is not None:  # the server serves the others and says why not this one
+                run.state = verdict
+                self.log(deployment.id).write(verdict.reason)
+                print(
+                    f"deployment {deployment.id} ({deployment.name} of model "
+                    f"{deployment.model_id}) {verdict.reason}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def _observe(self, deployment: Deployment) -> Observed:
         counts = self._counts(deployment)
@@ -430,7 +441,9 @@ class Controller:
             log_file=log.path,
             env={
                 **supervisor.replica_environment(
-                    self.db.home, runnable.truss.config.environment_variables
+                    self.db.home,
+                    runnable.truss.config.environment_variables,
+                    runnable.truss.config.secrets,
                 ),
                 supervisor.ENVIRONMENT_VARIABLE: json.dumps(
                     supervisor.environment_json(environment)

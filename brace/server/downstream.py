@@ -83,6 +83,7 @@ class ClientConnection(asyncio.Protocol):
         "closing",
         "feeding",
         "gateway",
+        "head_open",
         "head_seen",
         "head_ticks",
         "last_words",
@@ -123,8 +124,12 @@ class ClientConnection(asyncio.Protocol):
         self.served = 0
         self.swept = -1
         self.head_seen: Exchange | None = None
-        """The incomplete request head `head_tick` saw last, and for how many ticks."""
+        """The incomplete request head `head_tick` saw last (None: one whose URL has not
+        begun), and for how many ticks."""
         self.head_ticks = 0
+        self.head_open = True
+        """A head is under way whose URL has not begun: from the accept to the first
+        request's URL, or from a later request's first byte to its URL."""
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -143,6 +148,8 @@ class ClientConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         building = self.building
+        if building.request_complete and not self.head_open:  # a new head's first bytes
+            self.head_open, self.head_seen, self.head_ticks = True, None, 0
         in_head = not building.request_complete and not building.method
         self.feeding = True
         try:
@@ -201,6 +208,10 @@ class ClientConnection(asyncio.Protocol):
         ex = self.building
         if ex.request_complete:
             self.building = ex = Exchange(self)
+            if self.head_open:  # the head's time runs on from its first byte
+                self.head_open = False
+                if self.head_seen is None:
+                    self.head_seen = ex
         ex.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -361,10 +372,16 @@ class ClientConnection(asyncio.Protocol):
     def head_tick(self, ticks: int) -> None:
         """Called by the gateway every `header_timeout / ticks` seconds: a request head
         still incomplete after more than `ticks` calls gets a 408 (so after between
-        `header_timeout` and `header_timeout * (1 + 1 / ticks)` seconds). No timer and
-        no clock read per request."""
-        ex = self.building
-        if ex.request_complete or ex.method or ex.finished:
+        `header_timeout` and `header_timeout * (1 + 1 / ticks)` seconds), timed from the
+        connection's accept for its first request and from the first byte for later
+        ones, so a method sent one byte at a time is timed too. No timer and no clock
+        read per request."""
+        ex: Exchange | None = self.building
+        if ex is not None and ex.request_complete:
+            if not self.head_open or self.active is not None or self.queue:
+                return  # between requests (the idle sweep's), or answering one
+            ex = None  # a head whose URL has not begun
+        elif ex is not None and (ex.method or ex.finished):
             return
         if ex is not self.head_seen:
             self.head_seen, self.head_ticks = ex, 0

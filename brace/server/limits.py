@@ -7,7 +7,8 @@ with a JSON error and closes the connection:
 - a request line whose URL is longer than `max_url_bytes`: 414;
 - a request head (request line and headers, as sent) larger than `max_head_bytes`, or
   with more than `max_header_fields` header fields: 431;
-- a request head not complete `header_timeout` seconds after its first byte: 408;
+- a request head not complete `header_timeout` seconds after the connection's accept
+  (for a later request on it, after its first byte): 408;
 - a request body larger than `max_body_bytes`: 413, before any of it is forwarded when
   the request declares its length (`Content-Length`), else (chunked) as soon as the
   body passes the limit.
@@ -36,7 +37,8 @@ class Limits:
     max_body_bytes: int = 100 * MIB
     """Bytes of one request body: Baseten's inference endpoints cap bodies at 100 MB."""
     header_timeout: float = 20.0
-    """Seconds from a request's first byte until its head must be complete."""
+    """Seconds from the accept (a later request: its first byte) until the head must be
+    complete."""
     linger: float = 2.0
     """Seconds to read and drop a refused request's remaining bytes before closing."""
 
@@ -49,8 +51,13 @@ def size_text(size: int) -> str:
     return str(size)
 
 
+MAX_SIZE = 1024**4
+"""Largest size `parse_size` accepts (1 TiB): a bound on a number read from the user."""
+
+
 def parse_size(text: str) -> int:
-    """`100MiB`, `64KiB`, `1GiB`, `500MB`, `1048576` -> bytes; ValueError if not a size."""
+    """`100MiB`, `64KiB`, `1GiB`, `500MB`, `1048576` -> bytes; ValueError if not a size,
+    or above `MAX_SIZE`."""
     units = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
     units |= {"k": KIB, "kib": KIB, "m": MIB, "mib": MIB, "g": 1024 * MIB, "gib": 1024 * MIB}
     stripped = text.strip().lower()
@@ -58,4 +65,7 @@ def parse_size(text: str) -> int:
     unit = stripped[len(number) :]
     if unit not in units or not number.strip().isdigit():
         raise ValueError(f"not a size: {text!r} (use bytes, or a unit: KiB, MiB, GiB, KB, MB, GB)")
-    return int(number.strip()) * units[unit]
+    digits = number.strip()
+    if len(digits) > 16 or int(digits) * units[unit] > MAX_SIZE:
+        raise ValueError(f"{text.strip()[:40]!r} is larger than {size_text(MAX_SIZE)}")
+    return int(digits) * units[unit]

@@ -1,6 +1,7 @@
 """`brace server`: the gateway, the internal app and the controller in one event loop.
 
-Start-up order: refuse if a server already runs for this home; sweep replicas a
+Start-up order: take the home's server lock (`claim`: a second server is refused with
+the first one's pid); refuse if a server's record names a live process; sweep replicas a
 crashed server left behind; start the internal app on a Unix socket; bind the
 gateway; write `server.json`; then reconcile until SIGTERM or SIGINT, and on the way
 out stop every replica and remove `server.json`.
@@ -27,6 +28,7 @@ from brace.console.live import Live, ReplicaInfo
 from brace.errors import ServerError
 from brace.server.app import internal_app
 from brace.server.autoscaler import Autoscaler
+from brace.server.claim import claim, release
 from brace.server.controller import Controller
 from brace.server.counters import HISTORY_INTERVAL
 from brace.server.forkservers import ForkServers
@@ -75,6 +77,16 @@ class ServerOptions:
 async def serve(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:
     """Serve until SIGTERM or SIGINT."""
     paths = ServerPaths(home)
+    claimed = claim(home)  # before anything else: one home, one server
+    try:
+        await _serve(home, paths, host, port, options)
+    finally:
+        release(claimed)
+
+
+async def _serve(
+    home: Path, paths: ServerPaths, host: str, port: int, options: ServerOptions
+) -> None:
     running = read_record(paths)
     if running is not None and running.pid != os.getpid():
         raise ServerError(

@@ -61,10 +61,30 @@ class Run:
     history: ExitHistory = field(default_factory=ExitHistory)
 
     def outdated_by(self, deployment: Deployment) -> bool:
-        """New code, or activated again after a stop or a failure: start afresh."""
-        return deployment.revision != self.revision or (
-            stopped(self.status_seen) and not stopped(deployment.status)
+        """New code, activated again after a stop or a failure, or settings that could
+        not be used set again: start afresh."""
+        return (
+            deployment.revision != self.revision
+            or (stopped(self.status_seen) and not stopped(deployment.status))
+            or (self.unusable_settings() and deployment.settings_error is None)
         )
+
+    def unusable_settings(self) -> bool:
+        return isinstance(self.state, GaveUp) and self.state.reason.startswith(UNUSABLE)
+
+
+UNUSABLE = "cannot run: "
+"""How a run given up for its stored settings begins its reason."""
+
+
+def settings_verdict(run: Run, deployment: Deployment) -> GaveUp | None:
+    """The state a run must take because the deployment's stored settings cannot be
+    used (brace.store.stored), or None: they can, or the run already says so."""
+    error = deployment.settings_error
+    if error is None:
+        return None
+    verdict = GaveUp(DeploymentStatus.DEPLOY_FAILED, UNUSABLE + error)
+    return None if run.state == verdict else verdict
 
 
 def read_model(truss_dir: Path) -> tuple[Truss, tuple[str, ...]]:

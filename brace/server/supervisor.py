@@ -18,7 +18,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from brace.deathsig import die_with_parent
@@ -28,12 +28,45 @@ from brace.processes import RUNTIME_MODULE
 from brace.processes import is_same_process as is_same_process
 from brace.processes import process_started as process_started
 from brace.runtime import notify
+from brace.runtime.secrets import ENV_PREFIXES as SECRET_PREFIXES
 from brace.store import Store
 
+PASSED_VARIABLES = frozenset(
+    {
+        # what a process expects of its session
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM",
+        "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+        # where libraries find certificates, proxies, devices and shared libraries
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+        "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV",
+    }
+)  # fmt: skip
+"""The server's variables a replica gets, besides `PASSED_PREFIXES` (docs/security.md)."""
+PASSED_PREFIXES = ("LC_", "PYTHON")
+"""Locale settings, and the interpreter's own (PYTHONPATH may be how brace is found)."""
 
-def replica_environment(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """The replica's environment: the server's, plus brace's settings and `extra`."""
-    env = dict(os.environ)
+
+def replica_environment(
+    home: Path,
+    extra: Mapping[str, str],
+    secrets: Iterable[str] = (),
+    source: Mapping[str, str] = os.environ,
+) -> dict[str, str]:
+    """A replica's whole environment, made afresh (docs/security.md): of `source` (the
+    server's), only what a process and Python need (`PASSED_VARIABLES`,
+    `PASSED_PREFIXES`) and the variables of this model's own `secrets`
+    (`BRACE_SECRET_<name>`, `TRUSS_SECRET_<name>`); then the model's
+    `environment_variables` (`extra`) and brace's settings for the runtime. Never
+    another model's secrets, the API key, or brace's other variables."""
+    env = {
+        k: v for k, v in source.items() if k in PASSED_VARIABLES or k.startswith(PASSED_PREFIXES)
+    }
+    for name in secrets:
+        for prefix in SECRET_PREFIXES:
+            value = source.get(prefix + name)
+            if value is not None:
+                env[prefix + name] = value
     env.update(extra)
     env["BRACE_HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"

@@ -17,7 +17,7 @@ from brace.services.names import check_deployment_name
 from brace.services.promote import check_unique_name
 from brace.services.settings import update_autoscaling
 from brace.services.snapshots import discard, retire_unused
-from brace.store import Deployment, DeploymentStatus, Store, Tx
+from brace.store import AutoscalingSettings, Deployment, DeploymentStatus, Store, Tx
 
 
 def _describe(deployment: Deployment) -> str:
@@ -121,6 +121,14 @@ def set_autoscaling(
         settings = update_autoscaling(
             deployment.autoscaling, changes, development=deployment.is_development
         )
-        if settings == deployment.autoscaling:
+        if settings == deployment.autoscaling and deployment.settings_error is None:
             return deployment, False
-        return tx.update_deployment(deployment, autoscaling=settings), True
+        return tx.update_deployment(deployment, **repaired(deployment, settings)), True
+
+
+def repaired(deployment: Deployment, settings: AutoscalingSettings) -> dict[str, Any]:
+    """The columns that set `settings`; a deployment that failed because its stored
+    settings could not be used (brace.store.stored) runs again with them."""
+    if deployment.settings_error is not None and deployment.status.failed:
+        return {"autoscaling": settings, "status": DeploymentStatus.DEPLOYING}
+    return {"autoscaling": settings}

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from brace.errors import RefusedError
+from brace.services.deployments import repaired
 from brace.services.lookup import PRODUCTION, find_environment, find_model, model_name
 from brace.services.names import check_environment_name
 from brace.services.promote import check_no_promotion
@@ -67,9 +68,15 @@ def update(
         new_settings = update_promotion_settings(
             environment.promotion_settings, promotion_settings or {}
         )
-        changed = new_autoscaling != base or new_settings != environment.promotion_settings
-        if current is not None and new_autoscaling != current.autoscaling:
-            tx.update_deployment(current, autoscaling=new_autoscaling)
+        changed = (
+            new_autoscaling != base
+            or new_settings != environment.promotion_settings
+            or environment.settings_error is not None
+        )
+        if current is not None and (
+            new_autoscaling != current.autoscaling or current.settings_error is not None
+        ):
+            tx.update_deployment(current, **repaired(current, new_autoscaling))
         environment = tx.update_environment(
             environment, autoscaling=new_autoscaling, promotion_settings=new_settings
         )

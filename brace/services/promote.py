@@ -104,6 +104,7 @@ def promote(
         assert model is not None
         target = find_environment(tx, model, environment)
         check_no_promotion(tx, target)
+        check_settings_usable(target)
         check_can_run(source)
         if source.is_development:
             assert truss is not None and snapshot is not None
@@ -119,6 +120,18 @@ def promote(
         target = find_environment(tx, model, environment)
         return PromoteResult(
             deployment=candidate, promotion=promotion, environment=target, autoscaling_change=change
+        )
+
+
+def check_settings_usable(environment: Environment) -> None:
+    """Refuse to promote into an environment whose stored settings cannot be used
+    (brace.store.stored): the promotion would run on settings no one chose."""
+    if environment.settings_error is not None:
+        raise RefusedError(
+            f"environment {environment.name!r}: {environment.settings_error}",
+            "Set the environment's settings again: that replaces them.",
+            code="SETTINGS_UNUSABLE",
+            facts={"environment": environment.name},
         )
 
 

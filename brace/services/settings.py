@@ -1,9 +1,12 @@
 """Validation of autoscaling and promotion settings: pure functions over records.
 
-Updates are partial, as in Baseten's PATCH bodies: only the fields given change, and
-the result is checked as a whole (so `min_replica` may not pass the new `max_replica`,
-and exactly one of surge and unavailable must be non-zero; setting one of them
-non-zero alone sets the other to 0, as Baseten's configuration widget does).
+Updates are partial, as in Baseten's PATCH bodies ("All fields are optional, and we
+only update ones passed in"): only the fields given change, a field or a section given
+as `null` is left as it is (Baseten's schema types each field `integer | null`), and
+the result is checked as a whole against `brace.ranges` (so `min_replica` may not pass
+the new `max_replica`, and exactly one of surge and unavailable must be non-zero;
+setting one of them non-zero alone sets the other to 0, as Baseten's configuration
+widget does).
 """
 
 from __future__ import annotations
@@ -13,6 +16,14 @@ from dataclasses import fields, replace
 from typing import Any
 
 from brace.errors import InvalidError
+from brace.ranges import (
+    AUTOSCALING_RANGES,
+    FLOAT_RANGES,
+    ROLLBACK_RANGES,
+    ROLLING_RANGES,
+    check_int,
+    check_number,
+)
 from brace.store.records import (
     DEVELOPMENT_AUTOSCALING,
     AutomaticRollback,
@@ -21,32 +32,6 @@ from brace.store.records import (
     PromotionSettings,
     RollingDeployConfig,
 )
-
-# (lowest, highest) allowed; None means no upper bound. Windows and delays may be small
-# so that tests and experiments run in seconds.
-AUTOSCALING_RANGES: dict[str, tuple[int, int | None]] = {
-    "min_replica": (0, None),
-    "max_replica": (1, None),
-    "autoscaling_window": (1, 3600),
-    "scale_down_delay": (0, 3600),
-    "concurrency_target": (1, None),
-    "target_utilization_percentage": (1, 100),
-}
-ROLLING_RANGES: dict[str, tuple[int, int]] = {
-    "max_surge_percent": (0, 50),
-    "max_unavailable_percent": (0, 50),
-    "stabilization_time_seconds": (0, 3600),
-    "replica_overhead_percent": (0, 500),
-}
-
-
-def _check_int(name: str, value: object, low: int, high: int | None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidError(f"{name} must be a whole number, got {value!r}")
-    if value < low or (high is not None and value > high):
-        allowed = f"{low} or more" if high is None else f"{low} to {high}"
-        raise InvalidError(f"{name} must be {allowed}, got {value}")
-    return value
 
 
 def _unknown(kind: str, changes: Mapping[str, Any], known: set[str]) -> None:
@@ -65,7 +50,7 @@ def update_autoscaling(
     changes = {key: value for key, value in changes.items() if value is not None}
     _unknown("autoscaling", changes, {f.name for f in fields(AutoscalingSettings)})
     for name, value in changes.items():
-        _check_int(name, value, *AUTOSCALING_RANGES[name])
+        check_int(name, value, *AUTOSCALING_RANGES[name])
     settings = replace(current, **changes)
     if settings.min_replica > settings.max_replica:
         raise InvalidError(
@@ -131,28 +116,21 @@ def update_promotion_settings(
     return settings
 
 
-ROLLBACK_RANGES: dict[str, tuple[int, int | None]] = {
-    "max_error_rate_percent": (0, 100),
-    "min_requests": (1, None),
-}
-
-
 def update_rollback(current: AutomaticRollback, changes: object) -> AutomaticRollback:
     """`automatic_rollback` with a partial update applied (brace's extension)."""
     if not isinstance(changes, Mapping):
         raise InvalidError(f"automatic_rollback must be an object, got {changes!r}")
-    values = dict(changes)
+    # null leaves a field as it is, except the ratio, whose null is a value: no check.
+    values = {k: v for k, v in changes.items() if v is not None or k in FLOAT_RANGES}
     _unknown("automatic_rollback", values, {f.name for f in fields(AutomaticRollback)})
     if "enabled" in values and not isinstance(values["enabled"], bool):
         raise InvalidError(f"enabled must be true or false, got {values['enabled']!r}")
     for name, (low, high) in ROLLBACK_RANGES.items():
         if name in values:
-            values[name] = _check_int(name, values[name], low, high)
-    ratio = values.get("max_p99_latency_ratio")
-    if ratio is not None and (
-        isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio < 1
-    ):
-        raise InvalidError(f"max_p99_latency_ratio must be a number of 1 or more, got {ratio!r}")
+            values[name] = check_int(name, values[name], low, high)
+    for name, (low_ratio, high_ratio) in FLOAT_RANGES.items():
+        if values.get(name) is not None:
+            values[name] = check_number(name, values[name], low_ratio, high_ratio)
     return replace(current, **values)
 
 
@@ -179,7 +157,7 @@ def update_rolling_config(current: RollingDeployConfig, changes: object) -> Roll
         raise InvalidError(f"rolling_deploy_strategy must be REPLICA, got {strategy!r}")
     _unknown("rolling_deploy_config", values, set(ROLLING_RANGES))
     for name, value in values.items():
-        _check_int(name, value, *ROLLING_RANGES[name])
+        check_int(name, value, *ROLLING_RANGES[name])
     config = replace(current, **switch_mode(values))
     surge, unavailable = config.max_surge_percent, config.max_unavailable_percent
     if (surge == 0) == (unavailable == 0):

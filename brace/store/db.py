@@ -42,6 +42,7 @@ from brace.store.records import (
     RolloutAction,
 )
 from brace.store.schema import MIGRATIONS, SCHEMA_VERSION
+from brace.store.stored import read_autoscaling, read_promotion_settings
 
 DB_FILE = "brace.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -237,7 +238,11 @@ def _to_sql(value: object) -> object:
 
 
 def _columns(record: object) -> dict[str, object]:
-    return {f.name: _to_sql(getattr(record, f.name)) for f in fields(record)}  # type: ignore[arg-type]
+    return {
+        f.name: _to_sql(getattr(record, f.name))
+        for f in fields(record)  # type: ignore[arg-type]
+        if f.metadata.get("stored", True)
+    }
 
 
 def _model(row: sqlite3.Row) -> Model:
@@ -245,13 +250,15 @@ def _model(row: sqlite3.Row) -> Model:
 
 
 def _deployment(row: sqlite3.Row) -> Deployment:
+    development = bool(row["is_development"])
+    autoscaling, error = read_autoscaling(row["autoscaling"], development=development)
     return Deployment(
         id=row["id"],
         model_id=row["model_id"],
         name=row["name"],
-        is_development=bool(row["is_development"]),
+        is_development=development,
         status=DeploymentStatus(row["status"]),
-        autoscaling=AutoscalingSettings.from_json(json.loads(row["autoscaling"])),
+        autoscaling=autoscaling,
         created_at=row["created_at"],
         source_dir=row["source_dir"],
         snapshot=row["snapshot"],
@@ -261,17 +268,21 @@ def _deployment(row: sqlite3.Row) -> Deployment:
         failed_revision=row["failed_revision"],
         recommended_replicas=row["recommended_replicas"],
         awake_until=row["awake_until"],
+        settings_error=error,
     )
 
 
 def _environment(row: sqlite3.Row) -> Environment:
+    autoscaling, autoscaling_error = read_autoscaling(row["autoscaling"])
+    promotion_settings, promotion_error = read_promotion_settings(row["promotion_settings"])
     return Environment(
         model_id=row["model_id"],
         name=row["name"],
         created_at=row["created_at"],
-        autoscaling=AutoscalingSettings.from_json(json.loads(row["autoscaling"])),
-        promotion_settings=PromotionSettings.from_json(json.loads(row["promotion_settings"])),
+        autoscaling=autoscaling,
+        promotion_settings=promotion_settings,
         current_deployment_id=row["current_deployment_id"],
+        settings_error="; ".join(e for e in (autoscaling_error, promotion_error) if e) or None,
     )
 
 
@@ -286,7 +297,7 @@ def _promotion(row: sqlite3.Row) -> Promotion:
         rolling=bool(row["rolling"]),
         status=PromotionStatus(row["status"]),
         percent_traffic=row["percent_traffic"],
-        settings=PromotionSettings.from_json(json.loads(row["settings"])),
+        settings=read_promotion_settings(row["settings"])[0],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         error_message=row["error_message"],
@@ -389,6 +400,8 @@ class Tx:
 
     def update_deployment(self, deployment: Deployment, **changes: Any) -> Deployment:
         self._update("deployments", "id = ?", (deployment.id,), **changes)
+        if "autoscaling" in changes:  # checked settings replace the ones that were not
+            changes["settings_error"] = None
         return replace(deployment, **changes)
 
     def keep_awake(self, deployment_id: str, seconds: float) -> None:
@@ -434,6 +447,8 @@ class Tx:
             (environment.model_id, environment.name),
             **changes,
         )
+        if "autoscaling" in changes and "promotion_settings" in changes:
+            changes["settings_error"] = None  # both rewritten, both checked
         return replace(environment, **changes)
 
     def delete_environment(self, environment: Environment) -> None:

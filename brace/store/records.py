@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 
+NOT_STORED = {"stored": False}
+"""Field metadata: the field is derived when a row is read, and has no column."""
+
+
 @dataclass(frozen=True)
 class AutoscalingSettings:
     """A deployment's `autoscaling_settings`, with Baseten's defaults."""
@@ -141,6 +145,9 @@ class Deployment:
     failed_revision: int = 0  # the latest revision the server could not start (0: none)
     recommended_replicas: int = 0  # the autoscaler's latest recommendation
     awake_until: str | None = None  # kept awake until this UTC time (`brace watch`)
+    settings_error: str | None = field(default=None, metadata=NOT_STORED)
+    """Why the stored settings cannot be used (then `autoscaling` holds the defaults and
+    the server does not run the deployment); None when they are valid."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,9 @@ class Environment:
     autoscaling: AutoscalingSettings
     promotion_settings: PromotionSettings
     current_deployment_id: str | None = None
+    settings_error: str | None = field(default=None, metadata=NOT_STORED)
+    """Why the stored settings cannot be used (then the defaults stand in for them, and
+    nothing is promoted into the environment until they are set again)."""
 
 
 @dataclass(frozen=True)

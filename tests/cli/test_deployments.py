@@ -253,8 +253,8 @@ def test_invalid_autoscaling_is_refused(
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        pytest.param("--min-replica", "-1", "min_replica must be 0 or more, got -1", id="min"),
-        pytest.param("--max-replica", "0", "max_replica must be 1 or more, got 0", id="max"),
+        pytest.param("--min-replica", "-1", "min_replica must be 0 to 1000, got -1", id="min"),
+        pytest.param("--max-replica", "0", "max_replica must be 1 to 1000, got 0", id="max"),
         pytest.param(
             "--autoscaling-window",
             "0",
@@ -264,7 +264,7 @@ def test_invalid_autoscaling_is_refused(
         pytest.param(
             "--concurrency-target",
             "0",
-            "concurrency_target must be 1 or more, got 0",
+            "concurrency_target must be 1 to 1000000, got 0",
             id="concurrency-target",
         ),
         pytest.param(

@@ -252,7 +252,7 @@ def test_unknown_config_key_warns_but_pushes(cli: Cli, make_truss: MakeTruss, st
         ),
         pytest.param(
             "model_name: hello\nruntime:\n  predict_concurrency: 0\n",
-            "field 'runtime.predict_concurrency': expected a whole number >= 1, got 0",
+            "field 'runtime.predict_concurrency': expected a whole number from 1 to 10000, got 0",
             id="predict-concurrency",
         ),
         pytest.param(

@@ -158,7 +158,10 @@ def test_invalid_config_exits_with_the_config_error(
 ) -> None:
     _, replica = broken["bad-config"]
     assert replica.wait_exit() == 5
-    assert "field 'runtime.predict_concurrency': expected a whole number >= 1" in replica.log()
+    assert (
+        "field 'runtime.predict_concurrency': expected a whole number from 1 to 10000"
+        in replica.log()
+    )
 
 
 def test_sigterm_stops_cleanly_with_status_0(

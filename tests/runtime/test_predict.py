@@ -163,6 +163,32 @@ def test_model_errors_carry_baseten_s_error_headers(replicas: dict[str, Replica]
     assert bad.json()["error"].startswith("Invalid JSON payload: ")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 2000 + b"]" * 2000, id="arrays-2000-deep"),
+        pytest.param(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, id="objects-100000-deep"),
+    ],
+)
+def test_a_body_nested_too_deeply_is_a_400_as_json(
+    replicas: dict[str, Replica], body: bytes
+) -> None:
+    """One parser with the management API: a RecursionError is no 500 (plain text)."""
+    bad = replicas["behaviours"].request("POST", "/v1/models/model:predict", body)
+    assert (bad.status, bad.headers["x-baseten-error-code"]) == (400, "700")
+    assert bad.json() == {"error": "Invalid JSON payload: it nests too deeply to be read"}
+
+
+def test_nan_and_infinity_reach_the_model_as_truss_reads_them(
+    replicas: dict[str, Replica],
+) -> None:
+    """Truss's server reads bodies with json.loads, so NaN is a number there too."""
+    reply = replicas["behaviours"].request(
+        "POST", "/v1/models/model:predict", b'{"do": "echo", "x": [NaN, Infinity]}'
+    )
+    assert reply.status == 200, reply.body
+
+
 def test_async_methods_are_awaited(replicas: dict[str, Replica]) -> None:
     reply = replicas["async"].predict("ab")
     assert (reply.status, reply.json()) == (200, [{"async": "abab"}])

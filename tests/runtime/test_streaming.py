@@ -43,6 +43,11 @@ class Model:
         elif mode == "bad-chunk":
             yield "ok\\n"
             yield 42
+        elif mode == "ints":
+            yield from range(4)
+        elif mode == "split":
+            yield "é".encode()[:1]
+            yield "é".encode()[1:]
 """
 
 ASYNC_STREAM = """\
@@ -104,6 +109,22 @@ def test_accept_json_joins_the_chunks(replicas: dict[str, Replica]) -> None:
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"
     assert reply.json() == "\x00\x01é"
+
+
+@pytest.mark.parametrize(
+    ("mode", "joined"),
+    [
+        pytest.param("ints", "0123", id="ints-as-str"),
+        pytest.param("split", "é", id="a-character-split-across-chunks"),
+    ],
+)
+def test_accept_json_joins_any_chunks_as_truss_does(
+    replicas: dict[str, Replica], mode: str, joined: str
+) -> None:
+    """Truss's `_gather_generator` takes each chunk's `str()` and decodes the joined
+    bytes once."""
+    reply = replicas["sync"].predict({"mode": mode}, headers={"Accept": "application/json"})
+    assert (reply.status, reply.json()) == (200, joined)
 
 
 def test_str_chunks_are_utf8_and_bytes_pass_as_is(replicas: dict[str, Replica]) -> None:

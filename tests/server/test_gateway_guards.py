@@ -251,6 +251,80 @@ def test_slow_head_times_out_with_408(servers: Servers) -> None:
     assert request(slow.port, PREDICT).status == 200  # others are served meanwhile
 
 
+def _drip(sock: socket.socket, data: bytes, pause: float) -> bytes:
+    """Send `data` one byte at a time, `pause` seconds apart, until the gateway
+    answers; what it answered."""
+    sock.setblocking(False)
+    received = b""
+    for byte in data:
+        try:
+            sock.send(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        time.sleep(pause)
+        with contextlib.suppress(BlockingIOError):
+            received += sock.recv(65536)
+        if received:
+            break
+    sock.settimeout(5)
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        pytest.param(b"", id="from-the-accept"),
+        pytest.param(b"\r\n", id="after-a-blank-line"),
+    ],
+)
+def test_a_method_sent_byte_by_byte_is_timed_from_the_accept(
+    servers: Servers, prefix: bytes
+) -> None:
+    """The URL begins 1.25 s after the accept: the 0.3 s timeout must not wait for it."""
+    slow = guarded(servers, limits=Limits(header_timeout=0.3))
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", slow.port), timeout=5) as sock:
+        received = _drip(sock, prefix + f"POST {PREDICT} HTTP/1.1\r\n".encode(), 0.25)
+    elapsed = time.monotonic() - started
+    assert status_and_json(received) == (
+        408,
+        {"error": "the request head was not complete within 0.3 seconds"},
+    )
+    assert 0.3 <= elapsed < 1.0
+
+
+def test_a_silent_connection_gets_408_after_the_head_timeout(servers: Servers) -> None:
+    slow = guarded(servers, limits=Limits(header_timeout=0.3))
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", slow.port), timeout=5) as sock:
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert status_and_json(received)[0] == 408
+    assert 0.3 <= time.monotonic() - started < 1.5
+
+
+def test_a_later_request_s_head_is_timed_from_its_first_byte(servers: Servers) -> None:
+    """Idle between requests is the idle sweep's; a head that has begun is timed."""
+    slow = guarded(servers, limits=Limits(header_timeout=0.3))
+    with socket.create_connection(("127.0.0.1", slow.port), timeout=5) as sock:
+        sock.sendall(
+            f"POST {PREDICT} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{{}}".encode()
+        )
+        first = b""
+        while b"\r\n\r\n" not in first:
+            first += sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        time.sleep(0.8)  # idle: longer than the head timeout, and still open
+        started = time.monotonic()
+        received = _drip(sock, f"POST {PREDICT} HTTP/1.1\r\n".encode(), 0.25)
+    assert b"HTTP/1.1 408" in received
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+
 def test_a_slow_model_is_not_a_slow_head(servers: Servers) -> None:
     """The timeout is on the request head, not on the answer."""
     slow = guarded(servers, limits=Limits(header_timeout=0.2))

@@ -378,7 +378,7 @@ def test_development_replica_counts_are_pinned(
             "min_replica (2) must not exceed max_replica (1)",
             id="min-above-current-max",
         ),
-        pytest.param({"min_replica": -1}, "min_replica must be 0 or more, got -1", id="negative"),
+        pytest.param({"min_replica": -1}, "min_replica must be 0 to 1000, got -1", id="negative"),
         pytest.param(
             {"max_replicas": 3}, "unknown autoscaling field: max_replicas", id="unknown-field"
         ),

@@ -97,10 +97,10 @@ def test_update_autoscaling(
     ("current", "changes", "development", "message"),
     [
         pytest.param(
-            DEFAULT, {"min_replica": -1}, False, "min_replica must be 0 or more, got -1", id="min"
+            DEFAULT, {"min_replica": -1}, False, "min_replica must be 0 to 1000, got -1", id="min"
         ),
         pytest.param(
-            DEFAULT, {"max_replica": 0}, False, "max_replica must be 1 or more, got 0", id="max"
+            DEFAULT, {"max_replica": 0}, False, "max_replica must be 1 to 1000, got 0", id="max"
         ),
         pytest.param(
             SCALED,
@@ -134,7 +134,7 @@ def test_update_autoscaling(
             DEFAULT,
             {"concurrency_target": 0},
             False,
-            "concurrency_target must be 1 or more, got 0",
+            "concurrency_target must be 1 to 1000000, got 0",
             id="concurrency-0",
         ),
         pytest.param(
@@ -508,10 +508,12 @@ def test_automatic_rollback_updates(changes: dict[str, Any], expected: Automatic
             "max_error_rate_percent must be 0 to 100, got 101",
             id="rate",
         ),
-        pytest.param({"min_requests": 0}, "min_requests must be 1 or more, got 0", id="requests"),
+        pytest.param(
+            {"min_requests": 0}, "min_requests must be 1 to 1000000000, got 0", id="requests"
+        ),
         pytest.param(
             {"max_p99_latency_ratio": 0.5},
-            "max_p99_latency_ratio must be a number of 1 or more, got 0.5",
+            "max_p99_latency_ratio must be 1 to 1000, got 0.5",
             id="ratio",
         ),
         pytest.param({"threshold": 1}, None, id="unknown"),

@@ -41,7 +41,7 @@ async def _run(request: Request, use: Callable[[Store], T]) -> T:
 
 async def _body(request: Request, *names: str, required: bool = True) -> dict[str, Any]:
     """The JSON object body; with `names`, no other field is allowed."""
-    body = bodies.parse(await request.body(), required=required)
+    body = bodies.parse(await bodies.read(request), required=required)
     if names:
         bodies.only(body, *names)
     return body
@@ -143,6 +143,7 @@ def _lifecycle(use: Callable[[Store, str, str], object]) -> Handler:
     """Activate or deactivate a deployment."""
 
     async def handle(request: Request) -> JSONResponse:
+        await _body(request, required=False)  # none is needed; an unreadable one is a 400
         await _run(request, lambda store: use(store, _deployment_id(request), _model_id(request)))
         return JSONResponse({"success": True})
 
@@ -283,6 +284,7 @@ async def promote_to_environment(request: Request) -> JSONResponse:
 
 def _rollout_action(action: RolloutAction) -> Handler:
     async def handle(request: Request) -> JSONResponse:
+        await _body(request, required=False)
         _, leads_to = await _run(
             request,
             lambda store: rollout.request(store, action, _model_id(request), _env_name(request)),
@@ -317,6 +319,8 @@ def _environment_lifecycle(use: Callable[[Store, str, str], object]) -> Handler:
     """Activate or deactivate the deployment an environment serves."""
 
     async def handle(request: Request) -> JSONResponse:
+        await _body(request, required=False)
+
         def act(store: Store) -> None:
             with store.read() as tx:
                 model = find_model(tx, _model_id(request))

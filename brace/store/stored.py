@@ -1,0 +1,59 @@
+"""Settings read back from the store, checked as if they had just been sent.
+
+Every write checks settings first (`brace.services.settings`), but a state file can
+hold what no write would store: one written by an older brace, or edited by hand.
+Reading such a value must not stop the server or the CLI (a value such as 10^4000
+replicas once crashed the server at every start): the record is read with the
+defaults in place of the settings, and `settings_error` says why, so that the server
+reports that deployment as failed and serves the others, and a PATCH of the settings
+repairs it.
+"""
+
+from __future__ import annotations
+
+from brace import jsontext
+from brace.errors import BraceError
+from brace.store.records import (
+    DEVELOPMENT_AUTOSCALING,
+    AutoscalingSettings,
+    PromotionSettings,
+)
+
+
+def _problem(error: Exception) -> str:
+    return error.message if isinstance(error, BraceError) else str(error) or type(error).__name__
+
+
+def read_autoscaling(
+    stored: object, *, development: bool = False
+) -> tuple[AutoscalingSettings, str | None]:
+    """The autoscaling settings stored as JSON text, and None; or the defaults and why
+    the stored ones cannot be used."""
+    # The services hold the one set of rules for settings (brace.ranges); they import
+    # the store, so they are imported here, at the first read.
+    from brace.services.settings import update_autoscaling
+
+    defaults = DEVELOPMENT_AUTOSCALING if development else AutoscalingSettings()
+    try:
+        data = jsontext.parse(stored)  # type: ignore[arg-type]
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        return update_autoscaling(defaults, data, development=development), None
+    except (BraceError, ValueError, TypeError) as error:
+        return defaults, f"the stored autoscaling settings cannot be used: {_problem(error)}"
+
+
+def read_promotion_settings(stored: object) -> tuple[PromotionSettings, str | None]:
+    """The promotion settings stored as JSON text, and None; or the defaults and why
+    the stored ones cannot be used."""
+    from brace.services.settings import update_promotion_settings
+
+    try:
+        data = jsontext.parse(stored)  # type: ignore[arg-type]
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        return update_promotion_settings(PromotionSettings(), data), None
+    except (BraceError, ValueError, TypeError) as error:
+        return PromotionSettings(), (
+            f"the stored promotion settings cannot be used: {_problem(error)}"
+        )
