@@ -21,7 +21,7 @@ into the model's environment at the start of the run):
                                             spawn -> first 200 predict
   heavy wake from zero -> response          through the server, whose replica comes from
                                             the fork server that preloaded numpy and
-                                            pandas (brace/server/forkservers.py)
+                                            pandas (brace/server/backends/forkservers.py)
 and prints the median and p90 wall time of each and its ratio to the floor, then the
 wake's ratio to the bare uvicorn start (target <= 1.5x), and the heavy wake's to the
 heavy fresh start (target <= 0.3x), each also paired within each round, and the RSS of
@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from brace.server.paths import ServerPaths  # noqa: E402
-from brace.server.state import read_record  # noqa: E402
+from brace.server.record import read_record  # noqa: E402
 from brace.store import Store  # noqa: E402
 
 POLL_SECONDS = 0.002

@@ -106,8 +106,13 @@ def run_gateway(port: int, uds: str, count_requests: bool = True, concurrency: i
     (0: no bound, for the Starlette replica, which has none)."""
     import uvloop
 
-    from brace.server.gateway import Gateway
-    from brace.server.routing import DeploymentRoute, EnvironmentRoute, ReplicaLimits, RoutingTable
+    from brace.server.gateway.proxy import Gateway
+    from brace.server.gateway.routing import (
+        DeploymentRoute,
+        EnvironmentRoute,
+        ReplicaLimits,
+        RoutingTable,
+    )
 
     limits = (ReplicaLimits(predict_concurrency=concurrency),)
     table = RoutingTable(

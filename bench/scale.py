@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from brace.server.paths import ServerPaths  # noqa: E402
-from brace.server.state import read_record  # noqa: E402
+from brace.server.record import read_record  # noqa: E402
 from brace.store import Store  # noqa: E402
 from brace.store.db import new_id  # noqa: E402
 from brace.store.statuses import DeploymentStatus  # noqa: E402

@@ -145,7 +145,7 @@ def finite(value: float | None) -> float | None:
 def server_running() -> bool:
     """Whether a brace server runs for this home (its record names a live process)."""
     from brace.server.paths import ServerPaths
-    from brace.server.state import read_record
+    from brace.server.record import read_record
 
     return read_record(ServerPaths(brace_home())) is not None
 

@@ -81,9 +81,9 @@ def show(
 def _traffic(deployment_id: str) -> dict[str, Any] | str:
     """The deployment's requests over the last minute, or why they are not known."""
     from brace.apikey import api_key
+    from brace.client import request_stats
     from brace.errors import BraceError
     from brace.home import brace_home
-    from brace.server.client import request_stats
 
     home = brace_home()
     try:

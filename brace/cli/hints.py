@@ -31,6 +31,7 @@ HINTS: dict[str, Callable[[Facts], str]] = {
     "MODEL_AMBIGUOUS": lambda f: f"Pass -m MODEL, one of: {f['models']}.",
     "DEPLOYMENT_AMBIGUOUS": lambda f: f"Pass -m MODEL, one of: {f['models']}.",
     "DEPLOYMENT_NOT_FOUND": lambda f: "List them with `brace deployments list`.",
+    "SECRET_NOT_FOUND": lambda f: "List them with `brace secrets list`.",
     "ENVIRONMENT_NOT_FOUND": lambda f: (
         f"Environments: {f['environments']}. "
         f"Create one with `brace environments create {f['environment']} -m {f['model']}`."

@@ -134,9 +134,9 @@ def wake_command(
       brace wake deployment-2 -m hello --wait
     """
     from brace.apikey import api_key
+    from brace.client import post
     from brace.errors import ServerError
     from brace.home import brace_home
-    from brace.server.client import post
     from brace.services import views
     from brace.services.lookup import model_name
     from brace.services.wait import wait_for_deployment

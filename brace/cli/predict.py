@@ -205,8 +205,8 @@ def predict_command(
     import http.client
 
     from brace.apikey import api_key
+    from brace.client import post
     from brace.home import brace_home
-    from brace.server.client import post
 
     target = _resolve(model, environment, deployment, development)
     body = _input(data, file)

@@ -175,7 +175,7 @@ def deployment(item: dict[str, Any], wanted: int, traffic: dict[str, Any] | str)
 
 
 def traffic_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
-    """Request statistics over a window (`brace.server.stats.WindowStats.to_json`)."""
+    """Request statistics over a window (`brace.server.metrics.stats.WindowStats.to_json`)."""
     rate = stats["error_rate"]
     return [
         ("requests", f"{stats['requests']} ({stats['request_rate']:.2f}/s)"),

@@ -51,11 +51,11 @@ def _step_traffic(promotion: Promotion) -> tuple[dict[str, Any], dict[str, Any]]
     """Both sides' requests since the current step began, from the running server's
     counters; None when no server answers."""
     from brace.apikey import api_key
+    from brace.client import request_stats
     from brace.errors import BraceError
     from brace.home import brace_home
-    from brace.server.client import request_stats
     from brace.server.paths import ServerPaths
-    from brace.server.state import read_record
+    from brace.server.record import read_record
 
     home = brace_home()
     if read_record(ServerPaths(home)) is None:

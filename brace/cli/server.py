@@ -31,11 +31,11 @@ from brace.cli.common import (
 )
 from brace.errors import ServerError, UsageError
 from brace.home import brace_home
-from brace.server.limits import Limits, parse_size, size_text
-from brace.server.liveness import LIVENESS_TIMEOUT, Liveness
+from brace.server.control.liveness import LIVENESS_TIMEOUT, Liveness
+from brace.server.gateway.limits import Limits, parse_size, size_text
 
 if TYPE_CHECKING:
-    from brace.server.client import Address
+    from brace.client import Address
 
 HostOpt = Annotated[
     str | None,
@@ -55,7 +55,7 @@ PortOpt = Annotated[
 
 
 def _address(host: str | None, port: int | None) -> Address:
-    from brace.server.client import address
+    from brace.client import address
 
     return address(brace_home(), host, port)
 
@@ -71,7 +71,7 @@ def autostart(environ: Mapping[str, str]) -> bool:
 def ensure_server(host: str | None = None, port: int | None = None) -> Address:
     """The address of this home's server, started in the background if needed (and
     allowed: see `autostart`)."""
-    from brace.server import client
+    from brace import client
 
     home = brace_home()
     where = _address(host, port)
@@ -170,7 +170,7 @@ def server_command(
     \b
       brace server --port 8765 --max-body-size 1GiB
     """
-    from brace.server.client import DEFAULT_HOST, DEFAULT_PORT
+    from brace.client import DEFAULT_HOST, DEFAULT_PORT
     from brace.server.main import ServerOptions, run_server
 
     try:
@@ -195,7 +195,7 @@ def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = O
     \b
       brace up
     """
-    from brace.server import client
+    from brace import client
 
     where = _address(host, port)
     record = client.running(brace_home(), where)
@@ -216,7 +216,7 @@ def down_command(output: OutputOpt = Output.text) -> None:
     \b
       brace down
     """
-    from brace.server import client
+    from brace import client
 
     record = client.stop(brace_home())
     emit(
@@ -257,7 +257,7 @@ def status_command(
     \b
       brace status -o json
     """
-    from brace.server import client
+    from brace import client
 
     where = _address(host, port)
     record = client.running(brace_home(), where)

@@ -1,6 +1,6 @@
 """The figures each console page shows, as plain dicts (what the live updates send as
 JSON too). Store reads take a `Tx`; traffic figures come from the gateway's counters
-(`brace.server.metrics.Sources`) and must be read on the event loop; replicas from
+(`brace.server.metrics.endpoint.Sources`) and must be read on the event loop; replicas from
 `live.Live`. Shapes reuse the management API's (`brace.services.views`)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 from brace.console.live import Live
 from brace.rollout.view import rollout_view
-from brace.server.counters import HISTORY_INTERVAL, HISTORY_SPAN, Snapshot
-from brace.server.metrics import Sources
-from brace.server.stats import window_stats
+from brace.server.gateway.counters import HISTORY_INTERVAL, HISTORY_SPAN, Snapshot
+from brace.server.metrics.endpoint import Sources
+from brace.server.metrics.stats import window_stats
 from brace.services import views
 from brace.services.lookup import PRODUCTION, find_deployment, find_environment, find_model
 from brace.store import Tx

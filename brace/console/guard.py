@@ -1,7 +1,7 @@
 """The console's cross-site checks (pure functions over header values).
 
 The gateway already answers 403 to a request whose `Origin` is not the server itself,
-and 400 to a `Host` it does not serve (`brace.server.hosts`); those apply to the
+and 400 to a `Host` it does not serve (`brace.server.gateway.hosts`); those apply to the
 console too. The console adds, for every state-changing request (sign-in, sign-out,
 actions): an `Origin` header is required (browsers send it on every POST), or when a
 privacy setting drops it a `Referer` of the same origin; and, once signed in, the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from brace.server.hosts import origin_allowed
+from brace.server.gateway.hosts import origin_allowed
 
 
 def same_origin(origin: str | None, referer: str | None, host: str | None) -> bool:

@@ -46,7 +46,7 @@ from brace.errors import BraceError, InvalidError, RefusedError
 from brace.logs import DeploymentLog, LogTail
 from brace.server.api import bodies
 from brace.server.api.errors import error_body
-from brace.server.metrics import Sources
+from brace.server.metrics.endpoint import Sources
 from brace.server.paths import ServerPaths
 from brace.server.storeworker import StoreWorker
 from brace.services import deployments, environments, models, rollout

@@ -26,5 +26,5 @@ Modules, in the order a request meets them:
   layout      where a Truss's code, packages and data are (live dir or snapshot)
   secrets     the `secrets` mapping handed to the model
   tracebacks  tracebacks cut to the user's own frames, pure
-  envs        per-requirement-set virtualenvs, layered on brace's own environment
+  virtualenvs per-requirement-set virtualenvs, layered on brace's own environment
 """

@@ -11,7 +11,7 @@ MODULE...` also imports the given modules (a model's third-party imports,
 and refuses to serve if one fails or starts a thread.
 
 The server talks to it over a SOCK_SEQPACKET socket on its stdin, one JSON message per
-packet (`brace.server.forkserver` is the other end):
+packet (`brace.server.backends.forkserver` is the other end):
 
   fork server -> server   {"ready": true, "loaded": [...]} imports done, once (with the
                                                            top-level names in sys.modules)

@@ -2,7 +2,7 @@
 
 A model's cold start is mostly its imports (numpy, pandas, torch), not brace's. The
 server keeps a fork server per model environment that has already imported them
-(brace/server/forkservers.py), so that a replica forked from it starts where the
+(brace/server/backends/forkservers.py), so that a replica forked from it starts where the
 model's own imports would have ended. Two halves live here:
 
 - `model_imports(truss)`, on the server's side: the modules the model's files import

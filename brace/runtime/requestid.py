@@ -1,6 +1,6 @@
 """The request a replica is serving, for its log records: `x-baseten-request-id`.
 
-The gateway names every request it forwards (`brace.server.exchange.Exchange.request_id`)
+The gateway names every request it forwards (`brace.server.gateway.exchange.Exchange.request_id`)
 and sends the id to the replica in that header. The replica's app puts it in
 `REQUEST_ID` for the request's task; the user's sync methods run in threads with a copy
 of that context (`contextvars.copy_context().run`), so a record logged while serving the request, in

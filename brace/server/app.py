@@ -6,7 +6,7 @@ socket, so users see one address. The management API (`brace.server.api`) reache
 store through its own worker thread, never from the event loop. `/healthz` answers
 anyone who can reach the server, so it says nothing about the machine (no home path,
 no pid): only the server's random identity, which the CLI compares with `server.json`
-(see `brace.server.state`). `/metrics` and `/brace/stats` (`brace.server.metrics`)
+(see `brace.server.record`). `/metrics` and `/brace/stats` (`brace.server.metrics.endpoint`)
 read the gateway's counters and the controller's replicas through `sources`.
 """
 
@@ -29,8 +29,8 @@ from brace.server.api import routes as api_routes
 from brace.server.api.auth import RequireKey
 from brace.server.api.downloads import Downloads
 from brace.server.api.spec import spec_route
-from brace.server.metrics import ROUTES as METRICS_ROUTES
-from brace.server.metrics import Sources
+from brace.server.metrics.endpoint import ROUTES as METRICS_ROUTES
+from brace.server.metrics.endpoint import Sources
 from brace.server.storeworker import StoreWorker
 
 

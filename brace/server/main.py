@@ -27,19 +27,21 @@ from brace.apikey import api_key
 from brace.console.live import Live, ReplicaInfo
 from brace.errors import ServerError
 from brace.server.app import internal_app
-from brace.server.autoscaler import Autoscaler
+from brace.server.backends.forkservers import ForkServers
+from brace.server.backends.supervisor import process_started, replica_environment
 from brace.server.claim import claim, release
-from brace.server.controller import Controller
-from brace.server.counters import HISTORY_INTERVAL
-from brace.server.forkservers import ForkServers
-from brace.server.gateway import Gateway
-from brace.server.limits import Limits
-from brace.server.liveness import Liveness
-from brace.server.metrics import Sources, keep_history, replica_states
+from brace.server.control.autoscaler import Autoscaler
+from brace.server.control.controller import Controller
+from brace.server.control.liveness import Liveness
+from brace.server.control.replicas import Replicas, spawn_os_process
+from brace.server.gateway.counters import HISTORY_INTERVAL
+from brace.server.gateway.limits import Limits
+from brace.server.gateway.proxy import Gateway
+from brace.server.gateway.routing import RoutingTable
+from brace.server.metrics.endpoint import Sources, keep_history, replica_states
+from brace.server.metrics.usage import Sample, keep_usage, sampler
 from brace.server.paths import ServerPaths
-from brace.server.replicas import Replicas, spawn_os_process
-from brace.server.routing import RoutingTable
-from brace.server.state import (
+from brace.server.record import (
     ServerRecord,
     new_server_id,
     read_record,
@@ -47,8 +49,6 @@ from brace.server.state import (
     write_record,
 )
 from brace.server.storeworker import StoreWorker
-from brace.server.supervisor import process_started, replica_environment
-from brace.server.usage import Sample, keep_usage, sampler
 
 
 class _QuietServer(uvicorn.Server):

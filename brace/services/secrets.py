@@ -157,7 +157,6 @@ def find(home: Path, name: str) -> SecretInfo:
             return info
     raise NotFoundError(
         f"no secret named {name!r}",
-        "List them with `brace secrets list`.",
         code="SECRET_NOT_FOUND",
         facts={"secret": name},
     )

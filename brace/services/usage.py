@@ -1,7 +1,7 @@
 """Usage per deployment and day, as `brace usage` and the console's Usage page show it.
 
 Both read the same rows (`brace.store.usage`, kept by the server's meter in
-`brace.server.usage`) through `usage_json`, so the two show the same figures.
+`brace.server.metrics.usage`) through `usage_json`, so the two show the same figures.
 """
 
 from __future__ import annotations

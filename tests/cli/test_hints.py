@@ -57,6 +57,7 @@ SITUATIONS: list[tuple[str, list[str]]] = [
     ("DELETE_PRODUCTION", ["environments", "delete", "production", "-m", "hello", "--yes"]),
     ("ENVIRONMENT_EXISTS", ["environments", "create", "staging", "-m", "hello"]),
     ("CANNOT_WAKE", ["wake", "deployment-2", "-m", "hello"]),
+    ("SECRET_NOT_FOUND", ["secrets", "delete", "nope", "--yes"]),
 ]
 
 

@@ -21,7 +21,7 @@ import pytest
 from brace.home import ensure_private_dir
 from brace.processes import process_started
 from brace.server.paths import ServerPaths
-from brace.server.state import ServerRecord, new_server_id, write_record
+from brace.server.record import ServerRecord, new_server_id, write_record
 from brace.store import DeploymentStatus, Store
 from tests.cli.conftest import (
     become_active,

@@ -8,7 +8,7 @@ import pytest
 from brace.console.data import Traffic
 from brace.console.guard import safe_next, same_origin
 from brace.console.sessions import MOST_SESSIONS, Sessions
-from brace.server.counters import CounterHistory, RequestCounters
+from brace.server.gateway.counters import CounterHistory, RequestCounters
 
 
 class Clock:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from brace.server.paths import ServerPaths
-from brace.server.state import read_record
+from brace.server.record import read_record
 from brace.store import Store
 from tests.conftest import MakeTruss
 from tests.integration.conftest import KEY, free_port, stop_server, wait_until

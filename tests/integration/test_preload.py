@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import MakeTruss
 from tests.integration.conftest import Server
 from tests.integration.test_autoscaling import publish, wait_asleep
-from tests.server.test_forkservers import PACKAGES, model_importing
+from tests.server.backends.test_forkservers import PACKAGES, model_importing
 
 
 @pytest.fixture

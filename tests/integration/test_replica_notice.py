@@ -18,8 +18,8 @@ from pathlib import Path
 
 import uvloop
 
-from brace.server import supervisor
-from brace.server.replicas import Launch, Replicas
+from brace.server.backends import supervisor
+from brace.server.control.replicas import Launch, Replicas
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brace.server.supervisor import replica_environment
+from brace.server.backends.supervisor import replica_environment
 
 SERVER = {
     "PATH": "/usr/bin",

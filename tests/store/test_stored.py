@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brace.server.runs import UNUSABLE, GaveUp, Run, settings_verdict
+from brace.server.control.runs import UNUSABLE, GaveUp, Run, settings_verdict
 from brace.store import Deployment, DeploymentStatus
 from brace.store.records import DEVELOPMENT_AUTOSCALING, AutoscalingSettings, PromotionSettings
 from brace.store.stored import read_autoscaling, read_promotion_settings

@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from brace.server.app import internal_app
-from brace.server.counters import RequestCounters
-from brace.server.metrics import Sources, replica_states
-from brace.server.replicas import Replica, ReplicaState
+from brace.server.control.replicas import Replica, ReplicaState
+from brace.server.gateway.counters import RequestCounters
+from brace.server.metrics.endpoint import Sources, replica_states
 from brace.server.storeworker import StoreWorker
 from brace.services.promote import promote
 from brace.services.push import push

@@ -1,0 +1,19 @@
+"""The gateway: the inference hot path, a small HTTP/1.1 reverse proxy on asyncio.
+
+It answers Baseten's inference URLs on the server's port and sends each request to a
+ready replica; everything else (the management API, /metrics, the console) goes to
+the internal app. In the order a request meets them:
+
+  downstream  one Protocol per client connection: parses the head with httptools,
+              checks its bounds (limits) and its Host and Origin (hosts)
+  exchange    one request and its response as they cross the gateway
+  proxy       `Gateway`: routes the request (routing, split), holds it while its
+              deployment wakes or its replicas are busy (holding), counts it (counters)
+  pool        which replica has a free slot, and an idle keep-alive connection to it
+  upstream    one Protocol per connection to a replica: writes the request, relays
+              the response
+  wire        the bytes the gateway writes itself (status lines, errors, chunks)
+
+The gateway decides nothing about replicas: the controller hands it a routing table
+(`control.table`) and it follows it.
+"""
