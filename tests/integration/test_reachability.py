@@ -35,7 +35,8 @@ def test_healthz_tells_nothing_about_the_machine(server: Server) -> None:
     status, body = get(server.port, "/healthz")
     answer = json.loads(body)
     assert status == 200
-    assert set(answer) == {"status", "version", "server_id"}
+    assert set(answer) == {"status", "version", "server_id", "problems"}
+    assert answer["problems"] == []
     assert str(server.home).encode() not in body
     assert str(server.process.pid).encode() not in body
     record = json.loads((server.home / "server.json").read_text())
