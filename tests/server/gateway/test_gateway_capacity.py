@@ -82,9 +82,9 @@ class Counting:
                     pass
                 body = f'{{"who": "{self.name}"}}'.encode()
                 start = [(b"content-length", str(len(body)).encode())]
+                self.served += 1  # before the answer leaves: its client may look at once
                 await send({"type": "http.response.start", "status": 200, "headers": start})
                 await send({"type": "http.response.body", "body": body})
-                self.served += 1
             finally:
                 with self.lock:
                     self.now -= 1
