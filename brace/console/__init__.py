@@ -6,6 +6,7 @@ act through the same services (`brace.services`), so a refusal reads the same in
 console, the CLI and the API. Modules: `sessions` (sign-in with the API key, session
 and CSRF tokens), `guard` (the cross-site checks, pure), `live` (what the running
 server lends the console), `data` (the figures each page shows), `html` (the pages),
-`routes` (paths, live updates by server-sent events, actions). docs/console.md
-describes it for users.
+`handling` (what every handler uses: the app's parts, the responses), `routes`
+(the paths and the pages), `events` (live updates by server-sent events), `actions`
+(every state change). docs/console.md describes it for users.
 """
