@@ -257,7 +257,7 @@ def test_imports_inside_functions_and_type_checking_count() -> None:
         "    import brace.logs\n"
         "    import json\n"
     )
-    found = imports_in("brace.config", ast.parse(source))
+    found = imports_in("brace.polling", ast.parse(source))
     assert found == {
         "brace.store",
         "brace.errors",
