@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from brace.console import data, html
+from brace.console import data, html, html_rollout
 from brace.console.handling import (
     current_session,
     deployment_reader,
@@ -74,7 +74,7 @@ async def rollout_events(request: Request) -> Response:
 
     async def produce() -> list[str]:
         found = await rollout_data(request)
-        return [_event("panel", {"html": html.rollout_panel(found)})]
+        return [_event("panel", {"html": html_rollout.rollout_panel(found)})]
 
     return _event_response(_stream(request, ROLLOUT_EVERY, produce))
 

@@ -34,7 +34,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from brace.console import data, html
+from brace.console import data, html, html_model, html_rollout
 from brace.console.actions import actions
 from brace.console.events import deployment_events, rollout_events
 from brace.console.guard import safe_next
@@ -135,7 +135,7 @@ async def model_page(request: Request, session: Session) -> Response:
     found = await store_of(request).read(
         lambda tx: data.model_page(tx, path_param(request, "model"), traffic)
     )
-    return page_response(found["model"]["name"], html.model(found), session)
+    return page_response(found["model"]["name"], html_model.model(found), session)
 
 
 def _rollout_events(request: Request) -> str:
@@ -149,7 +149,7 @@ def _rollout_events(request: Request) -> str:
 async def rollout_page(request: Request, session: Session) -> Response:
     found = await rollout_data(request)
     title = f"{found['model']['name']} · {found['environment']['name']}"
-    return page_response(title, html.rollout(found), session, live=_rollout_events(request))
+    return page_response(title, html_rollout.rollout(found), session, live=_rollout_events(request))
 
 
 def _deployment_log(request: Request, deployment_id: str) -> DeploymentLog:
