@@ -7,14 +7,15 @@ change that breaks one fails here with the modules or functions named:
   still a circle in the design);
 - no module over 400 lines, and the controller module under 300;
 - no function over 60 lines. A Typer command's signature is its option table, so for a
-  function decorated with `@*.command` or `@*.callback` the count starts at the body's
-  first statement.
+  function decorated with `@*.command` or `@*.callback`, or registered by calling one
+  (`app.command("push")(push.push_command)`), the count starts at the body's first
+  statement.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,17 +159,58 @@ class Function:
     lines: int
 
 
-def _is_typer_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    for decorator in node.decorator_list:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if isinstance(target, ast.Attribute) and target.attr in ("command", "callback"):
-            return True
-    return False
+def _is_command_maker(node: ast.expr) -> bool:
+    """`app.command(...)`, `app.command`, `app.callback(...)`: what turns a function into
+    a Typer command, as a decorator or called on it."""
+    target = node.func if isinstance(node, ast.Call) else node
+    return isinstance(target, ast.Attribute) and target.attr in ("command", "callback")
 
 
-def length(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+def _aliases(module: str, tree: ast.Module) -> dict[str, str]:
+    """Local name -> brace module, for `from brace.cli import push as push_cli`."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = _base(module, node)
+            for alias in node.names:
+                if f"{base}.{alias.name}" in MODULES:
+                    found[alias.asname or alias.name] = f"{base}.{alias.name}"
+    return found
+
+
+def registered_commands(module: str, tree: ast.Module) -> set[tuple[str, str]]:
+    """(module, function) of each Typer command `tree` registers by a call rather than a
+    decorator: `app.command("push")(push_cli.push_command)`."""
+    aliases = _aliases(module, tree)
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _is_command_maker(node.func) and node.args):
+            continue
+        given = node.args[0]
+        if isinstance(given, ast.Name):
+            found.add((module, given.id))
+        elif (
+            isinstance(given, ast.Attribute)
+            and isinstance(given.value, ast.Name)
+            and given.value.id in aliases
+        ):
+            found.add((aliases[given.value.id], given.attr))
+    return found
+
+
+COMMANDS = {command for module in MODULES for command in registered_commands(module, _tree(module))}
+
+
+def length(
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    module: str = "",
+    commands: Set[tuple[str, str]] = frozenset(),
+) -> int:
     """A function's lines from `def` (a Typer command's: from its body) to its end."""
-    first = node.body[0].lineno if _is_typer_command(node) else node.lineno
+    command = (
+        any(_is_command_maker(d) for d in node.decorator_list) or (module, node.name) in commands
+    )
+    first = node.body[0].lineno if command else node.lineno
     return (node.end_lineno or node.lineno) - first + 1
 
 
@@ -176,7 +218,7 @@ def functions(module: str) -> Iterator[Function]:
     """Every function and method in `module` with its length as the rules count it."""
     for node in ast.walk(_tree(module)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            yield Function(module, node.name, node.lineno, length(node))
+            yield Function(module, node.name, node.lineno, length(node, module, COMMANDS))
 
 
 def _lines(module: str) -> int:
@@ -286,3 +328,25 @@ def test_a_typer_command_is_counted_from_its_body() -> None:
         if isinstance(node, ast.FunctionDef)
     }
     assert lengths == {"push": 2, "plain": 4}
+
+
+def test_a_command_registered_by_a_call_is_counted_from_its_body() -> None:
+    app = ast.parse(
+        "from brace.cli import push as push_cli\n"
+        "from brace.cli import server\n"
+        'app.command("push")(push_cli.push_command)\n'
+        "app.callback()(main)\n"
+        "server.other(push_cli.helper)\n"
+    )
+    commands = registered_commands("brace.cli.app", app)
+    assert commands == {("brace.cli.push", "push_command"), ("brace.cli.app", "main")}
+    source = ast.parse("def push_command(\n    a: int = 1,\n) -> None:\n    return None\n")
+    node = source.body[0]
+    assert isinstance(node, ast.FunctionDef)
+    assert length(node, "brace.cli.push", commands) == 1
+    assert length(node, "brace.cli.server", commands) == 4
+
+
+def test_the_top_level_commands_are_known() -> None:
+    assert ("brace.cli.push", "push_command") in COMMANDS
+    assert ("brace.cli.server", "server_command") in COMMANDS
