@@ -1,7 +1,7 @@
 """The package's shape: no import circles, small modules, short functions.
 
-The rules of the package's layout, read off the source with `ast`, so a
-change that breaks one fails here with the modules or functions named:
+The rules of the package's layout, read off the source with `ast`, so a change that
+breaks one fails here with the modules or functions named:
 - no import circle among brace's modules, counting every import: at module level,
   under `if TYPE_CHECKING:` and inside functions (a circle hidden in a function is
   still a circle in the design);
