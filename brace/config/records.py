@@ -1,7 +1,7 @@
 """The records a loaded Truss is made of: `Truss`, its `TrussConfig` and `Notice`s.
 
-Frozen and plain: `fields` builds them from config.yaml, `loading` checks the files
-they name. The defaults are Truss's own.
+Frozen: `fields` builds them from config.yaml, `loading` checks the files they name.
+The defaults are Truss's own. `Truss` reads its requirements file when asked.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ CONFIG_FILE = "config.yaml"
 # In a published deployment's snapshot (brace/services/snapshots.py), external package
 # directories are copied in, and this file maps each configured name to its copy.
 SNAPSHOT_MANIFEST = "brace-snapshot.json"
-
 
 FIRST_BYTE_TIMEOUT = 1200.0
 """Default `model_metadata.brace.first_byte_timeout` (seconds): Baseten's timeout of a
