@@ -143,12 +143,16 @@ def _cycle(graph: dict[str, set[str]], members: list[str]) -> list[str]:
 
 
 def cycles() -> list[str]:
-    """Each import circle as `a -> b -> a (members: ...)`."""
+    """Each set of modules that import each other: one circle through them, then every
+    import among them (what has to change to break it)."""
     graph = {module: imports(module) for module in MODULES}
-    return [
-        " -> ".join(_cycle(graph, members)) + f"  (members: {', '.join(members)})"
-        for members in _components(graph)
-    ]
+    found = []
+    for members in _components(graph):
+        inside = [f"{a} -> {b}" for a in members for b in sorted(graph[a] & set(members))]
+        found.append(
+            " -> ".join(_cycle(graph, members)) + "\n    imports among them: " + ", ".join(inside)
+        )
+    return found
 
 
 @dataclass(frozen=True)
