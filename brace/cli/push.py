@@ -87,29 +87,12 @@ def push_command(
       brace push examples/hello --promote       # publish and promote to production
     """
     from brace.services import views
-    from brace.services.lookup import PRODUCTION
     from brace.services.push import push
 
+    _refuse_conflicts(watch, publish, promote, environment, deployment_name)
     if watch:
-        if publish or promote or environment is not None or deployment_name is not None:
-            raise UsageError(
-                "--watch follows the development deployment; it does not go with "
-                "--publish, --promote, --environment or --deployment-name",
-                "Publish once you are done: `brace push DIR --publish`.",
-            )
         _watch(directory, model_name, timeout_seconds)
         return
-    if promote and environment not in (None, PRODUCTION):
-        raise UsageError(
-            f"--promote promotes to production, --environment {environment} to {environment}",
-            "Use one of them.",
-        )
-    if deployment_name is not None and not (publish or promote or environment is not None):
-        raise UsageError(
-            "--deployment-name names a published deployment; the development deployment "
-            "is always named 'development'",
-            "Add --publish (or --promote) to create a published deployment.",
-        )
     with open_store() as store:
         result = push(
             store,
@@ -133,6 +116,37 @@ def push_command(
                 "deployment": views.read(store, views.deployment_json, result.deployment),
             },
             lambda: _describe(result),
+        )
+
+
+def _refuse_conflicts(
+    watch: bool,
+    publish: bool,
+    promote: bool,
+    environment: str | None,
+    deployment_name: str | None,
+) -> None:
+    """Refuse the flags that do not go together, before anything is done."""
+    from brace.services.lookup import PRODUCTION
+
+    if watch:
+        if publish or promote or environment is not None or deployment_name is not None:
+            raise UsageError(
+                "--watch follows the development deployment; it does not go with "
+                "--publish, --promote, --environment or --deployment-name",
+                "Publish once you are done: `brace push DIR --publish`.",
+            )
+        return
+    if promote and environment not in (None, PRODUCTION):
+        raise UsageError(
+            f"--promote promotes to production, --environment {environment} to {environment}",
+            "Use one of them.",
+        )
+    if deployment_name is not None and not (publish or promote or environment is not None):
+        raise UsageError(
+            "--deployment-name names a published deployment; the development deployment "
+            "is always named 'development'",
+            "Add --publish (or --promote) to create a published deployment.",
         )
 
 
@@ -245,7 +259,6 @@ def _watch(
     from brace.devserver.logtail import LogFollower
     from brace.devserver.target import DevelopmentTarget
     from brace.devserver.watcher import Watcher, read_config
-    from brace.services import views
     from brace.services.push import push
     from brace.services.secrets import saved_since
 
@@ -254,17 +267,7 @@ def _watch(
     where = ensure_server(host, port)  # then, before anything is recorded: watching needs it
     with open_store() as store:
         result = push(store, directory, model_name=model_name)
-        for notice in result.notices:
-            warn(notice.message)
-        emit(
-            {
-                "event": "pushed",
-                "model": views.read(store, views.model_json, result.model),
-                "deployment": views.read(store, views.deployment_json, result.deployment),
-            },
-            lambda: _describe(result),
-            stream=True,
-        )
+        _announce(store, result)
         deployment = result.deployment
         target = DevelopmentTarget(
             store, directory, result.model.name, deployment.id, timeout=timeout
@@ -293,3 +296,20 @@ def _watch(
             printer.drain = lambda: None
             printer(Event(EventKind.STOPPED, time.time()))
             raise Interrupted(reported=True) from None
+
+
+def _announce(store: Store, result: PushResult) -> None:
+    """The push's notices, then the watch's first event: `pushed`."""
+    from brace.services import views
+
+    for notice in result.notices:
+        warn(notice.message)
+    emit(
+        {
+            "event": "pushed",
+            "model": views.read(store, views.model_json, result.model),
+            "deployment": views.read(store, views.deployment_json, result.deployment),
+        },
+        lambda: _describe(result),
+        stream=True,
+    )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -36,6 +36,7 @@ from brace.server.gateway.limits import Limits, parse_size, size_text
 
 if TYPE_CHECKING:
     from brace.client import Address
+    from brace.store import Tx
 
 HostOpt = Annotated[
     str | None,
@@ -272,19 +273,7 @@ def status_command(
     problems = [str(p) for p in answer.get("problems") or []]
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
-        names = {m.id: m.name for m in tx.models()}
-        running = [
-            {
-                "model": names.get(d.model_id, d.model_id),
-                "deployment": d.name,
-                "id": d.id,
-                "status": d.status.value,
-                "active_replica_count": d.active_replica_count,
-                "recommended_replicas": d.recommended_replicas,
-            }
-            for d in tx.deployments()
-            if not (d.status.failed or d.status.inactive)
-        ]
+        running = _running_deployments(tx)
 
     def text() -> None:
         line(f"brace server running at {where.url} (pid {record.pid}, {replicas} replicas)")
@@ -307,6 +296,23 @@ def status_command(
         },
         text,
     )
+
+
+def _running_deployments(tx: Tx) -> list[dict[str, Any]]:
+    """`brace status`'s row of each deployment that is neither failed nor inactive."""
+    names = {m.id: m.name for m in tx.models()}
+    return [
+        {
+            "model": names.get(d.model_id, d.model_id),
+            "deployment": d.name,
+            "id": d.id,
+            "status": d.status.value,
+            "active_replica_count": d.active_replica_count,
+            "recommended_replicas": d.recommended_replicas,
+        }
+        for d in tx.deployments()
+        if not (d.status.failed or d.status.inactive)
+    ]
 
 
 class LogOutput(StrEnum):

@@ -33,7 +33,7 @@ import uvicorn
 
 from brace.config import Truss
 from brace.errors import BraceError
-from brace.runtime.app import Replica, build_app
+from brace.runtime.app import Replica, ReplicaApp, build_app
 from brace.runtime.environment import EnvironmentState, EnvironmentUpdater, read_environment
 from brace.runtime.holder import ModelHolder
 from brace.runtime.layout import ModelLayout, layout_of, read_truss
@@ -183,19 +183,7 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     )
     replica = Replica(holder, pipeline, executor, reloader, updater)
     first_load = _FirstLoad(truss, layout, holder, secrets, environment, notifier)
-    config = uvicorn.Config(
-        build_app(replica),
-        uds=str(options.uds) if options.uds is not None else None,
-        host=options.host,
-        port=options.port if options.port is not None else 8000,
-        loop="uvloop",
-        http="httptools",
-        ws="none",  # no websocket library imports on the start path
-        lifespan="off",
-        interface="asgi3",
-        log_config=None,  # our own plain-line logging (main.py)
-        access_log=options.access_log,
-    )
+    config = _uvicorn_config(build_app(replica), options)
 
     def on_listening(server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
         log.info("Serving %s on %s (pid %d)", truss.path, _bound(server, options), os.getpid())
@@ -213,6 +201,24 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     finally:
         _remove_socket(options.uds)
     return _finish(executor, first_load.exit_code)
+
+
+def _uvicorn_config(app: ReplicaApp, options: Options) -> uvicorn.Config:
+    """uvicorn's settings for a replica: the fast loop and parser, no websockets or
+    lifespan, brace's own logging."""
+    return uvicorn.Config(
+        app,
+        uds=str(options.uds) if options.uds is not None else None,
+        host=options.host,
+        port=options.port if options.port is not None else 8000,
+        loop="uvloop",
+        http="httptools",
+        ws="none",  # no websocket library imports on the start path
+        lifespan="off",
+        interface="asgi3",
+        log_config=None,  # our own plain-line logging (main.py)
+        access_log=options.access_log,
+    )
 
 
 def _bound(server: uvicorn.Server, options: Options) -> str:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from brace.store.db import Store as Store
-    from brace.store.db import Tx as Tx
     from brace.store.records import (
         DEVELOPMENT_AUTOSCALING as DEVELOPMENT_AUTOSCALING,
     )
@@ -51,10 +50,11 @@ if TYPE_CHECKING:
     from brace.store.statuses import (
         RolloutAction as RolloutAction,
     )
+    from brace.store.tx import Tx as Tx
 
 _HOME = {
     "Store": "db",
-    "Tx": "db",
+    "Tx": "tx",
     "DEVELOPMENT_AUTOSCALING": "records",
     "AutoscalingSettings": "records",
     "Deployment": "records",

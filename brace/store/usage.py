@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from brace.store.db import Tx
+from brace.store.tx import Tx
 
 
 @dataclass(frozen=True)

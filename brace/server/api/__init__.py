@@ -10,4 +10,5 @@ URL and the key changed. In the order a request meets them:
             download, secrets (downloads: the signed archive links)
   errors    a refusal from the services as JSON {"error", "error_code"} with its status
   spec      the OpenAPI document of these paths (GET /v1/spec)
+  schemas   the JSON schemas of its bodies and answers
 """

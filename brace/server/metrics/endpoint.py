@@ -6,7 +6,7 @@ controller's replicas and their states, and the store (names, environments, the
 autoscaler's recommendation, promotions). Nothing is aggregated ahead of time: a scrape
 reads the store in its worker thread, then copies the gateway's counters on the event
 loop (where they change, so the copy is consistent), and `exposition` turns that one
-`Scrape` into Prometheus text, in a thread.
+`scrape.Scrape` into Prometheus text, in a thread.
 
 Names and labels follow Baseten's metrics export (`baseten_inference_requests_total`
 becomes `brace_inference_requests_total`, with `model_id`, `model_name`,
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,12 +34,10 @@ from brace.server.gateway.counters import (
     HISTORY_SPAN,
     CounterHistory,
     RequestCounters,
-    Snapshot,
 )
+from brace.server.metrics.scrape import Scrape, StoreView
 from brace.server.metrics.stats import window_stats
 from brace.server.storeworker import StoreWorker
-from brace.services.lookup import PRODUCTION
-from brace.store import Deployment, Promotion, Tx
 
 METRICS_PATH = "/metrics"
 STATS_PATH = "/brace/stats"
@@ -77,40 +74,6 @@ class Sources:
         self.history = CounterHistory(self.counters)
         self.load = load
         self.replicas = replicas
-
-
-@dataclass(frozen=True)
-class StoreView:
-    """What a scrape reads from the store, in one snapshot."""
-
-    deployments: list[Deployment]
-    model_names: dict[str, str]
-    environments: dict[str, str]
-    """Deployment id -> the environment it serves (production first), or the one it is
-    being promoted to; deployments in none are not listed."""
-    promotions: list[Promotion]
-
-    @classmethod
-    def read(cls, tx: Tx) -> StoreView:
-        models = tx.models()
-        promotions = tx.active_promotions()
-        environments = {p.candidate_id: p.environment for p in promotions}
-        for model in models:
-            ordered = sorted(tx.environments(model.id), key=lambda e: e.name != PRODUCTION)
-            for environment in reversed(ordered):  # the first one listed wins
-                if environment.current_deployment_id is not None:
-                    environments[environment.current_deployment_id] = environment.name
-        return cls(tx.deployments(), {m.id: m.name for m in models}, environments, promotions)
-
-
-@dataclass(frozen=True)
-class Scrape:
-    """Everything one scrape reports, read at one moment."""
-
-    store: StoreView
-    counters: Snapshot
-    in_flight: Mapping[str, int] = field(default_factory=dict)
-    replicas: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 async def metrics(request: Request) -> Response:

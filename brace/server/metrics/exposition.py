@@ -1,4 +1,4 @@
-"""One scrape (`metrics.Scrape`) as Prometheus text, through `prometheus_client`.
+"""One scrape (`scrape.Scrape`) as Prometheus text, through `prometheus_client`.
 
 A custom collector over data already read: each scrape builds a registry holding one
 `ScrapeCollector` and lets `prometheus_client` write the text format, so the names,
@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 
 from brace.server.control.replicas import ReplicaState
 from brace.server.gateway.counters import BOUNDS, CLIENT_CLOSED
-from brace.server.metrics.endpoint import Scrape
+from brace.server.metrics.scrape import Scrape
 from brace.store import PromotionStatus
 
 LABELS = ("model_id", "model_name", "deployment_id", "environment")

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
-from brace.server.api.spec import SCHEMAS
+from brace.server.api.schemas import SCHEMAS
 from brace.server.app import internal_app
 from brace.server.storeworker import StoreWorker
 from brace.store import Store
