@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from brace.services import environments
-from brace.services import promote as promotions
+from brace.services import promotion_steps as promotions
 from brace.services.push import push
 from brace.store import (
     Deployment,

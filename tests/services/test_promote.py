@@ -15,7 +15,8 @@ import pytest
 from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
 from brace.services import deployments, environments, views
-from brace.services.promote import PromoteResult, end_promotion, finish_promotion, promote
+from brace.services.promote import PromoteResult, promote
+from brace.services.promotion_steps import end_promotion, finish_promotion
 from brace.services.push import push
 from brace.store import (
     AutoscalingSettings,

@@ -9,7 +9,8 @@ import pytest
 from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
 from brace.services import environments, rollout
-from brace.services.promote import promote, record_rollout
+from brace.services.promote import promote
+from brace.services.promotion_steps import record_rollout
 from brace.services.push import push
 from brace.store import (
     Deployment,
