@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from brace.errors import StateError
 from brace.logs import DeploymentLog
@@ -32,28 +31,25 @@ from brace.server.backends import supervisor
 from brace.server.control.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.control.desired import Desired, environments_of
 from brace.server.control.fleet import Fleet
-from brace.server.control.liveness import Liveness
 from brace.server.control.preparation import Preparation
 from brace.server.control.problems import WriteProblems
 from brace.server.control.replicas import Replicas, ReplicaState
-from brace.server.control.report import Report, compare_and_set, leave_asleep
 from brace.server.control.rolling_promotions import (
     Driven,
     StepHealth,
     drive,
     rollout_line,
-    write_rollouts,
 )
 from brace.server.control.runs import GaveUp, Run
 from brace.server.control.settings import ControllerSettings
 from brace.server.control.table import build_table, upstreams_of
 from brace.server.control.targets import ReplicaTarget, replica_targets
 from brace.server.control.wakeup import Wakeup
+from brace.server.control.writes import shutdown_write, tick_write
 from brace.server.gateway.routing import RoutingTable
 from brace.server.paths import ServerPaths
 from brace.server.storeworker import StoreWorker
-from brace.services.promotion_steps import advance_promotions
-from brace.store import Deployment, Tx
+from brace.store import Deployment
 from brace.store.db import stamp, utc_now
 
 
@@ -106,10 +102,6 @@ class Controller:
     def runs(self) -> dict[str, Run]:
         return self.fleet.runs
 
-    @property
-    def liveness(self) -> Liveness:
-        return self.settings.liveness
-
     def nudge(self, deployment_id: str | None = None) -> None:
         """Reconcile now instead of at the next tick; with a deployment, wake it."""
         if deployment_id is not None:
@@ -123,7 +115,9 @@ class Controller:
     # the loop
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._spawn_task(self._sample(stop))
+        sampler = asyncio.ensure_future(self._sample(stop))
+        self._tasks.add(sampler)
+        sampler.add_done_callback(self._tasks.discard)
         while not stop.is_set():
             try:
                 await self.reconcile()
@@ -212,14 +206,7 @@ class Controller:
             task.cancel()
         stopped = await self.replicas.stop_all()
         pending, self.fleet.writes = self.fleet.writes, []
-
-        def forget(tx: Tx) -> None:
-            for change in pending:
-                change(tx)
-            for replica in stopped:
-                tx.delete_replica(replica.id)
-            leave_asleep(tx)
-
+        forget = shutdown_write(pending, [r.id for r in stopped])
         try:
             await self.db.write(forget)
         except (StateError, OSError) as error:  # the next server sweeps what is left
@@ -253,16 +240,7 @@ class Controller:
             return desired
         pending, self.fleet.writes = self.fleet.writes, []
 
-        def write(tx: Tx) -> tuple[list[Report], Desired]:
-            for change in pending:
-                change(tx)
-            written = [r for r in reports if compare_and_set(tx, r)]
-            if not desired.promotions:
-                return written, desired
-            write_rollouts(tx, driven, self._last_log_lines)
-            advance_promotions(tx, self._last_log_lines)
-            return written, Desired.read(tx)
-
+        write = tick_write(pending, reports, desired, driven, self._last_log_lines)
         try:
             written, after = await self.db.write(write)
         except BaseException:
@@ -298,8 +276,3 @@ class Controller:
     def _last_log_lines(self, deployment_id: str) -> str:
         lines = self.log(deployment_id).tail(8)
         return "Last log lines:\n" + "\n".join(lines) if lines else ""
-
-    def _spawn_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

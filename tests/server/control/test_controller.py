@@ -527,7 +527,7 @@ def test_a_ready_replica_that_stops_answering_is_replaced(rig: Rig, make_truss: 
     """`kill -STOP`: its liveness probes get no answer; after `Liveness.timeout` it
     leaves the routing table, is stopped, counts as a crash and another starts."""
     deployment = push(rig.store, make_truss("hello")).deployment
-    period = rig.controller.liveness.period
+    period = rig.controller.settings.liveness.period
 
     async def scenario() -> None:
         hung = await rig.bring_up(deployment.id)
