@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from brace.rollout.release import Step, release_step
+from brace.rollout.release import ReleaseStep, release_step
 from brace.store import CleanupStrategy, DeploymentStatus, Promotion, PromotionStatus, Tx
 
 
@@ -68,11 +68,11 @@ def advance_promotions(tx: Tx, failure_detail: Callable[[str], str] = lambda _: 
         candidate = tx.deployment(promotion.candidate_id)
         status = candidate.status if candidate else None
         decision = release_step(promotion.status, promotion.requested_action, status)
-        if decision.step is Step.SUCCEED:
+        if decision.step is ReleaseStep.SUCCEED:
             finish_promotion(tx, promotion)
-        elif decision.step is Step.CANCEL:
+        elif decision.step is ReleaseStep.CANCEL:
             end_promotion(tx, promotion, PromotionStatus.CANCELED)
-        elif decision.step is Step.FAIL:
+        elif decision.step is ReleaseStep.FAIL:
             detail = failure_detail(promotion.candidate_id)
             message = f"{decision.reason}. {detail}" if detail else decision.reason
             end_promotion(tx, promotion, PromotionStatus.FAILED, message)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from brace.rollout.driver import Health, Outcome, Seen, advance, progress_columns, progress_of
+from brace.rollout.driver import RolloutDecision, Seen, advance
+from brace.rollout.rollback import Health
 from brace.server.control.replicas import Replica
 from brace.server.control.report import replica_counts
 from brace.server.control.runs import GaveUp, RunState
@@ -23,6 +24,7 @@ from brace.server.gateway.counters import RequestCounters, Snapshot
 from brace.server.metrics.stats import window_stats
 from brace.services.promotion_steps import record_rollout
 from brace.store import Tx
+from brace.store.progress import progress_columns, progress_of
 from brace.store.records import AutoscalingSettings, Deployment, Environment, Promotion
 
 
@@ -40,7 +42,7 @@ class Driven:
     """A rolling promotion and the driver's decision for it at this tick."""
 
     promotion: Promotion
-    outcome: Outcome
+    outcome: RolloutDecision
 
     def plans(self) -> dict[str, int]:
         """Replica targets by deployment id, while the rollout goes on and in the tick

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from brace.rollout.driver import Outcome, Progress
+from brace.rollout.driver import RolloutDecision
 from brace.server.control.replicas import ReplicaState as R
 from brace.server.control.rolling_promotions import Driven, Side, rollout_line, side_of
 from brace.server.control.runs import GaveUp, RunState, Unprepared
+from brace.store.progress import RolloutProgress
 from brace.store.records import Promotion, PromotionSettings
 from brace.store.statuses import DeploymentStatus as D
 from brace.store.statuses import PromotionStatus as P
@@ -48,7 +49,9 @@ def _driven(status: P, step: int, percent: int, error: str | None = None) -> Dri
         1, "m", "production", "candidate", "previous", True, P.RAMPING_UP, 10,
         PromotionSettings(), "", "", step=1,
     )  # fmt: skip
-    return Driven(promotion, Outcome(status, percent, 2, 1, Progress(step=step), error))
+    return Driven(
+        promotion, RolloutDecision(status, percent, 2, 1, RolloutProgress(step=step), error)
+    )
 
 
 @pytest.mark.parametrize(
