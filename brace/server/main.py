@@ -112,15 +112,14 @@ async def _serve(
     fork_server = ForkServers(
         sys.executable, replica_environment(home, {}), paths.server_log, on_exit=wakeup
     )
-    replicas = Replicas(
-        spawn=partial(spawn_os_process, fork_server=fork_server),
-        in_flight=gateway.in_flight,
-        on_notice=wakeup,
-    )
     controller = Controller(
         db,
         gateway.set_table,
-        replicas,
+        replicas=Replicas(
+            spawn=partial(spawn_os_process, fork_server=fork_server),
+            in_flight=gateway.in_flight,
+            on_notice=wakeup,
+        ),
         autoscaler=Autoscaler(gateway.load, time.monotonic, gateway.held),
         health=StepHealth(gateway.counters),
         wakeup=wakeup,

@@ -239,7 +239,6 @@ class Controller:
         if not (reports or self.fleet.writes or desired.promotions):
             return desired
         pending, self.fleet.writes = self.fleet.writes, []
-
         write = tick_write(pending, reports, desired, driven, self._last_log_lines)
         try:
             written, after = await self.db.write(write)
