@@ -104,12 +104,9 @@ def advance(
 
 
 def _advance(
-    promotion: Promotion,
-    progress: RolloutProgress,
-    seen: Seen,
-    now: float,
-    progress_deadline: float,
+    promotion: Promotion, progress: RolloutProgress, seen: Seen, now: float, deadline: float
 ) -> RolloutDecision:
+    """`advance` before `_kept`; `deadline`: the progress deadline (seconds)."""
     if progress.base is None:
         progress = RolloutProgress(base=max(seen.previous_replicas, 1), applied_at=now)
     full = rollout_plan(promotion, progress)
@@ -123,7 +120,7 @@ def _advance(
         return _end(S.CANCELED, 0, 0, full.full, progress, seen)
     waited = now - progress.applied_at
     if seen.candidate_failure is not None:
-        if seen.previous_ready < full.full and waited <= progress_deadline:
+        if seen.previous_ready < full.full and waited <= deadline:
             # The previous deployment gets its full strength back before it takes
             # the traffic back; meanwhile the gateway sends the candidate's share to
             # whichever side has a ready replica.
@@ -136,10 +133,10 @@ def _advance(
             waits_for_candidate = ramping_up and seen.candidate_ready < _candidate_wanted(
                 step, progress.extras
             )
-            if waits_for_candidate and waited > progress_deadline:
+            if waits_for_candidate and waited > deadline:
                 error = (
                     f"the candidate deployment did not get {step.candidate} ready "
-                    f"replicas within {progress_deadline:.0f} s "
+                    f"replicas within {deadline:.0f} s "
                     f"({seen.candidate_ready} ready)"
                 )
                 return _end(S.FAILED, 0, 0, full.full, progress, seen, error)
