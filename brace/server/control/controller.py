@@ -1,21 +1,17 @@
 """The controller: a loop that makes the running replicas match the store, and reports.
 
-Each tick it reads the store's desired state (`desired`), learns what its replicas did
-(`replicas`: readiness, drains, exits), asks the restart policy about each exit
-(`restarts`), asks for every deployment's replica target (`targets`, with the rolling
-promotions' plans from `rolling_promotions` and the `autoscaler`'s recommendations),
-starts and drains replicas to meet it (`changes`; a revision is first prepared by
-`preparation`, each replica launched as `launch` describes), writes statuses
-(`report`) and moves promotions forward in one transaction, and hands the gateway a
-new routing table (`table`) when anything it routes on changed. Every decision is one
-of those modules' pure functions; this module only carries them out.
+Each tick: read the store's desired state (`desired`); observe what the replicas did
+and apply the restart policy to each exit (`fleet`); decide every deployment's replica
+target (`targets`, with the rolling promotions' plans from `rolling_promotions` and
+the `autoscaler`'s recommendations); act on it (`fleet`, deciding with `changes`);
+write replica rows, reports and promotion steps in one transaction (`writes`); and
+publish a new routing table (`table`) when anything the gateway routes on changed.
+The decisions are those modules' pure functions; this module only runs the loop.
 
 The store is reached through `StoreWorker`, off the event loop: a CLI holding SQLite's
 write lock delays the next tick, never a predict. A write that fails (a full disk)
-stops nothing: what runs keeps serving, the tick's replica rows are kept for the next
-write, and the decisions, made again from the same stored state, are written once
-there is room (`problems`). Ready replicas that stop answering their liveness probes
-are stopped and count as crashes (`liveness`).
+stops nothing: what runs keeps serving, the replica rows wait for the next write, and
+the same decisions are made again from the same stored state (`problems`).
 """
 
 from __future__ import annotations
@@ -29,7 +25,7 @@ from brace.errors import StateError
 from brace.logs import DeploymentLog
 from brace.server.backends import supervisor
 from brace.server.control.autoscaler import SAMPLE_INTERVAL, Autoscaler
-from brace.server.control.desired import Desired, environments_of
+from brace.server.control.desired import Desired, environments_of, kept_awake
 from brace.server.control.fleet import Fleet
 from brace.server.control.preparation import Preparation
 from brace.server.control.problems import WriteProblems
@@ -40,17 +36,16 @@ from brace.server.control.rolling_promotions import (
     drive,
     rollout_line,
 )
-from brace.server.control.runs import GaveUp, Run
+from brace.server.control.runs import Run
 from brace.server.control.settings import ControllerSettings
-from brace.server.control.table import build_table, upstreams_of
+from brace.server.control.table import build_table
 from brace.server.control.targets import ReplicaTarget, replica_targets
 from brace.server.control.wakeup import Wakeup
 from brace.server.control.writes import shutdown_write, tick_write
 from brace.server.gateway.routing import RoutingTable
 from brace.server.paths import ServerPaths
 from brace.server.storeworker import StoreWorker
-from brace.store import Deployment
-from brace.store.db import stamp, utc_now
+from brace.store.db import utc_now
 
 
 class Controller:
@@ -154,7 +149,9 @@ class Controller:
         for exited in exits:
             self.fleet.on_exit(exited)
         self._take_wakes()
-        recommendations = self.autoscaler.recommendations(desired.deployments, self._kept_awake())
+        recommendations = self.autoscaler.recommendations(
+            desired.deployments, kept_awake(self.wall())
+        )
         driven = self._drive_rollouts(desired, recommendations)
         plans = {k: v for d in driven for k, v in d.plans().items()}
         self.autoscaler.hold(plans)
@@ -186,8 +183,8 @@ class Controller:
             routed.deployments,
             routed.environments,
             routed.promotions,
-            {d.id: upstreams_of(d, self.replicas.of(d.id)) for d in routed.deployments},
-            {i: run.state.reason for i, run in self.runs.items() if isinstance(run.state, GaveUp)},
+            self.fleet.upstreams(routed.deployments),
+            self.fleet.failures(),
         )
         if table != self._table:
             self._table = table
@@ -219,10 +216,6 @@ class Controller:
             self.db.call_now(supervisor.stop_recorded_replicas)
         except StateError as error:
             self.write_problems.cannot_write(error)
-
-    def _kept_awake(self) -> Callable[[Deployment], bool]:
-        now = stamp(self.wall())
-        return lambda deployment: (deployment.awake_until or "") > now
 
     # writing
 

@@ -3,9 +3,12 @@ is in: plain data for the controller's decisions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from brace.store import Deployment, Environment, Model, Promotion, Tx
+from brace.store.db import stamp
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,10 @@ def environments_of(desired: Desired) -> dict[str, str | None]:
         if environment.current_deployment_id is not None:
             environments[environment.current_deployment_id] = environment.name
     return environments
+
+
+def kept_awake(now: datetime) -> Callable[[Deployment], bool]:
+    """Whether a deployment is kept awake at `now` (UTC) by a lease such as `brace
+    watch`'s (`awake_until`)."""
+    at = stamp(now)
+    return lambda deployment: (deployment.awake_until or "") > at

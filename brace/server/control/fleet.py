@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from functools import partial
 from typing import Any
 
@@ -24,6 +24,7 @@ from brace.server.control.report import Report, replica_counts, report_of
 from brace.server.control.restarts import GiveUp, RestartPolicy, after_exit
 from brace.server.control.rolling_promotions import Side, side_of
 from brace.server.control.runs import GaveUp, Preparing, Run, Runnable, Unprepared, settings_verdict
+from brace.server.control.table import Upstreams, upstreams_of
 from brace.server.control.targets import Observed, ReplicaTarget
 from brace.server.paths import ServerPaths
 from brace.store import Deployment, Tx
@@ -98,6 +99,14 @@ class Fleet:
             self.replicas.stop(replica, grace=0.0)
         self.replicas.finish_drains(self.clock())
         return self.replicas.reap()
+
+    def upstreams(self, deployments: Iterable[Deployment]) -> dict[str, Upstreams]:
+        """Each deployment's ready replicas, for the routing table."""
+        return {d.id: upstreams_of(d, self.replicas.of(d.id)) for d in deployments}
+
+    def failures(self) -> dict[str, str]:
+        """Why each deployment given up on cannot run, by deployment id."""
+        return {i: r.state.reason for i, r in self.runs.items() if isinstance(r.state, GaveUp)}
 
     def counts(self, deployment: Deployment) -> ReplicaCounts:
         return replica_counts(deployment, self.replicas.of(deployment.id))
