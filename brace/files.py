@@ -29,7 +29,7 @@ from typing import Protocol
 CHUNK = 1 << 20  # bytes per read when hashing or copying
 
 
-class Kind(Enum):
+class EntryKind(Enum):
     """What a directory entry is, from its mode bits."""
 
     FILE = "a regular file"
@@ -44,26 +44,26 @@ class Kind(Enum):
     @property
     def special(self) -> bool:
         """Reading it could block, never end, or mean nothing (not a file or folder)."""
-        return self not in (Kind.FILE, Kind.DIRECTORY, Kind.SYMLINK)
+        return self not in (EntryKind.FILE, EntryKind.DIRECTORY, EntryKind.SYMLINK)
 
 
 _KINDS = (
-    (stat.S_ISREG, Kind.FILE),
-    (stat.S_ISDIR, Kind.DIRECTORY),
-    (stat.S_ISLNK, Kind.SYMLINK),
-    (stat.S_ISFIFO, Kind.FIFO),
-    (stat.S_ISSOCK, Kind.SOCKET),
-    (stat.S_ISCHR, Kind.CHARACTER_DEVICE),
-    (stat.S_ISBLK, Kind.BLOCK_DEVICE),
+    (stat.S_ISREG, EntryKind.FILE),
+    (stat.S_ISDIR, EntryKind.DIRECTORY),
+    (stat.S_ISLNK, EntryKind.SYMLINK),
+    (stat.S_ISFIFO, EntryKind.FIFO),
+    (stat.S_ISSOCK, EntryKind.SOCKET),
+    (stat.S_ISCHR, EntryKind.CHARACTER_DEVICE),
+    (stat.S_ISBLK, EntryKind.BLOCK_DEVICE),
 )
 
 
-def kind_of(mode: int) -> Kind:
+def kind_of(mode: int) -> EntryKind:
     """The kind of file that `st_mode` describes."""
     for test, kind in _KINDS:
         if test(mode):
             return kind
-    return Kind.OTHER
+    return EntryKind.OTHER
 
 
 def describe_size(size: int) -> str:
@@ -88,7 +88,7 @@ def describe_sizes(size: int, limit: int) -> tuple[str, str]:
 class SpecialFileError(OSError):
     """The path is not a regular file (a FIFO, a device, a socket, a directory)."""
 
-    def __init__(self, path: str | os.PathLike[str], kind: Kind) -> None:
+    def __init__(self, path: str | os.PathLike[str], kind: EntryKind) -> None:
         super().__init__(errno.EINVAL, f"{kind.value}, not a regular file", os.fspath(path))
         self.kind = kind
 
@@ -121,7 +121,7 @@ def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) 
         raise SpecialFileError(path, kind_of(os.stat(path).st_mode)) from None
     try:
         kind = kind_of(os.fstat(fd).st_mode)
-        if kind is not Kind.FILE:
+        if kind is not EntryKind.FILE:
             raise SpecialFileError(path, kind)
     except BaseException:
         os.close(fd)

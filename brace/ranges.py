@@ -1,6 +1,6 @@
 """Every number a user can set, bounded: one table, read by every entry point.
 
-The management API and the CLI check settings through `brace.services.settings`, the
+The management API and the CLI check settings through `brace.store.settings`, the
 store checks what it reads back through `brace.store.records`, and `brace server`'s
 options through `check_number`; all of them read the ranges here, so a value is never
 stored, used or printed before it was checked. Every range has an upper bound: an

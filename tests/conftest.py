@@ -22,7 +22,7 @@ import pytest
 
 from brace.cli.app import main
 from brace.cli.common import Output, session
-from brace.services.promote import advance_promotions, finish_promotion
+from brace.services.promotion_steps import advance_promotions, finish_promotion
 from brace.store import Deployment, DeploymentStatus, Store, Tx
 
 ECHO_MODEL = """\

@@ -12,8 +12,8 @@ import pytest
 
 from brace.files import (
     CHUNK,
+    EntryKind,
     FileTooLarge,
-    Kind,
     SpecialFileError,
     copy_file,
     describe_size,
@@ -28,18 +28,18 @@ from brace.files import (
 @pytest.mark.parametrize(
     ("mode", "kind"),
     [
-        pytest.param(stat.S_IFREG | 0o644, Kind.FILE, id="file"),
-        pytest.param(stat.S_IFDIR | 0o755, Kind.DIRECTORY, id="directory"),
-        pytest.param(stat.S_IFLNK | 0o777, Kind.SYMLINK, id="symlink"),
-        pytest.param(stat.S_IFIFO | 0o600, Kind.FIFO, id="fifo"),
-        pytest.param(stat.S_IFSOCK | 0o600, Kind.SOCKET, id="socket"),
-        pytest.param(stat.S_IFCHR | 0o666, Kind.CHARACTER_DEVICE, id="char-device"),
-        pytest.param(stat.S_IFBLK | 0o660, Kind.BLOCK_DEVICE, id="block-device"),
+        pytest.param(stat.S_IFREG | 0o644, EntryKind.FILE, id="file"),
+        pytest.param(stat.S_IFDIR | 0o755, EntryKind.DIRECTORY, id="directory"),
+        pytest.param(stat.S_IFLNK | 0o777, EntryKind.SYMLINK, id="symlink"),
+        pytest.param(stat.S_IFIFO | 0o600, EntryKind.FIFO, id="fifo"),
+        pytest.param(stat.S_IFSOCK | 0o600, EntryKind.SOCKET, id="socket"),
+        pytest.param(stat.S_IFCHR | 0o666, EntryKind.CHARACTER_DEVICE, id="char-device"),
+        pytest.param(stat.S_IFBLK | 0o660, EntryKind.BLOCK_DEVICE, id="block-device"),
     ],
 )
-def test_kind_of(mode: int, kind: Kind) -> None:
+def test_kind_of(mode: int, kind: EntryKind) -> None:
     assert kind_of(mode) is kind
-    assert kind.special is (kind not in (Kind.FILE, Kind.DIRECTORY, Kind.SYMLINK))
+    assert kind.special is (kind not in (EntryKind.FILE, EntryKind.DIRECTORY, EntryKind.SYMLINK))
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from typing import Any
 from brace.config import Truss, TrussConfig
 
 
-class Kind(Enum):
+class ChangeKind(Enum):
     CODE = "code"  # reload the user's modules in the running replica
     DATA = "data"  # reload with a new instance, so load() reads the data again
     CONFIG = "config"  # config.yaml: diff it against the running config
@@ -155,22 +155,22 @@ def _within(path: Path, directory: Path) -> bool:
     return path == directory or directory in path.parents
 
 
-def classify(path: str | Path, layout: Layout) -> Kind:
+def classify(path: str | Path, layout: Layout) -> ChangeKind:
     """What a change to `path` (absolute) means for the running model."""
     where = _absolute(Path(path))
     if ignored(os.path.relpath(where, layout.root)):
-        return Kind.IGNORED
+        return ChangeKind.IGNORED
     if where == layout.config_file:
-        return Kind.CONFIG
+        return ChangeKind.CONFIG
     if where == layout.requirements_file:
-        return Kind.REQUIREMENTS
+        return ChangeKind.REQUIREMENTS
     if _within(where, layout.data_dir):
-        return Kind.DATA
+        return ChangeKind.DATA
     if any(_within(where, directory) for directory in layout.code_dirs):
-        return Kind.CODE
+        return ChangeKind.CODE
     if where.suffix == ".py" and _within(where, layout.root):
-        return Kind.CODE
-    return Kind.IGNORED
+        return ChangeKind.CODE
+    return ChangeKind.IGNORED
 
 
 @dataclass(frozen=True)
@@ -194,13 +194,13 @@ class Batch:
 
 
 def sort_changes(paths: Iterable[str | Path], layout: Layout) -> Batch:
-    found: dict[Kind, set[str]] = {kind: set() for kind in Kind}
+    found: dict[ChangeKind, set[str]] = {kind: set() for kind in ChangeKind}
     for path in paths:
         found[classify(path, layout)].add(layout.display(path))
     return Batch(
-        code=tuple(sorted(found[Kind.CODE])),
-        data=tuple(sorted(found[Kind.DATA])),
-        config=tuple(sorted(found[Kind.CONFIG] | found[Kind.REQUIREMENTS])),
+        code=tuple(sorted(found[ChangeKind.CODE])),
+        data=tuple(sorted(found[ChangeKind.DATA])),
+        config=tuple(sorted(found[ChangeKind.CONFIG] | found[ChangeKind.REQUIREMENTS])),
     )
 
 

@@ -25,7 +25,7 @@ RELOAD_PATH = "/brace/reload"
 RELOAD_TIMEOUT = 600.0
 
 
-class Outcome(Enum):
+class ReloadResult(Enum):
     APPLIED = "applied"  # new code serves
     UNCHANGED = "unchanged"  # the replica already serves what is on disk
     REJECTED = "rejected"  # the new code failed; the last good code serves (422)
@@ -36,7 +36,7 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class ReloadAnswer:
-    outcome: Outcome
+    outcome: ReloadResult
     version: int | None = None
     mode: str | None = None
     ms: float | None = None  # the reload's time inside the replica
@@ -53,23 +53,23 @@ def parse_answer(status: int, body: bytes) -> ReloadAnswer:
         data = None
     if not isinstance(data, dict):
         text = body.decode(errors="replace").strip()[:200]
-        return ReloadAnswer(Outcome.ERROR, error=f"the replica answered {status}: {text}")
+        return ReloadAnswer(ReloadResult.ERROR, error=f"the replica answered {status}: {text}")
     version = data.get("version")
     version = version if isinstance(version, int) else None
     if status == 200 and data.get("applied") is True:
         ms = data.get("ms")
         return ReloadAnswer(
-            Outcome.APPLIED,
+            ReloadResult.APPLIED,
             version=version,
             mode=str(data.get("mode") or "class-swap"),
             ms=float(ms) if isinstance(ms, (int, float)) else None,
         )
     if status == 200:
-        return ReloadAnswer(Outcome.UNCHANGED, version=version, mode="unchanged")
+        return ReloadAnswer(ReloadResult.UNCHANGED, version=version, mode="unchanged")
     if status == 422:
         traceback = data.get("traceback")
         return ReloadAnswer(
-            Outcome.REJECTED,
+            ReloadResult.REJECTED,
             version=version,
             stage=str(data["stage"]) if data.get("stage") else None,
             error=str(data.get("error") or "the new code failed to load"),
@@ -77,13 +77,14 @@ def parse_answer(status: int, body: bytes) -> ReloadAnswer:
         )
     if status == 404:
         return ReloadAnswer(
-            Outcome.UNSUPPORTED, error="the replica has no live reload (POST /brace/reload: 404)"
+            ReloadResult.UNSUPPORTED,
+            error="the replica has no live reload (POST /brace/reload: 404)",
         )
     detail = data.get("error") or data
     if status == 503:  # the first load failed or is being retried: the replica restarts
-        return ReloadAnswer(Outcome.UNREACHABLE, error=str(detail))
+        return ReloadAnswer(ReloadResult.UNREACHABLE, error=str(detail))
     return ReloadAnswer(
-        Outcome.ERROR, version=version, error=f"the replica answered {status}: {detail}"
+        ReloadResult.ERROR, version=version, error=f"the replica answered {status}: {detail}"
     )
 
 
@@ -112,15 +113,15 @@ def reload_replica(socket_path: Path, timeout: float = RELOAD_TIMEOUT) -> Reload
         try:
             connection.connect()
         except OSError as error:
-            return ReloadAnswer(Outcome.UNREACHABLE, error=str(error))
+            return ReloadAnswer(ReloadResult.UNREACHABLE, error=str(error))
         connection.request("POST", RELOAD_PATH, body=b"", headers={"Content-Length": "0"})
         response = connection.getresponse()
         return parse_answer(response.status, response.read())
     except TimeoutError:
         return ReloadAnswer(
-            Outcome.ERROR, error=f"the replica did not answer within {timeout:.0f} s"
+            ReloadResult.ERROR, error=f"the replica did not answer within {timeout:.0f} s"
         )
     except (OSError, http.client.HTTPException) as error:
-        return ReloadAnswer(Outcome.UNREACHABLE, error=f"the replica went away: {error}")
+        return ReloadAnswer(ReloadResult.UNREACHABLE, error=f"the replica went away: {error}")
     finally:
         connection.close()

@@ -31,8 +31,8 @@ from typing import Any, Protocol
 from brace.config import Truss, load_truss
 from brace.devserver.classify import (
     Batch,
+    ChangeKind,
     ConfigSnapshot,
-    Kind,
     Layout,
     classify,
     diff_config,
@@ -41,7 +41,7 @@ from brace.devserver.classify import (
     sort_changes,
 )
 from brace.devserver.events import Event, EventKind
-from brace.devserver.replica import Outcome, ReloadAnswer, reload_replica
+from brace.devserver.replica import ReloadAnswer, ReloadResult, reload_replica
 from brace.devserver.target import DeploymentState
 from brace.errors import BraceError
 
@@ -63,7 +63,7 @@ ChangeSource = Callable[[tuple[Path, ...], Callable[[str], bool], threading.Even
 Reloader = Callable[[Path], ReloadAnswer]
 
 
-class Target(Protocol):
+class WatchedDeployment(Protocol):
     """The development deployment (target.DevelopmentTarget, or a fake in tests)."""
 
     def state(self) -> DeploymentState: ...
@@ -99,7 +99,7 @@ class Watcher:
     def __init__(
         self,
         truss: Truss,
-        target: Target,
+        target: WatchedDeployment,
         emit: Callable[[Event], None],
         *,
         model_name: str,
@@ -196,7 +196,7 @@ class Watcher:
 
     def wanted(self, path: str) -> bool:
         """watchfiles' filter: only what can matter to the model."""
-        return classify(path, self.layout) is not Kind.IGNORED
+        return classify(path, self.layout) is not ChangeKind.IGNORED
 
     def _replica_ready(self, began: float) -> None:
         """A replica serves that started after `began` (wall time): it read the secrets
@@ -307,8 +307,8 @@ class Watcher:
         answers = [self.reload(socket) for socket in sockets]
         ms = self._elapsed_ms(start)
         answer = min(answers, key=lambda a: _PRECEDENCE[a.outcome])
-        self.retry_paths = paths if answer.outcome is Outcome.UNREACHABLE else ()
-        if answer.outcome is Outcome.APPLIED:
+        self.retry_paths = paths if answer.outcome is ReloadResult.UNREACHABLE else ()
+        if answer.outcome is ReloadResult.APPLIED:
             self.emit(
                 EventKind.RELOADED,
                 paths,
@@ -318,20 +318,20 @@ class Watcher:
                 replica_ms=answer.ms,
             )
         elif quiet:
-            if answer.outcome is Outcome.REJECTED:
+            if answer.outcome is ReloadResult.REJECTED:
                 self._reload_failed(paths, answer)
-        elif answer.outcome is Outcome.UNCHANGED and data:
+        elif answer.outcome is ReloadResult.UNCHANGED and data:
             # The replica compares the code only; load() must run again to read data/.
             self._replace(paths, (), _DATA_CHANGED)
-        elif answer.outcome is Outcome.UNCHANGED:
+        elif answer.outcome is ReloadResult.UNCHANGED:
             self.emit(EventKind.UNCHANGED, paths, version=answer.version)
-        elif answer.outcome is Outcome.UNREACHABLE:
+        elif answer.outcome is ReloadResult.UNREACHABLE:
             self.emit(
                 EventKind.RECORDED,
                 paths,
                 message="the replica is starting: it loads the newest code (retrying the reload)",
             )
-        elif answer.outcome is Outcome.UNSUPPORTED:
+        elif answer.outcome is ReloadResult.UNSUPPORTED:
             self._replace(paths, (), _NO_LIVE_RELOAD)
         else:
             self._reload_failed(paths, answer)
@@ -352,10 +352,10 @@ _NO_LIVE_RELOAD = "the replica has no live reload: starting a new replica"
 
 # With several replicas, the answer to report: the worst one.
 _PRECEDENCE = {
-    Outcome.REJECTED: 0,
-    Outcome.ERROR: 1,
-    Outcome.UNSUPPORTED: 2,
-    Outcome.UNREACHABLE: 3,
-    Outcome.APPLIED: 4,
-    Outcome.UNCHANGED: 5,
+    ReloadResult.REJECTED: 0,
+    ReloadResult.ERROR: 1,
+    ReloadResult.UNSUPPORTED: 2,
+    ReloadResult.UNREACHABLE: 3,
+    ReloadResult.APPLIED: 4,
+    ReloadResult.UNCHANGED: 5,
 }

@@ -11,21 +11,8 @@ replica targets; `rollout_extras` says how many the autoscaler adds to each side
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from brace.rollout.planner import round_half_up
-
-
-@dataclass(frozen=True)
-class Extras:
-    """Replicas added to a step's targets, per deployment."""
-
-    previous: int = 0
-    candidate: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.previous + self.candidate
+from brace.store.progress import Extras
 
 
 def rollout_extras(

@@ -1,12 +1,13 @@
 """Moving a rolling promotion through its plan: one pure decision per controller tick.
 
-The plan (`planner.plan`) is a tuple of steps; the store keeps where the promotion is
-(`Progress`: the step index, when the step was applied, when its wait was met, where a
-graceful cancel began, and the replicas autoscaling added). Each tick the controller
-calls `advance` with what it sees (`Seen`: ready and running replicas of both sides,
-why the candidate cannot run if it cannot, the combined demand) and gets an `Outcome`:
-the promotion's status, its traffic percentage, the replica targets of both
-deployments, and the progress to store.
+The plan (`planner.plan`) is a tuple of rollout steps; the store keeps where the
+promotion is (`brace.store.progress.RolloutProgress`: the step index, when the step was
+applied, when its wait was met, where a graceful cancel began, and the replicas
+autoscaling added). Each tick the controller calls `advance` with what it sees
+(`Seen`: ready and running replicas of both sides, why the candidate cannot run if it
+cannot, the combined demand) and gets a `RolloutDecision`: the promotion's status, its
+traffic percentage, the replica targets of both deployments, and the progress to
+store.
 
 A step is applied (its targets and traffic at once), then waits for what it changed
 (candidate ready, previous drained, ...), then for its stabilization time; then the
@@ -20,20 +21,22 @@ promotion moves to the next step. Actions act between steps, as Baseten's page s
     force forward  at once: SUCCEEDED, all traffic on the candidate (also while ramping
                    down)
 
-A candidate that cannot run (build or load failure, crash loop, deleted, deactivated)
-or that does not become ready within `progress_deadline` seconds of a step that waits
-for it fails the promotion: FAILED, traffic back on the previous deployment.
+A candidate that cannot run (build or load failure, crash loop, deleted, deactivated),
+that does not become ready within `progress_deadline` seconds of a step that waits for
+it, or that answers badly while the environment asks for automatic rollback
+(`rollback`) fails the promotion: FAILED, traffic back on the previous deployment.
 Autoscaling keeps working during the rollout (`capacity.rollout_extras`), paused
 included: extras come on top of the plan's targets and are only ever added.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
-from brace.rollout.capacity import Extras, rollout_extras
-from brace.rollout.planner import Mode, Plan, Step, Wait, plan, ramp_down
+from brace.rollout.capacity import rollout_extras
+from brace.rollout.planner import Plan, RolloutMode, RolloutStep, Wait, plan, ramp_down
+from brace.rollout.rollback import Health, rollback_reason
+from brace.store.progress import Extras, RolloutProgress
 from brace.store.records import Promotion
 from brace.store.statuses import PromotionStatus as S
 from brace.store.statuses import RolloutAction as A
@@ -41,35 +44,6 @@ from brace.store.statuses import RolloutAction as A
 PROGRESS_DEADLINE = 600.0
 """Seconds a step may wait for the candidate's replicas to become ready (Kubernetes'
 progressDeadlineSeconds defaults to 600)."""
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a rolling promotion is; stored with it, so a restarted server goes on."""
-
-    base: int | None = None
-    """N: the previous deployment's replicas when the rollout began (None: not begun)."""
-    step: int = 0
-    """Index into the ramp-up steps, or into the ramp-down ones once `ramp_down_at` is set."""
-    applied_at: float = 0.0
-    """Wall-clock time (seconds since the epoch) the step was applied."""
-    settled_at: float | None = None
-    """When the step's wait was met (its stabilization time runs from here)."""
-    ramp_down_at: int | None = None
-    """The ramp-up step a graceful cancel began from (None: not ramping down)."""
-    extras: Extras = field(default_factory=Extras)
-
-
-@dataclass(frozen=True)
-class Health:
-    """The candidate's answers since the current step settled (and the previous
-    deployment's p99 over the same time), for automatic rollback."""
-
-    requests: int
-    errors: int
-    """Answers with a 5xx status."""
-    p99_seconds: float | None = None
-    previous_p99_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,13 +68,13 @@ class Seen:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RolloutDecision:
     status: S
     percent: int
     previous: int
     """Replica target of the previous deployment (extras included)."""
     candidate: int
-    progress: Progress
+    progress: RolloutProgress
     error: str | None = None
     clear_action: bool = False
     """The requested action was taken (or can never be): clear it."""
@@ -110,42 +84,19 @@ class Outcome:
         return self.status.finished
 
 
-def progress_of(promotion: Promotion) -> Progress:
-    return Progress(
-        base=promotion.base_replicas,
-        step=promotion.step,
-        applied_at=promotion.step_applied_at,
-        settled_at=promotion.step_settled_at,
-        ramp_down_at=promotion.ramp_down_at,
-        extras=Extras(promotion.extra_previous, promotion.extra_candidate),
-    )
-
-
-def progress_columns(progress: Progress) -> dict[str, Any]:
-    return {
-        "base_replicas": progress.base,
-        "step": progress.step,
-        "step_applied_at": progress.applied_at,
-        "step_settled_at": progress.settled_at,
-        "ramp_down_at": progress.ramp_down_at,
-        "extra_previous": progress.extras.previous,
-        "extra_candidate": progress.extras.candidate,
-    }
-
-
-def rollout_plan(promotion: Promotion, progress: Progress) -> Plan:
+def rollout_plan(promotion: Promotion, progress: RolloutProgress) -> Plan:
     assert progress.base is not None
     return plan(progress.base, promotion.settings.rolling_deploy_config)
 
 
 def advance(
     promotion: Promotion,
-    progress: Progress,
+    progress: RolloutProgress,
     seen: Seen,
     now: float,
     *,
     progress_deadline: float = PROGRESS_DEADLINE,
-) -> Outcome:
+) -> RolloutDecision:
     """The next state of a rolling promotion that is not finished. `now`: wall-clock
     seconds since the epoch."""
     outcome = _advance(promotion, progress, seen, now, progress_deadline)
@@ -153,10 +104,11 @@ def advance(
 
 
 def _advance(
-    promotion: Promotion, progress: Progress, seen: Seen, now: float, progress_deadline: float
-) -> Outcome:
+    promotion: Promotion, progress: RolloutProgress, seen: Seen, now: float, deadline: float
+) -> RolloutDecision:
+    """`advance` before `_kept`; `deadline`: the progress deadline (seconds)."""
     if progress.base is None:
-        progress = Progress(base=max(seen.previous_replicas, 1), applied_at=now)
+        progress = RolloutProgress(base=max(seen.previous_replicas, 1), applied_at=now)
     full = rollout_plan(promotion, progress)
     steps = _steps(full, progress)
     step = steps[min(progress.step, len(steps) - 1)]
@@ -168,11 +120,11 @@ def _advance(
         return _end(S.CANCELED, 0, 0, full.full, progress, seen)
     waited = now - progress.applied_at
     if seen.candidate_failure is not None:
-        if seen.previous_ready < full.full and waited <= progress_deadline:
+        if seen.previous_ready < full.full and waited <= deadline:
             # The previous deployment gets its full strength back before it takes
             # the traffic back; meanwhile the gateway sends the candidate's share to
             # whichever side has a ready replica.
-            return Outcome(status, step.percent, full.full, step.candidate, progress)
+            return RolloutDecision(status, step.percent, full.full, step.candidate, progress)
         return _end(S.FAILED, 0, 0, full.full, progress, seen, seen.candidate_failure)
     progress = replace(progress, extras=_extras(step, seen, progress))
     ramping_up = progress.ramp_down_at is None
@@ -181,10 +133,10 @@ def _advance(
             waits_for_candidate = ramping_up and seen.candidate_ready < _candidate_wanted(
                 step, progress.extras
             )
-            if waits_for_candidate and waited > progress_deadline:
+            if waits_for_candidate and waited > deadline:
                 error = (
                     f"the candidate deployment did not get {step.candidate} ready "
-                    f"replicas within {progress_deadline:.0f} s "
+                    f"replicas within {deadline:.0f} s "
                     f"({seen.candidate_ready} ready)"
                 )
                 return _end(S.FAILED, 0, 0, full.full, progress, seen, error)
@@ -195,7 +147,9 @@ def _advance(
             return _stay(status, step, progress)
         progress = replace(progress, settled_at=now)
     assert progress.settled_at is not None
-    tripped = _rollback_reason(promotion, step, seen, progress)
+    tripped = rollback_reason(
+        promotion.settings.automatic_rollback, seen.health, step.percent, progress.step + 1
+    )
     if tripped is not None:
         return _end(S.FAILED, 0, 0, full.full, progress, seen, tripped)
     if now - progress.settled_at < step.stabilization_seconds:
@@ -212,14 +166,20 @@ def _advance(
 
 
 def _act(
-    status: S, action: A, full: Plan, step: Step, progress: Progress, now: float, seen: Seen
-) -> Outcome:
+    status: S,
+    action: A,
+    full: Plan,
+    step: RolloutStep,
+    progress: RolloutProgress,
+    now: float,
+    seen: Seen,
+) -> RolloutDecision:
     """A pause (PAUSED, traffic pinned) or a graceful cancel (RAMPING_DOWN from the
     current step), taking effect now."""
     if action is A.PAUSE:
         return replace(_stay(S.PAUSED, step, progress), clear_action=True)
     at = min(progress.step, len(full.steps) - 1)
-    down = Progress(progress.base, 0, now, None, at, progress.extras)
+    down = RolloutProgress(progress.base, 0, now, None, at, progress.extras)
     if not ramp_down(full, at):
         return _end(S.CANCELED, 0, 0, full.full, down, seen)
     first = _apply(S.RAMPING_DOWN, ramp_down(full, at)[0], down)
@@ -229,12 +189,12 @@ def _act(
 def floor(full: Plan) -> int:
     """The ready replicas the mode promises across both sides while a rollout runs:
     F in surge mode, F - S in unavailable mode (DESIGN.md, Rolling deployments)."""
-    if full.mode is Mode.SURGE:
+    if full.mode is RolloutMode.SURGE:
         return full.full
     return max(0, full.full - full.step_size)
 
 
-def _kept(full: Plan, seen: Seen, outcome: Outcome) -> Outcome:
+def _kept(full: Plan, seen: Seen, outcome: RolloutDecision) -> RolloutDecision:
     """The outcome with the previous deployment's target raised so that, with the
     candidate's replicas that are ready now, the environment keeps what the mode
     promises: a candidate replica that is not ready (still loading, or restarting
@@ -247,7 +207,7 @@ def _kept(full: Plan, seen: Seen, outcome: Outcome) -> Outcome:
     return replace(outcome, previous=needed)
 
 
-def _steps(full: Plan, progress: Progress) -> tuple[Step, ...]:
+def _steps(full: Plan, progress: RolloutProgress) -> tuple[RolloutStep, ...]:
     if progress.ramp_down_at is None:
         return full.steps
     return ramp_down(full, progress.ramp_down_at)
@@ -255,13 +215,13 @@ def _steps(full: Plan, progress: Progress) -> tuple[Step, ...]:
 
 def _next(
     status: S,
-    steps: tuple[Step, ...],
-    progress: Progress,
+    steps: tuple[RolloutStep, ...],
+    progress: RolloutProgress,
     now: float,
     seen: Seen,
     *,
     clear_action: bool = False,
-) -> Outcome:
+) -> RolloutDecision:
     index = progress.step + 1
     ramping_down = progress.ramp_down_at is not None
     if index >= len(steps):
@@ -287,8 +247,8 @@ def _next(
     return replace(_apply(status, step, moved), clear_action=clear_action)
 
 
-def _apply(status: S, step: Step, progress: Progress) -> Outcome:
-    return Outcome(
+def _apply(status: S, step: RolloutStep, progress: RolloutProgress) -> RolloutDecision:
+    return RolloutDecision(
         status,
         step.percent,
         step.previous + progress.extras.previous,
@@ -305,20 +265,20 @@ def _end(
     percent: int,
     candidate: int,
     previous: int,
-    progress: Progress,
+    progress: RolloutProgress,
     seen: Seen,
     error: str | None = None,
-) -> Outcome:
+) -> RolloutDecision:
     """A finished promotion: the targets are what each side is left with (the
     controller's usual targets take over from the next tick)."""
-    return Outcome(status, percent, previous, candidate, progress, error, clear_action=True)
+    return RolloutDecision(status, percent, previous, candidate, progress, error, clear_action=True)
 
 
-def _candidate_wanted(step: Step, extras: Extras) -> int:
+def _candidate_wanted(step: RolloutStep, extras: Extras) -> int:
     return step.candidate + extras.candidate
 
 
-def _met(step: Step, seen: Seen, extras: Extras, ramping_up: bool = True) -> bool:
+def _met(step: RolloutStep, seen: Seen, extras: Extras, ramping_up: bool = True) -> bool:
     """Whether the step's wait is met, for its targets with the autoscaler's extras.
     While ramping up, no step settles while the candidate has fewer ready replicas than
     its target (one that crashed counts as not ready until it is ready again)."""
@@ -336,45 +296,7 @@ def _met(step: Step, seen: Seen, extras: Extras, ramping_up: bool = True) -> boo
     return True
 
 
-def _rollback_reason(
-    promotion: Promotion, step: Step, seen: Seen, progress: Progress
-) -> str | None:
-    """Why automatic rollback fails the promotion now, if it does: during a step's
-    stabilization wait, once the candidate answered at least `min_requests` requests
-    (brace's extension of promotion_settings, off by default)."""
-    rule = promotion.settings.automatic_rollback
-    health = seen.health
-    if (
-        not rule.enabled
-        or health is None
-        or step.percent == 0
-        or health.requests < rule.min_requests
-    ):
-        return None
-    rate = 100 * health.errors / health.requests
-    if rate > rule.max_error_rate_percent:
-        return (
-            f"automatic rollback: {health.errors} of {health.requests} requests to the "
-            f"candidate failed ({rate:.1f}% > {rule.max_error_rate_percent}%) at "
-            f"{step.percent}% of the traffic, step {progress.step + 1}"
-        )
-    ratio = rule.max_p99_latency_ratio
-    if (
-        ratio is not None
-        and health.p99_seconds is not None
-        and health.previous_p99_seconds
-        and health.p99_seconds > ratio * health.previous_p99_seconds
-    ):
-        return (
-            f"automatic rollback: the candidate's p99 latency "
-            f"{1000 * health.p99_seconds:.1f} ms is more than {ratio:g}x the previous "
-            f"deployment's {1000 * health.previous_p99_seconds:.1f} ms "
-            f"(over {health.requests} requests, step {progress.step + 1})"
-        )
-    return None
-
-
-def _extras(step: Step, seen: Seen, progress: Progress) -> Extras:
+def _extras(step: RolloutStep, seen: Seen, progress: RolloutProgress) -> Extras:
     return rollout_extras(
         step.previous,
         step.candidate,

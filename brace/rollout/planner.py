@@ -12,12 +12,12 @@ max_unavailable_percent, `round` rounding half up:
 
 as the configuration widget on Baseten's page computes them (F = 3, S = 1: 34, 68, 100).
 
-`plan()` turns that into a tuple of `Step`s. Each step sets both deployments' replica
+`plan()` turns that into a tuple of `RolloutStep`s. Each step sets both deployments' replica
 targets and the candidate's traffic share, and (the provisioning step 0 aside)
 changes exactly one of the three relative to the step before, so the order of
 operations is in the data and not in the driver. The driver keeps N and the index of
 the step it is on in the store (the plan is a function of N and the frozen settings),
-applies the step's targets, waits for `Step.wait`, then `stabilization_seconds`, then
+applies the step's targets, waits for `RolloutStep.wait`, then `stabilization_seconds`, then
 moves on. Applying a step twice changes nothing, so after a restart it re-applies its
 step.
 
@@ -39,7 +39,7 @@ from enum import Enum
 from brace.store.records import RollingDeployConfig
 
 
-class Mode(Enum):
+class RolloutMode(Enum):
     """How a cycle makes room: which of the two percentages is the non-zero one."""
 
     SURGE = "surge"
@@ -85,7 +85,7 @@ _WAITS = {
 
 
 @dataclass(frozen=True)
-class Step:
+class RolloutStep:
     """Where one step leaves the rollout. Replica counts are the plan's own; replicas
     the autoscaler adds during a rollout (`brace.rollout.capacity`) come on top."""
 
@@ -109,7 +109,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    mode: Mode
+    mode: RolloutMode
     start: int
     """N as planned: the previous deployment's replicas at the start, at least 1."""
     full: int
@@ -119,7 +119,7 @@ class Plan:
     cycles: int
     """Ramp-up cycles: ceil(F / S)."""
     stabilization_seconds: int
-    steps: tuple[Step, ...]
+    steps: tuple[RolloutStep, ...]
     """steps[0] provisions the previous deployment to F; the last one leaves the
     candidate at F with 100 % of the traffic and the previous at 0."""
 
@@ -152,14 +152,14 @@ def traffic_after(cycle: int, full: int, size: int) -> int:
     return min(100, cycle * traffic_step(full, size))
 
 
-def mode_of(config: RollingDeployConfig) -> tuple[Mode, int]:
+def mode_of(config: RollingDeployConfig) -> tuple[RolloutMode, int]:
     """The mode and its percentage. Exactly one of the two is non-zero; the services
     refuse anything else, so another config here is a bug."""
     surge, unavailable = config.max_surge_percent, config.max_unavailable_percent
     if surge > 0 and unavailable == 0:
-        return Mode.SURGE, surge
+        return RolloutMode.SURGE, surge
     if unavailable > 0 and surge == 0:
-        return Mode.UNAVAILABLE, unavailable
+        return RolloutMode.UNAVAILABLE, unavailable
     raise ValueError(
         f"exactly one of max_surge_percent ({surge}) and max_unavailable_percent "
         f"({unavailable}) must be non-zero"
@@ -188,7 +188,7 @@ def plan(replicas: int, config: RollingDeployConfig) -> Plan:
     size = step_size(full, percent)
     cycles = -(-full // size)
     stabilization = config.stabilization_time_seconds
-    provision = Step(StepKind.PREVIOUS_UP, 0, full, 0, 0)
+    provision = RolloutStep(StepKind.PREVIOUS_UP, 0, full, 0, 0)
     steps = [provision]
     state = _State(full, 0, 0)
     for cycle in range(1, cycles + 1):
@@ -199,7 +199,7 @@ def plan(replicas: int, config: RollingDeployConfig) -> Plan:
     return Plan(mode, start, full, size, cycles, stabilization, tuple(steps))
 
 
-def ramp_down(plan: Plan, at: int) -> tuple[Step, ...]:
+def ramp_down(plan: Plan, at: int) -> tuple[RolloutStep, ...]:
     """The graceful ramp-down of a cancel that takes effect once `plan.steps[at]` is
     done (its replica changes finished): steps back to no traffic and no replicas on the
     candidate and F on the previous deployment. Empty when nothing moved yet.
@@ -217,7 +217,7 @@ def ramp_down(plan: Plan, at: int) -> tuple[Step, ...]:
         raise IndexError(f"step {at} is not in a plan of {len(plan.steps)} steps")
     reached = plan.steps[at]
     state = _State(reached.previous, reached.candidate, reached.percent)
-    steps: list[Step] = []
+    steps: list[RolloutStep] = []
     cycle = 0
     for boundary in range(plan.cycles - 1, -1, -1):
         candidate = min(boundary * plan.step_size, plan.full)
@@ -250,7 +250,9 @@ _FIELD = {
 }
 
 
-def _cycle(mode: Mode, cycle: int, start: _State, end: _State, stabilization: int) -> list[Step]:
+def _cycle(
+    mode: RolloutMode, cycle: int, start: _State, end: _State, stabilization: int
+) -> list[RolloutStep]:
     """The steps from `start` to `end`, one change each, in the mode's order; the last
     one carries the stabilization time when the cycle moved traffic."""
     ups: list[StepKind] = []
@@ -264,7 +266,7 @@ def _cycle(mode: Mode, cycle: int, start: _State, end: _State, stabilization: in
         gains = end.previous > start.previous
         (ups if gains else downs).append(StepKind.PREVIOUS_UP if gains else StepKind.PREVIOUS_DOWN)
     shift = [StepKind.TRAFFIC] if end.percent != start.percent else []
-    if mode is Mode.SURGE:
+    if mode is RolloutMode.SURGE:
         order = ups + shift + downs
     elif end.candidate == 0 or end.previous == 0:
         # A side about to have no replicas gives up its traffic first: its requests
@@ -272,12 +274,12 @@ def _cycle(mode: Mode, cycle: int, start: _State, end: _State, stabilization: in
         order = shift + downs + ups
     else:
         order = downs + ups + shift
-    steps: list[Step] = []
+    steps: list[RolloutStep] = []
     state = start
     for kind in order:
         name = _FIELD[kind]
         state = replace(state, **{name: getattr(end, name)})
-        steps.append(Step(kind, cycle, state.previous, state.candidate, state.percent))
+        steps.append(RolloutStep(kind, cycle, state.previous, state.candidate, state.percent))
     if shift:
         steps[-1] = replace(steps[-1], stabilization_seconds=stabilization)
     return steps

@@ -13,7 +13,7 @@ from enum import Enum
 from brace.store.statuses import DeploymentStatus, PromotionStatus, RolloutAction
 
 
-class Step(Enum):
+class ReleaseStep(Enum):
     WAIT = "wait"
     SUCCEED = "succeed"
     FAIL = "fail"
@@ -21,8 +21,8 @@ class Step(Enum):
 
 
 @dataclass(frozen=True)
-class Decision:
-    step: Step
+class ReleaseDecision:
+    step: ReleaseStep
     reason: str | None = None
 
 
@@ -30,19 +30,19 @@ def release_step(
     status: PromotionStatus,
     requested: RolloutAction | None,
     candidate: DeploymentStatus | None,
-) -> Decision:
+) -> ReleaseDecision:
     """What to do with a non-rolling promotion whose candidate has status `candidate`
     (None when the candidate deployment no longer exists)."""
     if status.finished:
-        return Decision(Step.WAIT)
+        return ReleaseDecision(ReleaseStep.WAIT)
     if requested in (RolloutAction.CANCEL, RolloutAction.FORCE_CANCEL):
-        return Decision(Step.CANCEL)
+        return ReleaseDecision(ReleaseStep.CANCEL)
     if candidate is None:
-        return Decision(Step.FAIL, "the candidate deployment was deleted")
+        return ReleaseDecision(ReleaseStep.FAIL, "the candidate deployment was deleted")
     if candidate.failed:
-        return Decision(Step.FAIL, f"the candidate deployment is {candidate.value}")
+        return ReleaseDecision(ReleaseStep.FAIL, f"the candidate deployment is {candidate.value}")
     if candidate.inactive:
-        return Decision(Step.FAIL, "the candidate deployment was deactivated")
+        return ReleaseDecision(ReleaseStep.FAIL, "the candidate deployment was deactivated")
     if candidate.serving:
-        return Decision(Step.SUCCEED)
-    return Decision(Step.WAIT)
+        return ReleaseDecision(ReleaseStep.SUCCEED)
+    return ReleaseDecision(ReleaseStep.WAIT)

@@ -1,13 +1,14 @@
 """Where a rolling promotion is, for people: step n of N, each side's target, and
-what it waits for. Read from the promotion as stored (the driver's `Progress`), so the
+what it waits for. Read from the promotion as stored (`brace.store.progress`), so the
 CLI shows the same thing whether the server runs or not."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brace.rollout.driver import progress_of, rollout_plan
+from brace.rollout.driver import rollout_plan
 from brace.rollout.planner import Wait, ramp_down
+from brace.store.progress import progress_of
 from brace.store.records import Promotion
 
 _WAITING = {

@@ -34,6 +34,9 @@ from brace.server.control.autoscaler import Autoscaler
 from brace.server.control.controller import Controller
 from brace.server.control.liveness import Liveness
 from brace.server.control.replicas import Replicas, spawn_os_process
+from brace.server.control.rolling_promotions import StepHealth
+from brace.server.control.settings import ControllerSettings
+from brace.server.control.wakeup import Wakeup
 from brace.server.gateway.counters import HISTORY_INTERVAL
 from brace.server.gateway.limits import Limits
 from brace.server.gateway.proxy import Gateway
@@ -95,28 +98,33 @@ async def _serve(
         )
     db = StoreWorker(home)
     key = api_key(home)
+    wakeup = Wakeup()
     gateway = Gateway(
         RoutingTable(),
         internal_uds=str(paths.internal_socket),
+        wake=wakeup,
         hold_timeout=options.hold_timeout,
         limits=options.limits,
         allowed_hosts=options.allowed_hosts,
         api_key=key if options.inference_key else None,
         awaiting_table=True,
     )
-    fork_server = ForkServers(sys.executable, replica_environment(home, {}), paths.server_log)
+    fork_server = ForkServers(
+        sys.executable, replica_environment(home, {}), paths.server_log, on_exit=wakeup
+    )
     controller = Controller(
         db,
         gateway.set_table,
         replicas=Replicas(
-            spawn=partial(spawn_os_process, fork_server=fork_server), in_flight=gateway.in_flight
+            spawn=partial(spawn_os_process, fork_server=fork_server),
+            in_flight=gateway.in_flight,
+            on_notice=wakeup,
         ),
         autoscaler=Autoscaler(gateway.load, time.monotonic, gateway.held),
-        counters=gateway.counters,
-        liveness=options.liveness,
+        health=StepHealth(gateway.counters),
+        wakeup=wakeup,
+        settings=ControllerSettings(liveness=options.liveness),
     )
-    gateway.wake = controller.nudge
-    controller.replicas.on_notice = fork_server.on_exit = controller.nudge
     controller.sweep_orphans()
 
     paths.internal_socket.unlink(missing_ok=True)

@@ -15,9 +15,9 @@ from brace.errors import RefusedError
 from brace.services.lookup import find_deployment, model_name
 from brace.services.names import check_deployment_name
 from brace.services.promote import check_unique_name
-from brace.services.settings import update_autoscaling
 from brace.services.snapshots import discard, retire_unused
 from brace.store import AutoscalingSettings, Deployment, DeploymentStatus, Store, Tx
+from brace.store.settings import update_autoscaling
 
 
 def _describe(deployment: Deployment) -> str:

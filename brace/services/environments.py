@@ -16,8 +16,8 @@ from brace.services.deployments import repaired
 from brace.services.lookup import PRODUCTION, find_environment, find_model, model_name
 from brace.services.names import check_environment_name
 from brace.services.promote import check_no_promotion
-from brace.services.settings import update_autoscaling, update_promotion_settings
 from brace.store import AutoscalingSettings, Environment, PromotionSettings, Store, Tx
+from brace.store.settings import update_autoscaling, update_promotion_settings
 
 
 def create(

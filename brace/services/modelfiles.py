@@ -29,7 +29,7 @@ from enum import Enum
 from pathlib import Path
 
 from brace.errors import ConfigError
-from brace.files import Kind, kind_of
+from brace.files import EntryKind, kind_of
 
 IGNORED_DIRS = frozenset(
     {
@@ -62,8 +62,8 @@ class Verdict(Enum):
 class Facts:
     """What the walk knows about one directory entry."""
 
-    kind: Kind  # the entry itself, not followed
-    target: Kind | None = None  # a symlink's final target; None when there is none
+    kind: EntryKind  # the entry itself, not followed
+    target: EntryKind | None = None  # a symlink's final target; None when there is none
     looped: bool = False  # resolving the symlink went round in a circle (ELOOP)
     inside: bool = True  # the symlink's target lies inside the directory being copied
     ancestor: bool = False  # the target is a directory the walk is already inside
@@ -71,11 +71,11 @@ class Facts:
 
 def decide(facts: Facts) -> Verdict:
     """What a snapshot does with one entry (see the module docstring)."""
-    if facts.kind is Kind.FILE:
+    if facts.kind is EntryKind.FILE:
         return Verdict.FILE
-    if facts.kind is Kind.DIRECTORY:
+    if facts.kind is EntryKind.DIRECTORY:
         return Verdict.DIRECTORY
-    if facts.kind is not Kind.SYMLINK:
+    if facts.kind is not EntryKind.SYMLINK:
         return Verdict.SPECIAL
     if facts.looped:
         return Verdict.LOOP
@@ -83,18 +83,18 @@ def decide(facts: Facts) -> Verdict:
         return Verdict.SKIP
     if not facts.inside:
         return Verdict.OUTSIDE
-    if facts.target is Kind.FILE:
+    if facts.target is EntryKind.FILE:
         return Verdict.FILE
-    if facts.target is Kind.DIRECTORY:
+    if facts.target is EntryKind.DIRECTORY:
         return Verdict.LOOP if facts.ancestor else Verdict.DIRECTORY
     return Verdict.SPECIAL
 
 
 def ignored(name: str, facts: Facts) -> bool:
     """Caches, VCS folders, virtualenvs, bytecode and editor files: never copied."""
-    if facts.kind in (Kind.DIRECTORY, Kind.SYMLINK) and name in IGNORED_DIRS:
+    if facts.kind in (EntryKind.DIRECTORY, EntryKind.SYMLINK) and name in IGNORED_DIRS:
         return True  # a `.venv` link is skipped without looking where it leads
-    if facts.kind is Kind.DIRECTORY:
+    if facts.kind is EntryKind.DIRECTORY:
         return False
     return name in IGNORED_FILES or name.endswith(IGNORED_SUFFIXES)
 
@@ -148,13 +148,13 @@ def _facts(path: Path, root: str, ancestors: tuple[str, ...]) -> tuple[Facts, st
         kind = kind_of(path.lstat().st_mode)
     except OSError as error:
         raise _unreadable(path, error) from None
-    if kind is Kind.DIRECTORY:  # its real path, to notice a link back to it later
+    if kind is EntryKind.DIRECTORY:  # its real path, to notice a link back to it later
         return Facts(kind), os.path.realpath(path)
-    if kind is not Kind.SYMLINK:
+    if kind is not EntryKind.SYMLINK:
         return Facts(kind), str(path)
     real = os.path.realpath(path)
     try:
-        target: Kind | None = kind_of(os.stat(path).st_mode)
+        target: EntryKind | None = kind_of(os.stat(path).st_mode)
     except OSError as error:
         if error.errno == errno.ELOOP:
             return Facts(kind, looped=True), real
@@ -176,8 +176,8 @@ def refusal(verdict: Verdict, path: Path, facts: Facts, root: str) -> ConfigErro
             "A published deployment copies only what lies inside the model directory: "
             "copy the file in, or remove the link.",
         )
-    kind = facts.target if facts.kind is Kind.SYMLINK else facts.kind
-    what = f"a symlink to {kind.value}" if facts.kind is Kind.SYMLINK and kind else None
+    kind = facts.target if facts.kind is EntryKind.SYMLINK else facts.kind
+    what = f"a symlink to {kind.value}" if facts.kind is EntryKind.SYMLINK and kind else None
     return ConfigError(
         f"{path}: {what or facts.kind.value}, not a regular file or folder",
         "A published deployment copies regular files only: remove it from the model directory.",

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from brace.errors import InvalidError, NotFoundError, StateError
-from brace.files import Kind, kind_of
+from brace.files import EntryKind, kind_of
 from brace.home import ensure_private_dir
 from brace.runtime.secrets import FILE_LIMIT, SECRETS_DIR
 
@@ -144,7 +144,7 @@ def listing(home: Path) -> list[SecretInfo]:
             facts = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if kind_of(facts.st_mode) is Kind.FILE:
+        if kind_of(facts.st_mode) is EntryKind.FILE:
             found.append(SecretInfo(entry.name, facts.st_mtime))
     return found
 

@@ -1,7 +1,9 @@
 """brace's state: one SQLite file, typed records, transactions.
 
 Names are loaded on first use (PEP 562), so importing `brace.store.statuses` for an
-enum does not open sqlite3 or build the record classes.
+enum does not open sqlite3 or build the record classes. Beside the records: `settings`
+checks a settings change against `brace.ranges`, `stored` reads settings back with
+those rules, and `progress` maps a rolling promotion's progress to its columns.
 """
 
 from __future__ import annotations

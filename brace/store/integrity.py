@@ -28,7 +28,7 @@ from enum import Enum
 from pathlib import Path
 
 from brace.errors import StateError
-from brace.files import Kind, kind_of
+from brace.files import EntryKind, kind_of
 from brace.store.schema import MIGRATIONS
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -51,10 +51,10 @@ class Damage(Enum):
     CORRUPT = "is damaged"
 
 
-def judge_file(kind: Kind, size: int, header: bytes | None = None) -> Damage | None:
+def judge_file(kind: EntryKind, size: int, header: bytes | None = None) -> Damage | None:
     """What is wrong with an existing state file from its kind, size and first bytes
     (None: not read; SQLite itself then refuses a file that is not a database)."""
-    if kind is not Kind.FILE:
+    if kind is not EntryKind.FILE:
         return Damage.NOT_A_FILE
     if size == 0:
         return Damage.EMPTY

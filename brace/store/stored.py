@@ -1,6 +1,6 @@
 """Settings read back from the store, checked as if they had just been sent.
 
-Every write checks settings first (`brace.services.settings`), but a state file can
+Every write checks settings first (`brace.store.settings`), but a state file can
 hold what no write would store: one written by an older brace, or edited by hand.
 Reading such a value must not stop the server or the CLI (a value such as 10^4000
 replicas once crashed the server at every start): the record is read with the
@@ -18,6 +18,7 @@ from brace.store.records import (
     AutoscalingSettings,
     PromotionSettings,
 )
+from brace.store.settings import update_autoscaling, update_promotion_settings
 
 
 def _problem(error: Exception) -> str:
@@ -29,10 +30,6 @@ def read_autoscaling(
 ) -> tuple[AutoscalingSettings, str | None]:
     """The autoscaling settings stored as JSON text, and None; or the defaults and why
     the stored ones cannot be used."""
-    # The services hold the one set of rules for settings (brace.ranges); they import
-    # the store, so they are imported here, at the first read.
-    from brace.services.settings import update_autoscaling
-
     defaults = DEVELOPMENT_AUTOSCALING if development else AutoscalingSettings()
     try:
         data = jsontext.parse(stored)  # type: ignore[arg-type]
@@ -46,8 +43,6 @@ def read_autoscaling(
 def read_promotion_settings(stored: object) -> tuple[PromotionSettings, str | None]:
     """The promotion settings stored as JSON text, and None; or the defaults and why
     the stored ones cannot be used."""
-    from brace.services.settings import update_promotion_settings
-
     try:
         data = jsontext.parse(stored)  # type: ignore[arg-type]
         if not isinstance(data, dict):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from brace.services.promote import end_promotion
+from brace.services.promotion_steps import end_promotion
 from brace.services.snapshots import snapshot_path
 from brace.store import DeploymentStatus, PromotionStatus, Store
 from tests.cli.conftest import (

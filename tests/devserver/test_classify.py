@@ -10,10 +10,10 @@ import pytest
 from brace.config import TrussConfig, load_truss
 from brace.devserver.classify import (
     Batch,
+    ChangeKind,
     ConfigDiff,
     ConfigSnapshot,
     Effect,
-    Kind,
     Layout,
     classify,
     diff_config,
@@ -37,45 +37,45 @@ LAYOUT = Layout(
 @pytest.mark.parametrize(
     ("path", "kind"),
     [
-        pytest.param("model/model.py", Kind.CODE, id="model-file"),
-        pytest.param("model/helpers/util.py", Kind.CODE, id="model-subpackage"),
-        pytest.param("model/prompt.txt", Kind.CODE, id="non-python-in-model-dir"),
-        pytest.param("packages/tok/__init__.py", Kind.CODE, id="bundled-package"),
-        pytest.param("/work/common/shared.py", Kind.CODE, id="external-package-dir"),
-        pytest.param("scripts/tool.py", Kind.CODE, id="any-python-file"),
-        pytest.param("data/weights.bin", Kind.DATA, id="data"),
-        pytest.param("data/sub/labels.py", Kind.DATA, id="python-in-data-is-data"),
-        pytest.param("config.yaml", Kind.CONFIG, id="config"),
-        pytest.param("requirements.txt", Kind.REQUIREMENTS, id="requirements-file"),
-        pytest.param("README.md", Kind.IGNORED, id="unused-file"),
-        pytest.param("model/config.yaml", Kind.CODE, id="nested-config-is-code"),
-        pytest.param("model/__pycache__/model.cpython-311.pyc", Kind.IGNORED, id="pycache"),
-        pytest.param("model/model.pyc", Kind.IGNORED, id="bytecode"),
-        pytest.param("model/.model.py.swp", Kind.IGNORED, id="vim-swap"),
-        pytest.param("model/.model.py.swx", Kind.IGNORED, id="vim-swap-x"),
-        pytest.param("model/4913", Kind.IGNORED, id="vim-write-probe"),
-        pytest.param("model/model.py~", Kind.IGNORED, id="backup"),
-        pytest.param("model/.#model.py", Kind.IGNORED, id="emacs-lock"),
-        pytest.param("model/#model.py#", Kind.IGNORED, id="emacs-autosave"),
-        pytest.param("model/model.py___jb_tmp___", Kind.IGNORED, id="jetbrains"),
-        pytest.param("model/model.py.crswap", Kind.IGNORED, id="vscode-crswap"),
-        pytest.param("model/.goutputstream-X1Y2", Kind.IGNORED, id="gedit"),
-        pytest.param("model/sedAb12Cd", Kind.IGNORED, id="sed-i"),
-        pytest.param("model/model.py.tmp", Kind.IGNORED, id="tmp"),
-        pytest.param(".git/index", Kind.IGNORED, id="git"),
-        pytest.param(".venv/lib/site.py", Kind.IGNORED, id="virtualenv"),
-        pytest.param("packages/x/node_modules/a.py", Kind.IGNORED, id="node-modules"),
-        pytest.param("/elsewhere/x.py", Kind.IGNORED, id="outside-every-root"),
+        pytest.param("model/model.py", ChangeKind.CODE, id="model-file"),
+        pytest.param("model/helpers/util.py", ChangeKind.CODE, id="model-subpackage"),
+        pytest.param("model/prompt.txt", ChangeKind.CODE, id="non-python-in-model-dir"),
+        pytest.param("packages/tok/__init__.py", ChangeKind.CODE, id="bundled-package"),
+        pytest.param("/work/common/shared.py", ChangeKind.CODE, id="external-package-dir"),
+        pytest.param("scripts/tool.py", ChangeKind.CODE, id="any-python-file"),
+        pytest.param("data/weights.bin", ChangeKind.DATA, id="data"),
+        pytest.param("data/sub/labels.py", ChangeKind.DATA, id="python-in-data-is-data"),
+        pytest.param("config.yaml", ChangeKind.CONFIG, id="config"),
+        pytest.param("requirements.txt", ChangeKind.REQUIREMENTS, id="requirements-file"),
+        pytest.param("README.md", ChangeKind.IGNORED, id="unused-file"),
+        pytest.param("model/config.yaml", ChangeKind.CODE, id="nested-config-is-code"),
+        pytest.param("model/__pycache__/model.cpython-311.pyc", ChangeKind.IGNORED, id="pycache"),
+        pytest.param("model/model.pyc", ChangeKind.IGNORED, id="bytecode"),
+        pytest.param("model/.model.py.swp", ChangeKind.IGNORED, id="vim-swap"),
+        pytest.param("model/.model.py.swx", ChangeKind.IGNORED, id="vim-swap-x"),
+        pytest.param("model/4913", ChangeKind.IGNORED, id="vim-write-probe"),
+        pytest.param("model/model.py~", ChangeKind.IGNORED, id="backup"),
+        pytest.param("model/.#model.py", ChangeKind.IGNORED, id="emacs-lock"),
+        pytest.param("model/#model.py#", ChangeKind.IGNORED, id="emacs-autosave"),
+        pytest.param("model/model.py___jb_tmp___", ChangeKind.IGNORED, id="jetbrains"),
+        pytest.param("model/model.py.crswap", ChangeKind.IGNORED, id="vscode-crswap"),
+        pytest.param("model/.goutputstream-X1Y2", ChangeKind.IGNORED, id="gedit"),
+        pytest.param("model/sedAb12Cd", ChangeKind.IGNORED, id="sed-i"),
+        pytest.param("model/model.py.tmp", ChangeKind.IGNORED, id="tmp"),
+        pytest.param(".git/index", ChangeKind.IGNORED, id="git"),
+        pytest.param(".venv/lib/site.py", ChangeKind.IGNORED, id="virtualenv"),
+        pytest.param("packages/x/node_modules/a.py", ChangeKind.IGNORED, id="node-modules"),
+        pytest.param("/elsewhere/x.py", ChangeKind.IGNORED, id="outside-every-root"),
     ],
 )
-def test_classify(path: str, kind: Kind) -> None:
+def test_classify(path: str, kind: ChangeKind) -> None:
     assert classify(ROOT / path, LAYOUT) is kind
 
 
 def test_a_directory_named_like_an_ignored_one_above_the_truss_does_not_matter() -> None:
     root = Path("/home/me/venv/project")
     layout = Layout(root, root / "config.yaml", None, (root / "model",), root / "data")
-    assert classify(root / "model" / "model.py", layout) is Kind.CODE
+    assert classify(root / "model" / "model.py", layout) is ChangeKind.CODE
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_layout_of_a_truss(tmp_path: Path) -> None:
     assert layout.data_dir == root / "weights"
     assert layout.requirements_file == root / "reqs.txt"
     assert layout.watch_roots == (root, tmp_path / "common")
-    assert classify(tmp_path / "common" / "x.py", layout) is Kind.CODE
+    assert classify(tmp_path / "common" / "x.py", layout) is ChangeKind.CODE
     assert layout.display(tmp_path / "common" / "x.py") == "../common/x.py"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from brace.devserver.replica import Outcome, ReloadAnswer, parse_answer, reload_replica
+from brace.devserver.replica import ReloadAnswer, ReloadResult, parse_answer, reload_replica
 
 
 def _body(data: Any) -> bytes:
@@ -26,19 +26,19 @@ def _body(data: Any) -> bytes:
         pytest.param(
             200,
             _body({"applied": True, "version": 3, "mode": "class-swap", "ms": 4.5}),
-            ReloadAnswer(Outcome.APPLIED, version=3, mode="class-swap", ms=4.5),
+            ReloadAnswer(ReloadResult.APPLIED, version=3, mode="class-swap", ms=4.5),
             id="applied",
         ),
         pytest.param(
             200,
             _body({"applied": True, "version": 4, "mode": "new-instance", "ms": 1200}),
-            ReloadAnswer(Outcome.APPLIED, version=4, mode="new-instance", ms=1200.0),
+            ReloadAnswer(ReloadResult.APPLIED, version=4, mode="new-instance", ms=1200.0),
             id="applied-new-instance",
         ),
         pytest.param(
             200,
             _body({"applied": False, "version": 3, "mode": "unchanged", "ms": 1}),
-            ReloadAnswer(Outcome.UNCHANGED, version=3, mode="unchanged"),
+            ReloadAnswer(ReloadResult.UNCHANGED, version=3, mode="unchanged"),
             id="unchanged",
         ),
         pytest.param(
@@ -53,7 +53,7 @@ def _body(data: Any) -> bytes:
                 }
             ),
             ReloadAnswer(
-                Outcome.REJECTED,
+                ReloadResult.REJECTED,
                 version=3,
                 stage="import",
                 error="SyntaxError: invalid syntax (model.py, line 4)",
@@ -64,14 +64,14 @@ def _body(data: Any) -> bytes:
         pytest.param(
             422,
             _body({"applied": False, "version": 2}),
-            ReloadAnswer(Outcome.REJECTED, version=2, error="the new code failed to load"),
+            ReloadAnswer(ReloadResult.REJECTED, version=2, error="the new code failed to load"),
             id="rejected-without-detail",
         ),
         pytest.param(
             404,
             _body({"error": "Not Found"}),
             ReloadAnswer(
-                Outcome.UNSUPPORTED,
+                ReloadResult.UNSUPPORTED,
                 error="the replica has no live reload (POST /brace/reload: 404)",
             ),
             id="no-live-reload",
@@ -79,21 +79,25 @@ def _body(data: Any) -> bytes:
         pytest.param(
             503,
             _body({"applied": False, "version": None, "error": "the model failed to load"}),
-            ReloadAnswer(Outcome.UNREACHABLE, error="the model failed to load"),
+            ReloadAnswer(ReloadResult.UNREACHABLE, error="the model failed to load"),
             id="first-load-failed",
         ),
         pytest.param(
             500,
             _body({"applied": False, "version": 2, "error": "reloading failed (a bug)"}),
             ReloadAnswer(
-                Outcome.ERROR, version=2, error="the replica answered 500: reloading failed (a bug)"
+                ReloadResult.ERROR,
+                version=2,
+                error="the replica answered 500: reloading failed (a bug)",
             ),
             id="server-error",
         ),
         pytest.param(
             502,
             b"<html>bad gateway</html>",
-            ReloadAnswer(Outcome.ERROR, error="the replica answered 502: <html>bad gateway</html>"),
+            ReloadAnswer(
+                ReloadResult.ERROR, error="the replica answered 502: <html>bad gateway</html>"
+            ),
             id="not-json",
         ),
     ],
@@ -144,16 +148,18 @@ def test_reload_over_a_unix_socket(socket_dir: Path) -> None:
         answer = reload_replica(path, timeout=10)
     finally:
         server.server_close()
-    assert answer == ReloadAnswer(Outcome.APPLIED, version=2, mode="class-swap", ms=3.0)
+    assert answer == ReloadAnswer(ReloadResult.APPLIED, version=2, mode="class-swap", ms=3.0)
     assert seen == ["POST /brace/reload HTTP/1.1"]
 
 
 def test_nothing_listening_is_unreachable(socket_dir: Path) -> None:
     answer = reload_replica(socket_dir / "missing.sock", timeout=1)
-    assert answer.outcome is Outcome.UNREACHABLE
+    assert answer.outcome is ReloadResult.UNREACHABLE
     bound = socket.socket(socket.AF_UNIX)  # bound, never listening: refused
     bound.bind(str(socket_dir / "bound.sock"))
     try:
-        assert reload_replica(socket_dir / "bound.sock", timeout=1).outcome is Outcome.UNREACHABLE
+        assert (
+            reload_replica(socket_dir / "bound.sock", timeout=1).outcome is ReloadResult.UNREACHABLE
+        )
     finally:
         bound.close()

@@ -16,23 +16,23 @@ import pytest
 
 from brace.config import Truss, load_truss
 from brace.devserver.events import Event, EventKind
-from brace.devserver.replica import Outcome, ReloadAnswer
+from brace.devserver.replica import ReloadAnswer, ReloadResult
 from brace.devserver.target import DeploymentState, ReplacementFailed, ReplicaRef
 from brace.devserver.watcher import Watcher
 from brace.store.statuses import DeploymentStatus
 from tests.conftest import MakeTruss
 
 SOCKET = Path("/tmp/replica.sock")
-APPLIED = ReloadAnswer(Outcome.APPLIED, version=2, mode="class-swap", ms=3.0)
-UNCHANGED = ReloadAnswer(Outcome.UNCHANGED, version=1, mode="unchanged")
+APPLIED = ReloadAnswer(ReloadResult.APPLIED, version=2, mode="class-swap", ms=3.0)
+UNCHANGED = ReloadAnswer(ReloadResult.UNCHANGED, version=1, mode="unchanged")
 REJECTED = ReloadAnswer(
-    Outcome.REJECTED,
+    ReloadResult.REJECTED,
     version=1,
     stage="import",
     error="SyntaxError: invalid syntax (model.py, line 3)",
     traceback='  File "model/model.py", line 3\nSyntaxError: invalid syntax\n',
 )
-UNREACHABLE = ReloadAnswer(Outcome.UNREACHABLE, error="[Errno 111] Connection refused")
+UNREACHABLE = ReloadAnswer(ReloadResult.UNREACHABLE, error="[Errno 111] Connection refused")
 
 
 @dataclass
@@ -277,7 +277,7 @@ def test_several_replicas_report_the_worst_answer(loop: Loop) -> None:
 
 
 def test_a_replica_without_live_reload_is_replaced(loop: Loop) -> None:
-    loop.replica.answers = [ReloadAnswer(Outcome.UNSUPPORTED, error="404")]
+    loop.replica.answers = [ReloadAnswer(ReloadResult.UNSUPPORTED, error="404")]
     loop.handle("model/model.py")
     assert loop.target.pushes == 1
     assert [(k, m) for k, _, m in loop.said()] == [
@@ -303,7 +303,7 @@ def test_data_is_reloaded_and_a_new_replica_runs_load_if_the_replica_sees_no_cha
 
 
 def test_data_reloaded_as_a_new_instance(loop: Loop) -> None:
-    loop.replica.answers = [ReloadAnswer(Outcome.APPLIED, version=2, mode="new-instance")]
+    loop.replica.answers = [ReloadAnswer(ReloadResult.APPLIED, version=2, mode="new-instance")]
     loop.handle("data/weights.txt")
     assert loop.target.pushes == 0
     assert [(e.kind, e.mode) for e in loop.events] == [(EventKind.RELOADED, "new-instance")]

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brace.rollout.capacity import Extras, rollout_extras
+from brace.rollout.capacity import rollout_extras
+from brace.store.progress import Extras
 
 
 @pytest.mark.parametrize(

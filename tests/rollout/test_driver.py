@@ -7,7 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from brace.rollout.driver import Health, Outcome, Seen, advance, progress_columns, progress_of
+from brace.rollout.driver import RolloutDecision, Seen, advance
+from brace.rollout.rollback import Health
+from brace.store.progress import progress_columns, progress_of
 from brace.store.records import (
     AutomaticRollback,
     Promotion,
@@ -41,7 +43,7 @@ def _promotion(surge: int = 25, unavailable: int = 0, stabilization: int = 0) ->
     )
 
 
-def _store(promotion: Promotion, outcome: Outcome) -> Promotion:
+def _store(promotion: Promotion, outcome: RolloutDecision) -> Promotion:
     """What the controller writes back."""
     return replace(
         promotion,
@@ -53,13 +55,13 @@ def _store(promotion: Promotion, outcome: Outcome) -> Promotion:
     )
 
 
-World = Callable[[Outcome | None], Seen]
+World = Callable[[RolloutDecision | None], Seen]
 
 
 def _perfect(previous_at_start: int = 4) -> World:
     """Replicas are ready (and gone) as soon as they are asked for."""
 
-    def seen(last: Outcome | None) -> Seen:
+    def seen(last: RolloutDecision | None) -> Seen:
         previous = last.previous if last else previous_at_start
         candidate = last.candidate if last else 0
         return Seen(previous, previous, candidate, candidate, previous_at_start)
@@ -75,10 +77,10 @@ def _run(
     step_seconds: float = 1.0,
     actions: dict[int, A] | None = None,
     start: float = 0.0,
-) -> tuple[Promotion, list[Outcome]]:
+) -> tuple[Promotion, list[RolloutDecision]]:
     """Tick `ticks` times (or until it ends), `step_seconds` apart from NOW + `start`."""
-    outcomes: list[Outcome] = []
-    last: Outcome | None = None
+    outcomes: list[RolloutDecision] = []
+    last: RolloutDecision | None = None
     for tick in range(ticks):
         if actions and tick in actions:
             promotion = replace(promotion, requested_action=actions[tick])
@@ -119,7 +121,7 @@ def test_stabilization_time_is_waited_after_each_traffic_shift() -> None:
 
 
 def test_waits_for_the_candidate_to_be_ready() -> None:
-    def slow(last: Outcome | None) -> Seen:
+    def slow(last: RolloutDecision | None) -> Seen:
         candidate = last.candidate if last else 0
         return Seen(4, 4, 0, candidate, 4)  # never ready
 
@@ -129,7 +131,7 @@ def test_waits_for_the_candidate_to_be_ready() -> None:
 
 
 def test_a_candidate_that_never_gets_ready_fails_at_the_deadline() -> None:
-    def never(last: Outcome | None) -> Seen:
+    def never(last: RolloutDecision | None) -> Seen:
         return Seen(4, 4, 0, 1, 4)
 
     promotion = _promotion()
@@ -145,7 +147,7 @@ def test_a_candidate_that_never_gets_ready_fails_at_the_deadline() -> None:
 
 
 def test_a_candidate_that_cannot_run_fails_the_promotion() -> None:
-    def broken(last: Outcome | None) -> Seen:
+    def broken(last: RolloutDecision | None) -> Seen:
         return Seen(4, 4, 0, 0, 4, candidate_failure="the candidate deployment is DEPLOY_FAILED")
 
     done, _ = _run(_promotion(), broken)
@@ -207,7 +209,7 @@ def test_a_restart_goes_on_from_the_stored_step() -> None:
 
 
 def test_autoscaling_during_a_rollout_adds_by_the_split() -> None:
-    def busy(last: Outcome | None) -> Seen:
+    def busy(last: RolloutDecision | None) -> Seen:
         previous = last.previous if last else 4
         candidate = last.candidate if last else 0
         return Seen(previous, previous, candidate, candidate, 4, recommended=10, max_replica=8)
@@ -230,7 +232,7 @@ def _with_rollback(**rule: object) -> Promotion:
 
 
 def _failing(errors: int, requests: int) -> World:
-    def seen(last: Outcome | None) -> Seen:
+    def seen(last: RolloutDecision | None) -> Seen:
         previous = last.previous if last else 4
         candidate = last.candidate if last else 0
         health = Health(requests, errors) if last and last.percent > 0 else None
@@ -275,7 +277,7 @@ def _crashing(previous_at_start: int = 2, ready_for: int = 1) -> World:
     as long, and so on; previous replicas are ready as soon as asked for."""
     ticks = [0]
 
-    def seen(last: Outcome | None) -> Seen:
+    def seen(last: RolloutDecision | None) -> Seen:
         ticks[0] += 1
         previous = last.previous if last else previous_at_start
         candidate = last.candidate if last else 0
@@ -297,7 +299,7 @@ def test_a_crash_looping_candidate_never_costs_the_previous_side_its_capacity(
     and no step after the candidate's first settles while its replicas are down."""
     world = _crashing(2)
     promotion = _promotion(surge=surge, unavailable=unavailable)
-    last: Outcome | None = None
+    last: RolloutDecision | None = None
     for tick in range(60):
         observed = world(last)
         last = advance(promotion, progress_of(promotion), observed, NOW + tick)
@@ -345,7 +347,7 @@ def test_pause_and_cancel_do_not_wait_for_a_candidate_still_loading(action: A, s
     """load() takes minutes: the candidate's replica was never ready; the action acts in
     the next tick, not at the step deadline."""
 
-    def loading(last: Outcome | None) -> Seen:
+    def loading(last: RolloutDecision | None) -> Seen:
         candidate = last.candidate if last else 0
         return Seen(2, 2, 0, candidate, 2)  # running, never ready
 

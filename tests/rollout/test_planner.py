@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brace.rollout.planner import (
-    Mode,
     Plan,
-    Step,
+    RolloutMode,
+    RolloutStep,
     StepKind,
     Wait,
     plan,
@@ -51,7 +51,7 @@ def flat(*cycles: list[T]) -> list[T]:
     return [row for cycle in cycles for row in cycle]
 
 
-def rows(steps: Sequence[Step]) -> list[Row]:
+def rows(steps: Sequence[RolloutStep]) -> list[Row]:
     return [
         (SHORT[s.kind], s.previous, s.candidate, s.percent, s.stabilization_seconds) for s in steps
     ]
@@ -256,7 +256,7 @@ def test_a_cycle_that_moves_no_traffic_has_no_traffic_step_and_no_stabilization(
     ],
 )
 def test_what_each_step_waits_for(kind: StepKind, wait: Wait) -> None:
-    assert Step(kind, 1, 1, 1, 50).wait is wait
+    assert RolloutStep(kind, 1, 1, 1, 50).wait is wait
 
 
 @pytest.mark.parametrize(
@@ -355,11 +355,11 @@ def test_ramp_down_from_a_step_that_is_not_in_the_plan() -> None:
 State = tuple[int, int, int]
 
 
-def state(step: Step) -> State:
+def state(step: RolloutStep) -> State:
     return (step.previous, step.candidate, step.percent)
 
 
-def check_capacity(p: Plan, start: State, steps: Sequence[Step]) -> None:
+def check_capacity(p: Plan, start: State, steps: Sequence[RolloutStep]) -> None:
     """The replicas serving while each step's change is under way (the worse of before
     and after: a replica added is not ready yet, a replica removed may already be gone)
     and running (the more of the two: a replica removed may still be draining).
@@ -382,11 +382,11 @@ def check_capacity(p: Plan, start: State, steps: Sequence[Step]) -> None:
         running = max(before[0], after[0]) + max(before[1], after[1])
         to_candidate = max(before[2], after[2])
         to_previous = 100 - min(before[2], after[2])
-        slack = 0 if p.mode is Mode.SURGE else size
+        slack = 0 if p.mode is RolloutMode.SURGE else size
         completed = -(-(candidate + slack) // size)
         assert to_candidate <= traffic_after(completed, full, size), (before, step)
         assert 200 * (previous + slack) >= full * (2 * to_previous - 1), (before, step)
-        if p.mode is Mode.SURGE:
+        if p.mode is RolloutMode.SURGE:
             assert previous + candidate >= full, (before, step)
             assert running <= full + size, (before, step)
         else:
@@ -398,7 +398,7 @@ def check_capacity(p: Plan, start: State, steps: Sequence[Step]) -> None:
         before = after
 
 
-def check_steps(p: Plan, start: State, steps: Sequence[Step]) -> None:
+def check_steps(p: Plan, start: State, steps: Sequence[RolloutStep]) -> None:
     """Each step changes one thing, the one its kind names, in the direction it names;
     counts stay in range; stabilization sits on the last step of a cycle that moved
     traffic, and only there."""
@@ -449,8 +449,8 @@ replica_counts = st.integers(0, 60) | st.integers(61, 400)
 def test_ramp_up_invariants(replicas: int, config: RollingDeployConfig) -> None:
     p = plan(replicas, config)
     assert p.start == max(replicas, 1)
-    assert p.mode is (Mode.SURGE if config.max_surge_percent else Mode.UNAVAILABLE)
-    assert p.steps[0] == Step(K.PREVIOUS_UP, 0, p.full, 0, 0)
+    assert p.mode is (RolloutMode.SURGE if config.max_surge_percent else RolloutMode.UNAVAILABLE)
+    assert p.steps[0] == RolloutStep(K.PREVIOUS_UP, 0, p.full, 0, 0)
     assert state(p.steps[-1]) == (0, p.full, 100)
     assert len(p.steps) <= 1 + 3 * p.cycles
     assert p.cycles == -(-p.full // p.step_size)

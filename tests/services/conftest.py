@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from brace.services import environments
-from brace.services import promote as promotions
+from brace.services import deployments, environments
+from brace.services import promotion_steps as promotions
 from brace.services.push import push
 from brace.store import (
     Deployment,
@@ -102,3 +102,11 @@ def end_promotion(
 
 def enable_rolling(store: Store, name: str = "production", model_ref: str | None = None) -> None:
     environments.update(store, name, model_ref, promotion_settings={"rolling_deploy": True})
+
+
+@pytest.fixture
+def published(store: Store, truss_dir: Path) -> Deployment:
+    """A published deployment with its own autoscaling, not promoted anywhere."""
+    created = push(store, truss_dir, publish=True).deployment
+    deployments.set_autoscaling(store, created.id, {"min_replica": 1, "max_replica": 3})
+    return set_status(store, created.id, DeploymentStatus.ACTIVE)

@@ -10,29 +10,29 @@ from pathlib import Path
 import pytest
 
 from brace.errors import ConfigError
-from brace.files import Kind
+from brace.files import EntryKind
 from brace.services.modelfiles import Facts, Verdict, decide, ignored, model_files
 
-LINK = Kind.SYMLINK
+LINK = EntryKind.SYMLINK
 
 
 @pytest.mark.parametrize(
     ("facts", "verdict"),
     [
-        pytest.param(Facts(Kind.FILE), Verdict.FILE, id="file"),
-        pytest.param(Facts(Kind.DIRECTORY), Verdict.DIRECTORY, id="directory"),
-        pytest.param(Facts(Kind.FIFO), Verdict.SPECIAL, id="fifo"),
-        pytest.param(Facts(Kind.SOCKET), Verdict.SPECIAL, id="socket"),
-        pytest.param(Facts(Kind.CHARACTER_DEVICE), Verdict.SPECIAL, id="device"),
-        pytest.param(Facts(LINK, Kind.FILE), Verdict.FILE, id="link-to-file-inside"),
-        pytest.param(Facts(LINK, Kind.DIRECTORY), Verdict.DIRECTORY, id="link-to-dir-inside"),
+        pytest.param(Facts(EntryKind.FILE), Verdict.FILE, id="file"),
+        pytest.param(Facts(EntryKind.DIRECTORY), Verdict.DIRECTORY, id="directory"),
+        pytest.param(Facts(EntryKind.FIFO), Verdict.SPECIAL, id="fifo"),
+        pytest.param(Facts(EntryKind.SOCKET), Verdict.SPECIAL, id="socket"),
+        pytest.param(Facts(EntryKind.CHARACTER_DEVICE), Verdict.SPECIAL, id="device"),
+        pytest.param(Facts(LINK, EntryKind.FILE), Verdict.FILE, id="link-to-file-inside"),
+        pytest.param(Facts(LINK, EntryKind.DIRECTORY), Verdict.DIRECTORY, id="link-to-dir-inside"),
         pytest.param(
-            Facts(LINK, Kind.DIRECTORY, ancestor=True), Verdict.LOOP, id="link-to-an-ancestor"
+            Facts(LINK, EntryKind.DIRECTORY, ancestor=True), Verdict.LOOP, id="link-to-an-ancestor"
         ),
-        pytest.param(Facts(LINK, Kind.FIFO), Verdict.SPECIAL, id="link-to-fifo-inside"),
-        pytest.param(Facts(LINK, Kind.FILE, inside=False), Verdict.OUTSIDE, id="link-out"),
+        pytest.param(Facts(LINK, EntryKind.FIFO), Verdict.SPECIAL, id="link-to-fifo-inside"),
+        pytest.param(Facts(LINK, EntryKind.FILE, inside=False), Verdict.OUTSIDE, id="link-out"),
         pytest.param(
-            Facts(LINK, Kind.CHARACTER_DEVICE, inside=False), Verdict.OUTSIDE, id="link-to-dev"
+            Facts(LINK, EntryKind.CHARACTER_DEVICE, inside=False), Verdict.OUTSIDE, id="link-to-dev"
         ),
         pytest.param(Facts(LINK, None), Verdict.SKIP, id="dangling"),
         pytest.param(Facts(LINK, None, inside=False), Verdict.SKIP, id="dangling-out"),
@@ -46,14 +46,14 @@ def test_decide(facts: Facts, verdict: Verdict) -> None:
 @pytest.mark.parametrize(
     ("name", "facts", "skipped"),
     [
-        pytest.param(".git", Facts(Kind.DIRECTORY), True, id="vcs"),
-        pytest.param(".venv", Facts(LINK, Kind.DIRECTORY, inside=False), True, id="venv-link"),
-        pytest.param("data", Facts(Kind.DIRECTORY), False, id="data"),
-        pytest.param("model.pyc", Facts(Kind.FILE), True, id="bytecode"),
-        pytest.param("model.py~", Facts(LINK, Kind.FILE), True, id="backup-link"),
-        pytest.param("notes~", Facts(Kind.DIRECTORY), False, id="dir-named-like-a-backup"),
-        pytest.param(".DS_Store", Facts(Kind.FILE), True, id="finder"),
-        pytest.param("model.py", Facts(Kind.FILE), False, id="code"),
+        pytest.param(".git", Facts(EntryKind.DIRECTORY), True, id="vcs"),
+        pytest.param(".venv", Facts(LINK, EntryKind.DIRECTORY, inside=False), True, id="venv-link"),
+        pytest.param("data", Facts(EntryKind.DIRECTORY), False, id="data"),
+        pytest.param("model.pyc", Facts(EntryKind.FILE), True, id="bytecode"),
+        pytest.param("model.py~", Facts(LINK, EntryKind.FILE), True, id="backup-link"),
+        pytest.param("notes~", Facts(EntryKind.DIRECTORY), False, id="dir-named-like-a-backup"),
+        pytest.param(".DS_Store", Facts(EntryKind.FILE), True, id="finder"),
+        pytest.param("model.py", Facts(EntryKind.FILE), False, id="code"),
     ],
 )
 def test_ignored(name: str, facts: Facts, skipped: bool) -> None:

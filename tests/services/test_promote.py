@@ -15,7 +15,8 @@ import pytest
 from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
 from brace.services import deployments, environments, views
-from brace.services.promote import PromoteResult, end_promotion, finish_promotion, promote
+from brace.services.promote import PromoteResult, promote
+from brace.services.promotion_steps import end_promotion
 from brace.services.push import push
 from brace.store import (
     AutoscalingSettings,
@@ -42,14 +43,6 @@ PRODUCTION_SCALING = AutoscalingSettings(min_replica=2, max_replica=4, scale_dow
 @pytest.fixture
 def dev(store: Store, truss_dir: Path) -> Deployment:
     return push(store, truss_dir).deployment
-
-
-@pytest.fixture
-def published(store: Store, truss_dir: Path) -> Deployment:
-    """A published deployment with its own autoscaling, not promoted anywhere."""
-    created = push(store, truss_dir, publish=True).deployment
-    deployments.set_autoscaling(store, created.id, {"min_replica": 1, "max_replica": 3})
-    return set_status(store, created.id, DeploymentStatus.ACTIVE)
 
 
 def scale_production(store: Store) -> None:
@@ -391,75 +384,6 @@ def test_serving_candidate_is_switched_at_the_controllers_next_step(
         "status": "SUCCEEDED",
         "percent_traffic_to_new_version": 100,
         "error_message": None,
-        "rolling_deploy": False,
-        "pending_action": None,
-    }
-
-
-def test_finish_promotion_switches_and_keeps_the_former_deployment(
-    store: Store, production: Deployment, published: Deployment
-) -> None:
-    scale_production(store)
-    former = deployment(store, production.id)
-    candidate = set_status(store, published.id, DeploymentStatus.DEPLOYING)
-    started = promote(store, published.id).promotion
-    assert started.status is PromotionStatus.RELEASING
-
-    with store.transaction() as tx:
-        finished = finish_promotion(tx, started)
-
-    assert (finished.id, finished.status, finished.percent_traffic) == (
-        started.id,
-        PromotionStatus.SUCCEEDED,
-        100,
-    )
-    assert finished.requested_action is None
-    assert latest_promotion(store) == finished
-    assert environment(store).current_deployment_id == published.id
-    # The former deployment is demoted, keeping its id, settings and status.
-    assert deployment(store, production.id) == former
-    assert former.autoscaling == PRODUCTION_SCALING
-    assert former.status is DeploymentStatus.ACTIVE
-    assert deployment(store, published.id) == candidate
-    shown = views.read(store, views.environment_json, environment(store))
-    assert shown["current_deployment"]["id"] == published.id
-    assert shown["candidate_deployment"] is None
-    assert shown["in_progress_promotion"] == {
-        "status": "SUCCEEDED",
-        "percent_traffic_to_new_version": 100,
-        "error_message": None,
-        "rolling_deploy": False,
-        "pending_action": None,
-    }
-
-
-def test_candidate_failing_to_start_fails_the_promotion(
-    store: Store, production: Deployment, published: Deployment
-) -> None:
-    set_status(store, published.id, DeploymentStatus.DEPLOYING)
-    started = promote(store, published.id).promotion
-    message = "deployment deployment-2 failed to start: load() raised RuntimeError"
-
-    set_status(store, published.id, DeploymentStatus.DEPLOY_FAILED)
-    with store.transaction() as tx:
-        ended = end_promotion(tx, started, PromotionStatus.FAILED, message)
-
-    assert (ended.id, ended.status, ended.percent_traffic, ended.error_message) == (
-        started.id,
-        PromotionStatus.FAILED,
-        0,
-        message,
-    )
-    assert latest_promotion(store) == ended
-    assert environment(store).current_deployment_id == production.id
-    assert deployment(store, production.id) == production
-    shown = views.read(store, views.environment_json, environment(store))
-    assert shown["current_deployment"]["id"] == production.id
-    assert shown["candidate_deployment"] is None
-    assert shown["in_progress_promotion"] == {
-        "status": "FAILED",
-        "percent_traffic_to_new_version": 0,
-        "error_message": message,
         "rolling_deploy": False,
         "pending_action": None,
     }

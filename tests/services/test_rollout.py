@@ -9,7 +9,7 @@ import pytest
 from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
 from brace.services import environments, rollout
-from brace.services.promote import promote, record_rollout
+from brace.services.promote import promote
 from brace.services.push import push
 from brace.store import (
     Deployment,
@@ -200,40 +200,6 @@ def test_waiting_promotion_refuses_rolling_actions(
 
     assert caught.value.message == f"cannot {word}: this promotion is not a rolling deployment"
     assert latest_promotion(store) == waiting
-
-
-@pytest.mark.parametrize(
-    ("strategy", "previous_status"),
-    [
-        pytest.param("SCALE_TO_ZERO", DeploymentStatus.SCALED_TO_ZERO, id="scale-to-zero"),
-        pytest.param("DEACTIVATE", DeploymentStatus.INACTIVE, id="deactivate"),
-        pytest.param("KEEP", DeploymentStatus.ACTIVE, id="keep"),
-    ],
-)
-def test_a_finished_rolling_promotion_cleans_up_the_previous_deployment(
-    store: Store,
-    production: Deployment,
-    truss_dir: Path,
-    strategy: str,
-    previous_status: DeploymentStatus,
-) -> None:
-    environments.update(
-        store,
-        "production",
-        promotion_settings={"rolling_deploy": True, "promotion_cleanup_strategy": strategy},
-    )
-    promotion = push(store, truss_dir, promote=True).promotion
-    assert promotion is not None
-    become_active(store, promotion.candidate_id)
-    forced, _ = rollout.request(store, RolloutAction.FORCE_ROLL_FORWARD)
-    with store.transaction() as tx:  # as the controller's rollout driver ends it
-        record_rollout(tx, forced, PromotionStatus.SUCCEEDED, 100, {}, clear_action=True)
-
-    finished = latest_promotion(store)
-    assert finished is not None and finished.status is PromotionStatus.SUCCEEDED
-    with store.read() as tx:
-        previous = tx.deployment(production.id)
-    assert previous is not None and previous.status is previous_status
 
 
 def test_a_non_rolling_promotion_leaves_the_previous_deployment_as_it_was(

@@ -59,7 +59,7 @@ def test_timeout(store: Store, truss_dir: Path) -> None:
 
 
 def test_promotion_failure_carries_its_error_message(store: Store, truss_dir: Path) -> None:
-    from brace.services.promote import end_promotion
+    from brace.services.promotion_steps import end_promotion
     from brace.store import PromotionStatus
 
     push(store, truss_dir, publish=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from brace.errors import ExitCode, StateError
-from brace.files import Kind
+from brace.files import EntryKind
 from brace.store import Store
 from brace.store.db import DB_FILE
 from brace.store.integrity import (
@@ -35,14 +35,14 @@ ALL_TABLES = set(tables_at(SCHEMA_VERSION))
 @pytest.mark.parametrize(
     ("kind", "size", "header", "damage"),
     [
-        pytest.param(Kind.FILE, 4096, SQLITE_HEADER + b"\x10", None, id="sqlite"),
-        pytest.param(Kind.FILE, 0, b"", Damage.EMPTY, id="empty"),
-        pytest.param(Kind.FILE, 10, b"model_name", Damage.NOT_SQLITE, id="text"),
-        pytest.param(Kind.DIRECTORY, 4096, b"", Damage.NOT_A_FILE, id="directory"),
-        pytest.param(Kind.FIFO, 0, b"", Damage.NOT_A_FILE, id="fifo"),
+        pytest.param(EntryKind.FILE, 4096, SQLITE_HEADER + b"\x10", None, id="sqlite"),
+        pytest.param(EntryKind.FILE, 0, b"", Damage.EMPTY, id="empty"),
+        pytest.param(EntryKind.FILE, 10, b"model_name", Damage.NOT_SQLITE, id="text"),
+        pytest.param(EntryKind.DIRECTORY, 4096, b"", Damage.NOT_A_FILE, id="directory"),
+        pytest.param(EntryKind.FIFO, 0, b"", Damage.NOT_A_FILE, id="fifo"),
     ],
 )
-def test_judge_file(kind: Kind, size: int, header: bytes, damage: Damage | None) -> None:
+def test_judge_file(kind: EntryKind, size: int, header: bytes, damage: Damage | None) -> None:
     assert judge_file(kind, size, header) is damage
 
 

@@ -73,13 +73,15 @@ class ForkServers:
         clock: Callable[[], float] = time.monotonic,
         limit: int = PRELOADED_LIMIT,
         idle_timeout: float = IDLE_TIMEOUT,
+        on_exit: Callable[[], None] = lambda: None,
     ) -> None:
         """`python`, `env`: the base fork server's (brace's own interpreter, a
         replica's environment without a model's variables); `log_file`: where fork
         servers write; `imports`: a model directory's modules to preload
-        (`preload.CachedImports` by default)."""
+        (`preload.CachedImports` by default); `on_exit`: called when a forked replica
+        ended."""
         self.log_file = log_file
-        self.on_exit: Callable[[], None] = lambda: None
+        self.on_exit = on_exit
         """Called when a forked replica ended."""
         self.base = ForkServer(python, env, log_file, lambda: self.on_exit())
         self.imports = imports or CachedImports()

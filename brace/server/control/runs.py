@@ -10,16 +10,14 @@ revision runnable:
     GaveUp      it cannot run: BUILD_FAILED, DEPLOY_FAILED or FAILED, and why
 
 Replicas of a revision start only from Runnable, and only after the restart policy's
-backoff (`history`). Reading the model directory (`read_model`) happens in a thread:
-a large config.yaml must not stall the event loop the gateway serves on.
+backoff (`history`). `preparation` takes a run from Preparing to Runnable or GaveUp.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from brace.config import Truss, load_truss
+from brace.config import Truss
 from brace.server.control.observed import stopped
 from brace.server.control.restarts import ExitHistory
 from brace.store.records import Deployment
@@ -85,9 +83,3 @@ def settings_verdict(run: Run, deployment: Deployment) -> GaveUp | None:
         return None
     verdict = GaveUp(DeploymentStatus.DEPLOY_FAILED, UNUSABLE + error)
     return None if run.state == verdict else verdict
-
-
-def read_model(truss_dir: Path) -> tuple[Truss, tuple[str, ...]]:
-    """The model directory and its requirements (raises BraceError or OSError)."""
-    truss = load_truss(truss_dir, check_model=False)
-    return truss, tuple(truss.requirements())

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from brace.config import Runtime
 from brace.server.control.observed import stopped
+from brace.server.control.replicas import Replica, ReplicaState
 from brace.server.gateway.routing import (
     NO_LIMITS,
     DeploymentRoute,
@@ -36,6 +37,17 @@ class Upstreams:
     previous: tuple[str, ...] = ()
     limits: Mapping[str, ReplicaLimits] = field(default_factory=dict)
     """Socket path -> what the gateway holds that replica to (from its config.yaml)."""
+
+
+def upstreams_of(deployment: Deployment, replicas: Iterable[Replica]) -> Upstreams:
+    """The upstreams of `deployment` from its replicas (all of them, any revision): the
+    ready ones that have not ended, by revision."""
+    ready = [r for r in replicas if r.state is ReplicaState.READY and not r.ended]
+    return Upstreams(
+        current=tuple(r.upstream for r in ready if r.revision == deployment.revision),
+        previous=tuple(r.upstream for r in ready if r.revision != deployment.revision),
+        limits={r.upstream: replica_limits(r.runtime) for r in ready},
+    )
 
 
 def replica_limits(runtime: Runtime) -> ReplicaLimits:

@@ -21,8 +21,12 @@ import pytest
 from brace.errors import StateError
 from brace.server.control.autoscaler import Autoscaler
 from brace.server.control.controller import Controller
+from brace.server.control.preparation import Preparation
 from brace.server.control.replicas import Launch, Replicas
 from brace.server.control.restarts import RestartPolicy
+from brace.server.control.rolling_promotions import StepHealth
+from brace.server.control.settings import ControllerSettings
+from brace.server.control.wakeup import Wakeup
 from brace.server.gateway.routing import RoutingTable
 from brace.server.storeworker import StoreWorker
 from brace.services import deployments, environments
@@ -153,20 +157,22 @@ def rig(store: Store, home: Path) -> Iterator[Rig]:
     clock = Clock()
     tables: list[RoutingTable] = []
     db = FullDisk(home)
+    wakeup = Wakeup()
     controller = Controller(
         db,
         tables.append,
-        replicas=Replicas(
+        Replicas(
             spawn=world.spawn,
             probe=world.probe,
             in_flight=lambda u: world.in_flight.get(u, 0),
             tell=world.tell,
         ),
-        python="python-of-the-test",
         autoscaler=Autoscaler(lambda: world.load, clock),
+        health=StepHealth(None),
+        wakeup=wakeup,
+        preparation=Preparation(home, python="python-of-the-test"),
+        settings=ControllerSettings(policy=POLICY, drain_timeout=30.0),
         clock=clock,
-        policy=POLICY,
-        drain_timeout=30.0,
     )
     yield Rig(store, world, clock, controller, tables)
     db.close()
@@ -521,7 +527,7 @@ def test_a_ready_replica_that_stops_answering_is_replaced(rig: Rig, make_truss: 
     """`kill -STOP`: its liveness probes get no answer; after `Liveness.timeout` it
     leaves the routing table, is stopped, counts as a crash and another starts."""
     deployment = push(rig.store, make_truss("hello")).deployment
-    period = rig.controller.liveness.period
+    period = rig.controller.settings.liveness.period
 
     async def scenario() -> None:
         hung = await rig.bring_up(deployment.id)

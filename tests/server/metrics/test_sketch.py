@@ -83,8 +83,8 @@ def test_automatic_rollback_sees_a_twice_slower_candidate() -> None:
     """The rollout's health over a step (rollouts.StepHealth) reads both sides' p99
     from the sketch: 24 ms against 12 ms is a ratio of 2, where the histogram read
     the same p99 for both."""
-    from brace.rollout.driver import Health
-    from brace.server.control.rolling import StepHealth
+    from brace.rollout.rollback import Health
+    from brace.server.control.rolling_promotions import StepHealth
     from brace.store.records import Promotion, PromotionSettings
     from brace.store.statuses import PromotionStatus
 

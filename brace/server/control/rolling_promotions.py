@@ -6,18 +6,25 @@ of both deployments, why the candidate cannot run, the combined demand, the
 environment's cap) and returns its decisions: the replica targets of both deployments
 (the controller's rollout plans, which win over the autoscaler) and the promotion's
 next state, which the controller writes with its tick's transaction
-(`services.promote.record_rollout`).
+(`write_rollouts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from brace.rollout.driver import Health, Outcome, Seen, advance, progress_columns, progress_of
+from brace.rollout.driver import RolloutDecision, Seen, advance
+from brace.rollout.rollback import Health
+from brace.server.control.replicas import Replica
+from brace.server.control.report import replica_counts
+from brace.server.control.runs import GaveUp, RunState
 from brace.server.control.sizing import wanted_by_demand
 from brace.server.gateway.counters import RequestCounters, Snapshot
 from brace.server.metrics.stats import window_stats
+from brace.services.promotion_steps import record_rollout
+from brace.store import Tx
+from brace.store.progress import progress_columns, progress_of
 from brace.store.records import AutoscalingSettings, Deployment, Environment, Promotion
 
 
@@ -32,8 +39,10 @@ class Side:
 
 @dataclass(frozen=True)
 class Driven:
+    """A rolling promotion and the driver's decision for it at this tick."""
+
     promotion: Promotion
-    outcome: Outcome
+    outcome: RolloutDecision
 
     def plans(self) -> dict[str, int]:
         """Replica targets by deployment id, while the rollout goes on and in the tick
@@ -135,3 +144,65 @@ def drive(
         )
         driven.append(Driven(promotion, outcome))
     return driven
+
+
+def side_of(
+    deployment: Deployment | None, replicas: Sequence[Replica], state: RunState | None
+) -> Side:
+    """One deployment of a rollout (None: deleted): its ready and running replicas
+    (`replicas`: all of its own), and why it cannot run if it cannot (`state`: its
+    run's, None if it has none yet)."""
+    if deployment is None:
+        return Side(0, 0, "the candidate deployment was deleted")
+    counts = replica_counts(deployment, replicas)
+    failure = None
+    if isinstance(state, GaveUp):
+        failure = f"the candidate deployment is {state.status.value}: {state.reason}"
+    elif deployment.status.failed:
+        failure = f"the candidate deployment is {deployment.status.value}"
+    elif deployment.status.inactive:
+        failure = "the candidate deployment was deactivated"
+    return Side(counts.ready + counts.ready_old, len(replicas), failure)
+
+
+def rollout_line(rollout: Driven) -> str | None:
+    """The line for the candidate's log when the step or status changes, else None."""
+    before, outcome = rollout.promotion, rollout.outcome
+    if (outcome.status, outcome.progress.step, outcome.percent) == (
+        before.status,
+        before.step,
+        before.percent_traffic,
+    ):
+        return None
+    return (
+        f"rollout to {before.environment}: {outcome.status.value}, step "
+        f"{outcome.progress.step}, {outcome.percent}% of traffic, replicas "
+        f"{outcome.previous} previous / {outcome.candidate} candidate"
+        + (f" ({outcome.error})" if outcome.error else "")
+    )
+
+
+def write_rollouts(tx: Tx, driven: Iterable[Driven], detail: Callable[[str], str]) -> None:
+    """Record every changed decision on its promotion; a failed rollout's error gets
+    `detail(candidate id)` (its last log lines) appended."""
+    for rollout in driven:
+        if not rollout.changes():
+            continue
+        outcome = rollout.outcome
+        record_rollout(
+            tx,
+            rollout.promotion,
+            outcome.status,
+            outcome.percent,
+            progress_columns(outcome.progress),
+            error_message=_with_detail(outcome.error, detail, rollout),
+            clear_action=outcome.clear_action,
+        )
+
+
+def _with_detail(error: str | None, detail: Callable[[str], str], rollout: Driven) -> str | None:
+    """A failed rollout's error, with the candidate's last log lines."""
+    if error is None:
+        return None
+    lines = detail(rollout.promotion.candidate_id)
+    return f"{error}. {lines}" if lines else error

@@ -8,12 +8,6 @@ import pytest
 
 from brace.cli.hints import hint_for
 from brace.errors import InvalidError
-from brace.services.settings import (
-    update_autoscaling,
-    update_promotion_settings,
-    update_rollback,
-    update_rolling_config,
-)
 from brace.store import (
     AutoscalingSettings,
     CleanupStrategy,
@@ -21,6 +15,12 @@ from brace.store import (
     RollingDeployConfig,
 )
 from brace.store.records import AutomaticRollback
+from brace.store.settings import (
+    update_autoscaling,
+    update_promotion_settings,
+    update_rollback,
+    update_rolling_config,
+)
 
 DEFAULT = AutoscalingSettings()
 SCALED = AutoscalingSettings(min_replica=2, max_replica=4)

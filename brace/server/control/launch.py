@@ -1,0 +1,46 @@
+"""A replica's launch: from a revision's model files, its Python, its settings and the
+environment it serves, what the backend starts (`replicas.Launch`), and the row that
+records the started process in the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from brace.server.backends import supervisor
+from brace.server.control.replicas import Launch, Replica
+from brace.server.control.runs import Runnable
+from brace.store.records import ReplicaProcess
+
+
+def replica_launch(
+    home: Path, socket: Path, log_file: Path, runnable: Runnable, environment: str | None
+) -> Launch:
+    """The launch of one replica of `runnable` listening on `socket`, writing to
+    `log_file`, its model in `environment` (None: no environment). Its variables:
+    the model's `environment_variables` and `secrets` (from `home`), and the
+    environment's description."""
+    config = runnable.truss.config
+    return Launch(
+        python=runnable.python,
+        truss_dir=runnable.truss.path,
+        socket=socket,
+        log_file=log_file,
+        env={
+            **supervisor.replica_environment(home, config.environment_variables, config.secrets),
+            supervisor.ENVIRONMENT_VARIABLE: json.dumps(supervisor.environment_json(environment)),
+        },
+    )
+
+
+def replica_record(replica: Replica, started_at: str) -> ReplicaProcess:
+    """The store's row for a started replica (a later server stops it after a crash)."""
+    return ReplicaProcess(
+        id=replica.id,
+        deployment_id=replica.deployment_id,
+        revision=replica.revision,
+        pid=replica.process.pid,
+        process_started=replica.process.started,
+        socket=str(replica.socket),
+        started_at=started_at,
+    )

@@ -1,0 +1,55 @@
+"""What the controller writes to the store, each as one transaction: a tick's (the
+replica rows it queued, the reports that changed, the promotions' steps) and the
+stopping server's (every replica forgotten, the deployments that served asleep)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from brace.server.control.desired import Desired
+from brace.server.control.report import Report, compare_and_set, leave_asleep
+from brace.server.control.rolling_promotions import Driven, write_rollouts
+from brace.services.promotion_steps import advance_promotions
+from brace.store import Tx
+
+Change = Callable[[Tx], object]
+"""A replica row to record (insert, mark ready, delete)."""
+
+
+def tick_write(
+    pending: Sequence[Change],
+    reports: Sequence[Report],
+    desired: Desired,
+    driven: Sequence[Driven],
+    detail: Callable[[str], str],
+) -> Callable[[Tx], tuple[list[Report], Desired]]:
+    """The tick's transaction: it returns the reports written (a user's change in
+    between skips one) and the desired state after the promotions' steps, which the
+    gateway routes on. `detail(deployment id)`: its last log lines, for a failed
+    promotion's error."""
+
+    def write(tx: Tx) -> tuple[list[Report], Desired]:
+        for change in pending:
+            change(tx)
+        written = [r for r in reports if compare_and_set(tx, r)]
+        if not desired.promotions:
+            return written, desired
+        write_rollouts(tx, driven, detail)
+        advance_promotions(tx, detail)
+        return written, Desired.read(tx)
+
+    return write
+
+
+def shutdown_write(pending: Sequence[Change], stopped: Iterable[str]) -> Callable[[Tx], None]:
+    """The stopping server's transaction: the queued rows, then every stopped replica
+    (by id) forgotten and the deployments left as the next server expects them."""
+
+    def forget(tx: Tx) -> None:
+        for change in pending:
+            change(tx)
+        for replica_id in stopped:
+            tx.delete_replica(replica_id)
+        leave_asleep(tx)
+
+    return forget

@@ -1,0 +1,49 @@
+"""A replica's launch and its store row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from brace.config import load_truss
+from brace.server.backends.supervisor import ENVIRONMENT_VARIABLE
+from brace.server.control.launch import replica_launch, replica_record
+from brace.server.control.replicas import ReplicaState
+from brace.server.control.runs import Runnable
+from tests.conftest import MakeTruss
+from tests.server.control.replicas_for_tests import replica
+
+
+def test_replica_launch(home: Path, make_truss: MakeTruss) -> None:
+    truss_dir = make_truss(
+        "hello", config="model_name: hello\nenvironment_variables:\n  GREETING: hi\n"
+    )
+    runnable = Runnable("/venv/bin/python", load_truss(truss_dir))
+    socket, log_file = home / "r.sock", home / "d.log"
+    launch = replica_launch(home, socket, log_file, runnable, "production")
+    assert (launch.python, launch.truss_dir, launch.socket, launch.log_file) == (
+        "/venv/bin/python",
+        truss_dir,
+        socket,
+        log_file,
+    )
+    assert launch.env["GREETING"] == "hi"
+    assert json.loads(launch.env[ENVIRONMENT_VARIABLE]) == {"name": "production"}
+    outside = replica_launch(home, socket, log_file, runnable, None)
+    assert json.loads(outside.env[ENVIRONMENT_VARIABLE]) is None
+
+
+def test_replica_record() -> None:
+    started = replica("r1", ReplicaState.STARTING, revision=3)
+    record = replica_record(started, "2026-01-01T00:00:00.000000Z")
+    assert (record.id, record.deployment_id, record.revision, record.socket) == (
+        "r1",
+        "d",
+        3,
+        "/tmp/r1.sock",
+    )
+    assert (record.pid, record.process_started, record.started_at) == (
+        4000,
+        0.0,
+        "2026-01-01T00:00:00.000000Z",
+    )
