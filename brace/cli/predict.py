@@ -35,16 +35,16 @@ from brace.errors import (
 )
 
 if TYPE_CHECKING:
-    from brace.services.inference import Target
+    from brace.services.inference import InferenceTarget
 
 
-def logs_command_for(target: Target) -> str:
+def logs_command_for(target: InferenceTarget) -> str:
     return f"brace logs {target.deployment.name} -m {target.model.name}"
 
 
 def _resolve(
     model: str | None, environment: str | None, deployment: str | None, development: bool
-) -> Target:
+) -> InferenceTarget:
     from brace.services.inference import find_target
 
     chosen = [environment is not None, deployment is not None, development]
@@ -85,7 +85,7 @@ def _input(data: str | None, file: Path | None) -> bytes:
     return text.encode()
 
 
-def error_detail(body: bytes, target: Target) -> str:
+def error_detail(body: bytes, target: InferenceTarget) -> str:
     """The text of an error answer: its `error` field, else the body; ids named."""
     text = body.decode(errors="replace").strip()
     try:
@@ -100,7 +100,7 @@ def error_detail(body: bytes, target: Target) -> str:
     return text[:2000] or "(no details)"
 
 
-def answer_error(status: int, body: bytes, target: Target) -> BraceError:
+def answer_error(status: int, body: bytes, target: InferenceTarget) -> BraceError:
     """The error to report for an answer with a status of 300 or more."""
     detail = error_detail(body, target)
     message = f"{target.describe()} answered {status}: {detail}"
@@ -154,7 +154,7 @@ class _Answer:
         sys.stdout.buffer.flush()
 
 
-def _cut_short(answer: _Answer, target: Target, reason: str) -> ServerError:
+def _cut_short(answer: _Answer, target: InferenceTarget, reason: str) -> ServerError:
     if answer.streaming and answer.size and answer.status < 300 and answer.last != b"\n":
         sys.stdout.write("\n")  # end the partial answer's line
         sys.stdout.flush()

@@ -168,10 +168,10 @@ def _follow_lines(
 
 def _act(action: RolloutAction, model: str | None, environment: str) -> None:
     from brace.cli.common import note, server_running
-    from brace.services import rollout
+    from brace.services import rollout_actions
 
     with open_store() as store:
-        promotion, leads_to = rollout.request(store, action, model, environment)
+        promotion, leads_to = rollout_actions.request(store, action, model, environment)
         with store.read() as tx:
             candidate = tx.deployment(promotion.candidate_id)
     name = f"{candidate.name} ({candidate.id})" if candidate else promotion.candidate_id

@@ -24,7 +24,7 @@ from brace.console.handling import (
 from brace.console.sessions import COOKIE
 from brace.errors import BraceError, InvalidError, RefusedError
 from brace.server.api import bodies
-from brace.services import deployments, environments, models, rollout
+from brace.services import deployments, environments, models, rollout_actions
 from brace.services.lookup import find_deployment
 from brace.services.promote import promote
 from brace.store import RolloutAction, Store
@@ -91,7 +91,9 @@ async def _act(request: Request, action: str, body: dict[str, Any]) -> tuple[str
 
     if action in _ROLLOUT:
         environment = _text(body, "environment")
-        _, leads_to = await run(lambda s: rollout.request(s, _ROLLOUT[action], model, environment))
+        _, leads_to = await run(
+            lambda s: rollout_actions.request(s, _ROLLOUT[action], model, environment)
+        )
         said = action.replace("_", " ").capitalize()
         return f"{said} requested; it takes effect between steps (then {leads_to.value}).", None
     if action == "promotion_settings":

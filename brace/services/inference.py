@@ -3,7 +3,7 @@
 `brace predict` (and anything else that calls a model) names a model and at most one
 of: an environment, a deployment, the development deployment. With none, the call goes
 to production when the model has a production deployment, else to its development
-deployment (`Target.implicit`, so the caller can say which). The target carries the
+deployment (`InferenceTarget.implicit`, so the caller can say which). The target carries the
 gateway path (Baseten's, with the model's id) and the deployment expected to answer,
 so a caller can refuse a failed or inactive one up front and point at its log.
 """
@@ -26,16 +26,16 @@ from brace.services.lookup import (
 from brace.store import Deployment, Model, Tx
 
 
-class Kind(Enum):
+class InferenceKind(Enum):
     ENVIRONMENT = "environment"
     DEPLOYMENT = "deployment"
     DEVELOPMENT = "development"
 
 
 @dataclass(frozen=True)
-class Target:
+class InferenceTarget:
     model: Model
-    kind: Kind
+    kind: InferenceKind
     path: str  # the gateway path to POST to
     deployment: Deployment  # the deployment expected to answer
     environment: str | None = None
@@ -44,14 +44,14 @@ class Target:
     def describe(self) -> str:
         """`production (deployment-1) of model hello`, `deployment v2 of model hello`."""
         name = self.deployment.name
-        if self.kind is Kind.ENVIRONMENT:
+        if self.kind is InferenceKind.ENVIRONMENT:
             return f"{self.environment} ({name}) of model {self.model.name}"
-        if self.kind is Kind.DEVELOPMENT:
+        if self.kind is InferenceKind.DEVELOPMENT:
             return f"the development deployment of model {self.model.name}"
         return f"deployment {name} of model {self.model.name}"
 
 
-def _environment_target(tx: Tx, model: Model, name: str, implicit: bool = False) -> Target:
+def _environment_target(tx: Tx, model: Model, name: str, implicit: bool = False) -> InferenceTarget:
     environment = find_environment(tx, model, name)
     current = environment.current_deployment_id
     deployment = tx.deployment(current) if current else None
@@ -74,10 +74,10 @@ def _environment_target(tx: Tx, model: Model, name: str, implicit: bool = False)
     path = f"/model/{model.id}/environments/{quote(name, safe='')}/predict"
     if name == PRODUCTION:
         path = f"/model/{model.id}/production/predict"
-    return Target(model, Kind.ENVIRONMENT, path, deployment, name, implicit)
+    return InferenceTarget(model, InferenceKind.ENVIRONMENT, path, deployment, name, implicit)
 
 
-def _development_target(tx: Tx, model: Model, implicit: bool = False) -> Target:
+def _development_target(tx: Tx, model: Model, implicit: bool = False) -> InferenceTarget:
     deployment = development_deployment(tx, model)
     if deployment is None:
         raise NotFoundError(
@@ -86,7 +86,7 @@ def _development_target(tx: Tx, model: Model, implicit: bool = False) -> Target:
             facts={"model": model.name},
         )
     path = f"/model/{model.id}/development/predict"
-    return Target(model, Kind.DEVELOPMENT, path, deployment, implicit=implicit)
+    return InferenceTarget(model, InferenceKind.DEVELOPMENT, path, deployment, implicit=implicit)
 
 
 def find_target(
@@ -96,7 +96,7 @@ def find_target(
     environment: str | None = None,
     deployment: str | None = None,
     development: bool = False,
-) -> Target:
+) -> InferenceTarget:
     """The target of a call; at most one of `environment`, `deployment`, `development`."""
     model = find_model(tx, model_ref)
     if deployment is not None:
@@ -106,7 +106,7 @@ def find_target(
             return _environment_target(tx, model, PRODUCTION)
         found = find_deployment(tx, deployment, model.id)
         path = f"/model/{model.id}/deployment/{found.id}/predict"
-        return Target(model, Kind.DEPLOYMENT, path, found)
+        return InferenceTarget(model, InferenceKind.DEPLOYMENT, path, found)
     if development:
         return _development_target(tx, model)
     if environment is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from brace.services import deployments, environments, rollout, views
+from brace.services import deployments, environments, rollout_actions, views
 from brace.services.promote import promote
 from brace.services.promotion_steps import end_promotion, finish_promotion, record_rollout
 from brace.services.push import push
@@ -121,7 +121,7 @@ def test_a_finished_rolling_promotion_cleans_up_the_previous_deployment(
     promotion = push(store, truss_dir, promote=True).promotion
     assert promotion is not None
     become_active(store, promotion.candidate_id)
-    forced, _ = rollout.request(store, RolloutAction.FORCE_ROLL_FORWARD)
+    forced, _ = rollout_actions.request(store, RolloutAction.FORCE_ROLL_FORWARD)
     with store.transaction() as tx:  # as the controller's rollout driver ends it
         record_rollout(tx, forced, PromotionStatus.SUCCEEDED, 100, {}, clear_action=True)
 

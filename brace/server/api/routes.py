@@ -22,7 +22,7 @@ from brace.logs import DeploymentLog, log_record
 from brace.server.api import bodies
 from brace.server.paths import ServerPaths
 from brace.server.storeworker import StoreWorker
-from brace.services import deployments, environments, models, rollout, views
+from brace.services import deployments, environments, models, rollout_actions, views
 from brace.services.lookup import PRODUCTION, find_deployment, find_environment, find_model
 from brace.services.promote import promote
 from brace.store import PromotionStatus, RolloutAction, Store
@@ -287,7 +287,9 @@ def _rollout_action(action: RolloutAction) -> Handler:
         await _body(request, required=False)
         _, leads_to = await _run(
             request,
-            lambda store: rollout.request(store, action, _model_id(request), _env_name(request)),
+            lambda store: rollout_actions.request(
+                store, action, _model_id(request), _env_name(request)
+            ),
         )
         if action is RolloutAction.CANCEL:
             return JSONResponse({"status": leads_to.value, "message": _CANCELED[leads_to]})

@@ -1,4 +1,5 @@
-"""`services.rollout.request`: recording pause/resume/cancel... on the promotion in progress."""
+"""`services.rollout_actions.request`: recording pause, resume, cancel, ... on the
+promotion in progress."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from brace.cli.hints import hint_for
 from brace.errors import NotFoundError, RefusedError
-from brace.services import environments, rollout
+from brace.services import environments, rollout_actions
 from brace.services.promote import promote
 from brace.services.push import push
 from brace.store import (
@@ -51,7 +52,7 @@ def test_no_promotion_is_refused(store: Store, truss_dir: Path) -> None:
     push(store, truss_dir)
 
     with pytest.raises(RefusedError) as caught:
-        rollout.request(store, RolloutAction.PAUSE)
+        rollout_actions.request(store, RolloutAction.PAUSE)
 
     assert caught.value.message == "no promotion is in progress in production"
     assert (
@@ -65,7 +66,7 @@ def test_finished_promotion_is_refused(
     store: Store, production: Deployment, action: RolloutAction
 ) -> None:
     with pytest.raises(RefusedError) as caught:
-        rollout.request(store, action)
+        rollout_actions.request(store, action)
 
     assert caught.value.message == "no promotion is in progress in production"
     promotion = latest_promotion(store)
@@ -74,7 +75,7 @@ def test_finished_promotion_is_refused(
 
 
 def test_pause_records_the_request(store: Store, in_progress: Promotion) -> None:
-    promotion, leads_to = rollout.request(store, RolloutAction.PAUSE)
+    promotion, leads_to = rollout_actions.request(store, RolloutAction.PAUSE)
 
     assert leads_to is PromotionStatus.PAUSED
     assert promotion.requested_action is RolloutAction.PAUSE
@@ -86,19 +87,19 @@ def test_pause_records_the_request(store: Store, in_progress: Promotion) -> None
 
 
 def test_pause_then_resume_before_the_controller_acts(store: Store, in_progress: Promotion) -> None:
-    rollout.request(store, RolloutAction.PAUSE)
+    rollout_actions.request(store, RolloutAction.PAUSE)
 
-    promotion, leads_to = rollout.request(store, RolloutAction.RESUME)
+    promotion, leads_to = rollout_actions.request(store, RolloutAction.RESUME)
 
     assert leads_to is PromotionStatus.RAMPING_UP
     assert promotion.requested_action is RolloutAction.RESUME
 
 
 def test_pause_twice_is_refused(store: Store, in_progress: Promotion) -> None:
-    rollout.request(store, RolloutAction.PAUSE)
+    rollout_actions.request(store, RolloutAction.PAUSE)
 
     with pytest.raises(RefusedError) as caught:
-        rollout.request(store, RolloutAction.PAUSE)
+        rollout_actions.request(store, RolloutAction.PAUSE)
 
     assert caught.value.message == "cannot pause a promotion that is PAUSED"
     stored = latest_promotion(store)
@@ -108,7 +109,7 @@ def test_pause_twice_is_refused(store: Store, in_progress: Promotion) -> None:
 
 def test_resume_without_pause_is_refused(store: Store, in_progress: Promotion) -> None:
     with pytest.raises(RefusedError) as caught:
-        rollout.request(store, RolloutAction.RESUME)
+        rollout_actions.request(store, RolloutAction.RESUME)
 
     assert caught.value.message == "cannot resume a promotion that is RELEASING"
     stored = latest_promotion(store)
@@ -129,7 +130,7 @@ def test_resume_without_pause_is_refused(store: Store, in_progress: Promotion) -
 def test_stop_actions(
     store: Store, in_progress: Promotion, action: RolloutAction, leads_to: PromotionStatus
 ) -> None:
-    promotion, status = rollout.request(store, action)
+    promotion, status = rollout_actions.request(store, action)
 
     assert status is leads_to
     assert promotion.requested_action is action
@@ -139,15 +140,15 @@ def test_request_in_another_environment(store: Store, in_progress: Promotion) ->
     environments.create(store, "staging")
 
     with pytest.raises(RefusedError) as caught:
-        rollout.request(store, RolloutAction.CANCEL, environment="staging")
+        rollout_actions.request(store, RolloutAction.CANCEL, environment="staging")
     assert caught.value.message == "no promotion is in progress in staging"
 
     with pytest.raises(NotFoundError):
-        rollout.request(store, RolloutAction.CANCEL, environment="canary")
+        rollout_actions.request(store, RolloutAction.CANCEL, environment="canary")
 
 
 def test_request_names_the_model(store: Store, in_progress: Promotion) -> None:
-    promotion, _ = rollout.request(store, RolloutAction.CANCEL, model_ref="hello")
+    promotion, _ = rollout_actions.request(store, RolloutAction.CANCEL, model_ref="hello")
 
     assert promotion.id == in_progress.id
 
@@ -169,7 +170,7 @@ def test_waiting_promotion_can_be_canceled(
     action: RolloutAction,
     leads_to: PromotionStatus,
 ) -> None:
-    promotion, status = rollout.request(store, action)
+    promotion, status = rollout_actions.request(store, action)
 
     assert status is leads_to
     assert (promotion.id, promotion.status, promotion.requested_action) == (
@@ -180,7 +181,7 @@ def test_waiting_promotion_can_be_canceled(
     assert latest_promotion(store) == promotion
     assert environment(store).current_deployment_id == production.id
     with pytest.raises(RefusedError) as caught:
-        rollout.request(store, RolloutAction.CANCEL)
+        rollout_actions.request(store, RolloutAction.CANCEL)
     assert caught.value.message == "cannot cancel a promotion that is CANCELED"
 
 
@@ -196,7 +197,7 @@ def test_waiting_promotion_refuses_rolling_actions(
     store: Store, waiting: Promotion, action: RolloutAction, word: str
 ) -> None:
     with pytest.raises(RefusedError) as caught:
-        rollout.request(store, action)
+        rollout_actions.request(store, action)
 
     assert caught.value.message == f"cannot {word}: this promotion is not a rolling deployment"
     assert latest_promotion(store) == waiting
