@@ -34,10 +34,11 @@ from brace.errors import BraceError, StateError, without_paths
 from brace.logs import DeploymentLog, last_error
 from brace.rollout.driver import PROGRESS_DEADLINE, progress_columns
 from brace.server.backends import supervisor
+from brace.server.backends.base import Launch
 from brace.server.control.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.control.liveness import Liveness
 from brace.server.control.observed import ReplicaCounts, observed_status, stopped
-from brace.server.control.replicas import Exited, Launch, Replicas, ReplicaState, removal_order
+from brace.server.control.replicas import Exited, Replicas, ReplicaState, removal_order
 from brace.server.control.restarts import GiveUp, RestartPolicy, after_exit
 from brace.server.control.rolling import Driven, Side, StepHealth, drive
 from brace.server.control.runs import (
@@ -463,7 +464,14 @@ class Controller:
             socket=str(launch.socket),
             started_at="",
         )
-        self._writes.append(lambda tx: tx.insert_replica(replace(record, started_at=tx.now())))
+        process = replica.process  # a fork's pid comes with its reply: read when written
+        self._writes.append(
+            lambda tx: tx.insert_replica(
+                replace(
+                    record, pid=process.pid, process_started=process.started, started_at=tx.now()
+                )
+            )
+        )
 
     def _on_exit(self, exited: Exited) -> None:
         replica = exited.replica

@@ -1,4 +1,5 @@
-"""The upstream side of the gateway: one keep-alive connection to a replica's Unix socket.
+"""The upstream side of the gateway: one keep-alive connection to a replica (its Unix
+socket or its TCP `host:port`).
 
 An `UpstreamConnection` (pooled by `pool.UpstreamPool`) parses the response with
 httptools and relays it to the client as it arrives: everything one `data_received`
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import monotonic
 from typing import TYPE_CHECKING, cast
 
 from httptools import HttpParserError, HttpResponseParser
@@ -65,6 +67,7 @@ class UpstreamConnection(asyncio.Protocol):
         "informational",
         "keep_alive",
         "out",
+        "parked_at",
         "parser",
         "pool",
         "reading",
@@ -96,6 +99,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.informational = False
         self.keep_alive = True
         self.done = False
+        self.parked_at = 0.0
+        """When it went back to its pool idle (monotonic seconds)."""
 
     # -- driven by the gateway and the client side -----------------------------------------
 
@@ -310,6 +315,7 @@ class UpstreamConnection(asyncio.Protocol):
             if not self.reading:
                 self.reading = True
                 self.transport.resume_reading()
+            self.parked_at = monotonic()
             pool.idle.append(self)
         else:
             # Answered before the whole request was sent: the rest of the body goes nowhere.
