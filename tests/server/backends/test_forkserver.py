@@ -387,3 +387,56 @@ def test_a_stopped_fork_server_holds_up_nothing_and_kills_nothing(
         assert (await predict(rig.tmp / "r2.sock"))["pid"] == second.process.pid
 
     run(make_truss, tmp_path, scenario)
+
+
+async def loop_lag(stop: asyncio.Event, period: float = 0.005) -> float:
+    """The longest the loop was late to wake a sleeper (seconds) until `stop` is set."""
+    loop = asyncio.get_running_loop()
+    longest = 0.0
+    while not stop.is_set():
+        began = loop.time()
+        await asyncio.sleep(period)
+        longest = max(longest, loop.time() - began - period)
+    return longest
+
+
+def test_a_stopped_fork_server_never_holds_the_loop(make_truss: MakeTruss, tmp_path: Path) -> None:
+    """`kill -STOP` of the fork server, then a launch and the fork server's end: neither
+    waits on the event loop (before, the launch waited `REPLY_TIMEOUT` for the reply,
+    and the end up to 2 s for the exit). The loop's longest lateness stays far below
+    both; the replica still starts (a new interpreter), the fork server still ends."""
+
+    async def scenario(rig: Rig) -> tuple[float, float, float]:
+        rig.fork_server.reply_timeout = 0.25
+        await rig.ready()
+        fork_server = rig.fork_server.pid
+        assert fork_server is not None
+        stop = asyncio.Event()
+        lag = asyncio.ensure_future(loop_lag(stop))
+        os.kill(fork_server, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            replica = rig.replicas.start("r1", "d1", 1, rig.launch("r1"))
+            launching = time.monotonic() - began
+            await until(lambda: isinstance(replica.process.process, OsProcess), 5, "fallback")
+            began = time.monotonic()
+            rig.fork_server.close()
+            ending = time.monotonic() - began
+            await asyncio.sleep(0.3)
+            stop.set()
+            longest = await lag
+        finally:
+            os.kill(fork_server, signal.SIGCONT)
+        await forkserver.ended()
+        assert not psutil.pid_exists(fork_server) or _zombie_or_gone(fork_server)
+        assert (await predict(rig.tmp / "r1.sock"))["pid"] == replica.process.pid
+        return launching, ending, longest
+
+    launching, ending, longest = run(make_truss, tmp_path, scenario)
+    print(
+        f"launch {launching * 1000:.1f} ms, end {ending * 1000:.1f} ms, "
+        f"loop lag {longest * 1000:.1f} ms"
+    )
+    assert launching < 0.1
+    assert ending < 0.1
+    assert longest < 0.2
