@@ -38,14 +38,11 @@ import asyncio
 import socket
 from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import cast
 
 from brace.config import FIRST_BYTE_TIMEOUT
 from brace.server.backends.base import tcp_address
-from brace.server.gateway.exchange import Exchange
-
-if TYPE_CHECKING:
-    from brace.server.gateway.upstream import UpstreamConnection
+from brace.server.gateway.exchange import Exchange, UpstreamSide
 
 CONNECT_TIMEOUT = 5.0
 """Seconds a new connection to a replica may take before it counts as failed."""
@@ -96,7 +93,7 @@ class UpstreamPool:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.idle: list[UpstreamConnection] = []
+        self.idle: list[UpstreamSide] = []
         self.active = 0
         """Requests dispatched to this replica and not finished (connecting included)."""
         self.limit = UNBOUNDED
@@ -114,7 +111,7 @@ class UpstreamPool:
             self.avoid_until = 0.0
         return self.avoid_until != 0.0
 
-    def park(self, conn: UpstreamConnection) -> None:
+    def park(self, conn: UpstreamSide) -> None:
         if self.closed:
             conn.transport.close()
         else:
@@ -132,7 +129,7 @@ class UpstreamPool:
 class Pools:
     def __init__(
         self,
-        new_connection: Callable[[UpstreamPool], UpstreamConnection],
+        new_connection: Callable[[UpstreamPool], UpstreamSide],
         connect_failed: Callable[[Exchange, str, OSError], None],
     ) -> None:
         self._new_connection = new_connection
@@ -227,22 +224,22 @@ class Pools:
         if ex.pending:
             conn.send_pending(ex)
 
-    async def _open(self, pool: UpstreamPool) -> UpstreamConnection:
+    async def _open(self, pool: UpstreamPool) -> UpstreamSide:
         """A new connection to the pool's replica, over TCP or a Unix socket."""
         loop = asyncio.get_running_loop()
+
+        def factory() -> asyncio.Protocol:  # an UpstreamSide is an asyncio Protocol
+            return cast(asyncio.Protocol, self._new_connection(pool))
+
         tcp = tcp_address(pool.path)
         if tcp is None:
-            _, conn = await loop.create_unix_connection(
-                lambda: self._new_connection(pool), pool.path
-            )
-            return conn
-        transport, conn = await loop.create_connection(
-            lambda: self._new_connection(pool), tcp[0], tcp[1]
-        )
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            tune_tcp(sock)
-        return conn
+            _, conn = await loop.create_unix_connection(factory, pool.path)
+        else:
+            transport, conn = await loop.create_connection(factory, tcp[0], tcp[1])
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                tune_tcp(sock)
+        return cast(UpstreamSide, conn)
 
     def avoid(self, path: str) -> None:
         """The replica at `path` failed a connection: avoid it for `AVOID_SECONDS` and

@@ -63,11 +63,11 @@ from time import monotonic
 from brace.apikey import authorized
 from brace.server.gateway.counters import CLIENT_CLOSED, RequestCounters
 from brace.server.gateway.downstream import ClientConnection
-from brace.server.gateway.exchange import Exchange
+from brace.server.gateway.exchange import Exchange, PoolSide
 from brace.server.gateway.holding import HOLD_LIMIT, HeldRequests
 from brace.server.gateway.hosts import host_allowed, host_policy, origin_allowed
 from brace.server.gateway.limits import Limits
-from brace.server.gateway.pool import Pools, UpstreamPool
+from brace.server.gateway.pool import Pools
 from brace.server.gateway.routing import (
     NO_LIMITS,
     DeploymentRoute,
@@ -412,7 +412,7 @@ class Gateway:
 
     # -- called by the upstream side -------------------------------------------------------
 
-    def slot_freed(self, pool: UpstreamPool) -> None:
+    def slot_freed(self, pool: PoolSide) -> None:
         """A request to the replica of `pool` finished: requests held for its deployment
         go to the replicas with a free slot, oldest first. The upstream side calls it
         only when something is held (`waiting`), so it costs nothing otherwise."""
@@ -709,7 +709,7 @@ class Gateway:
                 self._first_byte_timeout(ex, pool)
         self._wait_sweeper = loop.call_later(WAIT_TICK, self._sweep_waits)
 
-    def _first_byte_timeout(self, ex: Exchange, pool: UpstreamPool) -> None:
+    def _first_byte_timeout(self, ex: Exchange, pool: PoolSide) -> None:
         """The replica has not begun to answer in time: 504, its connection closed (the
         replica's server sees the client leave) and the replica avoided like a failed
         one, so that the next requests go to another replica while there is one."""
