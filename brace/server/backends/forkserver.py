@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from brace.deathsig import die_with_parent
 from brace.logs import open_for_append
 from brace.server.backends import supervisor
+from brace.server.backends.forked import ForkedProcess
 
 if TYPE_CHECKING:
     from brace.server.backends.base import Launch
@@ -63,44 +64,6 @@ END_GRACE = 2.0
 RESTART_DELAY = 1.0
 """Seconds before a lost fork server is started again; doubled (up to a minute) each
 time one is lost before it was ready."""
-
-
-class ForkedProcess:
-    """A replica forked by the fork server; `pid` is 0 until the fork server's reply
-    was read (`pending`)."""
-
-    def __init__(self, pid: int = 0, started: float = 0.0) -> None:
-        self.pid = pid
-        self.started = started
-        self.code: int | None = None
-        """Its exit status once the fork server reported it (negative: the signal)."""
-        self.given_up = False
-        """No reply in time (or the fork server failed it): `fallback` ran instead."""
-        self.abandoned = False
-        """Stopped before its pid was known: killed when the reply comes."""
-        self.fallback: Callable[[], None] = lambda: None
-        """Called on the loop when the launch is given up (start it another way)."""
-        self.settled: Callable[[], None] = lambda: None
-        """Called on the loop when the fork server's reply gave it its pid."""
-
-    @property
-    def pending(self) -> bool:
-        return self.pid == 0 and not self.given_up and self.code is None
-
-    def poll(self) -> int | None:
-        return self.code
-
-    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
-        if self.pid == 0:
-            self.abandoned = True  # killed as soon as its pid is known
-            return
-        supervisor.stop_process_group(self.pid, self.started, grace)
-
-    def kill(self) -> None:
-        if self.pid == 0:
-            self.abandoned = True
-            return
-        supervisor.kill_group(self.pid, signal.SIGKILL)
 
 
 class ForkServer:

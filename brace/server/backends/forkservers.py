@@ -37,7 +37,8 @@ from pathlib import Path
 from brace.runtime.preload import CachedImports
 from brace.server.backends import supervisor
 from brace.server.backends.base import Launch
-from brace.server.backends.forkserver import ForkedProcess, ForkServer
+from brace.server.backends.forked import ForkedProcess
+from brace.server.backends.forkserver import ForkServer
 
 log = logging.getLogger("brace.server")
 

@@ -21,7 +21,8 @@ from typing import Protocol
 from brace.polling import poll
 from brace.server.backends import supervisor
 from brace.server.backends.base import STOP_GRACE, Address, Launch, ReplicaHandle
-from brace.server.backends.forkserver import REPLY_TIMEOUT, ForkedProcess
+from brace.server.backends.forked import ForkedProcess
+from brace.server.backends.forkserver import REPLY_TIMEOUT
 
 
 class OsProcess:

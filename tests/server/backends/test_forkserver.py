@@ -24,7 +24,8 @@ import uvloop
 from brace.processes import replica_arguments
 from brace.server.backends import forkserver, supervisor
 from brace.server.backends.base import Launch
-from brace.server.backends.forkserver import ForkedProcess, ForkServer
+from brace.server.backends.forked import ForkedProcess
+from brace.server.backends.forkserver import ForkServer
 from brace.server.backends.local import OsProcess, spawn
 from brace.server.control.replicas import Replicas
 from tests.conftest import MakeTruss

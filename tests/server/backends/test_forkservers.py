@@ -26,7 +26,7 @@ import uvloop
 from brace.runtime import virtualenvs as envs
 from brace.server.backends import forkserver, forkservers, supervisor
 from brace.server.backends.base import Launch
-from brace.server.backends.forkserver import ForkedProcess
+from brace.server.backends.forked import ForkedProcess
 from brace.server.backends.forkservers import ForkServers
 from brace.server.backends.local import OsProcess, spawn
 from brace.server.control.replicas import Replica, Replicas
