@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from brace.polling import poll
+
 Address = str
 """A replica's address: a Unix socket path, or `host:port` (TCP)."""
 
@@ -86,6 +88,19 @@ class ReplicaHandle(Protocol):
         """The ready signal: a descriptor that turns readable when the replica is ready
         and at its end (None: the readiness probe alone tells)."""
         ...
+
+
+IDENTIFY_TIMEOUT = 2.0
+"""Seconds `identified` waits for a launched replica's pid (a fork's comes with its
+reply, or with the new interpreter its launch fell back to after 0.25 s)."""
+
+
+def identified(handle: ReplicaHandle, timeout: float = IDENTIFY_TIMEOUT) -> tuple[int, float]:
+    """`(pid, started)` of a launched replica once its pid is known ((0, 0.0) if it is
+    not within `timeout` seconds). Blocks: for a worker thread (the store's), never
+    the event loop."""
+    poll(lambda: handle.pid or None, timeout, interval=0.005)
+    return handle.pid, handle.started
 
 
 class Backend(Protocol):

@@ -34,7 +34,7 @@ from brace.errors import BraceError, StateError, without_paths
 from brace.logs import DeploymentLog, last_error
 from brace.rollout.driver import PROGRESS_DEADLINE, progress_columns
 from brace.server.backends import supervisor
-from brace.server.backends.base import Launch
+from brace.server.backends.base import Launch, identified
 from brace.server.control.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.control.liveness import Liveness
 from brace.server.control.observed import ReplicaCounts, observed_status, stopped
@@ -464,14 +464,15 @@ class Controller:
             socket=str(launch.socket),
             started_at="",
         )
-        process = replica.process  # a fork's pid comes with its reply: read when written
-        self._writes.append(
-            lambda tx: tx.insert_replica(
-                replace(
-                    record, pid=process.pid, process_started=process.started, started_at=tx.now()
-                )
+        process = replica.process
+
+        def insert(tx: Tx) -> None:  # in the store's thread: a fork's pid comes with its reply
+            pid, started = identified(process)
+            tx.insert_replica(
+                replace(record, pid=pid, process_started=started, started_at=tx.now())
             )
-        )
+
+        self._writes.append(insert)
 
     def _on_exit(self, exited: Exited) -> None:
         replica = exited.replica
