@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -27,13 +26,15 @@ from brace.apikey import api_key
 from brace.console.live import Live, ReplicaInfo
 from brace.errors import ServerError
 from brace.server.app import internal_app
+from brace.server.backends import forkserver
 from brace.server.backends.forkservers import ForkServers
+from brace.server.backends.local import LocalBackend
 from brace.server.backends.supervisor import process_started, replica_environment
 from brace.server.claim import claim, release
 from brace.server.control.autoscaler import Autoscaler
 from brace.server.control.controller import Controller
 from brace.server.control.liveness import Liveness
-from brace.server.control.replicas import Replicas, spawn_os_process
+from brace.server.control.replicas import Replicas
 from brace.server.control.rolling_promotions import StepHealth
 from brace.server.control.settings import ControllerSettings
 from brace.server.control.wakeup import Wakeup
@@ -112,14 +113,11 @@ async def _serve(
     fork_server = ForkServers(
         sys.executable, replica_environment(home, {}), paths.server_log, on_exit=wakeup
     )
+    backend = LocalBackend(fork_server)
     controller = Controller(
         db,
         gateway.set_table,
-        replicas=Replicas(
-            spawn=partial(spawn_os_process, fork_server=fork_server),
-            in_flight=gateway.in_flight,
-            on_notice=wakeup,
-        ),
+        replicas=Replicas(spawn=backend.launch, in_flight=gateway.in_flight, on_notice=wakeup),
         autoscaler=Autoscaler(gateway.load, time.monotonic, gateway.held),
         health=StepHealth(gateway.counters),
         wakeup=wakeup,
@@ -148,7 +146,7 @@ async def _serve(
         internal.should_exit = True
         await internal_task
         raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    fork_server.start()
+    backend.start()
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -166,7 +164,8 @@ async def _serve(
         await usage
         listener.close()
         await controller.shutdown()
-        fork_server.close()
+        backend.close()
+        await forkserver.ended()
         internal.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await internal_task

@@ -129,6 +129,8 @@ def stop_server(process: subprocess.Popen[bytes], leftovers: Iterable[int] = ())
             process.kill()
             process.wait()
     for pid in leftovers:
+        if pid <= 0:  # a pid not known (never recorded so): killpg(0) would hit this group
+            continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
 

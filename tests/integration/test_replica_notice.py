@@ -19,7 +19,8 @@ from pathlib import Path
 import uvloop
 
 from brace.server.backends import supervisor
-from brace.server.control.replicas import Launch, Replicas
+from brace.server.backends.base import Launch
+from brace.server.control.replicas import Replicas
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
 

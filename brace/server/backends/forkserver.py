@@ -3,7 +3,7 @@ milliseconds instead of an interpreter start and its imports.
 
 `ForkServer.start` launches the fork server in the background; until it says it is
 ready, and whenever it cannot serve a launch, `spawn` returns None and the caller
-starts the replica as a new interpreter (`replicas.spawn_os_process`), which is also
+starts the replica as a new interpreter (`local.spawn`), which is also
 the way for a replica of another Python (a model with its own requirements) and for
 an environment whose `PYTHON*` variables differ from the fork server's (they act when
 an interpreter starts), unless a fork server of that Python preloads the model's
@@ -12,14 +12,19 @@ imports (`preload`; `forkservers.ForkServers` keeps those). A forked replica is 
 the fork server dies its replicas die with it (they are told to: PR_SET_PDEATHSIG) and
 are reported ended (-SIGKILL), and a new fork server starts after `RESTART_DELAY`.
 
-A fork server that is alive but silent (stopped with `kill -STOP`, or starved of CPU)
-is not lost: after `REPLY_TIMEOUT` without a reply the launch goes to a new interpreter,
-the fork server is asked for nothing more until it sends a message again, and a replica
-it forks for a launch given up on is killed at once. Its replicas keep serving: one
-stuck process never takes the others down.
+A launch never waits on the event loop: `spawn` sends the request and returns a
+`ForkedProcess` at once, its pid still unknown; the fork server's reply is read by the
+loop's reader callback (`_on_readable`), which gives the process its pid. A fork server
+that is alive but silent (stopped with `kill -STOP`, or starved of CPU) is not lost:
+after `REPLY_TIMEOUT` without a reply the launch is given up (its `fallback` starts the
+replica as a new interpreter), the fork server is asked for nothing more until it sends
+a message again, and a replica it forks for a launch given up on is killed at once.
+Ending a fork server (`close`, a refusal, a loss) signals it and leaves the wait for its
+exit (KILL after `END_GRACE`) to a worker thread. Its replicas keep serving: one stuck
+process never takes the others down.
 
 Everything here runs on the server's event loop, bar `ForkedProcess.stop` (a worker
-thread, as `Replicas.stop` calls it).
+thread, as `Replicas.stop` calls it) and the wait for an ending fork server's exit.
 """
 
 from __future__ import annotations
@@ -29,11 +34,11 @@ import contextlib
 import json
 import logging
 import os
-import select
 import signal
 import socket
 import subprocess
-import time
+import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,38 +46,24 @@ from typing import TYPE_CHECKING, Any
 from brace.deathsig import die_with_parent
 from brace.logs import open_for_append
 from brace.server.backends import supervisor
+from brace.server.backends.forked import ForkedProcess
 
 if TYPE_CHECKING:
-    from brace.server.control.replicas import Launch
+    from brace.server.backends.base import Launch
 
 log = logging.getLogger("brace.server")
 
 MESSAGE_LIMIT = 1 << 20
 """The largest message either side sends, in bytes (brace.runtime.forkserver)."""
 REPLY_TIMEOUT = 0.25
-"""Seconds to wait for the fork server to say it forked (it takes milliseconds), on
-the event loop, before the launch goes to a new interpreter and the fork server is left
-alone until it speaks again."""
+"""Seconds a launch waits (not on the event loop: a timer) for the fork server to say
+it forked (it takes milliseconds), before the launch goes to a new interpreter and the
+fork server is left alone until it speaks again."""
+END_GRACE = 2.0
+"""Seconds an ending fork server has after TERM before it is killed (a worker thread waits)."""
 RESTART_DELAY = 1.0
 """Seconds before a lost fork server is started again; doubled (up to a minute) each
 time one is lost before it was ready."""
-
-
-class ForkedProcess:
-    """A replica forked by the fork server (the `replicas.Process` protocol)."""
-
-    def __init__(self, pid: int, started: float) -> None:
-        self.pid = pid
-        self.started = started
-        self.notices: int | None = None
-        self.code: int | None = None
-        """Its exit status once the fork server reported it (negative: the signal)."""
-
-    def poll(self) -> int | None:
-        return self.code
-
-    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
-        supervisor.stop_process_group(self.pid, self.started, grace)
 
 
 class ForkServer:
@@ -113,8 +104,9 @@ class ForkServer:
         self.reply_timeout = reply_timeout
         self._silent = False
         """It did not answer a launch in time and has not spoken since."""
-        self._owed = 0
-        """Replies to launches given up on, still to come."""
+        self._pending: deque[tuple[ForkedProcess, asyncio.TimerHandle | None]] = deque()
+        """Launches sent and not answered yet, in order (it answers in order), each
+        with its reply timer."""
         self._unwanted: set[int] = set()
         """Replicas forked for launches given up on (killed; their exits ignored)."""
 
@@ -173,13 +165,16 @@ class ForkServer:
         )
 
     def spawn(self, launch: Launch, ready_fd: int | None) -> ForkedProcess | None:
-        """Fork a replica for `launch` (its readiness pipe's write end: `ready_fd`, which
-        stays the caller's to close); None when the fork server cannot."""
+        """Ask for a replica for `launch` (its readiness pipe's write end: `ready_fd`,
+        which stays the caller's to close once the process `settled` or fell back);
+        None when the fork server cannot take it now. Returns at once: the process has
+        its pid once the reply is read; without one in `reply_timeout` seconds its
+        `fallback` runs."""
         control = self._control
-        if control is None or not self.serves(launch):
+        if control is None or self._loop is None or not self.serves(launch):
             return None
         request = {
-            "argv": supervisor.runtime_arguments(launch.truss_dir, launch.socket),
+            "argv": supervisor.runtime_arguments(launch.truss_dir, launch.socket, launch.port),
             "cwd": str(launch.truss_dir),
             "env": dict(launch.env),
         }
@@ -188,35 +183,17 @@ class ForkServer:
         try:
             fds = [fd] if ready_fd is None else [fd, ready_fd]
             socket.send_fds(control, [json.dumps(request).encode()], fds)
-            reply = self._wait_reply(control)
+        except BlockingIOError:
+            return None  # its queue is full: it is not reading (stopped, or swamped)
         except OSError as error:
             log.warning("the fork server cannot start a replica (%s); starting it anew", error)
             self._lost()
             return None
         finally:
             os.close(fd)
-        if reply is _SILENT:
-            log.warning(
-                "the fork server did not answer within %g s: replicas start as new "
-                "processes until it answers again",
-                self.reply_timeout,
-            )
-            self._silent = True
-            self._owed += 1
-            return None
-        if reply is None or "started" not in reply:
-            log.warning("the fork server did not start a replica: %s", reply)
-            if reply is None:
-                self._lost()
-            return None
-        pid = int(reply["started"])
-        started = 0.0  # gone already: nothing to stop
-        with contextlib.suppress(Exception):
-            started = supervisor.process_started(pid)
-        process = ForkedProcess(pid, started)
-        process.code = self._early.pop(pid, None)
-        if process.code is None:
-            self._children[pid] = process
+        process = ForkedProcess()
+        timer = self._loop.call_later(self.reply_timeout, self._reply_late, process)
+        self._pending.append((process, timer))
         return process
 
     def close(self) -> None:
@@ -227,23 +204,6 @@ class ForkServer:
         self._end(signal.SIGTERM)
 
     # internals
-
-    def _wait_reply(self, control: socket.socket) -> dict[str, Any] | None:
-        """Read messages until the fork's reply (exit reports on the way, and replies
-        to launches given up on, are handled); None when the fork server is gone,
-        `_SILENT` when it did not answer in time."""
-        deadline = time.monotonic() + self.reply_timeout
-        while (left := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([control], [], [], left)
-            if not readable:
-                continue
-            message = self._receive(control)
-            if message is None:
-                return None
-            if ("started" in message or "error" in message) and not self._owed:
-                return message
-            self._handle(message)
-        return _SILENT
 
     def _receive(self, control: socket.socket) -> dict[str, Any] | None:
         """One message; None when the fork server is gone."""
@@ -270,18 +230,9 @@ class ForkServer:
     def _handle(self, message: dict[str, Any]) -> None:
         if message:
             self._silent = False  # it speaks again
-        if ("started" in message or "error" in message) and self._owed:
-            # The reply to a launch given up on: that replica runs as a new
-            # interpreter already, so this one goes.
-            self._owed -= 1
-            if "started" in message:
-                pid = int(message["started"])
-                self._unwanted.add(pid)
-                supervisor.kill_group(pid, signal.SIGKILL)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)  # before its setsid, if it comes to that
-            return
-        if message.get("ready"):
+        if "started" in message or "error" in message:
+            self._replied(message)
+        elif message.get("ready"):
             self._ready = True
             self._unready_losses = 0
             self.loaded = frozenset(message.get("loaded", ()))
@@ -304,6 +255,57 @@ class ForkServer:
             else:
                 child.code = code
                 self.on_exit()
+
+    def _replied(self, message: dict[str, Any]) -> None:
+        """The reply to the oldest launch under way."""
+        if not self._pending:
+            return
+        process, timer = self._pending.popleft()
+        if timer is not None:
+            timer.cancel()
+        if "started" not in message:
+            if not process.given_up:
+                log.warning("the fork server did not start a replica: %s", message)
+                self._give_up(process)
+            return
+        pid = int(message["started"])
+        if process.given_up or process.abandoned:
+            # That replica runs as a new interpreter already, or was stopped: this goes.
+            self._unwanted.add(pid)
+            supervisor.kill_group(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # before its setsid, if it comes to that
+            if process.abandoned and not process.given_up:
+                process.code = -signal.SIGKILL
+                self.on_exit()
+            return
+        with contextlib.suppress(Exception):  # gone already: nothing to stop
+            process.started = supervisor.process_started(pid)
+        process.pid = pid
+        process.code = self._early.pop(pid, None)
+        if process.code is None:
+            self._children[pid] = process
+        process.settled()
+
+    def _reply_late(self, process: ForkedProcess) -> None:
+        """No reply in time: the launch goes elsewhere, the fork server is left alone."""
+        if not process.pending:
+            return
+        log.warning(
+            "the fork server did not answer within %g s: replicas start as new "
+            "processes until it answers again",
+            self.reply_timeout,
+        )
+        self._silent = True
+        self._give_up(process)
+
+    def _give_up(self, process: ForkedProcess) -> None:
+        process.given_up = True
+        if process.abandoned:
+            process.code = -signal.SIGKILL  # stopped before it ran: nothing to start
+            self.on_exit()
+        else:
+            process.fallback()
 
     def _lost(self) -> None:
         """The fork server is gone or useless: its replicas are dead (or about to be);
@@ -328,20 +330,20 @@ class ForkServer:
         self._children.clear()
         self._early.clear()
         self._unwanted.clear()
-        self._owed = 0
         self._silent = False
 
     def _end(self, sig: signal.Signals) -> None:
-        """Close the socket and end the fork server: `sig`, then KILL after 2 s."""
+        """Close the socket and end the fork server: `sig` now, then (in a worker
+        thread: the loop never waits on it) KILL after `END_GRACE` seconds."""
         process, self._process = self._process, None
         self._shut()
         if process is not None:
             supervisor.kill_group(process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=2)
-            if process.poll() is None:
-                supervisor.kill_group(process.pid, signal.SIGKILL)
-                process.wait()
+            ending = threading.Thread(
+                target=_finish, args=(process,), name="brace-fork-server-end", daemon=True
+            )
+            _ENDING.add(ending)
+            ending.start()
 
     def _start_again(self) -> None:
         self._restart = None
@@ -354,10 +356,34 @@ class ForkServer:
             if self._loop is not None:
                 self._loop.remove_reader(control)
             control.close()
+        pending, self._pending = self._pending, deque()
+        for process, timer in pending:  # no reply will come
+            if timer is not None:
+                timer.cancel()
+            if not process.given_up:
+                self._give_up(process)
 
 
-_SILENT: dict[str, Any] = {}
-"""`_wait_reply`'s answer when the fork server said nothing in time."""
+_ENDING: set[threading.Thread] = set()
+"""The worker threads waiting for ending fork servers."""
+
+
+async def ended() -> None:
+    """Wait (without holding the loop) until every fork server ended so far is gone."""
+    for thread in list(_ENDING):
+        await asyncio.to_thread(thread.join)
+
+
+def _finish(process: subprocess.Popen[bytes]) -> None:
+    """Wait for an ending fork server (a worker thread): KILL after `END_GRACE` seconds."""
+    try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=END_GRACE)
+        if process.poll() is None:
+            supervisor.kill_group(process.pid, signal.SIGKILL)
+            process.wait()
+    finally:
+        _ENDING.discard(threading.current_thread())
 
 
 def _interpreter_variables(env: Mapping[str, str]) -> dict[str, str]:

@@ -36,8 +36,9 @@ from pathlib import Path
 
 from brace.runtime.preload import CachedImports
 from brace.server.backends import supervisor
-from brace.server.backends.forkserver import ForkedProcess, ForkServer
-from brace.server.control.replicas import Launch
+from brace.server.backends.base import Launch
+from brace.server.backends.forked import ForkedProcess
+from brace.server.backends.forkserver import ForkServer
 
 log = logging.getLogger("brace.server")
 
@@ -61,7 +62,7 @@ PER_LAUNCH = frozenset({supervisor.ENVIRONMENT_VARIABLE})
 
 class ForkServers:
     """The base fork server and the preloaded ones (the spawn side of
-    `replicas.spawn_os_process`)."""
+    `local.spawn`)."""
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ from brace.processes import is_same_process as is_same_process
 from brace.processes import process_started as process_started
 from brace.runtime import notify
 from brace.runtime.secrets import ENV_PREFIXES as SECRET_PREFIXES
+from brace.server.backends import base
 from brace.store import Store
 
 PASSED_VARIABLES = frozenset(
@@ -74,11 +75,12 @@ def replica_environment(
     return env
 
 
-def runtime_arguments(truss_dir: Path, socket: Path) -> list[str]:
-    """`python -m brace.runtime`'s arguments for a replica of `truss_dir` on `socket`. The
-    socket is named after the replica (ServerPaths.replica_socket): its log records carry
-    that id."""
-    return ["--truss", str(truss_dir), "--uds", str(socket), "--replica-id", socket.stem]
+def runtime_arguments(truss_dir: Path, socket: Path, port: int | None = None) -> list[str]:
+    """`python -m brace.runtime`'s arguments for a replica of `truss_dir` on `socket`
+    (or on TCP `port` of 127.0.0.1 when given). The socket is named after the replica
+    (ServerPaths.replica_socket): its log records carry that id."""
+    where = ["--uds", str(socket)] if port is None else ["--port", str(port)]
+    return ["--truss", str(truss_dir), *where, "--replica-id", socket.stem]
 
 
 def spawn_replica(
@@ -88,6 +90,7 @@ def spawn_replica(
     log_file: Path,
     env: Mapping[str, str],
     ready_fd: int | None = None,
+    port: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a replica as a new interpreter; `ready_fd`: the write end of a pipe it is
     handed to say it is ready (`brace.runtime.notify`), still the caller's to close."""
@@ -99,7 +102,7 @@ def spawn_replica(
     try:
         return subprocess.Popen(
             # -P: the model's directory (the cwd) must not shadow brace on sys.path.
-            [python, "-P", "-m", RUNTIME_MODULE, *runtime_arguments(truss_dir, socket)],
+            [python, "-P", "-m", RUNTIME_MODULE, *runtime_arguments(truss_dir, socket, port)],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=subprocess.STDOUT,
@@ -119,8 +122,7 @@ def kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-STOP_GRACE = 5.0
-"""Seconds a replica has to exit after TERM before it is killed."""
+STOP_GRACE = base.STOP_GRACE
 
 
 def stop_process_group(pid: int, started: float, grace: float = STOP_GRACE) -> None:

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from brace.logs import DeploymentLog, last_error
+from brace.server.backends.base import identified
 from brace.server.control.changes import replica_changes, strays
 from brace.server.control.launch import replica_launch, replica_record
 from brace.server.control.liveness import Liveness
@@ -167,7 +168,13 @@ class Fleet:
             replica_id, deployment.id, deployment.revision, launch, environment
         )
         replica.runtime = runnable.truss.config.runtime
-        self.writes.append(lambda tx: tx.insert_replica(replica_record(replica, tx.now())))
+        process = replica.process
+
+        def insert(tx: Tx) -> None:  # in the store's thread: a fork's pid comes with its reply
+            pid, started = identified(process)
+            tx.insert_replica(replica_record(replica, tx.now(), pid, started))
+
+        self.writes.append(insert)
 
     def on_exit(self, exited: Exited) -> None:
         """Forget an ended replica; one that ended unasked restarts later or its run

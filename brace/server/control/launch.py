@@ -1,6 +1,6 @@
 """A replica's launch: from a revision's model files, its Python, its settings and the
-environment it serves, what the backend starts (`replicas.Launch`), and the row that
-records the started process in the store."""
+environment it serves, what the backend starts (`backends.base.Launch`), and the row
+that records the started process in the store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from brace.server.backends import supervisor
-from brace.server.control.replicas import Launch, Replica
+from brace.server.backends.base import Launch
+from brace.server.control.replicas import Replica
 from brace.server.control.runs import Runnable
 from brace.store.records import ReplicaProcess
 
@@ -33,14 +34,18 @@ def replica_launch(
     )
 
 
-def replica_record(replica: Replica, started_at: str) -> ReplicaProcess:
-    """The store's row for a started replica (a later server stops it after a crash)."""
+def replica_record(
+    replica: Replica, started_at: str, pid: int, process_started: float
+) -> ReplicaProcess:
+    """The store's row for a started replica (a later server stops it after a crash):
+    its process is `pid`, started at `process_started` (a fork's pid comes with the fork
+    server's reply, after the launch: `backends.base.identified`)."""
     return ReplicaProcess(
         id=replica.id,
         deployment_id=replica.deployment_id,
         revision=replica.revision,
-        pid=replica.process.pid,
-        process_started=replica.process.started,
+        pid=pid,
+        process_started=process_started,
         socket=str(replica.socket),
         started_at=started_at,
     )

@@ -1,7 +1,9 @@
 """The replica life cycle: spawn, probe, drain, stop, reap.
 
-A replica is one process serving one revision of one deployment on a Unix socket.
-`Replicas` holds the ones the server started and moves each through its states:
+A replica serves one revision of one deployment at an address (a Unix socket path or
+`host:port`). Where and how it runs is a backend's (`backends.base`: this module knows
+a replica only as a `ReplicaHandle`; `backends.local` is the default). `Replicas` holds
+the ones the server started and moves each through its states:
 
     STARTING  spawned, not listening yet
     LOADING   listening, readiness answers 503 while load() runs
@@ -18,26 +20,23 @@ is ready, and its pipe closes when it ends (`brace.runtime.notify`): either call
 status is known). READY replicas are probed for liveness in the background
 (`check_liveness`, rules in `liveness`), and no probe of a silent replica holds up
 the caller. `removal_order` says which replica a scale-down takes first.
-Spawning and probing are constructor parameters (real processes and HTTP by default)
-so tests drive replicas without processes; nothing here decides how many replicas run
-or what to do when one dies.
+Launching (`spawn`: a backend's `launch`) and probing are constructor parameters (local
+processes and HTTP by default) so tests drive replicas without processes; nothing here
+decides how many replicas run or what to do when one dies.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
 
 from brace.config import Runtime
-from brace.server.backends import supervisor
-from brace.server.backends.forkserver import ForkedProcess
+from brace.server.backends import local, supervisor
+from brace.server.backends.base import Address, Launch, ReplicaHandle
 from brace.server.control.liveness import (
     LiveCheck,
     Liveness,
@@ -56,97 +55,15 @@ class ReplicaState(Enum):
     STOPPING = "stopping"
 
 
-class Process(Protocol):
-    """A running replica process, as the life cycle needs it."""
-
-    @property
-    def pid(self) -> int: ...
-
-    @property
-    def started(self) -> float:
-        """The process's start time (seconds since the epoch), to tell a reused pid."""
-        ...
-
-    def poll(self) -> int | None:
-        """The exit status once the process ended (negative: the signal), else None."""
-        ...
-
-    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
-        """TERM, wait `grace` seconds, then KILL; blocks until it is done."""
-        ...
-
-    @property
-    def notices(self) -> int | None:
-        """A descriptor that turns readable when the replica is ready and at its end
-        (None: the probe alone tells)."""
-        ...
-
-
-@dataclass(frozen=True)
-class Launch:
-    """Everything needed to start one replica."""
-
-    python: str
-    truss_dir: Path
-    socket: Path
-    log_file: Path
-    env: Mapping[str, str]
-
-
 STARTING_PROBE_WAIT = 0.2
 """Seconds a tick waits for the readiness probes of starting replicas (the rest are
 taken in at a later tick)."""
 
-Spawn = Callable[[Launch], Process]
+Spawn = Callable[[Launch], ReplicaHandle]
+"""Launch a replica (`backends.base.Backend.launch`)."""
 Probe = Callable[[Path], Awaitable["int | None"]]
 Tell = Callable[[Path, "str | None"], Awaitable[bool]]
 """Tell the replica on a socket the environment its deployment is now in."""
-
-
-class OsProcess:
-    """A replica process started with `supervisor.spawn_replica`."""
-
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
-        self._popen = popen
-        self.pid = popen.pid
-        self.started = supervisor.process_started(popen.pid)
-        self.notices: int | None = None
-
-    def poll(self) -> int | None:
-        return self._popen.poll()
-
-    def stop(self, grace: float = supervisor.STOP_GRACE) -> None:
-        supervisor.stop_process_group(self.pid, self.started, grace)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._popen.wait(timeout=1)
-
-
-class Forker(Protocol):
-    """What forks replicas (`forkserver.ForkServer`, `forkservers.ForkServers`)."""
-
-    def spawn(self, launch: Launch, ready_fd: int | None) -> ForkedProcess | None:
-        """A forked replica for `launch`, or None when it cannot fork one."""
-        ...
-
-
-def spawn_os_process(launch: Launch, fork_server: Forker | None = None) -> Process:
-    """Start a replica: forked by `fork_server` when it can, else a new interpreter;
-    with a pipe on which it says it is ready (`Process.notices`)."""
-    notices, ready = os.pipe()
-    try:
-        forked = fork_server.spawn(launch, ready) if fork_server is not None else None
-        process: OsProcess | ForkedProcess = forked or OsProcess(
-            supervisor.spawn_replica(
-                launch.python, launch.truss_dir, launch.socket, launch.log_file, launch.env, ready
-            )
-        )
-    except BaseException:
-        os.close(notices)
-        raise
-    finally:
-        os.close(ready)
-    process.notices = notices
-    return process
 
 
 @dataclass
@@ -155,7 +72,7 @@ class Replica:
     deployment_id: str
     revision: int
     socket: Path
-    process: Process
+    process: ReplicaHandle
     state: ReplicaState = ReplicaState.STARTING
     ever_ready: bool = False
     drain_deadline: float = 0.0
@@ -171,10 +88,12 @@ class Replica:
     """Stopped because it stopped answering liveness probes: its exit is a crash."""
     runtime: Runtime = field(default_factory=Runtime)
     """Its config's `runtime` section (the gateway's limits for it come from there)."""
+    address: Address = ""
+    """Where the gateway reaches it (`backends.base.Address`; empty: its `socket`)."""
 
     @property
-    def upstream(self) -> str:
-        return str(self.socket)
+    def upstream(self) -> Address:
+        return self.address or str(self.socket)
 
 
 def removal_order(replicas: list[Replica]) -> list[Replica]:
@@ -206,7 +125,7 @@ class Exited:
 
 @dataclass
 class Replicas:
-    spawn: Spawn = spawn_os_process
+    spawn: Spawn = local.spawn
     probe: Probe = supervisor.probe
     in_flight: Callable[[str], int] = lambda upstream: 0
     """Requests the gateway has in flight to an upstream socket path."""
@@ -241,7 +160,13 @@ class Replicas:
         launch.socket.unlink(missing_ok=True)
         process = self.spawn(launch)
         replica = Replica(
-            replica_id, deployment_id, revision, launch.socket, process, environment=environment
+            replica_id,
+            deployment_id,
+            revision,
+            launch.socket,
+            process,
+            environment=environment,
+            address=launch.address,
         )
         self._all.append(replica)
         self.start_watching(replica)

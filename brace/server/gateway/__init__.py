@@ -6,10 +6,14 @@ the internal app. In the order a request meets them:
 
   downstream  one Protocol per client connection: parses the head with httptools,
               checks its bounds (limits) and its Host and Origin (hosts)
-  exchange    one request and its response as they cross the gateway
+  exchange    one request and its response as they cross the gateway, and the small
+              Protocols its neighbours know each other by (no module imports
+              another in a circle: downstream and upstream call the gateway through
+              the hooks they declare, `ClientHooks` and `UpstreamHooks`)
   proxy       `Gateway`: routes the request (routing, split), holds it while its
               deployment wakes or its replicas are busy (holding), counts it (counters)
   pool        which replica has a free slot, and an idle keep-alive connection to it
+              (over a Unix socket or TCP: a replica's address, `backends.base`)
   upstream    one Protocol per connection to a replica: writes the request, relays
               the response
   wire        the bytes the gateway writes itself (status lines, errors, chunks)

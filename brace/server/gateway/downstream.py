@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from httptools import (
     HttpParserCallbackError,
@@ -56,9 +56,6 @@ from brace.server.gateway.wire import (
     json_response,
 )
 
-if TYPE_CHECKING:
-    from brace.server.gateway.proxy import Gateway
-
 log = logging.getLogger("brace.gateway")
 
 PENDING_LIMIT = 1 << 20
@@ -73,6 +70,24 @@ HEADER_PIECES = 4
 
 class Refused(Exception):
     """Raised in a parser callback to stop parsing a request that was refused."""
+
+
+class ClientHooks(Protocol):
+    """What the client side calls on the gateway (`proxy.Gateway`)."""
+
+    def route(self, ex: Exchange) -> None:
+        """The request's head is parsed: send it on, or answer it."""
+        ...
+
+    def exchange_done(self, ex: Exchange) -> None: ...
+
+    def abandon(self, ex: Exchange, status: int = ...) -> None:
+        """The client went away before the exchange ended (`status`: how it is counted)."""
+        ...
+
+    def client_opened(self, client: ClientConnection) -> None: ...
+
+    def client_closed(self, client: ClientConnection) -> None: ...
 
 
 class ClientConnection(asyncio.Protocol):
@@ -101,7 +116,7 @@ class ClientConnection(asyncio.Protocol):
 
     transport: asyncio.Transport
 
-    def __init__(self, gateway: Gateway, limits: Limits) -> None:
+    def __init__(self, gateway: ClientHooks, limits: Limits) -> None:
         self.gateway = gateway
         self.limits = limits
         self.body_digits = len(str(limits.max_body_bytes))

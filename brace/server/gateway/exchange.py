@@ -7,22 +7,73 @@ sides need: the parsed request head, the request bytes not yet written upstream
 pipelined request), what was already written (`replay`, for the one second chance on a new
 connection), and where the response stands. It is plain state (bar building its
 upstream request head); the client side (`downstream`), the upstream side (`upstream`),
-`pool` and the `Gateway` move it along.
+`pool` and the `Gateway` move it along. It knows them only as the small Protocols
+below (`ClientSide`, `UpstreamSide`, `PoolSide`): what an exchange's neighbours call on
+each other through it, so that none of those modules imports another in a circle.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import Protocol
 
 from brace.server.gateway.wire import CHUNKED, CRLF, request_id_header
 
-if TYPE_CHECKING:
-    from brace.server.gateway.downstream import ClientConnection
-    from brace.server.gateway.pool import UpstreamPool
-    from brace.server.gateway.upstream import UpstreamConnection
-
 REPLAY_LIMIT = 1 << 20
 """Request bytes kept for a retry; a request with a larger body is not retried."""
+
+
+class ClientSide(Protocol):
+    """The client connection of an exchange (`downstream.ClientConnection`)."""
+
+    transport: asyncio.Transport
+    reading: bool
+    feeding: bool
+    """Its parser is running: what it gathered is written once the parser returns."""
+    write_paused: bool
+    upstream_full: bool
+    """The replica cannot take more of the request body now."""
+
+    def update_reading(self) -> None: ...
+
+    def finish(self, ex: Exchange) -> None:
+        """The exchange's whole response went to the client."""
+        ...
+
+    def answer_error(self, ex: Exchange, status: int, message: str) -> None: ...
+
+    def answer_json(self, ex: Exchange, status: int, payload: object) -> None: ...
+
+    def send_continue(self, ex: Exchange) -> None: ...
+
+
+class UpstreamSide(Protocol):
+    """A connection to a replica (`upstream.UpstreamConnection`)."""
+
+    transport: asyncio.Transport
+    exchange: Exchange | None
+    parked_at: float
+    """When it went back to its pool idle (monotonic seconds)."""
+
+    def attach(self, ex: Exchange) -> None: ...
+
+    def send_pending(self, ex: Exchange) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class PoolSide(Protocol):
+    """The connections to one replica and its requests in flight (`pool.UpstreamPool`)."""
+
+    path: str
+    """The replica's address (a Unix socket path or `host:port`)."""
+    active: int
+    closed: bool
+    idle: list[UpstreamSide]
+    deployment_id: str | None
+    first_byte_timeout: float
 
 
 class Exchange:
@@ -67,7 +118,7 @@ class Exchange:
         "waiting_since",
     )
 
-    def __init__(self, client: ClientConnection) -> None:
+    def __init__(self, client: ClientSide) -> None:
         self.client = client
         self.method = b""
         self.url = b""
@@ -105,8 +156,8 @@ class Exchange:
         self.alternative: str | None = None
         """The other deployment of an environment's split, for a request that no
         replica of its own deployment could take (nothing sent)."""
-        self.pool: UpstreamPool | None = None
-        self.upstream: UpstreamConnection | None = None
+        self.pool: PoolSide | None = None
+        self.upstream: UpstreamSide | None = None
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.replay: list[bytes] | None = None

@@ -1,6 +1,7 @@
 """Which replica and which connection: one pool of keep-alive connections per replica.
 
-One `UpstreamPool` per Unix socket path holds idle connections, LIFO (the connection
+One `UpstreamPool` per replica address (a Unix socket path, or `host:port` for TCP:
+`backends.base.Address`) holds idle connections, LIFO (the connection
 used last is the least likely to have been closed by the replica's keep-alive timeout)
 and counts the requests in flight to that replica. `Pools.dispatch` sends an exchange to
 the replica of a deployment with the fewest requests in flight, on an idle connection
@@ -20,20 +21,39 @@ answering) is avoided for `AVOID_SECONDS`: it gets no request while another repl
 the same deployment can take it. That covers the time between a replica's death and the
 controller taking it out of the routing table (a replica that merely closed a stale
 keep-alive connection loses its share for that long, nothing more).
+
+A connection is made within `CONNECT_TIMEOUT` seconds or counts as failed. Over TCP it
+has `TCP_NODELAY` (a small response is not held back by Nagle's algorithm) and kernel
+keep-alive probes (`KEEPALIVE_IDLE`, `KEEPALIVE_INTERVAL`, `KEEPALIVE_COUNT`: a peer
+that vanished without a word is noticed and the connection fails); an idle connection
+is reused only for `IDLE_LIMIT` seconds (less than a replica's own keep-alive timeout,
+uvicorn's 5 s, so the gateway does not write into a connection the replica is closing).
+A replica that accepts a connection and then never answers is bounded by the
+deployment's first-byte timeout (`proxy`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import cast
 
 from brace.config import FIRST_BYTE_TIMEOUT
-from brace.server.gateway.exchange import Exchange
+from brace.server.backends.base import tcp_address
+from brace.server.gateway.exchange import Exchange, UpstreamSide
 
-if TYPE_CHECKING:
-    from brace.server.gateway.upstream import UpstreamConnection
+CONNECT_TIMEOUT = 5.0
+"""Seconds a new connection to a replica may take before it counts as failed."""
+IDLE_LIMIT = 4.0
+"""Seconds an idle pooled connection is reused for; older ones are closed."""
+KEEPALIVE_IDLE = 10
+"""Seconds of silence on a TCP connection before the kernel probes the peer."""
+KEEPALIVE_INTERVAL = 5
+"""Seconds between the kernel's keep-alive probes."""
+KEEPALIVE_COUNT = 3
+"""Unanswered probes after which the kernel fails the connection (10 + 3 x 5 s)."""
 
 AVOID_SECONDS = 1.0
 """How long a replica whose connection failed gets no request another replica can take."""
@@ -73,7 +93,7 @@ class UpstreamPool:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.idle: list[UpstreamConnection] = []
+        self.idle: list[UpstreamSide] = []
         self.active = 0
         """Requests dispatched to this replica and not finished (connecting included)."""
         self.limit = UNBOUNDED
@@ -91,10 +111,11 @@ class UpstreamPool:
             self.avoid_until = 0.0
         return self.avoid_until != 0.0
 
-    def park(self, conn: UpstreamConnection) -> None:
+    def park(self, conn: UpstreamSide) -> None:
         if self.closed:
             conn.transport.close()
         else:
+            conn.parked_at = monotonic()
             self.idle.append(conn)
 
     def close(self) -> None:
@@ -108,7 +129,7 @@ class UpstreamPool:
 class Pools:
     def __init__(
         self,
-        new_connection: Callable[[UpstreamPool], UpstreamConnection],
+        new_connection: Callable[[UpstreamPool], UpstreamSide],
         connect_failed: Callable[[Exchange, str, OSError], None],
     ) -> None:
         self._new_connection = new_connection
@@ -155,8 +176,15 @@ class Pools:
         best.active += 1
         ex.pool = best
         idle = best.idle
+        oldest = monotonic() - IDLE_LIMIT if idle else 0.0
         while idle and not fresh:
             conn = idle.pop()  # LIFO: the warmest connection
+            if conn.parked_at < oldest:
+                conn.transport.close()  # older ones are older still
+                for stale in idle:
+                    stale.transport.close()
+                idle.clear()
+                break
             if conn.transport.is_closing():
                 continue
             conn.exchange = ex
@@ -181,12 +209,9 @@ class Pools:
         return False
 
     async def _connect(self, ex: Exchange, pool: UpstreamPool) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_unix_connection(
-                lambda: self._new_connection(pool), pool.path
-            )
-        except OSError as error:
+            conn = await asyncio.wait_for(self._open(pool), CONNECT_TIMEOUT)
+        except OSError as error:  # TimeoutError included
             if ex.pool is pool:
                 pool.active -= 1
                 ex.pool = None
@@ -198,6 +223,23 @@ class Pools:
         conn.attach(ex)
         if ex.pending:
             conn.send_pending(ex)
+
+    async def _open(self, pool: UpstreamPool) -> UpstreamSide:
+        """A new connection to the pool's replica, over TCP or a Unix socket."""
+        loop = asyncio.get_running_loop()
+
+        def factory() -> asyncio.Protocol:  # an UpstreamSide is an asyncio Protocol
+            return cast(asyncio.Protocol, self._new_connection(pool))
+
+        tcp = tcp_address(pool.path)
+        if tcp is None:
+            _, conn = await loop.create_unix_connection(factory, pool.path)
+        else:
+            transport, conn = await loop.create_connection(factory, tcp[0], tcp[1])
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                tune_tcp(sock)
+        return cast(UpstreamSide, conn)
 
     def avoid(self, path: str) -> None:
         """The replica at `path` failed a connection: avoid it for `AVOID_SECONDS` and
@@ -242,3 +284,17 @@ class Pools:
             pool.close()
         self._pools.clear()
         self._retired.clear()
+
+
+def tune_tcp(sock: socket.socket) -> None:
+    """`TCP_NODELAY` and kernel keep-alive probes on a connection to a replica."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        option = getattr(socket, name, None)  # Linux; macOS lacks TCP_KEEPIDLE
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)

@@ -63,17 +63,18 @@ from time import monotonic
 from brace.apikey import authorized
 from brace.server.gateway.counters import CLIENT_CLOSED, RequestCounters
 from brace.server.gateway.downstream import ClientConnection
-from brace.server.gateway.exchange import Exchange
+from brace.server.gateway.exchange import Exchange, PoolSide
 from brace.server.gateway.holding import HOLD_LIMIT, HeldRequests
 from brace.server.gateway.hosts import host_allowed, host_policy, origin_allowed
 from brace.server.gateway.limits import Limits
-from brace.server.gateway.pool import Pools, UpstreamPool
+from brace.server.gateway.pool import Pools
 from brace.server.gateway.routing import (
     NO_LIMITS,
     DeploymentRoute,
     Forward,
     NotFound,
     NotInference,
+    Resolution,
     RoutingTable,
     Split,
     Unavailable,
@@ -326,21 +327,10 @@ class Gateway:
             host.decode("latin-1") if host is not None else None,
         )
         if isinstance(resolution, Split):
-            split = self._splits.get(resolution.environment)
-            if split is None:
-                split = self._splits[resolution.environment] = SmoothSplit()
-            candidate, current = resolution.candidate, resolution.current
-            if isinstance(candidate, Forward) and isinstance(current, Forward):
-                choice = SplitChoice(
-                    split, resolution.percent, _target(table, candidate), _target(table, current)
-                )
-                self._remember(key, choice)
-                return choice
-            # A side answers an error (no deployment of the two serves): no caching.
-            chosen = candidate if split.choose(resolution.percent) else current
-            if isinstance(chosen, Forward):
-                return _target(table, chosen)
-            resolution = chosen
+            routed = self._route_split(resolution, key)
+            if isinstance(routed, (tuple, SplitChoice)):
+                return routed
+            resolution = routed
         if isinstance(resolution, Forward):
             target = _target(table, resolution)
             self._remember(key, target)
@@ -366,6 +356,26 @@ class Gateway:
         else:
             client.answer_error(ex, 405, "Method Not Allowed")
         return None
+
+    def _route_split(
+        self, split_route: Split, key: tuple[bytes, bytes, bytes | None]
+    ) -> Target | SplitChoice[Target] | Resolution:
+        """An environment in a rolling promotion: both forwards and its split (remembered),
+        or, when a side answers an error (no deployment of the two serves), the side the
+        split picks this time (not remembered): a target, or the resolution to answer."""
+        table = self._table
+        split = self._splits.get(split_route.environment)
+        if split is None:
+            split = self._splits[split_route.environment] = SmoothSplit()
+        candidate, current = split_route.candidate, split_route.current
+        if isinstance(candidate, Forward) and isinstance(current, Forward):
+            choice = SplitChoice(
+                split, split_route.percent, _target(table, candidate), _target(table, current)
+            )
+            self._remember(key, choice)
+            return choice
+        chosen = candidate if split.choose(split_route.percent) else current
+        return _target(table, chosen) if isinstance(chosen, Forward) else chosen
 
     def _remember(
         self, key: tuple[bytes, bytes, bytes | None], known: Target | SplitChoice[Target]
@@ -412,7 +422,7 @@ class Gateway:
 
     # -- called by the upstream side -------------------------------------------------------
 
-    def slot_freed(self, pool: UpstreamPool) -> None:
+    def slot_freed(self, pool: PoolSide) -> None:
         """A request to the replica of `pool` finished: requests held for its deployment
         go to the replicas with a free slot, oldest first. The upstream side calls it
         only when something is held (`waiting`), so it costs nothing otherwise."""
@@ -709,7 +719,7 @@ class Gateway:
                 self._first_byte_timeout(ex, pool)
         self._wait_sweeper = loop.call_later(WAIT_TICK, self._sweep_waits)
 
-    def _first_byte_timeout(self, ex: Exchange, pool: UpstreamPool) -> None:
+    def _first_byte_timeout(self, ex: Exchange, pool: PoolSide) -> None:
         """The replica has not begun to answer in time: 504, its connection closed (the
         replica's server sees the client leave) and the replica avoided like a failed
         one, so that the next requests go to another replica while there is one."""

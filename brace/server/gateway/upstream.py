@@ -1,4 +1,5 @@
-"""The upstream side of the gateway: one keep-alive connection to a replica's Unix socket.
+"""The upstream side of the gateway: one keep-alive connection to a replica (its Unix
+socket or its TCP `host:port`).
 
 An `UpstreamConnection` (pooled by `pool.UpstreamPool`) parses the response with
 httptools and relays it to the client as it arrives: everything one `data_received`
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping
+from time import monotonic
+from typing import Protocol, cast
 
 from httptools import HttpParserError, HttpResponseParser
 
-from brace.server.gateway.exchange import REPLAY_LIMIT, Exchange
+from brace.server.gateway.exchange import REPLAY_LIMIT, Exchange, PoolSide
 from brace.server.gateway.wire import (
     CHUNKED,
     CLOSE,
@@ -34,10 +37,6 @@ from brace.server.gateway.wire import (
     chunk_size,
     status_line,
 )
-
-if TYPE_CHECKING:
-    from brace.server.gateway.pool import UpstreamPool
-    from brace.server.gateway.proxy import Gateway
 
 log = logging.getLogger("brace.gateway")
 
@@ -50,6 +49,25 @@ LENGTH = 0  # Content-Length from upstream, bytes pass through
 RECHUNK = 1  # chunked to the client (upstream chunked, or close-delimited)
 UNTIL_CLOSE = 2  # an HTTP/1.0 client: raw bytes, then close
 EMPTY = 3  # no body (HEAD, 204, 304)
+
+
+class UpstreamHooks(Protocol):
+    """What the upstream side calls on the gateway (`proxy.Gateway`)."""
+
+    @property
+    def waiting(self) -> Mapping[str, object]:
+        """Deployment id -> its requests held at the gateway (empty: none)."""
+        ...
+
+    def slot_freed(self, pool: PoolSide) -> None: ...
+
+    def upstream_failed(self, ex: Exchange, path: str, reused: bool, replayable: bool) -> None:
+        """The connection closed before any response byte."""
+        ...
+
+    def truncated(self, ex: Exchange) -> None:
+        """The connection closed in the middle of a response."""
+        ...
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -65,6 +83,7 @@ class UpstreamConnection(asyncio.Protocol):
         "informational",
         "keep_alive",
         "out",
+        "parked_at",
         "parser",
         "pool",
         "reading",
@@ -77,7 +96,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     transport: asyncio.Transport
 
-    def __init__(self, gateway: Gateway, pool: UpstreamPool) -> None:
+    def __init__(self, gateway: UpstreamHooks, pool: PoolSide) -> None:
         self.gateway = gateway
         self.pool = pool
         self.parser = HttpResponseParser(self)
@@ -96,6 +115,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.informational = False
         self.keep_alive = True
         self.done = False
+        self.parked_at = 0.0
+        """When it went back to its pool idle (monotonic seconds)."""
 
     # -- driven by the gateway and the client side -----------------------------------------
 
@@ -310,6 +331,7 @@ class UpstreamConnection(asyncio.Protocol):
             if not self.reading:
                 self.reading = True
                 self.transport.resume_reading()
+            self.parked_at = monotonic()
             pool.idle.append(self)
         else:
             # Answered before the whole request was sent: the rest of the body goes nowhere.

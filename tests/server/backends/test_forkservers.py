@@ -25,9 +25,11 @@ import uvloop
 
 from brace.runtime import virtualenvs as envs
 from brace.server.backends import forkserver, forkservers, supervisor
-from brace.server.backends.forkserver import ForkedProcess
+from brace.server.backends.base import Launch
+from brace.server.backends.forked import ForkedProcess
 from brace.server.backends.forkservers import ForkServers
-from brace.server.control.replicas import Launch, OsProcess, Replica, Replicas, spawn_os_process
+from brace.server.backends.local import OsProcess, spawn
+from brace.server.control.replicas import Replica, Replicas
 from tests.conftest import MakeTruss
 from tests.server.backends.test_forkserver import predict, until
 
@@ -119,7 +121,7 @@ class Rig:
         self.servers = ForkServers(
             sys.executable, self.base_env, tmp / "forkservers.log", **options
         )
-        self.replicas = Replicas(spawn=lambda launch: spawn_os_process(launch, self.servers))
+        self.replicas = Replicas(spawn=lambda launch: spawn(launch, self.servers))
         self.count = 0
 
     def launch(self, truss: Path, **extra: str) -> Launch:
@@ -153,6 +155,7 @@ class Rig:
     async def close(self) -> None:
         await self.replicas.stop_all()
         self.servers.close()
+        await forkserver.ended()  # the loop does not wait: a worker thread does
 
 
 def run(
@@ -181,7 +184,7 @@ def test_a_models_third_party_imports_are_imported_before_its_fork(
         [server] = rig.servers.preloaded.values()
         assert server.preload == ("heavymod",) and server.ready
         replica, answer = await rig.serving(truss)
-        assert isinstance(replica.process, ForkedProcess)
+        assert isinstance(replica.process.process, ForkedProcess)
         assert answer["ppid"] == server.pid  # forked by the preloaded fork server
         assert answer["imported_by"] == server.pid != answer["pid"]  # before the fork
 
@@ -202,7 +205,7 @@ def test_a_model_whose_preload_import_fails_still_starts(
         assert server.refused is not None and "dirmod" in server.refused
         assert server.pid is None  # it ended
         replica, answer = await rig.serving(truss)  # from the base fork server
-        assert isinstance(replica.process, ForkedProcess)
+        assert isinstance(replica.process.process, ForkedProcess)
         assert answer["ppid"] == rig.servers.base.pid
         assert answer["imported_by"] == answer["pid"]
 
@@ -386,7 +389,7 @@ def test_a_new_interpreter_when_the_model_has_its_own_python(
         launch = rig.launch(truss)
         launch = Launch(str(python), launch.truss_dir, launch.socket, launch.log_file, launch.env)
         replica = rig.replicas.start("v1", "d1", 1, launch)
-        assert isinstance(replica.process, OsProcess)
+        assert isinstance(replica.process.process, OsProcess)
         await predict(launch.socket)
         await rig.preloaded_ready()
         [server] = rig.servers.preloaded.values()

@@ -19,10 +19,11 @@ from typing import TypeVar
 import pytest
 
 from brace.errors import StateError
+from brace.server.backends.base import Launch
 from brace.server.control.autoscaler import Autoscaler
 from brace.server.control.controller import Controller
 from brace.server.control.preparation import Preparation
-from brace.server.control.replicas import Launch, Replicas
+from brace.server.control.replicas import Replicas
 from brace.server.control.restarts import RestartPolicy
 from brace.server.control.rolling_promotions import StepHealth
 from brace.server.control.settings import ControllerSettings

@@ -35,7 +35,7 @@ def test_replica_launch(home: Path, make_truss: MakeTruss) -> None:
 
 def test_replica_record() -> None:
     started = replica("r1", ReplicaState.STARTING, revision=3)
-    record = replica_record(started, "2026-01-01T00:00:00.000000Z")
+    record = replica_record(started, "2026-01-01T00:00:00.000000Z", 4000, 12.5)
     assert (record.id, record.deployment_id, record.revision, record.socket) == (
         "r1",
         "d",
@@ -44,6 +44,6 @@ def test_replica_record() -> None:
     )
     assert (record.pid, record.process_started, record.started_at) == (
         4000,
-        0.0,
+        12.5,
         "2026-01-01T00:00:00.000000Z",
     )
