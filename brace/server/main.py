@@ -91,14 +91,78 @@ async def serve(home: Path, host: str, port: int, options: ServerOptions = Serve
 async def _serve(
     home: Path, paths: ServerPaths, host: str, port: int, options: ServerOptions
 ) -> None:
+    _refuse_another(home, paths)
+    db, api_db = StoreWorker(home), StoreWorker(home)
+    key = api_key(home)
+    gateway, backend, controller = _wings(home, paths, options, db, key)
+    controller.sweep_orphans()
+    paths.internal_socket.unlink(missing_ok=True)
+    server_id = new_server_id()
+    sources = Sources(gateway.counters, gateway.load, lambda: replica_states(controller.replicas))
+    stop = asyncio.Event()
+    app = internal_app(
+        server_id,
+        key,
+        api_db,
+        sources,
+        live=console_live(controller, stop),
+        problems=controller.problems,
+    )
+    internal = _QuietServer(
+        uvicorn.Config(
+            app,
+            uds=str(paths.internal_socket),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
+    internal_task = asyncio.create_task(internal.serve())
+    try:
+        listener = await gateway.serve(host, port)
+    except OSError as error:
+        internal.should_exit = True
+        await internal_task
+        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    backend.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pid = os.getpid()
+    write_record(paths, ServerRecord(pid, process_started(pid), host, port, server_id))
+    print(f"brace server listening on http://{host}:{port} (home {home})", flush=True)
+    history = asyncio.create_task(keep_history(sources, stop, HISTORY_INTERVAL))
+    usage = asyncio.create_task(keep_usage(_usage_sample(sources), api_db, stop))
+    try:
+        await controller.run(stop)
+    finally:
+        stop.set()
+        await asyncio.gather(history, usage)
+        listener.close()
+        await controller.shutdown()
+        backend.close()
+        await forkserver.ended()
+        internal.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await internal_task
+        _clean_up(paths, pid, db, api_db)
+
+
+def _refuse_another(home: Path, paths: ServerPaths) -> None:
+    """ServerError when the home's record names another live server."""
     running = read_record(paths)
     if running is not None and running.pid != os.getpid():
         raise ServerError(
             f"a brace server for {home} is already running at {running.url} (pid {running.pid})",
             "Stop it with `brace down`, or use it as it is.",
         )
-    db = StoreWorker(home)
-    key = api_key(home)
+
+
+def _wings(
+    home: Path, paths: ServerPaths, options: ServerOptions, db: StoreWorker, key: str
+) -> tuple[Gateway, LocalBackend, Controller]:
+    """The gateway, the replica backend and the controller, each given the others'
+    hooks it calls (one `Wakeup` nudges the controller from all of them)."""
     wakeup = Wakeup()
     gateway = Gateway(
         RoutingTable(),
@@ -123,59 +187,18 @@ async def _serve(
         wakeup=wakeup,
         settings=ControllerSettings(liveness=options.liveness),
     )
-    controller.sweep_orphans()
+    return gateway, backend, controller
 
+
+def _clean_up(paths: ServerPaths, pid: int, *stores: StoreWorker) -> None:
+    """The server's record and sockets gone, its store threads closed."""
+    remove_record(paths, pid)
     paths.internal_socket.unlink(missing_ok=True)
-    server_id = new_server_id()
-    api_db = StoreWorker(home)
-    sources = Sources(gateway.counters, gateway.load, lambda: replica_states(controller.replicas))
-    stop = asyncio.Event()
-    live = console_live(controller, stop)
-    config = uvicorn.Config(
-        internal_app(server_id, key, api_db, sources, live=live, problems=controller.problems),
-        uds=str(paths.internal_socket),
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
-    )
-    internal = _QuietServer(config)
-    internal_task = asyncio.create_task(internal.serve())
-    try:
-        listener = await gateway.serve(host, port)
-    except OSError as error:
-        internal.should_exit = True
-        await internal_task
-        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    backend.start()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    pid = os.getpid()
-    write_record(paths, ServerRecord(pid, process_started(pid), host, port, server_id))
-    print(f"brace server listening on http://{host}:{port} (home {home})", flush=True)
-    history = asyncio.create_task(keep_history(sources, stop, HISTORY_INTERVAL))
-    usage = asyncio.create_task(keep_usage(_usage_sample(sources), api_db, stop))
-    try:
-        await controller.run(stop)
-    finally:
-        stop.set()
-        await history
-        await usage
-        listener.close()
-        await controller.shutdown()
-        backend.close()
-        await forkserver.ended()
-        internal.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await internal_task
-        remove_record(paths, pid)
-        paths.internal_socket.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # only when no replica socket is left in it
-            paths.sockets().rmdir()
-        db.close()
-        api_db.close()
-        print("brace server stopped", flush=True)
+    with contextlib.suppress(OSError):  # only when no replica socket is left in it
+        paths.sockets().rmdir()
+    for store in stores:
+        store.close()
+    print("brace server stopped", flush=True)
 
 
 def console_live(controller: Controller, stopping: asyncio.Event) -> Live:
