@@ -144,7 +144,7 @@ class Gateway:
         self._hosts: dict[bytes, bool] = {}
         """Host header value -> allowed, for the current policy."""
         self.wake = wake
-        """Called with a deployment id to wake it; may be set after construction."""
+        """Called with a deployment id to wake it (the server's `control.Wakeup`)."""
         self._known: dict[tuple[bytes, bytes, bytes | None], Target | SplitChoice[Target]]
         self._known = {}
         """Forwards by (method, url, host): a request seen before skips `resolve`. Emptied
