@@ -15,10 +15,8 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -38,16 +36,8 @@ from tests.server.gateway.test_gateway import (
     make_table,
     request,
 )
+from tests.server.gateway.test_gateway import servers as servers
 from tests.server.gateway.test_gateway_counting import snapshot, wait_finished
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    started = Servers(tmp_path)
-    try:
-        yield started
-    finally:
-        started.close()
 
 
 @dataclass

@@ -7,10 +7,6 @@ import asyncio
 import socket
 import struct
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from brace.server.gateway.counters import BOUNDS, CLIENT_CLOSED, Snapshot
 from tests.server.gateway.test_gateway import (
@@ -24,15 +20,7 @@ from tests.server.gateway.test_gateway import (
     make_table,
     request,
 )
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    started = Servers(tmp_path)
-    try:
-        yield started
-    finally:
-        started.close()
+from tests.server.gateway.test_gateway import servers as servers
 
 
 def status_app() -> ASGIApp:
