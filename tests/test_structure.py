@@ -31,7 +31,7 @@ OVER_THE_LIMIT = {
     # The gateway's Gateway class and client Protocol: still one module each, to be
     # split by job (routing, waiting, failover) into collaborators. Until then they may
     # not grow (docs/architecture.md, "The rules").
-    "brace.server.gateway.proxy": 779,
+    "brace.server.gateway.proxy": 774,
     "brace.server.gateway.downstream": 565,
 }
 CONTROLLER_LINES = 300

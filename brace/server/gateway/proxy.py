@@ -320,12 +320,7 @@ class Gateway:
             client.answer_error(ex, 405, "Method Not Allowed")
             return None
         table = self._table
-        resolution = resolve(
-            table,
-            ex.method.decode("latin-1"),
-            ex.url.decode("latin-1"),
-            host.decode("latin-1") if host is not None else None,
-        )
+        resolution = _resolve(table, ex)
         if isinstance(resolution, Split):
             routed = self._route_split(resolution, key)
             if isinstance(routed, (tuple, SplitChoice)):
@@ -754,16 +749,16 @@ def _target(table: RoutingTable, forward: Forward) -> Target:
     )
 
 
+def _resolve(table: RoutingTable, ex: Exchange) -> Resolution:
+    """`routing.resolve` of the exchange's method, URL and Host header."""
+    host = ex.host.decode("latin-1") if ex.host is not None else None
+    return resolve(table, ex.method.decode("latin-1"), ex.url.decode("latin-1"), host)
+
+
 def _reroute_target(table: RoutingTable, ex: Exchange) -> Target | None:
     """Where a held request's path leads in `table` (during a split, a side with ready
     replicas first, the current deployment first); None when it leads to no deployment."""
-    host = ex.host
-    resolution = resolve(
-        table,
-        ex.method.decode("latin-1"),
-        ex.url.decode("latin-1"),
-        host.decode("latin-1") if host is not None else None,
-    )
+    resolution = _resolve(table, ex)
     if isinstance(resolution, Forward):
         return _target(table, resolution)
     if not isinstance(resolution, Split):
