@@ -14,7 +14,11 @@ its master and worker), the median over rounds, then the ratios the gateway is h
   gateway/nocount throughput at concurrency 16     target >= 0.95
 
 `nocount` is the same gateway with its request counters (the metrics) turned off, so
-the last ratio is what counting costs, measured in the same run.
+the last ratio is what counting costs, measured in the same run. With `--pipe`, a
+`pipe` target joins them: the least a Python proxy on uvloop can cost, a protocol that
+copies bytes between each client connection and its own replica connection (the path
+rewritten, nothing parsed, checked, pooled, held or counted); the gateway's CPU per
+request minus the pipe's is what the gateway's own work costs.
 
 Direct requests go to the replica over TCP (wrk speaks no Unix sockets); the gateway
 and nginx reach it over a Unix socket, as brace's gateway reaches replicas. The output
@@ -27,6 +31,7 @@ requests at once, the rest wait at the gateway), as `brace server` does; the Sta
 app has no such bound and gets none.
 
 Usage: python bench/gateway.py [--duration S] [--rounds N] [--replica auto|runtime|starlette]
+[--pipe]
 (needs wrk; nginx optional)
 """
 
@@ -49,6 +54,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import psutil
 from common import free_port
@@ -123,6 +129,58 @@ def run_gateway(port: int, uds: str, count_requests: bool = True, concurrency: i
 
     async def serve() -> None:
         await Gateway(table, count_requests=count_requests).serve("127.0.0.1", port)
+        await asyncio.Event().wait()
+
+    uvloop.run(serve())
+
+
+def run_pipe(port: int, uds: str) -> None:
+    """The floor of a Python proxy on uvloop: bytes copied between a client connection
+    and a replica connection of its own, the path rewritten, nothing else."""
+    import uvloop
+
+    old, new = GATEWAY_PATH.encode(), REPLICA_PATH.encode()
+
+    class Upstream(asyncio.Protocol):
+        def __init__(self, client: asyncio.Transport) -> None:
+            self.client = client
+
+        def data_received(self, data: bytes) -> None:
+            self.client.write(data)
+
+    class Client(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+            self.upstream: asyncio.Transport | None = None
+            self.early: list[bytes] = []
+            self.task = asyncio.get_running_loop().create_task(self.connect())
+
+        async def connect(self) -> None:
+            loop = asyncio.get_running_loop()
+            self.upstream, _ = await loop.create_unix_connection(
+                lambda: Upstream(self.transport), uds
+            )
+            for data in self.early:
+                self.send(data)
+
+        def send(self, data: bytes) -> None:
+            assert self.upstream is not None
+            self.upstream.write(data)
+
+        def data_received(self, data: bytes) -> None:
+            data = data.replace(old, new, 1)
+            if self.upstream is None:
+                self.early.append(data)
+            else:
+                self.send(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.upstream is not None:
+                self.upstream.close()
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        await loop.create_server(Client, "127.0.0.1", port, backlog=2048)
         await asyncio.Event().wait()
 
     uvloop.run(serve())
@@ -341,7 +399,12 @@ def main() -> None:
         help="brace.runtime on examples/hello, or a bare Starlette app (auto: the runtime "
         "when it works)",
     )
-    parser.add_argument("--role", choices=["replica", "gateway"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--pipe",
+        action="store_true",
+        help="also measure a bare Python byte pipe on uvloop (the floor of a Python proxy)",
+    )
+    parser.add_argument("--role", choices=["replica", "gateway", "pipe"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--uds", help=argparse.SUPPRESS)
     parser.add_argument("--no-count", action="store_true", help=argparse.SUPPRESS)
@@ -349,6 +412,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.role == "replica":
         run_starlette_replica(args.port, args.uds)
+        return
+    if args.role == "pipe":
+        run_pipe(args.port, args.uds)
         return
     if args.role == "gateway":
         run_gateway(
@@ -418,6 +484,12 @@ def main() -> None:
             Target("gateway", f"http://127.0.0.1:{gateway_port}{GATEWAY_PATH}", gateway),
             Target("nocount", f"http://127.0.0.1:{nocount_port}{GATEWAY_PATH}", nocount),
         ]
+        if args.pipe:
+            pipe_port = free_port()
+            role = ["--role", "pipe", "--port", str(pipe_port), "--uds", uds]
+            pipe = stack.enter_context(started([*me, *role]))
+            wait_http(pipe_port, None, GATEWAY_PATH)
+            targets.append(Target("pipe", f"http://127.0.0.1:{pipe_port}{GATEWAY_PATH}", pipe))
         nginx_binary = shutil.which("nginx") or (
             "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
         )
@@ -524,6 +596,12 @@ def report(rounds: list[dict[tuple[str, int], Sample]], names: list[str]) -> Non
     for c in CONCURRENCIES:
         extra = paired(lambda r, c=c: cpu(r, "gateway", c) - cpu(r, "nocount", c))
         print(f"counting's CPU us/request, concurrency {c:>2}: {extra}")
+    if "pipe" in names:
+        for c in CONCURRENCIES:
+            print(f"pipe CPU us/request, concurrency {c:>2}:       {cpu_per_request('pipe', c)}")
+        for c in CONCURRENCIES:
+            own = paired(lambda r, c=c: cpu(r, "gateway", c) - cpu(r, "pipe", c))
+            print(f"gateway minus pipe CPU us/req, conc. {c:>2}:  {own}")
     if "nginx" not in names:
         print("nginx not installed: no reference (apt-get install -y nginx)")
         return
@@ -534,6 +612,10 @@ def report(rounds: list[dict[tuple[str, int], Sample]], names: list[str]) -> Non
         print(f"nginx CPU us/request, concurrency {c:>2}:      {cpu_per_request('nginx', c)}")
     for c in CONCURRENCIES:
         print(f"gateway CPU / nginx CPU, concurrency {c:>2}:   {cpu_ratio(c)}  target <= 1.5")
+    if "pipe" in names:
+        for c in CONCURRENCIES:
+            ratio = paired(lambda r, c=c: cpu(r, "pipe", c) / cpu(r, "nginx", c))
+            print(f"pipe CPU / nginx CPU, concurrency {c:>2}:      {ratio}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The client side of the gateway: one asyncio Protocol per client connection.
 
 `request.RequestReader` parses the request stream in `data_received` and hands each
-request whose head is complete to `request_ready`, which gives it to the `Gateway`
+request whose head is complete to `request_ready`, which gives it to the gateway
 (routed at once: no task, no coroutine). What the parser gathered for the active
 request goes upstream in one write after each read.
 

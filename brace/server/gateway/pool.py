@@ -29,7 +29,7 @@ that vanished without a word is noticed and the connection fails); an idle conne
 is reused only for `IDLE_LIMIT` seconds (less than a replica's own keep-alive timeout,
 uvicorn's 5 s, so the gateway does not write into a connection the replica is closing).
 A replica that accepts a connection and then never answers is bounded by the
-deployment's first-byte timeout (`proxy`).
+deployment's first-byte timeout (`failover`).
 """
 
 from __future__ import annotations
