@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterable
 from brace.server.gateway.counters import CLIENT_CLOSED
 from brace.server.gateway.demand import Demand
 from brace.server.gateway.downstream import ClientConnection
-from brace.server.gateway.exchange import Exchange, PoolSide
+from brace.server.gateway.exchange import Exchange
 from brace.server.gateway.failover import Failover
 from brace.server.gateway.holding import HOLD_LIMIT
 from brace.server.gateway.limits import Limits
@@ -115,8 +115,7 @@ class Gateway:
             awaiting=awaiting_table,
         )
         self.waiting = waiting.waiting
-        """Deployment id -> its held requests: the upstream side reads it to know
-        whether a freed slot has a taker."""
+        """Deployment id -> its held requests (does a freed slot have a taker?)."""
         self._router = router = Router(
             current,
             pools,
@@ -127,9 +126,10 @@ class Gateway:
             allowed_hosts=allowed_hosts,
         )
         self._failover = Failover(current, pools, demand, waiting, self.abandon)
-        # The client side's two calls per request go straight to their part (one call, not two).
+        # The calls made once per request go straight to their part (one call, not two).
         self.route = router.route
         self.exchange_done = demand.done
+        self.slot_freed = waiting.slot_freed
         self._listening: list[str] = []
         self._clients: set[ClientConnection] = set()
         self._servers: list[asyncio.Server] = []
@@ -233,10 +233,7 @@ class Gateway:
     def client_closed(self, client: ClientConnection) -> None:
         self._clients.discard(client)
 
-    # -- called by the upstream side and the pools -----------------------------------------
-
-    def slot_freed(self, pool: PoolSide) -> None:
-        self._waiting.slot_freed(pool)
+    # -- called by the upstream side (besides `slot_freed`) and the pools ------------------
 
     def upstream_failed(self, ex: Exchange, path: str, reused: bool, replayable: bool) -> None:
         self._failover.upstream_failed(ex, path, reused, replayable)
