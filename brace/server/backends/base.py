@@ -61,6 +61,11 @@ class ReplicaHandle(Protocol):
     """A launched replica, as the life cycle needs it."""
 
     @property
+    def address(self) -> Address:
+        """Where it listens (empty until a remote replica said so on its ready signal)."""
+        ...
+
+    @property
     def pid(self) -> int:
         """Its process id on this machine (0 while not known, or not local)."""
         ...
