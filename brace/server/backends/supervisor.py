@@ -153,20 +153,27 @@ def stop_recorded_replicas(store: Store) -> int:
 
 
 async def probe(
-    address: base.Address, path: str = "/v1/models/model", timeout: float = 1.0
+    address: base.Address,
+    path: str = "/v1/models/model",
+    timeout: float = 1.0,
+    headers: Mapping[str, str] | None = None,
 ) -> int | None:
     """The HTTP status of GET `path` on the replica at `address` (a Unix socket path or
-    `host:port`), or None if it is not up."""
-    return await request(address, "GET", path, b"", timeout)
+    `host:port`), or None if it is not up; `headers`: more header fields (the
+    server's secret for a remote replica)."""
+    return await request(address, "GET", path, b"", timeout, headers)
 
 
 async def tell_environment(
-    address: base.Address, environment: str | None, timeout: float = 30.0
+    address: base.Address,
+    environment: str | None,
+    timeout: float = 30.0,
+    headers: Mapping[str, str] | None = None,
 ) -> bool:
     """Tell the replica at `address` the environment its deployment is now in (Truss's
     `setup_environment`); True once it took it."""
     body = json.dumps(environment_json(environment)).encode()
-    return await request(address, "POST", ENVIRONMENT_PATH, body, timeout) == 200
+    return await request(address, "POST", ENVIRONMENT_PATH, body, timeout, headers) == 200
 
 
 ENVIRONMENT_PATH = "/brace/environment"

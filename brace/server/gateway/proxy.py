@@ -63,7 +63,7 @@ from time import monotonic
 from brace.apikey import authorized
 from brace.server.gateway.counters import CLIENT_CLOSED, RequestCounters
 from brace.server.gateway.downstream import ClientConnection
-from brace.server.gateway.exchange import Exchange, PoolSide
+from brace.server.gateway.exchange import Exchange, PoolSide, secret_line
 from brace.server.gateway.holding import HOLD_LIMIT, HeldRequests
 from brace.server.gateway.hosts import host_allowed, host_policy, origin_allowed
 from brace.server.gateway.limits import Limits
@@ -125,12 +125,14 @@ class Gateway:
         count_requests: bool = True,
         awaiting_table: bool = False,
         hold_limit: int = HOLD_LIMIT,
+        replica_secret: str | None = None,
     ) -> None:
         """`api_key`: the key inference requests must carry (None: no key asked).
         `count_requests`: keep the request counters the metrics read (`counters`).
         `awaiting_table`: `table` is a placeholder; hold inference requests until the
         first `set_table` (a server that has not read its store yet). `hold_limit`: the
-        most requests held per deployment."""
+        most requests held per deployment; `replica_secret`: sent to every replica."""
+        self._replica_header = secret_line(replica_secret)
         self._table = table
         self._awaiting_table = awaiting_table
         self._api_key = api_key
@@ -145,15 +147,13 @@ class Gateway:
         """Host header value -> allowed, for the current policy."""
         self.wake = wake
         """Called with a deployment id to wake it (the server's `control.Wakeup`)."""
-        self._known: dict[tuple[bytes, bytes, bytes | None], Target | SplitChoice[Target]]
-        self._known = {}
+        self._known: dict[tuple[bytes, bytes, bytes | None], Target | SplitChoice[Target]] = {}
         """Forwards by (method, url, host): a request seen before skips `resolve`. Emptied
         with every table swap."""
         self._splits: dict[tuple[str, str], SmoothSplit] = {}
         """(model id, environment) -> its split, for environments in a rolling promotion.
         Kept across table swaps, so a new percentage carries on from the split's state."""
         self._pools = Pools(lambda pool: UpstreamConnection(self, pool), self._connect_failed)
-
         self._outstanding: dict[str, int] = {}
         self._arrivals: dict[str, int] = {}
         """Requests routed to each deployment so far (the autoscaler's load)."""
@@ -272,7 +272,7 @@ class Gateway:
         arrivals[deployment_id] = arrivals.get(deployment_id, 0) + 1
         if self.counters is not None:
             ex.started = monotonic()
-        ex.start_request(path)
+        ex.start_request(path, self._replica_header)
         if ex.expect_continue:
             ex.client.send_continue(ex)
         if not upstreams:

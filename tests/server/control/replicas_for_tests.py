@@ -18,6 +18,7 @@ class StillProcess:
     started: float = 0.0
     notices: int | None = None
     address: str = ""
+    node: str | None = None
 
     def poll(self) -> int | None:
         return None

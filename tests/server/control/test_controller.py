@@ -49,6 +49,7 @@ class FakeProcess:
     code: int | None = None
     stops: int = 0
     notices: int | None = None
+    node: str | None = None
 
     @property
     def address(self) -> str:
