@@ -104,6 +104,14 @@ def server_command(
             "deployment reports why none can.",
         ),
     ] = 30.0,
+    node_cache: Annotated[
+        str,
+        typer.Option(
+            envvar="BRACE_NODE_CACHE",
+            help="Where each Ray node keeps models and environments "
+            "[default: ~/.cache/brace/node on the node].",
+        ),
+    ] = "",
     ship_secrets_unauthenticated: Annotated[
         bool,
         typer.Option(
@@ -141,7 +149,9 @@ def server_command(
                 "--backend ray needs the cluster's address",
                 "Pass --address HOST:PORT (or set BRACE_RAY_ADDRESS).",
             )
-        cluster = ClusterSettings(address, placement_timeout, ship_secrets_unauthenticated)
+        cluster = ClusterSettings(
+            address, placement_timeout, ship_secrets_unauthenticated, node_cache
+        )
     if liveness_timeout is None:
         liveness_timeout = LIVENESS_TIMEOUT if cluster is None else REMOTE_LIVENESS_TIMEOUT
     options = ServerOptions(

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -181,6 +182,7 @@ def status_command(
         return
     answer = client.health(where) or {}
     problems = [str(p) for p in answer.get("problems") or []]
+    cluster = _cluster(brace_home())
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
         running = _running_deployments(tx)
@@ -194,6 +196,12 @@ def status_command(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
                 f"{d['active_replica_count']} of {d['recommended_replicas']} replicas"
             )
+        line(f"  backend: {cluster.get('backend')}")
+        for node in cluster.get("nodes") or []:
+            state = "alive" if node.get("alive") else "lost"
+            line(
+                f"  node {node.get('address')}: {state}, {len(node.get('replicas') or [])} replicas"
+            )
 
     emit(
         {
@@ -203,9 +211,23 @@ def status_command(
             "replicas": replicas,
             "deployments": running,
             "problems": problems,
+            "backend": cluster.get("backend"),
+            "nodes": cluster.get("nodes") or [],
         },
         text,
     )
+
+
+def _cluster(home: Path) -> dict[str, Any]:
+    """Where the server runs its replicas (`GET /brace/cluster`); empty if it cannot say."""
+    from brace.apikey import api_key
+    from brace.client import get_json
+
+    try:
+        answer = get_json(home, "/brace/cluster", api_key(home))
+    except ServerError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def _running_deployments(tx: Tx) -> list[dict[str, Any]]:

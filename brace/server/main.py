@@ -114,6 +114,7 @@ async def _serve(
         sources,
         live=console_live(controller, stop),
         problems=controller.problems,
+        cluster=lambda: cluster_view(backend, controller),
     )
     internal = _QuietServer(
         uvicorn.Config(
@@ -208,6 +209,24 @@ def _wings(
         settings=ControllerSettings(liveness=options.liveness),
     )
     return gateway, backend, controller
+
+
+def cluster_view(backend: Backend, controller: Controller) -> dict[str, object]:
+    """Where replicas run, for `brace status`: the backend, and with `ray` its nodes
+    (address, id, alive, Ray resources, brace's replicas on each); `local` names the
+    server's own machine, where the development deployment's replicas run."""
+    here = sorted(r.id for r in controller.replicas if r.process.node is None)
+    if not isinstance(backend, RayBackend):
+        return {
+            "backend": "local",
+            "nodes": [{"address": "local", "alive": True, "replicas": here}],
+        }
+    local = {"address": "local", "id": "", "alive": True, "resources": {}, "replicas": here}
+    return {
+        "backend": "ray",
+        "address": backend.settings.address,
+        "nodes": [local, *backend.node_views()],
+    }
 
 
 def _clean_up(paths: ServerPaths, pid: int, *stores: StoreWorker) -> None:

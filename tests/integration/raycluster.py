@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -38,21 +39,23 @@ def ray_command() -> str:
     return str(Path(sys.executable).parent / "ray")
 
 
-def start_cluster(root: Path, cpus: int = 4) -> tuple[Path, Path]:
-    """Start a head and a second node (call inside the namespace); their temp dirs."""
+def start_cluster(cpus: int = 4) -> tuple[Path, Path]:
+    """Start a head and a second node (call inside the namespace); their temp dirs,
+    short ones under /tmp (Ray's Unix socket paths must stay under 108 bytes)."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     env = {**os.environ, **HEALTH, "RAY_USAGE_STATS_ENABLED": "0"}
-    head, node2 = root / "ray-head", root / "ray-node2"
+    short = Path(tempfile.mkdtemp(prefix="bray"))
+    head, node2 = short / "h", short / "n"
     common = ["--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--disable-usage-stats"]
     subprocess.run(
         [ray_command(), "start", "--head", f"--port={HEAD_PORT}", f"--temp-dir={head}",
          "--include-dashboard=false", "--dashboard-agent-listen-port=52365", *common],
-        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        check=True, env=env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     subprocess.run(
         [ray_command(), "start", f"--address=127.0.0.1:{HEAD_PORT}", f"--temp-dir={node2}",
          "--dashboard-agent-listen-port=52366", '--resources={"node2": 1}', *common],
-        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        check=True, env=env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return head, node2
 

@@ -231,7 +231,9 @@ class RayBackend:
                     "alive": node.alive and not state.lost,
                     "resources": dict(node.resources),
                     "replicas": sorted(
-                        i for i, h in list(self.handles.items()) if h.node_id == node.id
+                        i
+                        for i, h in list(self.handles.items())
+                        if h.node_id == node.id and h.code is None
                     ),
                 }
             )
