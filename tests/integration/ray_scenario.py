@@ -42,7 +42,12 @@ def replicas_by_node(server: Server) -> dict[str, int]:
 
 
 def scale(server: Server, model_id: str, deployment_id: str, low: int, high: int) -> None:
-    settings = {"min_replica": low, "max_replica": high, "scale_down_delay": 0}
+    settings = {
+        "min_replica": low,
+        "max_replica": high,
+        "scale_down_delay": 0,
+        "autoscaling_window": 1,
+    }
     answer = call(
         server,
         "PATCH",

@@ -45,5 +45,6 @@ def test_replicas_spread_roll_scale_wake_and_survive_a_lost_node(tmp_path: Path)
         process.wait()
     assert process.returncode == 0, f"{out}\n{err[-6000:]}"
     measured = json.loads(out.strip().splitlines()[-1])
+    print(measured)
     assert measured["nodes"] == 2
     assert measured["replaced_s"] <= 5
