@@ -10,4 +10,8 @@ forkserver   the server's end of a fork server: replicas forked from a process t
              has already imported brace, Starlette and uvicorn
 forkservers  brace's own fork server, and one per model environment that preloads
              the model's third-party imports
+cluster      the `ray` backend: replicas on a Ray cluster's nodes (docs/scale-out.md)
+placement    which node a replica goes to (spread, resources), pure
+agent        the per-node Ray actor that keeps models and starts replicas there
+remote       a replica on a node, as the server holds it
 """

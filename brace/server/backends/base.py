@@ -45,13 +45,13 @@ class Remote:
     replicas spread over nodes), the model snapshot's content hash (the node fetches
     and caches it), its requirements (the node builds their environment), the
     resources one replica asks for (Ray's names: `CPU`, `memory` in bytes, `GPU`,
-    ...), and whether its environment carries the model's secrets."""
+    ...), and the names of the model's secrets (their values go with it)."""
 
     deployment_id: str
     snapshot: str
     requirements: tuple[str, ...] = ()
     request: Mapping[str, float] = field(default_factory=dict)
-    secrets: bool = False
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

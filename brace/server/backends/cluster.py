@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import importlib
 import io
-import os
 import signal
 import tarfile
 import threading
@@ -41,15 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from brace.errors import ServerError
-from brace.logs import open_for_append
 from brace.server.backends.agent import NodeAgent
-from brace.server.backends.base import STOP_GRACE, Address, Backend, Launch, ReplicaHandle
+from brace.server.backends.base import Backend, Launch, ReplicaHandle
 from brace.server.backends.placement import Node, Placed, Refusal, place
+from brace.server.backends.remote import LOST, REFUSED, RayHandle, apply_event, secret_values
 
-LOST = -9
-"""The exit status of a replica whose node or agent was lost."""
-REFUSED = 75
-"""The exit status of a replica that could not be placed (EX_TEMPFAIL)."""
 REFRESH = 0.5
 """Seconds between two reads of the cluster's nodes."""
 GUARD_VARIABLE = "BRACE_REPLICA_SECRET"
@@ -85,65 +80,6 @@ class NodeState:
     agent: Any = None
     ready: bool = False
     lost: bool = False
-
-
-class RayHandle:
-    """A replica on a node (the `base.ReplicaHandle` protocol). `node` is the node's
-    address (empty until placed); `pid` stays 0: the process is not on this machine."""
-
-    pid = 0
-    started = 0.0
-
-    def __init__(
-        self,
-        launch: Launch,
-        stop: Callable[[RayHandle, float], None],
-        kill: Callable[[RayHandle], None],
-    ) -> None:
-        self.launch = launch
-        self._stop = stop
-        self._kill = kill
-        self.address: Address = ""
-        self.node: str | None = ""
-        self.node_id = ""
-        self.remote_pid = 0
-        self.code: int | None = None
-        self.abandoned = False
-        self.notices: int | None
-        self.notices, self._write = os.pipe()
-        self._lock = threading.Lock()
-
-    def poll(self) -> int | None:
-        return self.code
-
-    def signal(self) -> None:
-        """Wake the controller (its address or readiness changed)."""
-        with self._lock, contextlib.suppress(OSError):
-            if self._write >= 0:
-                os.write(self._write, b"!")
-
-    def end(self, code: int) -> None:
-        """It ended with `code`: close the notice pipe (the controller sees it at once)."""
-        with self._lock:
-            if self.code is None:
-                self.code = code
-            if self._write >= 0:
-                os.close(self._write)
-                self._write = -1
-
-    def log(self, line: str) -> None:
-        fd = open_for_append(self.launch.log_file)
-        try:
-            os.write(fd, (line.rstrip("\n") + "\n").encode(errors="replace"))
-        finally:
-            os.close(fd)
-
-    def stop(self, grace: float = STOP_GRACE) -> None:
-        """TERM, `grace` seconds, KILL, through its node's agent (blocks)."""
-        self._stop(self, grace)
-
-    def kill(self) -> None:
-        self._kill(self)
 
 
 @dataclass
@@ -316,7 +252,7 @@ class RayBackend:
             for replica_id, kind, value in events:
                 handle = self.handles.get(replica_id)
                 if handle is not None:
-                    _apply(handle, kind, value)
+                    apply_event(handle, kind, value)
 
     def _lose(self, state: NodeState, why: str) -> None:
         state.lost = True
@@ -379,7 +315,7 @@ class RayBackend:
         if not ray.get(agent.has_model.remote(remote.snapshot)):
             ray.get(agent.put_model.remote(remote.snapshot, self._archive(handle.launch)))
         python = ray.get(agent.python_for.remote(list(remote.requirements)))
-        env = {**handle.launch.env, GUARD_VARIABLE: self.secret}
+        env = {**handle.launch.env, **secret_values(handle.launch), GUARD_VARIABLE: self.secret}
         if handle.abandoned:
             handle.end(-15)
             return
@@ -423,19 +359,6 @@ class RayBackend:
         if state is not None and state.agent is not None:
             with contextlib.suppress(Exception):
                 state.agent.kill.remote(handle.launch.socket.stem)
-
-
-def _apply(handle: RayHandle, kind: str, value: str) -> None:
-    """One event of the agent's, for this replica."""
-    if kind == "address":
-        handle.address = value
-        handle.signal()
-    elif kind == "ready":
-        handle.signal()
-    elif kind == "log":
-        handle.log(value)
-    elif kind == "exit":
-        handle.end(int(value))
 
 
 def _token_authentication() -> bool:

@@ -37,7 +37,7 @@ def replica_launch(
             snapshot=deployment.snapshot,
             requirements=runnable.truss.requirements(),
             request=resource_request(config.resources),
-            secrets=bool(config.secrets),
+            secrets=tuple(config.secrets),
         )
     return Launch(
         python=runnable.python,
