@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import AUTH, Server, free_port, start_server, wait_until
+from tests.integration.conftest import Server, free_port, start_server, wait_until
 from tests.integration.raycluster import HEAD_PORT, node_processes, start_cluster
 from tests.integration.test_rollout import PREDICT, Stream, Watch, call, windows, write_model
 
@@ -79,7 +79,7 @@ def scenario(root: Path) -> dict[str, Any]:
     write_model(model, 1)
     (model / "config.yaml").write_text((model / "config.yaml").read_text() + RESOURCES)
     pushed = server.json("push", model, "--promote", "--wait")
-    model_id, v1 = pushed["model"]["id"], pushed["deployment"]["id"]
+    model_id = pushed["model"]["id"]
     settings = {
         "autoscaling_settings": {"min_replica": 2, "max_replica": 2},
         "promotion_settings": {
