@@ -3,6 +3,7 @@ on the nodes of a Ray cluster (docs/scale-out.md)."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 
 from brace.cli.common import Output, OutputOpt, finite
 from brace.cli.server import HostOpt, PortOpt
-from brace.errors import UsageError
+from brace.errors import ServerError, UsageError
 from brace.home import brace_home
 from brace.server.control.liveness import LIVENESS_TIMEOUT, REMOTE_LIVENESS_TIMEOUT, Liveness
 from brace.server.gateway.limits import Limits, parse_size, size_text
@@ -148,6 +149,11 @@ def server_command(
             raise UsageError(
                 "--backend ray needs the cluster's address",
                 "Pass --address HOST:PORT (or set BRACE_RAY_ADDRESS).",
+            )
+        if importlib.util.find_spec("ray") is None:
+            raise ServerError(
+                "--backend ray needs Ray, which is not installed",
+                "Install it with `pip install 'brace[ray]'` (docs/scale-out.md).",
             )
         cluster = ClusterSettings(
             address, placement_timeout, ship_secrets_unauthenticated, node_cache

@@ -22,11 +22,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from tests.integration.conftest import Server, free_port, start_server, wait_until
 from tests.integration.raycluster import HEAD_PORT, node_processes, start_cluster
 from tests.integration.test_rollout import PREDICT, Stream, Watch, call, windows, write_model
 
 RESOURCES = "resources:\n  cpu: 100m\n  memory: 64Mi\n"
+
+
+def replica_processes() -> list[psutil.Process]:
+    """Every `python -m brace.runtime` in the namespace."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if "brace.runtime" in (process.info["cmdline"] or ()):
+            found.append(process)
+    return found
 
 
 def nodes(server: Server) -> list[dict[str, Any]]:
@@ -72,8 +83,18 @@ def scenario(root: Path) -> dict[str, Any]:
     home.mkdir()
     port = free_port()
     options = ("--backend", "ray", "--address", f"127.0.0.1:{HEAD_PORT}")
+    options += ("--placement-timeout", "1")
     env = {"BRACE_NODE_CACHE": str(root / "node-cache"), "BRACE_AUTOSTART": "0"}
     server = Server(home, port, start_server(home, port, *options, env=env))
+
+    # two models no node may run: too large for any node, and one with secrets (the
+    # cluster has no token authentication); both are refused with the reason
+    refused = {}
+    for name, extra in (("huge", "resources:\n  cpu: '64'\n"), ("secret", "secrets:\n  k: null\n")):
+        write_model(root / name, 1)
+        config = root / name / "config.yaml"
+        config.write_text(config.read_text().replace("rolling", name) + extra)
+        refused[name] = server.json("push", root / name, "--publish")["deployment"]["id"]
 
     model = root / "rolling"
     write_model(model, 1)
@@ -160,6 +181,18 @@ def scenario(root: Path) -> dict[str, Any]:
     measured["kill"]["failed"] = len(failed)
     assert all(killed_at - 1 <= f.sent for f in failed), failed
     assert len(failed) <= 1, failed  # one client: at most its request in flight there
+
+    for name, reason in (("huge", "no node has CPU 64"), ("secret", "has secrets")):
+        deployment = server.deployment(refused[name])
+        assert deployment.status.value == "DEPLOY_FAILED", (name, deployment)
+        log = server.brace("logs", refused[name], "-m", name).stdout
+        assert "PlacementError" in log and reason in log, log
+
+    # the server ends cleanly, and so do its agents and replicas
+    server.process.send_signal(signal.SIGTERM)
+    code = server.process.wait(30)
+    assert code == 0, (code, (root / f"server-{port}.log").read_text()[-3000:])
+    wait_until(lambda: not replica_processes(), 10, "no replica left")
     measured["total_s"] = round(time.monotonic() - t0, 1)
     return measured
 

@@ -20,14 +20,13 @@ an agent stops answering or Ray declares its node dead, every replica on it ends
 ends after `placement_timeout` seconds with a `PlacementError` line in the deployment's
 log, which the restart policy counts as a failed start (the deployment's status then
 says why). Ray's own types are not used for checking: Ray is imported as a module
-object (`_ray`) only when this backend runs.
+object (`rayapi`) only when this backend runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import io
 import signal
 import tarfile
@@ -39,26 +38,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from brace.errors import ServerError
 from brace.server.backends.agent import NodeAgent
 from brace.server.backends.base import Backend, Launch, ReplicaHandle
 from brace.server.backends.placement import Node, Placed, Refusal, place
-from brace.server.backends.remote import LOST, REFUSED, RayHandle, apply_event, secret_values
+from brace.server.backends.rayapi import ray_module, token_authentication
+from brace.server.backends.remote import LOST, RayHandle, apply_event, secret_values
+from brace.server.backends.reservation import Reservation, release, reserve
 
 REFRESH = 0.5
 """Seconds between two reads of the cluster's nodes."""
 GUARD_VARIABLE = "BRACE_REPLICA_SECRET"
 """The replica's secret (`brace.runtime.guard`)."""
-
-
-def _ray() -> Any:
-    """The `ray` module (installed with `pip install 'brace[ray]'`)."""
-    try:
-        return importlib.import_module("ray")
-    except ImportError:
-        raise ServerError(
-            "the ray backend needs Ray", "Install it with `pip install 'brace[ray]'`."
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -110,12 +100,13 @@ class RayBackend:
         """Start connecting (in a thread: it takes seconds); on the running loop."""
         self.local.start()
         loop = asyncio.get_running_loop()
-        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def restore() -> None:
             # Ray's core installs its own fatal-signal handlers when it connects, which
-            # would end the server on SIGTERM without its clean-up: put ours back.
-            for sig, handler in handlers.items():
+            # would end the server on SIGTERM without its clean-up: put the server's
+            # back (Python still knows them; on the loop's thread, the main one).
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                handler = signal.getsignal(sig)
                 if handler is not None:
                     signal.signal(sig, handler)
 
@@ -130,13 +121,13 @@ class RayBackend:
     def launch(self, launch: Launch) -> ReplicaHandle:
         if launch.remote is None:
             return self.local.launch(launch)
-        handle = RayHandle(launch, self._stop, self._kill)
+        handle = RayHandle(launch, self._stop, self._kill, self._ended)
         self._pool.submit(self._start, handle)
         return handle
 
     def close(self) -> None:
         self._closing.set()
-        ray = _ray()
+        ray = ray_module()
         for state in list(self.nodes.values()):
             if state.agent is not None:
                 with contextlib.suppress(Exception):
@@ -179,7 +170,7 @@ class RayBackend:
 
     def _watch_cluster(self, connected: Callable[[], None]) -> None:
         """Connect, then keep the view of the nodes (and their agents) fresh."""
-        ray = _ray()
+        ray = ray_module()
         try:
             ray.init(
                 address=self.settings.address,
@@ -192,7 +183,7 @@ class RayBackend:
             self._connected.set()
             return
         connected()
-        self.authenticated = _token_authentication()
+        self.authenticated = token_authentication()
         while not self._closing.is_set():
             with contextlib.suppress(Exception):
                 self._refresh(ray)
@@ -232,7 +223,7 @@ class RayBackend:
 
     def _follow(self, state: NodeState) -> None:
         """Read the agent's events until it or the server ends."""
-        ray, cursor, silent = _ray(), 0, 0
+        ray, cursor, silent = ray_module(), 0, 0
         try:
             ray.get(state.agent.describe.remote(), timeout=60)
             state.ready = True
@@ -270,21 +261,21 @@ class RayBackend:
         with self._lock:
             self.handles[replica_id] = handle
         try:
-            state = self._placement(handle)
+            deadline = self.clock() + self.settings.placement_timeout
+            state = self._placement(handle, deadline)
+            if not isinstance(state, Refusal):
+                state = self._reserve(handle, state, deadline)
             if isinstance(state, Refusal):
-                handle.log(f"PlacementError: replica {replica_id}: {state.reason}")
-                handle.end(REFUSED)
+                handle.refuse(replica_id, state.reason)
                 return
             self._run(handle, state, replica_id)
         except Exception as error:
-            handle.log(f"PlacementError: replica {replica_id}: {type(error).__name__}: {error}")
-            handle.end(REFUSED)
+            handle.refuse(replica_id, f"{type(error).__name__}: {error}")
 
-    def _placement(self, handle: RayHandle) -> NodeState | Refusal:
-        """The node for `handle` once one can hold it (or why none did in time)."""
+    def _placement(self, handle: RayHandle, deadline: float) -> NodeState | Refusal:
+        """The node for `handle` once one can hold it (or why none did by `deadline`)."""
         remote = handle.launch.remote
         assert remote is not None
-        deadline = self.clock() + self.settings.placement_timeout
         self._connected.wait(self.settings.placement_timeout)
         if self.error:
             return Refusal(self.error)
@@ -308,8 +299,35 @@ class RayBackend:
                 return chosen
             time.sleep(REFRESH)
 
+    def _reserve(self, handle: RayHandle, state: NodeState, deadline: float) -> NodeState | Refusal:
+        """Reserve the replica's resources in Ray (`reservation`); the node they are on."""
+        assert handle.launch.remote is not None
+        request = handle.launch.remote.request
+        held = reserve(ray_module(), request, state.node.id, deadline - self.clock())
+        if isinstance(held, Refusal):
+            return held
+        handle.reservation = held
+        landed = self.nodes.get(held.node_id)
+        if landed is None or not landed.ready or landed.lost:
+            release(held)
+            handle.reservation = None
+            return Refusal(
+                f"Ray reserved the replica's resources on node {held.node_id[:8]}, "
+                "which has no brace agent"
+            )
+        handle.node_id, handle.node = landed.node.id, landed.node.address
+        if handle.code is not None:  # ended meanwhile: give them back
+            self._ended(handle)
+        return landed
+
+    def _ended(self, handle: RayHandle) -> None:
+        """Give a replica's reserved resources back (in a worker thread)."""
+        held, handle.reservation = handle.reservation, None
+        if isinstance(held, Reservation):
+            self._pool.submit(release, held)
+
     def _run(self, handle: RayHandle, state: NodeState, replica_id: str) -> None:
-        ray, remote = _ray(), handle.launch.remote
+        ray, remote = ray_module(), handle.launch.remote
         assert remote is not None
         agent = state.agent
         if not ray.get(agent.has_model.remote(remote.snapshot)):
@@ -347,7 +365,7 @@ class RayBackend:
             handle.end(-15)
             return
         try:
-            code = _ray().get(
+            code = ray_module().get(
                 state.agent.stop.remote(handle.launch.socket.stem, grace), timeout=grace + 3
             )
         except Exception:
@@ -359,12 +377,3 @@ class RayBackend:
         if state is not None and state.agent is not None:
             with contextlib.suppress(Exception):
                 state.agent.kill.remote(handle.launch.socket.stem)
-
-
-def _token_authentication() -> bool:
-    """Whether this connection to the cluster uses Ray's token authentication."""
-    try:
-        from ray._private.authentication.authentication_utils import is_token_auth_enabled
-    except ImportError:
-        return False
-    return bool(is_token_auth_enabled())

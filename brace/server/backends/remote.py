@@ -18,7 +18,7 @@ from pathlib import Path
 
 from brace.errors import BraceError
 from brace.files import read_text_limited
-from brace.logs import open_for_append
+from brace.logs import DeploymentLog, open_for_append
 from brace.runtime.secrets import ENV_PREFIXES as SECRET_PREFIXES
 from brace.runtime.secrets import FILE_LIMIT, SECRETS_DIR
 from brace.server.backends.base import STOP_GRACE, Address, Launch
@@ -41,10 +41,16 @@ class RayHandle:
         launch: Launch,
         stop: Callable[[RayHandle, float], None],
         kill: Callable[[RayHandle], None],
+        ended: Callable[[RayHandle], None] = lambda handle: None,
     ) -> None:
+        """`stop`, `kill`: the backend's, through the node's agent; `ended`: called once
+        when it ends (the backend gives its reserved resources back)."""
         self.launch = launch
         self._stop = stop
         self._kill = kill
+        self._ended = ended
+        self.reservation: object = None
+        """Ray's record of its resources (`reservation.Reservation`), once placed."""
         self.address: Address = ""
         self.node: str | None = ""
         self.node_id = ""
@@ -67,11 +73,14 @@ class RayHandle:
     def end(self, code: int) -> None:
         """It ended with `code`: close the notice pipe (the controller sees it at once)."""
         with self._lock:
-            if self.code is None:
+            first = self.code is None
+            if first:
                 self.code = code
             if self._write >= 0:
                 os.close(self._write)
                 self._write = -1
+        if first:
+            self._ended(self)
 
     def log(self, line: str) -> None:
         fd = open_for_append(self.launch.log_file)
@@ -79,6 +88,13 @@ class RayHandle:
             os.write(fd, (line.rstrip("\n") + "\n").encode(errors="replace"))
         finally:
             os.close(fd)
+
+    def refuse(self, replica_id: str, reason: str) -> None:
+        """End it unstarted: a line of the server's in the deployment's log, then the
+        reason as an error line (the deployment's status quotes the last one)."""
+        DeploymentLog(self.launch.log_file).write(f"replica {replica_id} was not started")
+        self.log(f"PlacementError: replica {replica_id}: {reason}")
+        self.end(REFUSED)
 
     def stop(self, grace: float = STOP_GRACE) -> None:
         """TERM, `grace` seconds, KILL, through its node's agent (blocks)."""
