@@ -196,12 +196,12 @@ def status_command(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
                 f"{d['active_replica_count']} of {d['recommended_replicas']} replicas"
             )
-        line(f"  backend: {cluster.get('backend')}")
+        if cluster:
+            line(f"  backend: {cluster.get('backend')}")
         for node in cluster.get("nodes") or []:
             state = "alive" if node.get("alive") else "lost"
-            line(
-                f"  node {node.get('address')}: {state}, {len(node.get('replicas') or [])} replicas"
-            )
+            name = str(node.get("address")) + (f" ({node['id'][:8]})" if node.get("id") else "")
+            line(f"  node {name}: {state}, {len(node.get('replicas') or [])} replicas")
 
     emit(
         {
