@@ -99,6 +99,9 @@ def scenario(root: Path) -> dict[str, Any]:
     model = root / "rolling"
     write_model(model, 1)
     (model / "config.yaml").write_text((model / "config.yaml").read_text() + RESOURCES)
+    server.json("push", model, "--wait")  # the development deployment stays here
+    [here] = [n for n in nodes(server) if n["address"] == "local"]
+    assert len(here["replicas"]) == 1, nodes(server)
     pushed = server.json("push", model, "--promote", "--wait")
     model_id = pushed["model"]["id"]
     settings = {
