@@ -12,7 +12,9 @@ actor per replica, and Ray is never on a request's path.
 
 Every replica is started by one long-lived thread (`_Spawner`), so the kernel's
 parent-death signal (PR_SET_PDEATHSIG fires when the *thread* that forked ends) stops
-the replicas with the agent, not with a worker thread of Ray's pool. What the server
+the replicas with the agent, not with a worker thread of Ray's pool. A model without
+requirements of its own is forked by the node's fork server (`nodeforks`), which has
+brace, uvicorn and Starlette imported already, as on the server's machine. What the server
 needs to know comes back through `events`: a replica's address, its readiness, its
 output lines and its exit status, read by the server's long poll.
 
@@ -41,6 +43,7 @@ from pathlib import Path
 from brace.deathsig import die_with_parent
 from brace.processes import RUNTIME_MODULE
 from brace.runtime import notify
+from brace.server.backends.nodeforks import ForkServerGone, NodeForkServer
 
 Event = tuple[str, str, str]
 """(replica id, kind, value): kind `address` (host:port), `ready`, `log` (a line of its
@@ -52,8 +55,24 @@ EVENT_WAIT = 1.0
 
 @dataclass
 class _Child:
-    popen: subprocess.Popen[bytes]
+    """A replica this agent started: forked by the node's fork server, or a new
+    interpreter (`popen`); `notices` and `output`: the read ends of its pipes."""
+
+    pid: int
     notices: int
+    output: int
+    popen: subprocess.Popen[bytes] | None = None
+    forks: NodeForkServer | None = None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Its exit status once it ended (None after `timeout` seconds)."""
+        if self.popen is not None:
+            try:
+                return self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        assert self.forks is not None
+        return self.forks.wait(self.pid, timeout)
 
 
 @dataclass
@@ -74,6 +93,10 @@ class _Spawner:
                 answer.put(job())
             except BaseException as error:
                 answer.put(error)
+
+    def submit(self, job: Callable[[], object]) -> None:
+        """Run `job` on the thread, without waiting for it."""
+        self.jobs.put((job, queue.Queue(1)))
 
     def call(self, job: Callable[[], object]) -> object:
         answer: queue.Queue[object] = queue.Queue(1)
@@ -99,6 +122,12 @@ class NodeAgent:
         """How many events were dropped from the front of `_events` (read already)."""
         self._changed = threading.Condition()
         self._spawner = _Spawner()
+        self._forks: NodeForkServer | None = None
+        self._spawner.submit(self._start_forks)  # ready before the first replica, mostly
+
+    def _start_forks(self) -> None:
+        with contextlib.suppress(ForkServerGone, OSError):
+            self._forks = NodeForkServer(sys.executable)
 
     def describe(self) -> dict[str, object]:
         """This agent's node address and pid, and the cache directory."""
@@ -131,35 +160,55 @@ class NodeAgent:
         self, replica_id: str, digest: str, python: str, env: Mapping[str, str], tag: str
     ) -> int:
         """Start a replica of model `digest` with `python` and `env`; its pid. `tag`
-        names it in its log records (`replica@node`)."""
+        names it in its log records (`replica@node`). Forked by the node's fork server
+        when it runs brace's own Python, else (or if the fork server is gone) a new
+        interpreter."""
         truss = self.cache / "models" / digest
+        argv = ["--truss", str(truss), "--host", self.node_address, "--port", "0"]
+        argv += ["--replica-id", tag]
         notices, ready = os.pipe()
-        environ = {**env, notify.ENV_VAR: str(ready)}
-        argv = [python, "-P", "-m", RUNTIME_MODULE, "--truss", str(truss)]
-        argv += ["--host", self.node_address, "--port", "0", "--replica-id", tag]
-
-        def start() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=environ,
-                cwd=truss,
-                start_new_session=True,
-                preexec_fn=die_with_parent if sys.platform == "linux" else None,
-                pass_fds=(ready,),
-            )
-
+        output, written = os.pipe()
         try:
-            popen = self._spawner.call(start)
+            child = self._spawner.call(
+                lambda: self._start(argv, python, dict(env), truss, (written, ready))
+            )
+        except BaseException:
+            os.close(notices)
+            os.close(output)
+            raise
         finally:
             os.close(ready)
-        assert isinstance(popen, subprocess.Popen)
-        self._children[replica_id] = _Child(popen, notices)
+            os.close(written)
+        assert isinstance(child, tuple)
+        pid, popen, forks = child
+        self._children[replica_id] = _Child(pid, notices, output, popen, forks)
         threading.Thread(target=self._watch, args=(replica_id,), daemon=True).start()
         threading.Thread(target=self._output, args=(replica_id,), daemon=True).start()
-        return int(popen.pid)
+        return int(pid)
+
+    def _start(
+        self, argv: list[str], python: str, env: dict[str, str], truss: Path, fds: tuple[int, int]
+    ) -> tuple[int, subprocess.Popen[bytes] | None, NodeForkServer | None]:
+        """On the spawner thread: fork it, or start a new interpreter."""
+        forks = self._forks
+        if forks is not None and python == sys.executable:
+            try:
+                return forks.fork(argv, str(truss), env, list(fds)), None, forks
+            except ForkServerGone:
+                self._forks = None
+        written, ready = fds
+        popen = subprocess.Popen(
+            [python, "-P", "-m", RUNTIME_MODULE, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=written,
+            stderr=subprocess.STDOUT,
+            env={**env, notify.ENV_VAR: str(ready)},
+            cwd=truss,
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            pass_fds=(ready,),
+        )
+        return popen.pid, popen, None
 
     def events(self, cursor: int, wait: float = EVENT_WAIT) -> tuple[int, list[Event]]:
         """The events from `cursor` on, and the next cursor; waits up to `wait` seconds
@@ -178,17 +227,17 @@ class NodeAgent:
         child = self._children.get(replica_id)
         if child is None:
             return None
-        _signal_group(child.popen.pid, signal.SIGTERM)
-        try:
-            return child.popen.wait(grace)
-        except subprocess.TimeoutExpired:
-            _signal_group(child.popen.pid, signal.SIGKILL)
-            return child.popen.wait()
+        _signal_group(child.pid, signal.SIGTERM)
+        code = child.wait(grace)
+        if code is None:
+            _signal_group(child.pid, signal.SIGKILL)
+            code = child.wait(5.0)
+        return code
 
     def kill(self, replica_id: str) -> None:
         child = self._children.get(replica_id)
         if child is not None:
-            _signal_group(child.popen.pid, signal.SIGKILL)
+            _signal_group(child.pid, signal.SIGKILL)
 
     def stop_all(self, grace: float) -> None:
         for replica_id in list(self._children):
@@ -213,16 +262,16 @@ class NodeAgent:
                     self._emit(replica_id, "address", line[len(notify.ADDRESS) :].decode().strip())
                 elif line == notify.READY:
                     self._emit(replica_id, "ready")
-        code = child.popen.wait()
+        code = child.wait()
         time.sleep(0.05)  # its last output lines first
         self._children.pop(replica_id, None)
         self._emit(replica_id, "exit", str(code))
 
     def _output(self, replica_id: str) -> None:
         child = self._children[replica_id]
-        assert child.popen.stdout is not None
-        for line in child.popen.stdout:
-            self._emit(replica_id, "log", line.decode(errors="replace").rstrip("\n"))
+        with os.fdopen(child.output, "rb") as output:
+            for line in output:
+                self._emit(replica_id, "log", line.decode(errors="replace").rstrip("\n"))
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -24,14 +24,17 @@ def archive(directory: Path) -> bytes:
     return data.getvalue()
 
 
-def wait_for(agent: NodeAgent, kind: str, cursor: int, seen: list[Event]) -> tuple[int, Event]:
+def wait_for(
+    agent: NodeAgent, kind: str, cursor: int, seen: list[Event], replica: str = "r1"
+) -> tuple[int, Event]:
+    """The first event of `kind` for `replica`, among those seen so far or to come."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        for event in seen:
+            if event[:2] == (replica, kind):
+                return cursor, event
         cursor, events = agent.events(cursor, wait=0.5)
         seen.extend(events)
-        for event in events:
-            if event[1] == kind:
-                return cursor, event
     raise AssertionError(f"no {kind} event: {seen}")
 
 
@@ -54,7 +57,12 @@ def test_an_agent_starts_a_replica_that_reports_its_port_and_guards_it(tmp_path:
     env = {**replica_environment(tmp_path / "home", {}), "BRACE_REPLICA_SECRET": "s3cret"}
     seen: list[Event] = []
     agent.spawn("r1", "abc123", sys.executable, env, "r1@127.0.0.1")
+    forked = agent._children["r1"].popen is None  # by the node's fork server
+    agent.spawn("r2", "abc123", "/usr/bin/env", env, "r2")  # another Python: not forked
+    assert agent._children["r2"].popen is not None
+    agent.stop("r2", grace=1)
     try:
+        assert forked
         cursor, (_, _, address) = wait_for(agent, "address", 0, seen)
         assert address.startswith("127.0.0.1:") and not address.endswith(":0")
         cursor, _ = wait_for(agent, "ready", cursor, seen)
@@ -65,7 +73,7 @@ def test_an_agent_starts_a_replica_that_reports_its_port_and_guards_it(tmp_path:
     assert code == 0
     _, (_, _, exited) = wait_for(agent, "exit", cursor, seen)
     assert exited == "0"
-    lines = [value for _, kind, value in seen if kind == "log"]
+    lines = [value for name, kind, value in seen if (name, kind) == ("r1", "log")]
     assert any("[r1@127.0.0.1] brace.runtime: Serving" in line for line in lines), lines
 
 
