@@ -10,8 +10,11 @@ are shortened so a killed node is declared dead in about a second.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,14 @@ def can_unshare() -> bool:
     return os.geteuid() == 0 and shutil.which("unshare") is not None
 
 
+def loopback_up() -> None:
+    """`ip link set lo up`, without needing iproute2 (SIOCGIFFLAGS, SIOCSIFFLAGS)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(sock, 0x8913, request))[1]
+        fcntl.ioctl(sock, 0x8914, struct.pack("16sH", b"lo", flags | 0x1))  # IFF_UP
+
+
 def ray_command() -> str:
     return str(Path(sys.executable).parent / "ray")
 
@@ -42,7 +53,7 @@ def ray_command() -> str:
 def start_cluster(cpus: int = 4) -> tuple[Path, Path]:
     """Start a head and a second node (call inside the namespace); their temp dirs,
     short ones under /tmp (Ray's Unix socket paths must stay under 108 bytes)."""
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    loopback_up()
     env = {**os.environ, **HEALTH, "RAY_USAGE_STATS_ENABLED": "0"}
     short = Path(tempfile.mkdtemp(prefix="bray"))
     head, node2 = short / "h", short / "n"

@@ -119,6 +119,10 @@ def spawn_replica(
 
 
 def kill_group(pid: int, sig: int) -> None:
+    """Send `sig` to the process group `pid` leads (a pid of 0 or less, such as a
+    replica on another node has, names no group here: never the server's own)."""
+    if pid <= 0:
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
 
