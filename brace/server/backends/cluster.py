@@ -47,6 +47,9 @@ from brace.server.backends.reservation import Reservation, release, reserve
 
 REFRESH = 0.5
 """Seconds between two reads of the cluster's nodes."""
+AGENT_RETRY = 5.0
+"""Seconds after an agent was lost on a node Ray still calls alive before another is
+put there."""
 GUARD_VARIABLE = "BRACE_REPLICA_SECRET"
 """The replica's secret (`brace.runtime.guard`)."""
 
@@ -70,6 +73,7 @@ class NodeState:
     agent: Any = None
     ready: bool = False
     lost: bool = False
+    lost_at: float = 0.0
 
 
 @dataclass
@@ -200,7 +204,13 @@ class RayBackend:
                 {k: float(v) for k, v in info.get("Resources", {}).items()},
             )
             state = self.nodes.get(node_id)
-            if state is None:
+            again = (
+                state is not None
+                and state.lost
+                and node.alive
+                and self.clock() - state.lost_at >= AGENT_RETRY
+            )
+            if state is None or again:  # a new node, or an alive one whose agent was lost
                 state = self.nodes[node_id] = NodeState(node)
                 if node.alive:
                     self._add_agent(ray, state)
@@ -212,7 +222,6 @@ class RayBackend:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         actor = ray.remote(NodeAgent).options(
-            name=f"brace-agent-{state.node.id[:12]}",
             num_cpus=0,
             max_concurrency=64,
             scheduling_strategy=NodeAffinitySchedulingStrategy(state.node.id, soft=False),
@@ -246,7 +255,7 @@ class RayBackend:
                     apply_event(handle, kind, value)
 
     def _lose(self, state: NodeState, why: str) -> None:
-        state.lost = True
+        state.lost, state.lost_at = True, self.clock()
         for handle in list(self.handles.values()):
             if handle.node_id == state.node.id and handle.code is None:
                 handle.log(f"replica lost with node {state.node.address}: {why}")
@@ -341,8 +350,9 @@ class RayBackend:
         handle.remote_pid = ray.get(
             agent.spawn.remote(replica_id, remote.snapshot, python, env, tag)
         )
-        if handle.abandoned:
-            self._stop(handle, 0.0)
+        if handle.abandoned:  # stopped while it was being started: stop it now
+            with contextlib.suppress(Exception):
+                ray.get(agent.stop.remote(replica_id, 0.0), timeout=5)
 
     def _archive(self, launch: Launch) -> bytes:
         """The snapshot's directory as a gzipped tar (kept: one per snapshot)."""
