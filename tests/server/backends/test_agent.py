@@ -86,3 +86,12 @@ def test_events_already_read_are_forgotten(tmp_path: Path) -> None:
     agent._emit("r", "log", "3")
     assert agent.events(cursor, wait=0) == (4, [("r", "log", "3")])
     assert agent.events(4, wait=0.01) == (4, [])
+
+
+def test_a_models_requirements_are_built_on_the_node_once(tmp_path: Path) -> None:
+    """The node builds the environment in its own cache, keyed by the requirements."""
+    agent = NodeAgent(str(tmp_path / "cache"), "127.0.0.1")
+    assert agent.python_for([]) == sys.executable  # brace's own: forked replicas
+    python = agent.python_for(["pyyaml>=5"])  # already in brace's env: no download
+    assert python.startswith(str(tmp_path / "cache")) and python.endswith("/bin/python")
+    assert agent.python_for(["pyyaml>=5"]) == python  # cached by its hash
