@@ -196,7 +196,9 @@ def status_command(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
                 f"{d['active_replica_count']} of {d['recommended_replicas']} replicas"
             )
-        if cluster:
+        if cluster.get("backend") == "ray":
+            line(f"  backend: ray at {cluster.get('address')} ({cluster.get('connection')})")
+        elif cluster:
             line(f"  backend: {cluster.get('backend')}")
         for node in cluster.get("nodes") or []:
             state = "alive" if node.get("alive") else "lost"
@@ -212,6 +214,11 @@ def status_command(
             "deployments": running,
             "problems": problems,
             "backend": cluster.get("backend"),
+            **(
+                {"cluster": cluster.get("address"), "connection": cluster.get("connection")}
+                if cluster.get("backend") == "ray"
+                else {}
+            ),
             "nodes": cluster.get("nodes") or [],
         },
         text,

@@ -212,8 +212,9 @@ def _wings(
 
 
 def cluster_view(backend: Backend, controller: Controller) -> dict[str, object]:
-    """Where replicas run, for `brace status`: the backend, and with `ray` its nodes
-    (address, id, alive, Ray resources, brace's replicas on each); `local` names the
+    """Where replicas run, for `brace status`: the backend, and with `ray` the
+    cluster's address, the connection to it (`connected`, `connecting` or why not)
+    and its nodes (address, id, alive, Ray resources, brace's replicas on each); `local` names the
     server's own machine, where the development deployment's replicas run."""
     here = sorted(r.id for r in controller.replicas if r.process.node is None)
     if not isinstance(backend, RayBackend):
@@ -225,6 +226,7 @@ def cluster_view(backend: Backend, controller: Controller) -> dict[str, object]:
     return {
         "backend": "ray",
         "address": backend.settings.address,
+        "connection": backend.connection,
         "nodes": [local, *backend.node_views()],
     }
 

@@ -149,6 +149,13 @@ class RayBackend:
                 if h.node_id and h.code is None and h.launch.remote is not None
             ]
 
+    @property
+    def connection(self) -> str:
+        """`connected`, `connecting`, or why it could not connect."""
+        if self.error:
+            return self.error
+        return "connected" if self._connected.is_set() else "connecting"
+
     def node_views(self) -> list[dict[str, object]]:
         """The cluster's nodes for `brace status`: address, id, alive, resources, and
         the replicas brace runs on each."""
@@ -285,7 +292,11 @@ class RayBackend:
         """The node for `handle` once one can hold it (or why none did by `deadline`)."""
         remote = handle.launch.remote
         assert remote is not None
-        self._connected.wait(self.settings.placement_timeout)
+        if not self._connected.wait(self.settings.placement_timeout):
+            return Refusal(
+                f"not connected to the Ray cluster at {self.settings.address} yet "
+                "(is Ray running there, and reachable from this machine?)"
+            )
         if self.error:
             return Refusal(self.error)
         if remote.secrets and not (self.authenticated or self.settings.ship_secrets):
