@@ -196,14 +196,8 @@ def status_command(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
                 f"{d['active_replica_count']} of {d['recommended_replicas']} replicas"
             )
-        if cluster.get("backend") == "ray":
-            line(f"  backend: ray at {cluster.get('address')} ({cluster.get('connection')})")
-        elif cluster:
-            line(f"  backend: {cluster.get('backend')}")
-        for node in cluster.get("nodes") or []:
-            state = "alive" if node.get("alive") else "lost"
-            name = str(node.get("address")) + (f" ({node['id'][:8]})" if node.get("id") else "")
-            line(f"  node {name}: {state}, {len(node.get('replicas') or [])} replicas")
+        for text in _cluster_lines(cluster):
+            line(text)
 
     emit(
         {
@@ -223,6 +217,19 @@ def status_command(
         },
         text,
     )
+
+
+def _cluster_lines(cluster: dict[str, Any]) -> list[str]:
+    """`brace status`'s lines on where replicas run: the backend, then each node."""
+    if cluster.get("backend") == "ray":
+        lines = [f"  backend: ray at {cluster.get('address')} ({cluster.get('connection')})"]
+    else:
+        lines = [f"  backend: {cluster.get('backend')}"] if cluster else []
+    for node in cluster.get("nodes") or []:
+        state = "alive" if node.get("alive") else "lost"
+        name = str(node.get("address")) + (f" ({node['id'][:8]})" if node.get("id") else "")
+        lines.append(f"  node {name}: {state}, {len(node.get('replicas') or [])} replicas")
+    return lines
 
 
 def _cluster(home: Path) -> dict[str, Any]:
