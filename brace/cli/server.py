@@ -227,6 +227,8 @@ def _cluster_lines(cluster: dict[str, Any]) -> list[str]:
         lines = [f"  backend: {cluster.get('backend')}"] if cluster else []
     for node in cluster.get("nodes") or []:
         state = "alive" if node.get("alive") else "lost"
+        if node.get("alive") and node.get("agent", "ready") != "ready":
+            state = f"alive, agent {node['agent']}"
         name = str(node.get("address")) + (f" ({node['id'][:8]})" if node.get("id") else "")
         lines.append(f"  node {name}: {state}, {len(node.get('replicas') or [])} replicas")
     return lines

@@ -68,9 +68,16 @@ def scale(server: Server, model_id: str, deployment_id: str, low: int, high: int
     assert answer.status == 200, answer.body
 
 
-def wait_for(check: Callable[[], bool], seconds: float, what: str) -> float:
+def wait_for(
+    check: Callable[[], bool], seconds: float, what: str, server: Server | None = None
+) -> float:
     started = time.monotonic()
-    wait_until(check, seconds, what)
+    try:
+        wait_until(check, seconds, what)
+    except AssertionError:
+        if server is not None:
+            print(json.dumps(nodes(server), indent=1), file=sys.stderr)
+        raise
     return time.monotonic() - started
 
 
@@ -160,10 +167,24 @@ def scenario(root: Path) -> dict[str, Any]:
     measured["wake_s"] = round(time.monotonic() - woke, 2)
     assert answers == [200, 200, 200], answers
 
-    # kill -9 every process of the second node under load
+    # kill -9 the second node's brace agent alone: its replica ends with it and is
+    # replaced; the node (still alive for Ray) gets a new agent, and replicas again
     scale(server, model_id, v2, 2, 2)
     wait_for(lambda: sorted(replicas_by_node(server).values()) == [1, 1], 30, "one per node")
     head_id = next(n["id"] for n in nodes(server) if n["id"] and "node2" not in n["resources"])
+    [agent] = [p for p in node_processes(node2) if "NodeAgent" in " ".join(p.cmdline())]
+    agent.send_signal(signal.SIGKILL)
+    wait_for(lambda: replicas_by_node(server).get(head_id) == 2, 10, "replaced on the head")
+    measured["agent_back_s"] = wait_for(
+        lambda: [n["agent"] for n in nodes(server) if n["id"]] == ["ready", "ready"],
+        30,
+        "a new agent on the second node",
+    )
+    scale(server, model_id, v2, 3, 3)
+    wait_for(
+        lambda: sorted(replicas_by_node(server).values()) == [1, 2], 30, "one there again", server
+    )
+    # kill -9 every process of the second node under load (3 replicas, one there)
     with Stream(server) as stream:
         stream.wait_more(100)
         killed_at = time.monotonic()
@@ -174,7 +195,7 @@ def scenario(root: Path) -> dict[str, Any]:
         def replaced() -> bool:
             placed = replicas_by_node(server)
             ready = call(server, "GET", f"/v1/models/{model_id}/deployments/{v2}")
-            return placed.get(head_id) == 2 and ready.json()["active_replica_count"] == 2
+            return placed.get(head_id) == 3 and ready.json()["active_replica_count"] == 3
 
         wait_until(replaced, 5, "the lost replica replaced on the head")
         measured["replaced_s"] = round(time.monotonic() - killed_at, 2)

@@ -157,8 +157,9 @@ class RayBackend:
         return "connected" if self._connected.is_set() else "connecting"
 
     def node_views(self) -> list[dict[str, object]]:
-        """The cluster's nodes for `brace status`: address, id, alive, resources, and
-        the replicas brace runs on each."""
+        """The cluster's nodes for `brace status`: address, id, alive, its brace agent
+        (`starting`, `ready`: it takes replicas, `lost`), resources, and the replicas
+        brace runs on each."""
         views = []
         for state in list(self.nodes.values()):
             node = state.node
@@ -167,6 +168,7 @@ class RayBackend:
                     "id": node.id,
                     "address": node.address,
                     "alive": node.alive and not state.lost,
+                    "agent": "lost" if state.lost else "ready" if state.ready else "starting",
                     "resources": dict(node.resources),
                     "replicas": sorted(
                         i
