@@ -274,6 +274,14 @@ class NodeAgent:
                 self._emit(replica_id, "log", line.decode(errors="replace").rstrip("\n"))
 
 
+def pack_model(directory: Path) -> bytes:
+    """A model snapshot's directory as `put_model` takes it: a gzipped tar."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        tar.add(directory, arcname=".")
+    return data.getvalue()
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)

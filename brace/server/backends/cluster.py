@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import signal
-import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from brace.server.backends.agent import NodeAgent
+from brace.server.backends.agent import NodeAgent, pack_model
 from brace.server.backends.base import Backend, Launch, ReplicaHandle
 from brace.server.backends.placement import Node, Placed, Refusal, place
 from brace.server.backends.rayapi import ray_module, token_authentication
@@ -368,14 +366,11 @@ class RayBackend:
                 ray.get(agent.stop.remote(replica_id, 0.0), timeout=5)
 
     def _archive(self, launch: Launch) -> bytes:
-        """The snapshot's directory as a gzipped tar (kept: one per snapshot)."""
+        """The snapshot as the agent takes it (kept: one per snapshot)."""
         assert launch.remote is not None
         digest = launch.remote.snapshot
         if digest not in self._archives:
-            data = io.BytesIO()
-            with tarfile.open(fileobj=data, mode="w:gz") as tar:
-                tar.add(Path(launch.truss_dir), arcname=".")
-            self._archives[digest] = data.getvalue()
+            self._archives[digest] = pack_model(Path(launch.truss_dir))
         return self._archives[digest]
 
     def _stop(self, handle: RayHandle, grace: float) -> None:

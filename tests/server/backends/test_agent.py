@@ -4,24 +4,15 @@ bound to its node's address on a port the kernel picks, which the replica report
 from __future__ import annotations
 
 import http.client
-import io
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 from brace.runtime.guard import HEADER
-from brace.server.backends.agent import Event, NodeAgent
+from brace.server.backends.agent import Event, NodeAgent, pack_model
 from brace.server.backends.supervisor import replica_environment
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello"
-
-
-def archive(directory: Path) -> bytes:
-    data = io.BytesIO()
-    with tarfile.open(fileobj=data, mode="w:gz") as tar:
-        tar.add(directory, arcname=".")
-    return data.getvalue()
 
 
 def wait_for(
@@ -51,7 +42,7 @@ def status(address: str, headers: dict[str, str]) -> int:
 def test_an_agent_starts_a_replica_that_reports_its_port_and_guards_it(tmp_path: Path) -> None:
     agent = NodeAgent(str(tmp_path / "cache"), "127.0.0.1")
     assert not agent.has_model("abc123")
-    agent.put_model("abc123", archive(EXAMPLE))
+    agent.put_model("abc123", pack_model(EXAMPLE))
     agent.put_model("abc123", b"not even read: the hash is cached")
     assert agent.has_model("abc123")
     env = {**replica_environment(tmp_path / "home", {}), "BRACE_REPLICA_SECRET": "s3cret"}
