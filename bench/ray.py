@@ -85,7 +85,7 @@ def serve(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], 
 
 
 def measure(workdir: Path, rounds: int, seconds: float) -> None:
-    start_cluster()
+    start_cluster(workdir / "ray")
     truss = workdir / "hello"
     shutil.copytree(ROOT / "examples" / "hello", truss)
     (workdir / "bare_app.py").write_text(BARE_APP)

@@ -1,5 +1,6 @@
 """The scale-out scenario, run inside a private network and PID namespace by
-test_ray_cluster.py: `python -m tests.integration.ray_scenario ROOT`.
+test_ray_cluster.py: `python -m tests.integration.ray_scenario ROOT SHORT` (SHORT: a
+directory with a short path for Ray's nodes).
 
 Two Ray nodes on this machine (`raycluster`), a brace server with `--backend ray`, and
 a model with two replicas, one per node. Then: a rolling promotion with surge 50 %
@@ -84,7 +85,7 @@ def wait_for(
 def scenario(root: Path) -> dict[str, Any]:
     measured: dict[str, Any] = {}
     t0 = time.monotonic()
-    _, node2 = start_cluster()
+    _, node2 = start_cluster(Path(sys.argv[2]))
     measured["cluster_s"] = round(time.monotonic() - t0, 1)
     home = root / "home"
     home.mkdir()

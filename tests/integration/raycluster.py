@@ -50,12 +50,17 @@ def ray_command() -> str:
     return str(Path(sys.executable).parent / "ray")
 
 
-def start_cluster(cpus: int = 4) -> tuple[Path, Path]:
-    """Start a head and a second node (call inside the namespace); their temp dirs,
-    short ones under /tmp (Ray's Unix socket paths must stay under 108 bytes)."""
+def short_dir() -> Path:
+    """A new directory with a short path for the nodes' temp dirs (Ray's Unix socket
+    paths must stay under 108 bytes); its maker removes it."""
+    return Path(tempfile.mkdtemp(prefix="bray"))
+
+
+def start_cluster(short: Path, cpus: int = 4) -> tuple[Path, Path]:
+    """Start a head and a second node (call inside the namespace) with their temp dirs
+    in `short` (`short_dir`); the two temp dirs."""
     loopback_up()
     env = {**os.environ, **HEALTH, "RAY_USAGE_STATS_ENABLED": "0"}
-    short = Path(tempfile.mkdtemp(prefix="bray"))
     head, node2 = short / "h", short / "n"
     common = ["--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--disable-usage-stats"]
     subprocess.run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.raycluster import UNSHARE, can_unshare
+from tests.integration.raycluster import UNSHARE, can_unshare, short_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +31,16 @@ def test_replicas_spread_roll_scale_wake_and_survive_a_lost_node(tmp_path: Path)
         pytest.skip("needs root and unshare for a private network and PID namespace")
     if not os.environ.get("CI"):
         pytest.importorskip("ray")  # in CI it is installed (.ci/run): its absence fails
+    short = short_dir()
     process = subprocess.Popen(
-        [*UNSHARE, sys.executable, "-m", "tests.integration.ray_scenario", str(tmp_path)],
+        [
+            *UNSHARE,
+            sys.executable,
+            "-m",
+            "tests.integration.ray_scenario",
+            str(tmp_path),
+            str(short),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -45,6 +54,7 @@ def test_replicas_spread_roll_scale_wake_and_survive_a_lost_node(tmp_path: Path)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        shutil.rmtree(short, ignore_errors=True)
     assert process.returncode == 0, f"{out}\n{err[-6000:]}"
     measured = json.loads(out.strip().splitlines()[-1])
     print(measured)  # with -s: the scenario's timings
