@@ -114,13 +114,17 @@ def _size(path: Path) -> int:
 #   brace's own:           2026-01-02T03:04:05.678+01:00 [brace] status ACTIVE
 #   the replica's records: 2026-01-02T03:04:05.678+01:00 INFO [r1b2c3d4] brace.runtime: ...
 #   ... while serving a request: ... INFO [r1b2c3d4] [request_id=0f3a...] model.model: ...
+#   ... a replica on another node: ... INFO [r1b2c3d4@10.0.0.2] brace.runtime: ...
 # (the replica id in brackets when the replica was given one). Older logs have
 # "2026-01-02T03:04:05 [brace] ..." and "2026-01-02 03:04:05,678 INFO ...", local time
 # without a zone; they are read as well. Other lines (a model's print(), the lines of a
 # traceback) carry no stamp.
 STAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?"
-RECORD = re.compile(rf"^({STAMP}) ([A-Z]+) (?:\[([\w-]+)\] )?(?:\[request_id=([\w-]+)\] )?")
-"""The start of a replica's log record: stamp, level, replica id, request id (if any)."""
+RECORD = re.compile(
+    rf"^({STAMP}) ([A-Z]+) (?:\[([\w-]+)(?:@([\w.:-]+))?\] )?(?:\[request_id=([\w-]+)\] )?"
+)
+"""The start of a replica's log record: stamp, level, replica id, the node of a replica
+on another machine (`[id@node]`, docs/scale-out.md), request id (if any)."""
 _BRACE = re.compile(rf"^({STAMP}) (?=\[brace\] )")
 _STAMPED = re.compile(rf"^({STAMP})(?: |$)")
 
@@ -142,22 +146,27 @@ class LogLine:
     stamped: bool
     request_id: str | None = None
     """The request it was logged for (`x-baseten-request-id`), when its record names one."""
+    node: str | None = None
+    """The node of a replica on another machine, when its record names one."""
 
     def to_json(self) -> dict[str, Any]:
-        """The `brace logs -o jsonl` object."""
-        return {
+        """The `brace logs -o jsonl` object (`node` only for a replica on another node)."""
+        found: dict[str, Any] = {
             "time": self.time.isoformat(timespec="milliseconds") if self.time else None,
             "level": self.level,
             "replica": self.replica,
             "message": self.message,
         }
+        if self.node is not None:
+            found["node"] = self.node
+        return found
 
 
 def parse_line(line: str, previous: datetime | None = None) -> LogLine:
     """Read a log line; `previous` is the time of the stamped line before it."""
-    request_id = None
+    request_id = node = None
     if found := RECORD.match(line):
-        stamp, level, replica, request_id = found.groups()
+        stamp, level, replica, node, request_id = found.groups()
     elif found := _BRACE.match(line):
         stamp, level, replica = found.group(1), "INFO", None
     elif found := _STAMPED.match(line):
@@ -167,7 +176,7 @@ def parse_line(line: str, previous: datetime | None = None) -> LogLine:
     moment = _parse_stamp(stamp)
     if moment is None:
         return LogLine(previous, None, None, line, False)
-    return LogLine(moment, level, replica, line[found.end() :], True, request_id)
+    return LogLine(moment, level, replica, line[found.end() :], True, request_id, node)
 
 
 def _parse_stamp(stamp: str) -> datetime | None:

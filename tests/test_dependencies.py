@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", re.MULTILINE)
-TEST_COMMAND = "pip install -c constraints.txt -e '.[test]' && pytest"
+TEST_COMMAND = "pip install -c constraints.txt -e '.[test,ray]' && pytest"
 
 
 def pins() -> dict[str, str]:
@@ -28,7 +28,8 @@ def pins() -> dict[str, str]:
 
 def declared() -> list[Requirement]:
     project = PYPROJECT["project"]
-    names = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    extras = project["optional-dependencies"]
+    names = [*project["dependencies"], *extras["test"], *extras["ray"]]
     return [Requirement(line) for line in names]
 
 

@@ -245,6 +245,20 @@ def test_brace_and_the_replica_stamp_lines_alike(tmp_path: Path) -> None:
     assert parse_line(brace_line).message == "[brace] status ACTIVE"
 
 
+def test_a_remote_replicas_records_name_its_node() -> None:
+    """A replica on a Ray node is tagged `replica@node` (backends.agent): both read."""
+    record = logging.LogRecord("brace.runtime", logging.INFO, "", 0, "Model loaded", (), None)
+    parsed = parse_line(LogFormatter("r1b2c3d4@10.0.0.2").format(record))
+    assert (parsed.replica, parsed.node, parsed.message) == (
+        "r1b2c3d4",
+        "10.0.0.2",
+        "brace.runtime: Model loaded",
+    )
+    assert parsed.to_json()["node"] == "10.0.0.2"
+    local = parse_line(LogFormatter("r1b2c3d4").format(record))
+    assert local.node is None and "node" not in local.to_json()
+
+
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 
 

@@ -31,7 +31,7 @@ EXIT = re.compile(r"\(exit (\d+)\)")
 INSTALL = "pip install -e . && "  # the venv running the tests has brace installed
 
 NOT_RUN = {
-    "pip install -c constraints.txt -e '.[test]' && pytest": "it is this test suite",
+    "pip install -c constraints.txt -e '.[test,ray]' && pytest": "it is this test suite",
     "python docs/screenshot.py": "it starts its own server and a browser; "
     "tests/integration/test_console.py drives the same pages",
 }

@@ -353,4 +353,4 @@ def test_a_command_registered_by_a_call_is_counted_from_its_body() -> None:
 
 def test_the_top_level_commands_are_known() -> None:
     assert ("brace.cli.push", "push_command") in COMMANDS
-    assert ("brace.cli.server", "server_command") in COMMANDS
+    assert ("brace.cli.serve", "server_command") in COMMANDS

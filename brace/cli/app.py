@@ -22,6 +22,7 @@ from brace.cli import init as init_cli
 from brace.cli import predict as predict_cli
 from brace.cli import push as push_cli
 from brace.cli import secrets as secrets_cli
+from brace.cli import serve as serve_cli
 from brace.cli import server as server_cli
 from brace.cli import usage as usage_cli
 from brace.cli.common import session
@@ -110,7 +111,7 @@ app.add_typer(deployments.app, name="deployments")
 app.add_typer(environments.app, name="environments")
 app.add_typer(rollout.app, name="rollout")
 app.add_typer(secrets_cli.app, name="secrets")
-app.command("server")(server_cli.server_command)
+app.command("server")(serve_cli.server_command)
 app.command("up")(server_cli.up_command)
 app.command("down")(server_cli.down_command)
 app.command("status")(server_cli.status_command)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,7 +23,6 @@ from brace.cli.common import (
     Output,
     OutputOpt,
     emit,
-    finite,
     line,
     note,
     open_store,
@@ -31,8 +30,6 @@ from brace.cli.common import (
 )
 from brace.errors import ServerError, UsageError
 from brace.home import brace_home
-from brace.server.control.liveness import LIVENESS_TIMEOUT, Liveness
-from brace.server.gateway.limits import Limits, parse_size, size_text
 
 if TYPE_CHECKING:
     from brace.client import Address
@@ -100,92 +97,6 @@ def start_to_run(what: str) -> None:
             f"{what} is recorded, but the brace server did not start: {error.message}",
             error.hint,
         ) from None
-
-
-def server_command(
-    host: HostOpt = None,
-    port: PortOpt = None,
-    hold_timeout: Annotated[
-        float,
-        typer.Option(
-            envvar="BRACE_HOLD_TIMEOUT",
-            min=0.1,
-            callback=finite,
-            help="Seconds a request waits for a deployment to start or wake before 504.",
-        ),
-    ] = 120.0,
-    inference_key: Annotated[
-        bool,
-        typer.Option(
-            envvar="BRACE_INFERENCE_KEY",
-            help="Ask for the API key on inference paths too, as Baseten does. "
-            "--no-inference-key lets any local program call models without it "
-            "(the management API always asks).",
-        ),
-    ] = True,
-    max_body_size: Annotated[
-        str,
-        typer.Option(
-            envvar="BRACE_MAX_BODY_SIZE",
-            help="Largest request body the server accepts (413 above it): bytes, or with a "
-            "unit (KiB, MiB, GiB, KB, MB, GB).",
-        ),
-    ] = size_text(Limits().max_body_bytes),
-    header_timeout: Annotated[
-        float,
-        typer.Option(
-            envvar="BRACE_HEADER_TIMEOUT",
-            min=0.1,
-            callback=finite,
-            help="Seconds a client has to send a request's headers (408 after).",
-        ),
-    ] = Limits().header_timeout,
-    liveness_timeout: Annotated[
-        float,
-        typer.Option(
-            envvar="BRACE_LIVENESS_TIMEOUT",
-            min=0.1,
-            help="Seconds a ready replica may go without answering its liveness probes "
-            "(three, this far apart in all) before it is stopped and replaced.",
-        ),
-    ] = LIVENESS_TIMEOUT,
-    allowed_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar="BRACE_ALLOWED_HOSTS",
-            help="Also accept this name in the Host header (repeatable; the env var takes "
-            "names separated by spaces). Loopback addresses, localhost, model-{id}.localhost "
-            "and --host are always accepted.",
-        ),
-    ] = None,
-    output: OutputOpt = Output.text,
-) -> None:
-    """Run the local server in the foreground (gateway, management API, controller).
-
-    Requests with a Host header that is not a local name, or an Origin header of
-    another site, are refused (see docs/security.md). The web console is at / on the
-    same address; sign in with the API key (see docs/console.md).
-
-    Example:
-
-    \b
-      brace server --port 8765 --max-body-size 1GiB
-    """
-    from brace.client import DEFAULT_HOST, DEFAULT_PORT
-    from brace.server.main import ServerOptions, run_server
-
-    try:
-        body = parse_size(max_body_size)
-    except ValueError as error:
-        raise UsageError(f"--max-body-size: {error}") from None
-    options = ServerOptions(
-        limits=replace(Limits(), max_body_bytes=body, header_timeout=header_timeout),
-        allowed_hosts=tuple(allowed_host or ()),
-        hold_timeout=hold_timeout,
-        inference_key=inference_key,
-        liveness=Liveness(timeout=liveness_timeout),
-    )
-    run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, options)
 
 
 def up_command(host: HostOpt = None, port: PortOpt = None, output: OutputOpt = Output.text) -> None:
@@ -271,6 +182,7 @@ def status_command(
         return
     answer = client.health(where) or {}
     problems = [str(p) for p in answer.get("problems") or []]
+    cluster = _cluster(brace_home())
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
         running = _running_deployments(tx)
@@ -284,6 +196,8 @@ def status_command(
                 f"  {d['model']}/{d['deployment']} ({d['id']}): {d['status']}, "
                 f"{d['active_replica_count']} of {d['recommended_replicas']} replicas"
             )
+        for text in _cluster_lines(cluster):
+            line(text)
 
     emit(
         {
@@ -293,9 +207,43 @@ def status_command(
             "replicas": replicas,
             "deployments": running,
             "problems": problems,
+            "backend": cluster.get("backend"),
+            **(
+                {"cluster": cluster.get("address"), "connection": cluster.get("connection")}
+                if cluster.get("backend") == "ray"
+                else {}
+            ),
+            "nodes": cluster.get("nodes") or [],
         },
         text,
     )
+
+
+def _cluster_lines(cluster: dict[str, Any]) -> list[str]:
+    """`brace status`'s lines on where replicas run: the backend, then each node."""
+    if cluster.get("backend") == "ray":
+        lines = [f"  backend: ray at {cluster.get('address')} ({cluster.get('connection')})"]
+    else:
+        lines = [f"  backend: {cluster.get('backend')}"] if cluster else []
+    for node in cluster.get("nodes") or []:
+        state = "alive" if node.get("alive") else "lost"
+        if node.get("alive") and node.get("agent", "ready") != "ready":
+            state = f"alive, agent {node['agent']}"
+        name = str(node.get("address")) + (f" ({node['id'][:8]})" if node.get("id") else "")
+        lines.append(f"  node {name}: {state}, {len(node.get('replicas') or [])} replicas")
+    return lines
+
+
+def _cluster(home: Path) -> dict[str, Any]:
+    """Where the server runs its replicas (`GET /brace/cluster`); empty if it cannot say."""
+    from brace.apikey import api_key
+    from brace.client import get_json
+
+    try:
+        answer = get_json(home, "/brace/cluster", api_key(home))
+    except ServerError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def _running_deployments(tx: Tx) -> list[dict[str, Any]]:

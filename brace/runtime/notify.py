@@ -17,6 +17,10 @@ from collections.abc import MutableMapping
 
 ENV_VAR = "BRACE_READY_FD"
 READY = b"READY=1\n"
+ADDRESS = b"ADDRESS="
+"""A replica on TCP first writes `ADDRESS=host:port` once it listens (with `--port 0`,
+the port the kernel gave it): its launcher learns where it is without picking a port
+for it and racing for it."""
 
 
 class ReadyNotifier:
@@ -36,6 +40,12 @@ class ReadyNotifier:
         except OSError:
             return cls(None)
         return cls(fd)
+
+    def listening(self, address: str) -> None:
+        """Say where it listens (`host:port`), before the model is loaded."""
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(self.fd, ADDRESS + address.encode() + b"\n")
 
     def ready(self) -> None:
         """Say the model serves (safe from any thread; a server gone is no error)."""

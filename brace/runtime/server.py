@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from brace.config import Truss
 from brace.errors import BraceError
-from brace.runtime.app import Replica, ReplicaApp, build_app
+from brace.runtime.app import Replica, build_app
 from brace.runtime.environment import EnvironmentState, EnvironmentUpdater, read_environment
+from brace.runtime.guard import guarded, take_secret
 from brace.runtime.holder import ModelHolder
 from brace.runtime.layout import ModelLayout, layout_of, read_truss
 from brace.runtime.loader import LoadError, load_model, prepare_process
@@ -157,6 +159,7 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     model can see (main.py sends the process's output through it)."""
     redactor = redactor or Redactor()
     notifier = ReadyNotifier.from_environment(os.environ)  # before any user code
+    secret = take_secret(os.environ)
     try:
         truss = read_truss(options.truss)
         environment = EnvironmentState(read_environment(os.environ))
@@ -183,10 +186,13 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     )
     replica = Replica(holder, pipeline, executor, reloader, updater)
     first_load = _FirstLoad(truss, layout, holder, secrets, environment, notifier)
-    config = _uvicorn_config(build_app(replica), options)
+    config = _uvicorn_config(guarded(build_app(replica), secret), options)
 
     def on_listening(server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
-        log.info("Serving %s on %s (pid %d)", truss.path, _bound(server, options), os.getpid())
+        bound = _bound(server, options)
+        log.info("Serving %s on %s (pid %d)", truss.path, bound, os.getpid())
+        if options.uds is None:
+            notifier.listening(bound.removeprefix("http://"))
         first_load.start(server, loop)
 
     server = _Server(config, on_listening)
@@ -203,7 +209,7 @@ def serve(options: Options, redactor: Redactor | None = None) -> int:
     return _finish(executor, first_load.exit_code)
 
 
-def _uvicorn_config(app: ReplicaApp, options: Options) -> uvicorn.Config:
+def _uvicorn_config(app: ASGIApp, options: Options) -> uvicorn.Config:
     """uvicorn's settings for a replica: the fast loop and parser, no websockets or
     lifespan, brace's own logging."""
     return uvicorn.Config(

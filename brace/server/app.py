@@ -42,6 +42,7 @@ def internal_app(
     downloads: Downloads | None = None,
     live: Live | None = None,
     problems: Callable[[], list[str]] = list,
+    cluster: Callable[[], dict[str, object]] = lambda: {"backend": "local", "nodes": []},
 ) -> Starlette:
     """The app of the server `server_id`, with the API key `key` on /v1 paths and the
     metrics; the management API and the metrics use `store` (its own worker thread),
@@ -50,7 +51,8 @@ def internal_app(
     console (`brace.console`, at `/` and under `/console/`) signs in with `key` and
     shows what `live` lends (default: no replica). `problems`: what keeps the server
     from doing its job in full now (a full disk), in /healthz's `problems` (one line
-    each, no paths)."""
+    each, no paths). `cluster`: where replicas run (`GET /brace/cluster`, with the key):
+    the backend and its nodes."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse(
@@ -62,9 +64,13 @@ def internal_app(
             }
         )
 
+    async def nodes(request: Request) -> JSONResponse:
+        return JSONResponse(cluster())
+
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/brace/cluster", nodes),
             *api_routes.ROUTES,
             *trussclient.ROUTES,
             trussclient.ARCHIVE_ROUTE,

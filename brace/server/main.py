@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -25,8 +27,11 @@ import uvloop
 from brace.apikey import api_key
 from brace.console.live import Live, ReplicaInfo
 from brace.errors import ServerError
+from brace.runtime import guard
 from brace.server.app import internal_app
-from brace.server.backends import forkserver
+from brace.server.backends import forkserver, supervisor
+from brace.server.backends.base import Backend
+from brace.server.backends.cluster import ClusterSettings, RayBackend
 from brace.server.backends.forkservers import ForkServers
 from brace.server.backends.local import LocalBackend
 from brace.server.backends.supervisor import process_started, replica_environment
@@ -76,6 +81,8 @@ class ServerOptions:
     hold_timeout: float = 120.0
     inference_key: bool = True
     liveness: Liveness = field(default_factory=Liveness)
+    cluster: ClusterSettings | None = None
+    """The `ray` backend's settings (None: the `local` backend)."""
 
 
 async def serve(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:
@@ -107,6 +114,7 @@ async def _serve(
         sources,
         live=console_live(controller, stop),
         problems=controller.problems,
+        cluster=lambda: cluster_view(backend, controller),
     )
     internal = _QuietServer(
         uvicorn.Config(
@@ -160,10 +168,12 @@ def _refuse_another(home: Path, paths: ServerPaths) -> None:
 
 def _wings(
     home: Path, paths: ServerPaths, options: ServerOptions, db: StoreWorker, key: str
-) -> tuple[Gateway, LocalBackend, Controller]:
+) -> tuple[Gateway, Backend, Controller]:
     """The gateway, the replica backend and the controller, each given the others'
-    hooks it calls (one `Wakeup` nudges the controller from all of them)."""
+    hooks it calls (one `Wakeup` nudges the controller from all of them). With the
+    `ray` backend, a per-server secret goes with every request to a replica."""
     wakeup = Wakeup()
+    secret = None if options.cluster is None else secrets.token_urlsafe(32)
     gateway = Gateway(
         RoutingTable(),
         internal_uds=str(paths.internal_socket),
@@ -173,21 +183,52 @@ def _wings(
         allowed_hosts=options.allowed_hosts,
         api_key=key if options.inference_key else None,
         awaiting_table=True,
+        replica_secret=secret,
     )
     fork_server = ForkServers(
         sys.executable, replica_environment(home, {}), paths.server_log, on_exit=wakeup
     )
-    backend = LocalBackend(fork_server)
+    backend: Backend = LocalBackend(fork_server)
+    headers = {} if secret is None else {guard.HEADER: secret}
+    if options.cluster is not None and secret is not None:
+        backend = RayBackend(options.cluster, backend, secret)
+    replicas = Replicas(
+        spawn=backend.launch,
+        probe=partial(supervisor.probe, headers=headers),
+        tell=partial(supervisor.tell_environment, headers=headers),
+        in_flight=gateway.in_flight,
+        on_notice=wakeup,
+    )
     controller = Controller(
         db,
         gateway.set_table,
-        replicas=Replicas(spawn=backend.launch, in_flight=gateway.in_flight, on_notice=wakeup),
+        replicas=replicas,
         autoscaler=Autoscaler(gateway.load, time.monotonic, gateway.held),
         health=StepHealth(gateway.counters),
         wakeup=wakeup,
         settings=ControllerSettings(liveness=options.liveness),
     )
     return gateway, backend, controller
+
+
+def cluster_view(backend: Backend, controller: Controller) -> dict[str, object]:
+    """Where replicas run, for `brace status`: the backend, and with `ray` the
+    cluster's address, the connection to it (`connected`, `connecting` or why not)
+    and its nodes (address, id, alive, Ray resources, brace's replicas on each); `local` names the
+    server's own machine, where the development deployment's replicas run."""
+    here = sorted(r.id for r in controller.replicas if r.process.node is None)
+    if not isinstance(backend, RayBackend):
+        return {
+            "backend": "local",
+            "nodes": [{"address": "local", "alive": True, "replicas": here}],
+        }
+    local = {"address": "local", "id": "", "alive": True, "resources": {}, "replicas": here}
+    return {
+        "backend": "ray",
+        "address": backend.settings.address,
+        "connection": backend.connection,
+        "nodes": [local, *backend.node_views()],
+    }
 
 
 def _clean_up(paths: ServerPaths, pid: int, *stores: StoreWorker) -> None:

@@ -63,3 +63,10 @@ def test_logs_of_a_deployment_that_never_ran(cli: Cli, hello: Path) -> None:
     expect_error(
         cli("logs", "nope"), 4, "no deployment 'nope'", "List them with `brace deployments list`."
     )
+
+
+def test_the_ray_backend_needs_an_address(cli: Cli) -> None:
+    result = cli("server", "--backend", "ray")
+    assert result.exit_code == 2
+    assert "--backend ray needs the cluster's address" in result.stderr
+    assert "--address HOST:PORT" in result.stderr

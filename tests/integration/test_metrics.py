@@ -83,8 +83,8 @@ def test_metrics_count_known_traffic_exactly(server: Server, make_truss: MakeTru
     )
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
     assert value(scraped, "brace_inference_requests_in_flight", **labels) == 0
-    assert value(scraped, "brace_replicas", **labels, state="READY") == 1
-    assert value(scraped, "brace_replicas", **labels, state="LOADING") == 0
+    assert value(scraped, "brace_replicas", **labels, state="READY", node="local") == 1
+    assert value(scraped, "brace_replicas", **labels, state="LOADING", node="local") == 0
     recommended = server.deployment(deployment_id).recommended_replicas
     assert value(scraped, "brace_replicas_recommended", **labels) == recommended == 1
 

@@ -54,7 +54,7 @@ async def notices(tmp_path: Path) -> None:
         assert len(open_pipes() - before) == 1
         await asyncio.wait_for(noticed.wait(), 30)
         noticed.clear()
-        assert await supervisor.probe(socket) == 200, (tmp_path / "r1.log").read_text()
+        assert await supervisor.probe(str(socket)) == 200, (tmp_path / "r1.log").read_text()
 
         os.kill(replica.process.pid, signal.SIGKILL)
         await asyncio.wait_for(noticed.wait(), 5)

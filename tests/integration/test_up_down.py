@@ -40,6 +40,9 @@ def test_up_status_down(tmp_path: Path, make_truss: MakeTruss) -> None:
         assert pushed.returncode == 0, pushed.stderr
         status = json.loads(brace("status", "-o", "json").stdout)
         assert status["running"] is True and status["replicas"] == 1
+        assert status["backend"] == "local"  # one node: this machine, with the replica
+        [node] = status["nodes"]
+        assert (node["address"], node["alive"], len(node["replicas"])) == ("local", True, 1)
         predicted = brace("predict", "--development", "-d", '{"n": 1}')
         assert json.loads(predicted.stdout) == {"echo": {"n": 1}}
     finally:

@@ -15,7 +15,7 @@ An address is a string: a Unix socket path (it starts with `/`) or `host:port` f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +40,21 @@ def tcp_address(address: Address) -> tuple[str, int] | None:
 
 
 @dataclass(frozen=True)
+class Remote:
+    """What a backend of other nodes needs besides a local launch: the deployment (its
+    replicas spread over nodes), the model snapshot's content hash (the node fetches
+    and caches it), its requirements (the node builds their environment), the
+    resources one replica asks for (Ray's names: `CPU`, `memory` in bytes, `GPU`,
+    ...), and the names of the model's secrets (their values go with it)."""
+
+    deployment_id: str
+    snapshot: str
+    requirements: tuple[str, ...] = ()
+    request: Mapping[str, float] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Launch:
     """Everything needed to start one replica of a revision: the Python that runs it,
     its model directory, where it listens (`socket`, or TCP `port` on 127.0.0.1 when
@@ -51,6 +66,8 @@ class Launch:
     log_file: Path
     env: Mapping[str, str]
     port: int | None = None
+    remote: Remote | None = None
+    """Set for a published revision: it may run on another node (None: this machine)."""
 
     @property
     def address(self) -> Address:
@@ -59,6 +76,16 @@ class Launch:
 
 class ReplicaHandle(Protocol):
     """A launched replica, as the life cycle needs it."""
+
+    @property
+    def address(self) -> Address:
+        """Where it listens (empty until a remote replica said so on its ready signal)."""
+        ...
+
+    @property
+    def node(self) -> str | None:
+        """The node it runs on (its address), None for this machine."""
+        ...
 
     @property
     def pid(self) -> int:
@@ -97,8 +124,10 @@ reply, or with the new interpreter its launch fell back to after 0.25 s)."""
 
 def identified(handle: ReplicaHandle, timeout: float = IDENTIFY_TIMEOUT) -> tuple[int, float]:
     """`(pid, started)` of a launched replica once its pid is known ((0, 0.0) if it is
-    not within `timeout` seconds). Blocks: for a worker thread (the store's), never
-    the event loop."""
+    not within `timeout` seconds; at once for a replica on another node). Blocks: for
+    a worker thread (the store's), never the event loop."""
+    if handle.node is not None:
+        return 0, 0.0
     poll(lambda: handle.pid or None, timeout, interval=0.005)
     return handle.pid, handle.started
 

@@ -66,6 +66,7 @@ class LocalHandle:
     def __init__(self, launch: Launch, notices: int, ready: int) -> None:
         self.launch = launch
         self.address: Address = launch.address
+        self.node: str | None = None
         self.notices: int | None = notices
         self._ready: int | None = ready
         """The pipe's write end, kept until a process has its copy."""

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -118,6 +119,10 @@ def spawn_replica(
 
 
 def kill_group(pid: int, sig: int) -> None:
+    """Send `sig` to the process group `pid` leads (a pid of 0 or less, such as a
+    replica on another node has, names no group here: never the server's own)."""
+    if pid <= 0:
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
 
@@ -151,16 +156,28 @@ def stop_recorded_replicas(store: Store) -> int:
     return running
 
 
-async def probe(socket: Path, path: str = "/v1/models/model", timeout: float = 1.0) -> int | None:
-    """The HTTP status of GET `path` on the replica's socket, or None if it is not up."""
-    return await request(socket, "GET", path, b"", timeout)
+async def probe(
+    address: base.Address,
+    path: str = "/v1/models/model",
+    timeout: float = 1.0,
+    headers: Mapping[str, str] | None = None,
+) -> int | None:
+    """The HTTP status of GET `path` on the replica at `address` (a Unix socket path or
+    `host:port`), or None if it is not up; `headers`: more header fields (the
+    server's secret for a remote replica)."""
+    return await request(address, "GET", path, b"", timeout, headers)
 
 
-async def tell_environment(socket: Path, environment: str | None, timeout: float = 30.0) -> bool:
-    """Tell a replica the environment its deployment is now in (Truss's
+async def tell_environment(
+    address: base.Address,
+    environment: str | None,
+    timeout: float = 30.0,
+    headers: Mapping[str, str] | None = None,
+) -> bool:
+    """Tell the replica at `address` the environment its deployment is now in (Truss's
     `setup_environment`); True once it took it."""
     body = json.dumps(environment_json(environment)).encode()
-    return await request(socket, "POST", ENVIRONMENT_PATH, body, timeout) == 200
+    return await request(address, "POST", ENVIRONMENT_PATH, body, timeout, headers) == 200
 
 
 ENVIRONMENT_PATH = "/brace/environment"
@@ -173,15 +190,40 @@ def environment_json(environment: str | None) -> dict[str, str] | None:
     return None if environment is None else {"name": environment}
 
 
-async def request(socket: Path, method: str, path: str, body: bytes, timeout: float) -> int | None:
-    """The HTTP status of one request to the replica's socket, or None if it is not up."""
+async def connect(
+    address: base.Address, timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the replica at `address`: its Unix socket, or TCP with
+    `TCP_NODELAY` (a small request must not wait for Nagle's delayed ACK); raises
+    OSError or TimeoutError after `timeout` seconds."""
+    tcp = base.tcp_address(address)
+    if tcp is None:
+        return await asyncio.wait_for(asyncio.open_unix_connection(address), timeout)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(*tcp), timeout)
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return reader, writer
+
+
+async def request(
+    address: base.Address,
+    method: str,
+    path: str,
+    body: bytes,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+) -> int | None:
+    """The HTTP status of one request to the replica at `address`, or None if it is not
+    up; `headers`: more header fields."""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(socket)), timeout)
+        reader, writer = await connect(address, timeout)
     except (OSError, TimeoutError):
         return None
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     try:
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: replica\r\nConnection: close\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: replica\r\nConnection: close\r\n{extra}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         writer.write(head.encode() + body)

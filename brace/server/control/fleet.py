@@ -163,7 +163,9 @@ class Fleet:
         log = self.log(deployment.id)
         log.write(f"starting replica {replica_id} (revision {deployment.revision})")
         socket = self.paths.replica_socket(replica_id)
-        launch = replica_launch(self.preparation.home, socket, log.path, runnable, environment)
+        launch = replica_launch(
+            self.preparation.home, socket, log.path, runnable, environment, deployment
+        )
         replica = self.replicas.start(
             replica_id, deployment.id, deployment.revision, launch, environment
         )

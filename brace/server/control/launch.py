@@ -8,20 +8,37 @@ import json
 from pathlib import Path
 
 from brace.server.backends import supervisor
-from brace.server.backends.base import Launch
+from brace.server.backends.base import Launch, Remote
+from brace.server.backends.placement import resource_request
 from brace.server.control.replicas import Replica
 from brace.server.control.runs import Runnable
-from brace.store.records import ReplicaProcess
+from brace.store.records import Deployment, ReplicaProcess
 
 
 def replica_launch(
-    home: Path, socket: Path, log_file: Path, runnable: Runnable, environment: str | None
+    home: Path,
+    socket: Path,
+    log_file: Path,
+    runnable: Runnable,
+    environment: str | None,
+    deployment: Deployment | None = None,
 ) -> Launch:
     """The launch of one replica of `runnable` listening on `socket`, writing to
     `log_file`, its model in `environment` (None: no environment). Its variables:
     the model's `environment_variables` and `secrets` (from `home`), and the
-    environment's description."""
+    environment's description. A published `deployment` (one with a snapshot) may run
+    on another node (`Launch.remote`); a development deployment stays here, where its
+    live reload patches the files."""
     config = runnable.truss.config
+    remote = None
+    if deployment is not None and deployment.snapshot is not None:
+        remote = Remote(
+            deployment_id=deployment.id,
+            snapshot=deployment.snapshot,
+            requirements=runnable.truss.requirements(),
+            request=resource_request(config.resources),
+            secrets=tuple(config.secrets),
+        )
     return Launch(
         python=runnable.python,
         truss_dir=runnable.truss.path,
@@ -31,6 +48,7 @@ def replica_launch(
             **supervisor.replica_environment(home, config.environment_variables, config.secrets),
             supervisor.ENVIRONMENT_VARIABLE: json.dumps(supervisor.environment_json(environment)),
         },
+        remote=remote,
     )
 
 

@@ -61,9 +61,10 @@ taken in at a later tick)."""
 
 Spawn = Callable[[Launch], ReplicaHandle]
 """Launch a replica (`backends.base.Backend.launch`)."""
-Probe = Callable[[Path], Awaitable["int | None"]]
-Tell = Callable[[Path, "str | None"], Awaitable[bool]]
-"""Tell the replica on a socket the environment its deployment is now in."""
+Probe = Callable[[Address], Awaitable["int | None"]]
+"""The HTTP status of the readiness route of the replica at an address (None: no answer)."""
+Tell = Callable[[Address, "str | None"], Awaitable[bool]]
+"""Tell the replica at an address the environment its deployment is now in."""
 
 
 @dataclass
@@ -88,12 +89,12 @@ class Replica:
     """Stopped because it stopped answering liveness probes: its exit is a crash."""
     runtime: Runtime = field(default_factory=Runtime)
     """Its config's `runtime` section (the gateway's limits for it come from there)."""
-    address: Address = ""
-    """Where the gateway reaches it (`backends.base.Address`; empty: its `socket`)."""
 
     @property
     def upstream(self) -> Address:
-        return self.address or str(self.socket)
+        """Where the gateway, probes and notices reach it (`backends.base.Address`;
+        empty while a remote replica has not said where it listens)."""
+        return self.process.address
 
 
 def removal_order(replicas: list[Replica]) -> list[Replica]:
@@ -166,7 +167,6 @@ class Replicas:
             launch.socket,
             process,
             environment=environment,
-            address=launch.address,
         )
         self._all.append(replica)
         self.start_watching(replica)
@@ -209,7 +209,7 @@ class Replicas:
                 and replica.id not in self._starting
                 and replica.process.poll() is None
             ):
-                self._starting[replica.id] = asyncio.ensure_future(self.probe(replica.socket))
+                self._starting[replica.id] = asyncio.ensure_future(self.probe(replica.upstream))
         if self._starting:
             await asyncio.wait(self._starting.values(), timeout=wait)
         changed = []
@@ -248,13 +248,13 @@ class Replicas:
             elif replica.id not in self._probing and due(replica.live, now):
                 replica.live = probed(settings, replica.live, now)
                 self._probing[replica.id] = asyncio.ensure_future(
-                    self._probe_within(replica.socket, settings.period)
+                    self._probe_within(replica.upstream, settings.period)
                 )
         return silent
 
-    async def _probe_within(self, socket: Path, seconds: float) -> int | None:
+    async def _probe_within(self, address: Address, seconds: float) -> int | None:
         try:
-            return await asyncio.wait_for(self.probe(socket), seconds)
+            return await asyncio.wait_for(self.probe(address), seconds)
         except TimeoutError:
             return None
 
@@ -275,7 +275,7 @@ class Replicas:
         """Told once, whatever the answer: a model whose `setup_environment` raises has
         its replica log it and keeps serving, as in Truss's server."""
         try:
-            await self.tell(replica.socket, environment)
+            await self.tell(replica.upstream, environment)
         finally:
             replica.environment = environment
             self._telling.pop(replica.id, None)

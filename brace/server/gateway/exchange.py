@@ -76,6 +76,15 @@ class PoolSide(Protocol):
     first_byte_timeout: float
 
 
+REPLICA_SECRET = b"x-brace-replica-secret"
+"""The header that carries the server's secret to remote replicas (`brace.runtime.guard`)."""
+
+
+def secret_line(secret: str | None) -> bytes:
+    """The header line that carries `secret` to every replica (empty: no secret)."""
+    return b"" if secret is None else b"%s: %s\r\n" % (REPLICA_SECRET, secret.encode())
+
+
 class Exchange:
     __slots__ = (
         "alternative",
@@ -176,8 +185,9 @@ class Exchange:
         """When a sweep first saw it waiting for its replica's first byte (loop time;
         0: not seen yet)."""
 
-    def start_request(self, path: bytes) -> None:
-        """Put the upstream request head in front of whatever body is already pending."""
+    def start_request(self, path: bytes, extra: bytes = b"") -> None:
+        """Put the upstream request head in front of whatever body is already pending;
+        `extra`: header lines the gateway adds (its secret for remote replicas)."""
         host = b"" if self.host is not None else b"host: localhost\r\n"
         framing = CHUNKED if self.body_chunked else b""
         head = b"".join(
@@ -188,6 +198,7 @@ class Exchange:
                 b" HTTP/1.1\r\n",
                 *self.headers,
                 self.request_id,
+                extra,
                 host,
                 framing,
                 CRLF,

@@ -91,12 +91,12 @@ class Gateway:
         count_requests: bool = True,
         awaiting_table: bool = False,
         hold_limit: int = HOLD_LIMIT,
+        replica_secret: str | None = None,
     ) -> None:
-        """`internal_uds`, `api_key`, `allowed_hosts`: see `router.Router`; `wake`,
-        `hold_timeout`, `hold_limit`: see `waiting.Waiting`. `count_requests`: keep the
-        request counters the metrics read (`counters`). `awaiting_table`: `table` is a
-        placeholder; hold inference requests until the first `set_table` (a server that
-        has not read its store yet)."""
+        """`internal_uds`, `api_key`, `allowed_hosts`, `replica_secret`: see `router.Router`;
+        `wake`, `hold_timeout`, `hold_limit`: see `waiting.Waiting`. `count_requests`: keep
+        the counters the metrics read. `awaiting_table`: `table` is a placeholder; hold
+        inference requests until the first `set_table` (a server yet to read its store)."""
         self.limits = limits
         self._current = current = CurrentTable(table)
         self._demand = demand = Demand(count_requests)
@@ -124,10 +124,10 @@ class Gateway:
             internal=internal_uds,
             api_key=api_key,
             allowed_hosts=allowed_hosts,
+            replica_secret=replica_secret,
         )
         self._failover = Failover(current, pools, demand, waiting, self.abandon)
-        # The calls made once per request go straight to their part (one call, not two).
-        self.route = router.route
+        self.route = router.route  # per request: straight to its part, one call not two
         self.exchange_done = demand.done
         self.slot_freed = waiting.slot_freed
         self._listening: list[str] = []

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from brace.apikey import authorized
 from brace.server.gateway.demand import Demand
-from brace.server.gateway.exchange import Exchange
+from brace.server.gateway.exchange import Exchange, secret_line
 from brace.server.gateway.hosts import host_allowed, host_policy, origin_allowed
 from brace.server.gateway.pool import Pools
 from brace.server.gateway.routing import (
@@ -87,11 +87,14 @@ class Router:
         internal: str | None = None,
         api_key: str | None = None,
         allowed_hosts: Iterable[str] = (),
+        replica_secret: str | None = None,
     ) -> None:
         """`internal`: the management app's socket (None: other paths get 404).
         `api_key`: the key inference requests must carry (None: no key asked).
         `allowed_hosts`: names accepted in the Host header besides loopback, localhost
-        names and the addresses the gateway listens on."""
+        names and the addresses the gateway listens on. `replica_secret`: sent to every
+        replica (remote replicas refuse requests without it)."""
+        self._replica_header = secret_line(replica_secret)
         self._current = current
         self._pools = pools
         self._demand = demand
@@ -148,7 +151,7 @@ class Router:
         else:
             deployment_id, path, upstreams = known
         self._demand.arrived(ex, deployment_id)
-        ex.start_request(path)
+        ex.start_request(path, self._replica_header)
         if ex.expect_continue:
             ex.client.send_continue(ex)
         if not upstreams:

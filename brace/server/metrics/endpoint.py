@@ -35,7 +35,7 @@ from brace.server.gateway.counters import (
     CounterHistory,
     RequestCounters,
 )
-from brace.server.metrics.scrape import Scrape, StoreView
+from brace.server.metrics.scrape import LOCAL_NODE, Scrape, StoreView
 from brace.server.metrics.stats import window_stats
 from brace.server.storeworker import StoreWorker
 
@@ -46,16 +46,20 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_WINDOW = 60.0
 """Seconds `/brace/stats` looks back when not told."""
 
-ReplicaStates = Callable[[], Mapping[str, Mapping[str, int]]]
-"""Deployment id -> replica state name (READY, LOADING, ...) -> replicas in it."""
+ReplicaStates = Callable[[], Mapping[str, Mapping[tuple[str, str], int]]]
+"""Deployment id -> (replica state name (READY, LOADING, ...), node) -> replicas in it;
+the node is `LOCAL_NODE` for this machine, else the Ray node's address."""
 
 
-def replica_states(replicas: Iterable[Replica]) -> dict[str, dict[str, int]]:
-    """Count the server's replicas by deployment and state."""
-    states: dict[str, dict[str, int]] = {}
+def replica_states(replicas: Iterable[Replica]) -> dict[str, dict[tuple[str, str], int]]:
+    """Count the server's replicas by deployment, state and node (`ReplicaStates`; a
+    remote replica not placed yet counts on node "")."""
+    states: dict[str, dict[tuple[str, str], int]] = {}
     for replica in replicas:
         counts = states.setdefault(replica.deployment_id, {})
-        counts[replica.state.name] = counts.get(replica.state.name, 0) + 1
+        node = replica.process.node
+        key = (replica.state.name, LOCAL_NODE if node is None else node)
+        counts[key] = counts.get(key, 0) + 1
     return states
 
 

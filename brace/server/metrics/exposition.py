@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 
 from brace.server.control.replicas import ReplicaState
 from brace.server.gateway.counters import BOUNDS, CLIENT_CLOSED
-from brace.server.metrics.scrape import Scrape
+from brace.server.metrics.scrape import LOCAL_NODE, Scrape
 from brace.store import PromotionStatus
 
 LABELS = ("model_id", "model_name", "deployment_id", "environment")
@@ -64,8 +64,9 @@ class ScrapeCollector:
         )
         replicas = GaugeMetricFamily(
             "brace_replicas",
-            "The server's replicas of the deployment, by state.",
-            labels=(*LABELS, "state"),
+            "The server's replicas of the deployment, by state and node (`local`: the "
+            "server's machine; else the Ray node's address).",
+            labels=(*LABELS, "state", "node"),
         )
         recommended = GaugeMetricFamily(
             "brace_replicas_recommended",
@@ -90,8 +91,10 @@ class ScrapeCollector:
             durations.add_metric(labels, buckets, counts.seconds)
             in_flight.add_metric(labels, scrape.in_flight.get(deployment.id, 0))
             states = scrape.replicas.get(deployment.id, {})
-            for state in ReplicaState:
-                replicas.add_metric([*labels, state.name], states.get(state.name, 0))
+            for node in sorted({LOCAL_NODE, *(node for _, node in states)}):
+                for state in ReplicaState:
+                    count = states.get((state.name, node), 0)
+                    replicas.add_metric([*labels, state.name, node], count)
             recommended.add_metric(labels, deployment.recommended_replicas)
         return iter((requests, durations, in_flight, replicas, recommended))
 

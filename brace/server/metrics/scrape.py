@@ -14,6 +14,9 @@ from brace.server.gateway.counters import Snapshot
 from brace.services.lookup import PRODUCTION
 from brace.store import Deployment, Promotion, Tx
 
+LOCAL_NODE = "local"
+"""The `node` label of replicas on the server's own machine (a Ray node's is its address)."""
+
 
 @dataclass(frozen=True)
 class StoreView:
@@ -46,4 +49,5 @@ class Scrape:
     store: StoreView
     counters: Snapshot
     in_flight: Mapping[str, int] = field(default_factory=dict)
-    replicas: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    replicas: Mapping[str, Mapping[tuple[str, str], int]] = field(default_factory=dict)
+    """Deployment id -> (state name, node) -> replicas (`endpoint.ReplicaStates`)."""

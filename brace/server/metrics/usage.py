@@ -179,7 +179,7 @@ async def keep_usage(
 
 
 def sampler(
-    replicas: Callable[[], Mapping[str, Mapping[str, int]]],
+    replicas: Callable[[], Mapping[str, Mapping[tuple[str, str], int]]],
     requests: Callable[[], Mapping[str, int]],
     clock: Callable[[], float] = time.time,
 ) -> Sampler:

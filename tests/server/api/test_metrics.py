@@ -91,7 +91,9 @@ def test_requests_durations_and_replicas_per_deployment(
         counters.record(production.id, status, seconds)
     sources: Sources = metrics_api.app.state.sources  # type: ignore[attr-defined]
     sources.load = lambda: {production.id: (2, 9)}
-    sources.replicas = lambda: {production.id: {"READY": 2, "DRAINING": 1}}
+    sources.replicas = lambda: {
+        production.id: {("READY", "local"): 1, ("READY", "10.0.0.2"): 1, ("DRAINING", "local"): 1}
+    }
     samples = scrape(metrics_api)
 
     prod = labels(production, "production")
@@ -107,8 +109,11 @@ def test_requests_durations_and_replicas_per_deployment(
         assert value(samples, f"{histogram}_bucket", {**prod, "le": le}) == n, le
     assert value(samples, "brace_inference_requests_in_flight", prod) == 2
     for state in ReplicaState:
-        expected = {"READY": 2, "DRAINING": 1}.get(state.name, 0)
-        assert value(samples, "brace_replicas", {**prod, "state": state.name}) == expected
+        expected = {"READY": 1, "DRAINING": 1}.get(state.name, 0)
+        local = {**prod, "state": state.name, "node": "local"}
+        assert value(samples, "brace_replicas", local) == expected
+        remote = {**prod, "state": state.name, "node": "10.0.0.2"}
+        assert value(samples, "brace_replicas", remote) == (state.name == "READY")
     assert value(samples, "brace_replicas_recommended", prod) == 0
 
     dev = labels(development, "")  # in no environment
@@ -168,6 +173,7 @@ def test_stats_refuse_a_window_out_of_range(metrics_api: TestClient, window: str
 class _Process:
     pid = 1
     started = 0.0
+    node = None
 
     def poll(self) -> int | None:
         return None
@@ -186,4 +192,7 @@ def test_replica_states_count_by_deployment_and_state() -> None:
         replica("a", ReplicaState.LOADING),
         replica("b", ReplicaState.DRAINING),
     ]
-    assert replica_states(replicas) == {"a": {"READY": 2, "LOADING": 1}, "b": {"DRAINING": 1}}
+    assert replica_states(replicas) == {
+        "a": {("READY", "local"): 2, ("LOADING", "local"): 1},
+        "b": {("DRAINING", "local"): 1},
+    }

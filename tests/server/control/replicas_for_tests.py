@@ -17,6 +17,8 @@ class StillProcess:
     pid: int = 4000
     started: float = 0.0
     notices: int | None = None
+    address: str = ""
+    node: str | None = None
 
     def poll(self) -> int | None:
         return None
@@ -43,5 +45,10 @@ def deployment(
 def replica(name: str, state: ReplicaState, revision: int = 2, deployment_id: str = "d") -> Replica:
     """Replica `name` of `deployment_id` (its socket is /tmp/`name`.sock)."""
     return Replica(
-        name, deployment_id, revision, Path(f"/tmp/{name}.sock"), StillProcess(), state=state
+        name,
+        deployment_id,
+        revision,
+        Path(f"/tmp/{name}.sock"),
+        StillProcess(address=f"/tmp/{name}.sock"),
+        state=state,
     )

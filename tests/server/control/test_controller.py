@@ -49,6 +49,11 @@ class FakeProcess:
     code: int | None = None
     stops: int = 0
     notices: int | None = None
+    node: str | None = None
+
+    @property
+    def address(self) -> str:
+        return self.launch.address
 
     def poll(self) -> int | None:
         return self.code
@@ -65,31 +70,31 @@ class World:
     and the gateway's load."""
 
     processes: list[FakeProcess] = field(default_factory=list)
-    readiness: dict[Path, int | None] = field(default_factory=dict)
+    readiness: dict[str, int | None] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     load: dict[str, tuple[int, int]] = field(default_factory=dict)
-    told: list[tuple[Path, str | None]] = field(default_factory=list)
-    silent: set[Path] = field(default_factory=set)
+    told: list[tuple[str, str | None]] = field(default_factory=list)
+    silent: set[str] = field(default_factory=set)
 
     def spawn(self, launch: Launch) -> FakeProcess:
         process = FakeProcess(1000 + len(self.processes), launch)
         self.processes.append(process)
         return process
 
-    async def probe(self, socket: Path) -> int | None:
-        if socket in self.silent:  # stopped with kill -STOP: no answer, ever
+    async def probe(self, address: str) -> int | None:
+        if address in self.silent:  # stopped with kill -STOP: no answer, ever
             await asyncio.Event().wait()
-        return self.readiness.get(socket)
+        return self.readiness.get(address)
 
-    async def tell(self, socket: Path, environment: str | None) -> bool:
-        self.told.append((socket, environment))
+    async def tell(self, address: str, environment: str | None) -> bool:
+        self.told.append((address, environment))
         return True
 
     def running(self) -> list[FakeProcess]:
         return [p for p in self.processes if p.code is None]
 
     def answer(self, process: FakeProcess, status: int | None) -> None:
-        self.readiness[process.launch.socket] = status
+        self.readiness[process.launch.address] = status
 
 
 @dataclass
@@ -600,7 +605,7 @@ def test_a_starting_replica_that_never_answers_holds_up_no_tick(
         for _ in range(2):
             await rig.tick()
         by_truss = {p.launch.truss_dir.name: p for p in rig.world.processes}
-        rig.world.silent.add(by_truss["stuck"].launch.socket)
+        rig.world.silent.add(by_truss["stuck"].launch.address)
         rig.world.answer(by_truss["other"], 200)
         await asyncio.wait_for(rig.tick(), 2)
         assert rig.deployment(other.id).status is S.ACTIVE
@@ -694,7 +699,7 @@ def test_a_promotion_tells_the_running_replica_its_environment(
         promote(rig.store, deployment.id)
         await rig.tick()
         await rig.tick()
-        assert rig.world.told == [(process.launch.socket, "production")]
+        assert rig.world.told == [(process.launch.address, "production")]
         await rig.tick()
         assert len(rig.world.told) == 1  # once
         assert rig.world.processes == [process]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from brace.config import load_truss
+from brace.server.backends.base import Remote
 from brace.server.backends.supervisor import ENVIRONMENT_VARIABLE
 from brace.server.control.launch import replica_launch, replica_record
 from brace.server.control.replicas import ReplicaState
 from brace.server.control.runs import Runnable
 from tests.conftest import MakeTruss
-from tests.server.control.replicas_for_tests import replica
+from tests.server.control.replicas_for_tests import deployment, replica
 
 
 def test_replica_launch(home: Path, make_truss: MakeTruss) -> None:
@@ -47,3 +49,26 @@ def test_replica_record() -> None:
         12.5,
         "2026-01-01T00:00:00.000000Z",
     )
+
+
+def test_a_published_revision_may_run_on_another_node(home: Path, make_truss: MakeTruss) -> None:
+    truss_dir = make_truss(
+        "hello",
+        config=(
+            "model_name: hello\nrequirements:\n  - pyyaml\nsecrets:\n  token: null\n"
+            "resources:\n  cpu: 500m\n  memory: 1Gi\n"
+        ),
+    )
+    runnable = Runnable("/venv/bin/python", load_truss(truss_dir))
+    published = replace(deployment(id="d7"), snapshot="0123abcd")
+    launch = replica_launch(home, home / "r.sock", home / "d.log", runnable, None, published)
+    assert launch.remote == Remote(
+        deployment_id="d7",
+        snapshot="0123abcd",
+        requirements=("pyyaml",),
+        request={"CPU": 0.5, "memory": float(2**30)},
+        secrets=("token",),
+    )
+    development = replace(published, snapshot=None, is_development=True)
+    here = replica_launch(home, home / "r.sock", home / "d.log", runnable, None, development)
+    assert here.remote is None  # live reload patches files on this machine
