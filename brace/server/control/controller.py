@@ -1,12 +1,16 @@
 """The controller: a loop that makes the running replicas match the store, and reports.
 
-Each tick: read the store's desired state (`desired`); observe what the replicas did
-and apply the restart policy to each exit (`fleet`); decide every deployment's replica
-target (`targets`, with the rolling promotions' plans from `rolling_promotions` and
-the `autoscaler`'s recommendations); act on it (`fleet`, deciding with `changes`);
-write replica rows, reports and promotion steps in one transaction (`writes`); and
-publish a new routing table (`table`) when anything the gateway routes on changed.
-The decisions are those modules' pure functions; this module only runs the loop.
+Each tick: read what changed in the store (`mirror`: the rows its change log names,
+or everything at a periodic full read); observe what the replicas did and apply the
+restart policy to each exit (`fleet`); pick the deployments to decide for (`attention`:
+those something happened to, and those not settled); decide their replica targets
+(`targets`, with the rolling promotions' plans from `rolling_promotions` and the
+`autoscaler`'s recommendations); act on them (`fleet`, deciding with `changes`, and
+starting replicas at a bounded pace); write replica rows, reports and promotion steps
+in one transaction (`writes`); and publish a new routing table (`table`) when anything
+the gateway routes on changed. With nothing changed a tick reads one empty query and
+decides nothing. The decisions are those modules' pure functions; this module only
+runs the loop.
 
 The store is reached through `StoreWorker`, off the event loop: a CLI holding SQLite's
 write lock delays the next tick, never a predict. A write that fails (a full disk)
@@ -17,19 +21,24 @@ the same decisions are made again from the same stored state (`problems`).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 
 from brace.errors import StateError
 from brace.logs import DeploymentLog
 from brace.server.backends import supervisor
+from brace.server.control.attention import Seen, settled, start_order
 from brace.server.control.autoscaler import SAMPLE_INTERVAL, Autoscaler
-from brace.server.control.desired import Desired, environments_of, kept_awake
+from brace.server.control.desired import environments_of, kept_awake
 from brace.server.control.fleet import Fleet
+from brace.server.control.mirror import Delta, Mirror, Snapshot
 from brace.server.control.preparation import Preparation
 from brace.server.control.problems import WriteProblems
 from brace.server.control.replicas import Replicas, ReplicaState
+from brace.server.control.report import Report
 from brace.server.control.rolling_promotions import (
     Driven,
     StepHealth,
@@ -38,13 +47,14 @@ from brace.server.control.rolling_promotions import (
 )
 from brace.server.control.runs import Run
 from brace.server.control.settings import ControllerSettings
-from brace.server.control.table import build_table
-from brace.server.control.targets import ReplicaTarget, replica_targets
+from brace.server.control.table import Upstreams, build_table
+from brace.server.control.targets import replica_targets
 from brace.server.control.wakeup import Wakeup
 from brace.server.control.writes import shutdown_write, tick_write
 from brace.server.gateway.routing import RoutingTable
 from brace.server.paths import ServerPaths
 from brace.server.storeworker import StoreWorker
+from brace.store import Deployment, Promotion, Tx
 from brace.store.db import utc_now
 
 
@@ -87,10 +97,17 @@ class Controller:
             clock,
             self.log,
             wakeup,
+            settings.start_concurrency,
         )
+        self.mirror = Mirror()
+        self._resync_at = -math.inf
+        self._forgotten = 0
+        """The newest change number deleted from the store's change log."""
+        self._attention: set[str] = set()
+        """Deployments the next tick decides for: not settled, or changed by the last write."""
         self._table: RoutingTable | None = None
-        self._routed: Desired | None = None
-        """The desired state the last table was built from."""
+        self._upstreams: dict[str, Upstreams] = {}
+        self._failures: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -139,52 +156,102 @@ class Controller:
     async def reconcile(self) -> None:
         """One tick: read, observe, decide, act, write, publish."""
         exits = self.replicas.reap()
-        if self._routed is not None:
-            # A ready replica that died leaves the gateway's table now, not after this
-            # tick's read and write (a request sent to it meanwhile would fail).
-            self._publish(self._routed)
-        desired = await self.db.read(Desired.read)
-        self.fleet.sync_runs(desired.deployments)
+        # A ready replica that died leaves the gateway's table now, not after this
+        # tick's read and write (a request sent to it meanwhile would fail).
+        self._publish(False)
+        touched = await self._read()
+        self.fleet.drain_strays(self.mirror.deployments)
         exits += await self.fleet.observe(self.settings.liveness)
+        self._take_wakes()
+        wanted = touched | self._attention | self.autoscaler.demanded()
+        wanted |= {e.replica.deployment_id for e in exits} | self.mirror.in_promotions()
+        known = self.mirror.deployments
+        deployments = sorted((known[i] for i in wanted if i in known), key=_store_order)
+        self.fleet.sync_runs(deployments, wanted - known.keys())
+        self.autoscaler.forget(wanted - known.keys())
         for exited in exits:
             self.fleet.on_exit(exited)
-        self._take_wakes()
-        recommendations = self.autoscaler.recommendations(
-            desired.deployments, kept_awake(self.wall())
-        )
-        driven = self._drive_rollouts(desired, recommendations)
+        recommendations = self.autoscaler.recommendations(deployments, kept_awake(self.wall()))
+        view = self.mirror.view(deployments, {d.model_id for d in deployments})
+        driven = self._drive_rollouts(view.promotions, recommendations)
         plans = {k: v for d in driven for k, v in d.plans().items()}
         self.autoscaler.hold(plans)
         targets = replica_targets(
-            desired.deployments,
-            {d.id: self.fleet.observed(d) for d in desired.deployments},
-            plans,
-            recommendations,
+            deployments, {d.id: self.fleet.observed(d) for d in deployments}, plans, recommendations
         )
-        environments = environments_of(desired)
-        for deployment in desired.deployments:
+        environments = environments_of(view)
+        self.fleet.open_starts()
+        for deployment in start_order(deployments, environments, self.autoscaler.held()):
             self.fleet.apply(deployment, targets[deployment.id], environments.get(deployment.id))
         self.replicas.update_environments(environments)
+        reports = [self.fleet.report(d, targets[d.id].replicas) for d in deployments]
         try:
-            routed = await self._write(desired, targets, driven)
+            changed = await self._write([r for r in reports if r.changes()], driven)
         except (StateError, OSError) as error:
             self.write_problems.cannot_write(error)
-            routed = desired  # routes as stored; the same decisions are made again
+            changed = set()  # the same decisions are made again
         else:
             self.write_problems.written()
-        self._routed = routed
-        self._publish(routed)
+        self._attention = changed | {
+            d.id for d, r in zip(deployments, reports, strict=True) if not self._settled(d, r)
+        }
+        for deployment in deployments:
+            self._note_failure(deployment.id)
+        self._publish(bool(touched or changed or exits))
 
-    def _publish(self, routed: Desired) -> None:
-        """Give the gateway the routing table of `routed` and the replicas as they are
-        now, if it changed."""
+    async def _read(self) -> set[str]:
+        """Take in what changed in the store since the last tick (everything, at a full
+        read); the ids of the deployments it concerns."""
+        if self.clock() < self._resync_at:
+            return self.mirror.apply(await self.db.read(Delta.reader(self.mirror.seq)))
+        self._resync_at = self.clock() + self.settings.resync_interval
+        touched = self.mirror.reset(await self.db.read(Snapshot.read))
+        if self.mirror.seq > self._forgotten:  # the change log holds only what is unread
+            self._forgotten = self.mirror.seq
+            self.fleet.writes.append(partial(Tx.forget_changes, through=self.mirror.seq))
+        return touched
+
+    def _settled(self, deployment: Deployment, report: Report) -> bool:
+        return settled(
+            Seen(
+                replicas=len(self.replicas.of(deployment.id)),
+                wanted=report.recommended,
+                preparing=self.fleet.preparing(deployment.id),
+                unreported=report.changes(),
+                promoted=deployment.model_id in self.mirror.promotions,
+            )
+        )
+
+    def _note_failure(self, deployment_id: str) -> None:
+        failure = self.fleet.failure(deployment_id)
+        if failure is None:
+            self._failures.pop(deployment_id, None)
+        else:
+            self._failures[deployment_id] = failure
+
+    def _publish(self, changed: bool) -> None:
+        """Give the gateway a new routing table if anything it routes on changed: the
+        store (`changed`), or the ready replicas of a deployment that has replicas."""
+        for deployment_id in self._upstreams.keys() | {r.deployment_id for r in self.replicas}:
+            deployment = self.mirror.deployments.get(deployment_id)
+            upstreams = self.fleet.upstreams([deployment]) if deployment else {}
+            now = upstreams.get(deployment_id, Upstreams())
+            if now != self._upstreams.get(deployment_id, Upstreams()):
+                changed = True
+            if now == Upstreams():
+                self._upstreams.pop(deployment_id, None)
+            else:
+                self._upstreams[deployment_id] = now
+        if self._table is not None and not changed:
+            return
+        desired = self.mirror.desired()
         table = build_table(
-            routed.models,
-            routed.deployments,
-            routed.environments,
-            routed.promotions,
-            self.fleet.upstreams(routed.deployments),
-            self.fleet.failures(),
+            desired.models,
+            desired.deployments,
+            desired.environments,
+            desired.promotions,
+            self._upstreams,
+            self._failures,
         )
         if table != self._table:
             self._table = table
@@ -219,22 +286,19 @@ class Controller:
 
     # writing
 
-    async def _write(
-        self, desired: Desired, targets: Mapping[str, ReplicaTarget], driven: list[Driven]
-    ) -> Desired:
-        """Write replica rows, statuses and promotion steps in one transaction, if any;
-        the desired state as it is after a promotion step (the gateway routes on it)."""
-        reports = [
-            r
-            for d in desired.deployments
-            if (r := self.fleet.report(d, targets[d.id].replicas)).changes()
-        ]
-        if not (reports or self.fleet.writes or desired.promotions):
-            return desired
+    async def _write(self, reports: list[Report], driven: list[Driven]) -> set[str]:
+        """Write replica rows, reports and promotion steps in one transaction, if any;
+        the ids of the deployments changed in the store since the tick's read (this
+        write's changes, and others' in between), taken into the mirror."""
+        promotions = bool(self.mirror.promotions)
+        if not (reports or self.fleet.writes or promotions):
+            return set()
         pending, self.fleet.writes = self.fleet.writes, []
-        write = tick_write(pending, reports, desired, driven, self._last_log_lines)
+        write = tick_write(
+            pending, reports, promotions, driven, self._last_log_lines, self.mirror.seq
+        )
         try:
-            written, after = await self.db.write(write)
+            written, delta = await self.db.write(write)
         except BaseException:
             self.fleet.writes = pending + self.fleet.writes  # written again at the next tick
             raise
@@ -244,14 +308,22 @@ class Controller:
         for rollout in driven:
             if (line := rollout_line(rollout)) is not None:
                 self.log(rollout.promotion.candidate_id).write(line)
-        return after
+        return self.mirror.apply(delta)
 
-    def _drive_rollouts(self, desired: Desired, recommendations: Mapping[str, int]) -> list[Driven]:
-        self.health.forget(p.id for p in desired.promotions)
+    def _drive_rollouts(
+        self, promotions: list[Promotion], recommendations: Mapping[str, int]
+    ) -> list[Driven]:
+        self.health.forget(p.id for ps in self.mirror.promotions.values() for p in ps)
+        if not promotions:
+            return []
         return drive(
-            desired.promotions,
-            {d.id: d for d in desired.deployments},
-            {(e.model_id, e.name): e for e in desired.environments},
+            promotions,
+            self.mirror.deployments,
+            {
+                (e.model_id, e.name): e
+                for p in promotions
+                for e in self.mirror.environments.get(p.model_id, ())
+            },
             self.fleet.side,
             recommendations,
             self.wall().timestamp(),
@@ -268,3 +340,7 @@ class Controller:
     def _last_log_lines(self, deployment_id: str) -> str:
         lines = self.log(deployment_id).tail(8)
         return "Last log lines:\n" + "\n".join(lines) if lines else ""
+
+
+def _store_order(deployment: Deployment) -> tuple[str, str]:
+    return (deployment.created_at, deployment.id)

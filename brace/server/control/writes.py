@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from brace.server.control.desired import Desired
+from brace.server.control.mirror import Delta
 from brace.server.control.report import Report, compare_and_set, leave_asleep
 from brace.server.control.rolling_promotions import Driven, write_rollouts
 from brace.services.promotion_steps import advance_promotions
@@ -19,24 +19,25 @@ Change = Callable[[Tx], object]
 def tick_write(
     pending: Sequence[Change],
     reports: Sequence[Report],
-    desired: Desired,
+    promotions: bool,
     driven: Sequence[Driven],
     detail: Callable[[str], str],
-) -> Callable[[Tx], tuple[list[Report], Desired]]:
+    since: int,
+) -> Callable[[Tx], tuple[list[Report], Delta]]:
     """The tick's transaction: it returns the reports written (a user's change in
-    between skips one) and the desired state after the promotions' steps, which the
-    gateway routes on. `detail(deployment id)`: its last log lines, for a failed
-    promotion's error."""
+    between skips one) and what changed in the store after change number `since`
+    (this transaction's writes included: with the promotions' steps, the gateway routes
+    on it). `promotions`: whether any is in progress; `detail(deployment id)`: its last
+    log lines, for a failed promotion's error."""
 
-    def write(tx: Tx) -> tuple[list[Report], Desired]:
+    def write(tx: Tx) -> tuple[list[Report], Delta]:
         for change in pending:
             change(tx)
         written = [r for r in reports if compare_and_set(tx, r)]
-        if not desired.promotions:
-            return written, desired
-        write_rollouts(tx, driven, detail)
-        advance_promotions(tx, detail)
-        return written, Desired.read(tx)
+        if promotions:
+            write_rollouts(tx, driven, detail)
+            advance_promotions(tx, detail)
+        return written, Delta.reader(since)(tx)
 
     return write
 
