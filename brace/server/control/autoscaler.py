@@ -103,6 +103,10 @@ class Autoscaler:
             scale.samples.append((self.clock(), 1.0))
             self._demanded.add(deployment_id)
 
+    def demand_pending(self) -> bool:
+        """Whether demand came for a sleeping deployment since the last `demanded()`."""
+        return bool(self._demanded)
+
     def demanded(self) -> set[str]:
         """The sleeping deployments that demand came for since the last call (a wake, a
         new or held request): the controller decides for them at its next tick."""

@@ -53,9 +53,10 @@ from brace.server.control.wakeup import Wakeup
 from brace.server.control.writes import shutdown_write, tick_write
 from brace.server.gateway.routing import RoutingTable
 from brace.server.paths import ServerPaths
+from brace.server.storewatch import StoreWatch
 from brace.server.storeworker import StoreWorker
 from brace.store import Deployment, Promotion, Tx
-from brace.store.db import utc_now
+from brace.store.db import DB_FILE, utc_now
 
 
 class Controller:
@@ -103,6 +104,9 @@ class Controller:
         self._resync_at = -math.inf
         self._forgotten = 0
         """The newest change number deleted from the store's change log."""
+        self._watched = False
+        """A `StoreWatch` says when the store changed (else every tick reads)."""
+        self._unread = True
         self._attention: set[str] = set()
         """Deployments the next tick decides for: not settled, or changed by the last write."""
         self._table: RoutingTable | None = None
@@ -127,26 +131,54 @@ class Controller:
     # the loop
 
     async def run(self, stop: asyncio.Event) -> None:
-        sampler = asyncio.ensure_future(self._sample(stop))
-        self._tasks.add(sampler)
-        sampler.add_done_callback(self._tasks.discard)
-        while not stop.is_set():
-            try:
-                await self.reconcile()
-            except (StateError, OSError) as error:
-                # The state file or a log cannot be written (a full disk): what runs
-                # keeps running and serving; the next tick tries again.
-                self.write_problems.cannot_write(error)
-            starting = any(
-                r.state in (ReplicaState.STARTING, ReplicaState.LOADING) for r in self.replicas
-            )
-            s = self.settings
-            await self.wakeup.wait(s.probe_interval if starting else s.poll_interval)
+        """Tick until `stop` is set: at once when woken (the store changed, a replica's
+        notice, demand), every `probe_interval` while a replica starts, every
+        `poll_interval` while a deployment is not settled, else at the next full read."""
+        for job in (self._sample(stop), self._wake_at(stop)):
+            task = asyncio.ensure_future(job)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        watch = StoreWatch(self.db.home / DB_FILE, self.settings.poll_interval, self._changed)
+        watch.start()
+        self._watched = True
+        try:
+            while not stop.is_set():
+                try:
+                    await self.reconcile()
+                except (StateError, OSError) as error:
+                    # The state file or a log cannot be written (a full disk): what runs
+                    # keeps running and serving; the next tick tries again.
+                    self.write_problems.cannot_write(error)
+                await self.wakeup.wait(self._next_tick())
+        finally:
+            self._watched = False
+            watch.stop()
+
+    def _next_tick(self) -> float:
+        """Seconds until the next tick unless woken."""
+        s = self.settings
+        if any(r.state in (ReplicaState.STARTING, ReplicaState.LOADING) for r in self.replicas):
+            return s.probe_interval
+        busy = self._attention or self.mirror.promotions or self.fleet.writes
+        if busy or next(iter(self.replicas), None) is not None:
+            return s.poll_interval
+        return max(s.poll_interval, self._resync_at - self.clock())
+
+    def _changed(self) -> None:
+        """The store changed (`StoreWatch`): read what at the next tick, now."""
+        self._unread = True
+        self.wakeup()
+
+    async def _wake_at(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wakeup()
 
     async def _sample(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._take_wakes()
             self.autoscaler.sample()
+            if self.autoscaler.demand_pending():
+                self.wakeup()
             await asyncio.sleep(SAMPLE_INTERVAL)
 
     def _take_wakes(self) -> None:
@@ -203,7 +235,15 @@ class Controller:
         """Take in what changed in the store since the last tick (everything, at a full
         read); the ids of the deployments it concerns."""
         if self.clock() < self._resync_at:
-            return self.mirror.apply(await self.db.read(Delta.reader(self.mirror.seq)))
+            if self._watched and not self._unread:
+                return set()  # nothing committed since the last read
+            self._unread = False
+            try:
+                delta = await self.db.read(Delta.reader(self.mirror.seq))
+            except BaseException:
+                self._unread = True
+                raise
+            return self.mirror.apply(delta)
         self._resync_at = self.clock() + self.settings.resync_interval
         touched = self.mirror.reset(await self.db.read(Snapshot.read))
         if self.mirror.seq > self._forgotten:  # the change log holds only what is unread
