@@ -21,11 +21,9 @@ the same decisions are made again from the same stored state (`problems`).
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from functools import partial
 
 from brace.errors import StateError
 from brace.logs import DeploymentLog
@@ -34,28 +32,27 @@ from brace.server.control.attention import Seen, settled, start_order
 from brace.server.control.autoscaler import SAMPLE_INTERVAL, Autoscaler
 from brace.server.control.desired import environments_of, kept_awake
 from brace.server.control.fleet import Fleet
-from brace.server.control.mirror import Delta, Mirror, Snapshot
 from brace.server.control.preparation import Preparation
 from brace.server.control.problems import WriteProblems
+from brace.server.control.publisher import Publisher
+from brace.server.control.reading import StoreReader
 from brace.server.control.replicas import Replicas, ReplicaState
 from brace.server.control.report import Report
 from brace.server.control.rolling_promotions import (
     Driven,
     StepHealth,
     drive,
-    rollout_line,
 )
 from brace.server.control.runs import Run
 from brace.server.control.settings import ControllerSettings
-from brace.server.control.table import Upstreams, build_table
 from brace.server.control.targets import replica_targets
 from brace.server.control.wakeup import Wakeup
-from brace.server.control.writes import shutdown_write, tick_write
+from brace.server.control.writes import shutdown_write, write_tick
 from brace.server.gateway.routing import RoutingTable
 from brace.server.paths import ServerPaths
 from brace.server.storewatch import StoreWatch
 from brace.server.storeworker import StoreWorker
-from brace.store import Deployment, Promotion, Tx
+from brace.store import Deployment, Promotion
 from brace.store.db import DB_FILE, utc_now
 
 
@@ -100,18 +97,11 @@ class Controller:
             wakeup,
             settings.start_concurrency,
         )
-        self.mirror = Mirror()
-        self._resync_at = -math.inf
-        self._forgotten = 0
-        """The newest change number deleted from the store's change log."""
-        self._watched = False
-        """A `StoreWatch` says when the store changed (else every tick reads)."""
-        self._unread = True
+        self.reader = StoreReader(db, clock, settings.resync_interval)
+        self.mirror = self.reader.mirror
+        self.publisher = Publisher(publish)
         self._attention: set[str] = set()
         """Deployments the next tick decides for: not settled, or changed by the last write."""
-        self._table: RoutingTable | None = None
-        self._upstreams: dict[str, Upstreams] = {}
-        self._failures: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -140,7 +130,7 @@ class Controller:
             task.add_done_callback(self._tasks.discard)
         watch = StoreWatch(self.db.home / DB_FILE, self.settings.poll_interval, self._changed)
         watch.start()
-        self._watched = True
+        self.reader.watched = True
         try:
             while not stop.is_set():
                 try:
@@ -151,7 +141,7 @@ class Controller:
                     self.write_problems.cannot_write(error)
                 await self.wakeup.wait(self._next_tick())
         finally:
-            self._watched = False
+            self.reader.watched = False
             watch.stop()
 
     def _next_tick(self) -> float:
@@ -162,11 +152,11 @@ class Controller:
         busy = self._attention or self.mirror.promotions or self.fleet.writes
         if busy or next(iter(self.replicas), None) is not None:
             return s.poll_interval
-        return max(s.poll_interval, self._resync_at - self.clock())
+        return max(s.poll_interval, self.reader.seconds_to_resync())
 
     def _changed(self) -> None:
         """The store changed (`StoreWatch`): read what at the next tick, now."""
-        self._unread = True
+        self.reader.changed()
         self.wakeup()
 
     async def _wake_at(self, stop: asyncio.Event) -> None:
@@ -191,7 +181,9 @@ class Controller:
         # A ready replica that died leaves the gateway's table now, not after this
         # tick's read and write (a request sent to it meanwhile would fail).
         self._publish(False)
-        touched = await self._read()
+        touched, forget = await self.reader.read()
+        if forget is not None:  # the change log holds only what was not read yet
+            self.fleet.writes.append(forget)
         self.fleet.drain_strays(self.mirror.deployments)
         exits += await self.fleet.observe(self.settings.liveness)
         self._take_wakes()
@@ -218,7 +210,9 @@ class Controller:
         self.replicas.update_environments(environments)
         reports = [self.fleet.report(d, targets[d.id].replicas) for d in deployments]
         try:
-            changed = await self._write([r for r in reports if r.changes()], driven)
+            changed = await write_tick(
+                self.db, self.fleet, self.mirror, [r for r in reports if r.changes()], driven
+            )
         except (StateError, OSError) as error:
             self.write_problems.cannot_write(error)
             changed = set()  # the same decisions are made again
@@ -228,28 +222,8 @@ class Controller:
             d.id for d, r in zip(deployments, reports, strict=True) if not self._settled(d, r)
         }
         for deployment in deployments:
-            self._note_failure(deployment.id)
-        self._publish(bool(touched or changed or exits))
-
-    async def _read(self) -> set[str]:
-        """Take in what changed in the store since the last tick (everything, at a full
-        read); the ids of the deployments it concerns."""
-        if self.clock() < self._resync_at:
-            if self._watched and not self._unread:
-                return set()  # nothing committed since the last read
-            self._unread = False
-            try:
-                delta = await self.db.read(Delta.reader(self.mirror.seq))
-            except BaseException:
-                self._unread = True
-                raise
-            return self.mirror.apply(delta)
-        self._resync_at = self.clock() + self.settings.resync_interval
-        touched = self.mirror.reset(await self.db.read(Snapshot.read))
-        if self.mirror.seq > self._forgotten:  # the change log holds only what is unread
-            self._forgotten = self.mirror.seq
-            self.fleet.writes.append(partial(Tx.forget_changes, through=self.mirror.seq))
-        return touched
+            self.publisher.failure(deployment.id, self.fleet.failure(deployment.id))
+        self._publish(bool(touched or changed))
 
     def _settled(self, deployment: Deployment, report: Report) -> bool:
         return settled(
@@ -262,40 +236,13 @@ class Controller:
             )
         )
 
-    def _note_failure(self, deployment_id: str) -> None:
-        failure = self.fleet.failure(deployment_id)
-        if failure is None:
-            self._failures.pop(deployment_id, None)
-        else:
-            self._failures[deployment_id] = failure
-
     def _publish(self, changed: bool) -> None:
-        """Give the gateway a new routing table if anything it routes on changed: the
-        store (`changed`), or the ready replicas of a deployment that has replicas."""
-        for deployment_id in self._upstreams.keys() | {r.deployment_id for r in self.replicas}:
-            deployment = self.mirror.deployments.get(deployment_id)
-            upstreams = self.fleet.upstreams([deployment]) if deployment else {}
-            now = upstreams.get(deployment_id, Upstreams())
-            if now != self._upstreams.get(deployment_id, Upstreams()):
-                changed = True
-            if now == Upstreams():
-                self._upstreams.pop(deployment_id, None)
-            else:
-                self._upstreams[deployment_id] = now
-        if self._table is not None and not changed:
-            return
-        desired = self.mirror.desired()
-        table = build_table(
-            desired.models,
-            desired.deployments,
-            desired.environments,
-            desired.promotions,
-            self._upstreams,
-            self._failures,
-        )
-        if table != self._table:
-            self._table = table
-            self.publish(table)
+        """A new routing table for the gateway if the store (`changed`) or the ready
+        replicas changed."""
+        with_replicas = {r.deployment_id for r in self.replicas}
+        known = [d for i in with_replicas if (d := self.mirror.deployments.get(i))]
+        self.publisher.upstreams(self.fleet.upstreams(known), with_replicas)
+        self.publisher.update(self.mirror, changed)
 
     async def settle(self) -> None:
         """Wait for the work under way (model directories being read, environments
@@ -324,32 +271,6 @@ class Controller:
         except StateError as error:
             self.write_problems.cannot_write(error)
 
-    # writing
-
-    async def _write(self, reports: list[Report], driven: list[Driven]) -> set[str]:
-        """Write replica rows, reports and promotion steps in one transaction, if any;
-        the ids of the deployments changed in the store since the tick's read (this
-        write's changes, and others' in between), taken into the mirror."""
-        promotions = bool(self.mirror.promotions)
-        if not (reports or self.fleet.writes or promotions):
-            return set()
-        pending, self.fleet.writes = self.fleet.writes, []
-        write = tick_write(
-            pending, reports, promotions, driven, self._last_log_lines, self.mirror.seq
-        )
-        try:
-            written, delta = await self.db.write(write)
-        except BaseException:
-            self.fleet.writes = pending + self.fleet.writes  # written again at the next tick
-            raise
-        for report in written:
-            if report.status is not report.deployment.status:
-                self.log(report.deployment.id).write(f"status {report.status.value}")
-        for rollout in driven:
-            if (line := rollout_line(rollout)) is not None:
-                self.log(rollout.promotion.candidate_id).write(line)
-        return self.mirror.apply(delta)
-
     def _drive_rollouts(
         self, promotions: list[Promotion], recommendations: Mapping[str, int]
     ) -> list[Driven]:
@@ -359,11 +280,7 @@ class Controller:
         return drive(
             promotions,
             self.mirror.deployments,
-            {
-                (e.model_id, e.name): e
-                for p in promotions
-                for e in self.mirror.environments.get(p.model_id, ())
-            },
+            self.mirror.environments_by_name(p.model_id for p in promotions),
             self.fleet.side,
             recommendations,
             self.wall().timestamp(),
@@ -376,10 +293,6 @@ class Controller:
 
     def log(self, deployment_id: str) -> DeploymentLog:
         return self.write_problems.log(self.paths.deployment_log(deployment_id))
-
-    def _last_log_lines(self, deployment_id: str) -> str:
-        lines = self.log(deployment_id).tail(8)
-        return "Last log lines:\n" + "\n".join(lines) if lines else ""
 
 
 def _store_order(deployment: Deployment) -> tuple[str, str]:

@@ -164,3 +164,7 @@ class Mirror:
             [e for m in models for e in self.environments.get(m.id, ())],
             [p for m in models for p in self.promotions.get(m.id, ())],
         )
+
+    def environments_by_name(self, model_ids: Iterable[str]) -> dict[tuple[str, str], Environment]:
+        """The environments of `model_ids` by (model id, name)."""
+        return {(e.model_id, e.name): e for i in model_ids for e in self.environments.get(i, ())}
