@@ -149,6 +149,16 @@ def server_command(
             "(three, this far apart in all) before it is stopped and replaced.",
         ),
     ] = LIVENESS_TIMEOUT,
+    start_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            envvar="BRACE_START_CONCURRENCY",
+            min=1,
+            show_default="the number of cores",
+            help="Most replicas starting (spawned, not ready yet) at once; the others "
+            "wait their turn, deployments with requests held and production ones first.",
+        ),
+    ] = None,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(
@@ -184,6 +194,7 @@ def server_command(
         hold_timeout=hold_timeout,
         inference_key=inference_key,
         liveness=Liveness(timeout=liveness_timeout),
+        start_concurrency=start_concurrency,
     )
     run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, options)
 
