@@ -105,6 +105,15 @@ class Tx:
             )
         return [deployment_from(row) for row in rows]
 
+    def deployment_counts(self) -> dict[str, tuple[int, str | None]]:
+        """Model id -> (its deployments, its development deployment's id or None), for
+        every model with a deployment (one query)."""
+        rows = self.conn.execute(
+            "SELECT model_id, COUNT(*), MAX(CASE WHEN is_development = 1 THEN id END) "
+            "FROM deployments GROUP BY model_id"
+        )
+        return {row[0]: (int(row[1]), row[2]) for row in rows}
+
     def deployments_named(self, name: str) -> list[Deployment]:
         rows = self.conn.execute("SELECT * FROM deployments WHERE name = ?", (name,))
         return [deployment_from(row) for row in rows]
