@@ -5,7 +5,8 @@ replica of theirs became ready or ended, demand came for them) and for the ones 
 are not settled. A settled deployment wants no replica, has none, is not being read or
 built, takes no part in a promotion and reports what the store already says: nothing
 can change for it until something happens to it, so it costs no tick. The
-controller's periodic full read decides for every deployment again (the safety net).
+controller's periodic full read decides again for every deployment whose rows it finds
+changed (the safety net for a change whose signal was lost).
 
 Replicas start at a bounded pace (`ControllerSettings.start_concurrency`); the
 deployments that can serve soonest are first in line: those with requests held at the

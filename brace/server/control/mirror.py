@@ -97,10 +97,11 @@ class Mirror:
         self._of_model: dict[str, set[str]] = {}
 
     def reset(self, snapshot: Snapshot) -> set[str]:
-        """Replace everything with a full read; the ids of every deployment there was
-        or is."""
-        before = set(self.deployments)
+        """Replace everything with a full read; the ids of the deployments whose rows
+        differ from what was known (a change whose signal was lost), or whose model's
+        row, environments or promotions do, or that came or went."""
         desired = snapshot.desired
+        before = (self.models, self.deployments, self.environments, self.promotions)
         self.seq = max(self.seq, snapshot.seq)
         self.models = {m.id: m for m in desired.models}
         self.deployments = {d.id: d for d in desired.deployments}
@@ -115,7 +116,17 @@ class Mirror:
         for promotion in desired.promotions:
             promotions.setdefault(promotion.model_id, []).append(promotion)
         self.promotions = {k: tuple(v) for k, v in promotions.items()}
-        return before | set(self.deployments)
+        models, deployments, environments_before, promotions_before = before
+        touched = {i for i in deployments.keys() - self.deployments.keys()}
+        touched |= {i for i, d in self.deployments.items() if deployments.get(i) != d}
+        for model_id in models.keys() | self.models.keys():
+            if (
+                models.get(model_id) != self.models.get(model_id)
+                or environments_before.get(model_id) != self.environments.get(model_id)
+                or promotions_before.get(model_id) != self.promotions.get(model_id)
+            ):
+                touched |= self._of_model.get(model_id, set())
+        return touched
 
     def apply(self, delta: Delta) -> set[str]:
         """Take in what changed; the ids of the deployments it concerns: the changed

@@ -17,8 +17,8 @@ class ControllerSettings:
     are in seconds; so is `progress_deadline`, the longest a rolling promotion waits
     for its candidate's replicas. `liveness`: how long a ready replica may stop
     answering before it is replaced. `resync_interval`: seconds between two full reads
-    of the store, which decide for every deployment (between them a tick decides only
-    for the deployments something happened to, or that have replicas).
+    of the store, the safety net that catches a change whose signal was lost (a tick
+    decides only for the deployments something happened to, and those not settled).
     `start_concurrency`: at most this many replicas start (spawned, not ready yet) at
     once; the default is the number of cores."""
 
