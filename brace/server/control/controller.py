@@ -191,8 +191,11 @@ class Controller:
         wanted |= {e.replica.deployment_id for e in exits} | self.mirror.in_promotions()
         known = self.mirror.deployments
         deployments = sorted((known[i] for i in wanted if i in known), key=_store_order)
-        self.fleet.sync_runs(deployments, wanted - known.keys())
-        self.autoscaler.forget(wanted - known.keys())
+        gone = wanted - known.keys()
+        self.fleet.sync_runs(deployments, gone)
+        self.autoscaler.forget(gone)
+        for deployment_id in gone:
+            self.publisher.failure(deployment_id, None)
         for exited in exits:
             self.fleet.on_exit(exited)
         recommendations = self.autoscaler.recommendations(deployments, kept_awake(self.wall()))

@@ -68,6 +68,8 @@ class CountingStore(StoreWorker):
         super().__init__(home)
         self.read_rows: Counter[str] = Counter()
         self.written_rows: Counter[str] = Counter()
+        self.before_write: Callable[[], None] | None = None
+        """Called once, before the next write: another process's write landing then."""
 
     def take(self) -> tuple[Counter[str], Counter[str]]:
         """(rows read, rows written) by deployment id since the last call."""
@@ -86,6 +88,9 @@ class CountingStore(StoreWorker):
         return await super().read(self._counting(query))
 
     async def write(self, change: Callable[[Tx], T]) -> T:
+        if self.before_write is not None:
+            self.before_write()
+            self.before_write = None
         return await super().write(self._counting(change))
 
 
@@ -220,6 +225,25 @@ def test_the_full_read_catches_a_change_whose_signal_was_lost(
         read, _ = await rig.tick()  # the full read
         assert len(read) == 3
         assert not serving()
+
+    run(scenario)
+
+
+def test_a_write_that_lands_during_a_tick_is_acted_on(rig: Rig, make_truss: MakeTruss) -> None:
+    """A CLI write committed after a tick's read and before its write: the tick's
+    write reads the changes up to its own, so the next tick acts on it, no full read
+    needed."""
+    woken, stopped, _ = sleeping(rig.store, make_truss, 3)
+
+    async def scenario() -> None:
+        await rig.tick()
+        rig.controller.nudge(woken)  # the tick writes woken's status
+        rig.db.before_write = lambda: deployments.deactivate(rig.store, stopped)
+        await rig.tick()
+        assert rig.db.before_write is None  # it landed
+        for _ in range(2):
+            await rig.tick()
+        assert not rig.tables[-1].deployments[stopped].serving
 
     run(scenario)
 
