@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -36,7 +36,6 @@ from brace.server.gateway.limits import Limits, parse_size, size_text
 
 if TYPE_CHECKING:
     from brace.client import Address
-    from brace.store import Tx
 
 HostOpt = Annotated[
     str | None,
@@ -154,8 +153,7 @@ def server_command(
         typer.Option(
             envvar="BRACE_START_CONCURRENCY",
             min=1,
-            show_default="the number of cores",
-            help="Most replicas starting (spawned, not ready yet) at once; the others "
+            help="Most replicas starting at once [default: the number of cores]; the others "
             "wait their turn, deployments with requests held and production ones first.",
         ),
     ] = None,
@@ -270,6 +268,7 @@ def status_command(
       brace status -o json
     """
     from brace import client
+    from brace.services import views
 
     where = _address(host, port)
     record = client.running(brace_home(), where)
@@ -284,7 +283,7 @@ def status_command(
     problems = [str(p) for p in answer.get("problems") or []]
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
-        running = _running_deployments(tx)
+        running = views.running_deployments(tx)
 
     def text() -> None:
         line(f"brace server running at {where.url} (pid {record.pid}, {replicas} replicas)")
@@ -307,23 +306,6 @@ def status_command(
         },
         text,
     )
-
-
-def _running_deployments(tx: Tx) -> list[dict[str, Any]]:
-    """`brace status`'s row of each deployment that is neither failed nor inactive."""
-    names = {m.id: m.name for m in tx.models()}
-    return [
-        {
-            "model": names.get(d.model_id, d.model_id),
-            "deployment": d.name,
-            "id": d.id,
-            "status": d.status.value,
-            "active_replica_count": d.active_replica_count,
-            "recommended_replicas": d.recommended_replicas,
-        }
-        for d in tx.deployments()
-        if not (d.status.failed or d.status.inactive)
-    ]
 
 
 class LogOutput(StrEnum):

@@ -149,3 +149,20 @@ def read(store: Store, view: Callable[..., T], *args: Any) -> T:
     """Run a view in its own read transaction."""
     with store.read() as tx:
         return view(tx, *args)
+
+
+def running_deployments(tx: Tx) -> list[dict[str, Any]]:
+    """`brace status`'s row of each deployment that is neither failed nor inactive."""
+    names = {m.id: m.name for m in tx.models()}
+    return [
+        {
+            "model": names.get(d.model_id, d.model_id),
+            "deployment": d.name,
+            "id": d.id,
+            "status": d.status.value,
+            "active_replica_count": d.active_replica_count,
+            "recommended_replicas": d.recommended_replicas,
+        }
+        for d in tx.deployments()
+        if not (d.status.failed or d.status.inactive)
+    ]

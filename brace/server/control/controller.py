@@ -191,11 +191,8 @@ class Controller:
         wanted |= {e.replica.deployment_id for e in exits} | self.mirror.in_promotions()
         known = self.mirror.deployments
         deployments = sorted((known[i] for i in wanted if i in known), key=_store_order)
-        gone = wanted - known.keys()
-        self.fleet.sync_runs(deployments, gone)
-        self.autoscaler.forget(gone)
-        for deployment_id in gone:
-            self.publisher.failure(deployment_id, None)
+        self.fleet.sync_runs(deployments, wanted - known.keys())
+        self.autoscaler.forget(wanted - known.keys())
         for exited in exits:
             self.fleet.on_exit(exited)
         recommendations = self.autoscaler.recommendations(deployments, kept_awake(self.wall()))
@@ -224,8 +221,8 @@ class Controller:
         self._attention = changed | {
             d.id for d, r in zip(deployments, reports, strict=True) if not self._settled(d, r)
         }
-        for deployment in deployments:
-            self.publisher.failure(deployment.id, self.fleet.failure(deployment.id))
+        for deployment_id in wanted:  # a deleted one's run is forgotten: no failure
+            self.publisher.failure(deployment_id, self.fleet.failure(deployment_id))
         self._publish(bool(touched or changed))
 
     def _settled(self, deployment: Deployment, report: Report) -> bool:
