@@ -116,8 +116,12 @@ class Rig:
         return found
 
 
-@pytest.fixture
-def rig(store: Store, home: Path) -> Iterator[Rig]:
+def make_rig(
+    store: Store,
+    home: Path,
+    settings: ControllerSettings,
+    held: Callable[[], dict[str, int]] = dict,
+) -> Rig:
     world = World()
     clock = Clock()
     tables: list[RoutingTable] = []
@@ -131,15 +135,21 @@ def rig(store: Store, home: Path) -> Iterator[Rig]:
             in_flight=lambda u: world.in_flight.get(u, 0),
             tell=world.tell,
         ),
-        autoscaler=Autoscaler(lambda: world.load, clock),
+        autoscaler=Autoscaler(lambda: world.load, clock, held),
         health=StepHealth(None),
         wakeup=Wakeup(),
         preparation=Preparation(home, python="python-of-the-test"),
-        settings=ControllerSettings(resync_interval=RESYNC),
+        settings=settings,
         clock=clock,
     )
-    yield Rig(store, db, world, clock, controller, tables)
-    db.close()
+    return Rig(store, db, world, clock, controller, tables)
+
+
+@pytest.fixture
+def rig(store: Store, home: Path) -> Iterator[Rig]:
+    made = make_rig(store, home, ControllerSettings(resync_interval=RESYNC))
+    yield made
+    made.db.close()
 
 
 def sleeping(store: Store, make_truss: MakeTruss, count: int) -> list[str]:
@@ -299,6 +309,44 @@ def test_a_replica_that_dies_while_idle_is_restarted(rig: Rig, make_truss: MakeT
         assert len(rig.world.running()) == 1 and rig.world.running()[0] is not first
 
     run(scenario)
+
+
+def test_replicas_start_one_at_a_time_held_requests_first(
+    store: Store, home: Path, make_truss: MakeTruss
+) -> None:
+    """`start_concurrency` 1 and three deployments that must run (min_replica 1), one
+    of them with a request held at the gateway: it starts first, then one replica at
+    a time, each once the one before is ready."""
+    ids = sleeping(store, make_truss, 3)
+    for deployment_id in ids:
+        deployments.set_autoscaling(store, deployment_id, {"min_replica": 1})
+    with store.transaction() as tx:  # as a stopped server leaves them: they start
+        for deployment_id in ids:
+            found = tx.deployment(deployment_id)
+            assert found is not None
+            tx.update_deployment(found, status=S.ACTIVE)
+    held = {ids[2]: 1}
+    rig = make_rig(store, home, ControllerSettings(start_concurrency=1), lambda: held)
+
+    async def scenario() -> None:
+        started: list[str] = []
+        for _ in range(12):
+            await rig.tick()
+            starting = [
+                p for p in rig.world.running() if p.launch.socket not in rig.world.readiness
+            ]
+            assert len(starting) <= 1
+            for process in starting:
+                [replica] = [r for r in rig.controller.replicas if r.process is process]
+                started.append(replica.deployment_id)
+                rig.world.answer(process, 200)
+        assert started[0] == ids[2]
+        assert sorted(started) == sorted(ids)
+
+    try:
+        run(scenario)
+    finally:
+        rig.db.close()
 
 
 def test_settled_only_when_nothing_can_change_by_itself() -> None:
