@@ -50,7 +50,9 @@ class StoreWatch:
         while not self._stop.wait(self.interval):
             try:
                 if connection is None:
-                    connection = sqlite3.connect(self.path, isolation_level=None)
+                    # Read-only: a state file that went away is not made anew here.
+                    uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                    connection = sqlite3.connect(uri, uri=True, isolation_level=None)
                 version = connection.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error:
                 if connection is not None:

@@ -52,3 +52,17 @@ def test_a_state_file_that_cannot_be_read_is_signalled_at_each_look(tmp_path: Pa
             watch.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_missing_state_file_is_not_made(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        looked = asyncio.Event()
+        watch = StoreWatch(tmp_path / DB_FILE, 0.01, looked.set)
+        watch.start()
+        try:
+            await asyncio.wait_for(looked.wait(), 10)
+        finally:
+            watch.stop()
+
+    asyncio.run(scenario())
+    assert not (tmp_path / DB_FILE).exists()
