@@ -22,7 +22,8 @@ For each N (default 10, 100, 1000), in a private home on a free port:
                               server's CPU time per request (psutil, over all of them,
                               less its idle CPU over the same time)
   brace deployments list      the command's wall time (it reads the store itself: no
-                              server time)
+                              server time), and less that of `brace --help` (the
+                              interpreter's start and the CLI's imports): its own work
   RSS                         the server process's resident memory, and its growth per
                               sleeping deployment against the smallest N
 and prints one table, a column per N.
@@ -178,10 +179,10 @@ def time_request_to_act(sleeping: SleepingDeployment) -> tuple[float, float]:
     return acted, answered[0] if answered else took
 
 
-def time_cli(env: dict[str, str], *args: str) -> float:
+def time_cli(env: dict[str, str], *args: str, output: tuple[str, ...] = ("-o", "json")) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "brace", *args, "-o", "json"],
+        [sys.executable, "-m", "brace", *args, *output],
         check=True,
         stdout=subprocess.DEVNULL,
         env=env,
@@ -215,6 +216,9 @@ def measure(workdir: Path, size: int, options: argparse.Namespace) -> dict[str, 
             result[f"{name} server CPU ms"] = 1000 * cpu
         lists = [time_cli(sleeping.env, "deployments", "list") for _ in range(3)]
         result["brace deployments list ms"] = 1000 * statistics.median(lists)
+        helps = [time_cli(sleeping.env, "--help", output=()) for _ in range(3)]
+        own = statistics.median(lists) - statistics.median(helps)
+        result["  less `brace --help` ms"] = 1000 * own
         result["server RSS MB"] = server.memory_info().rss / 1e6
         acts = [time_request_to_act(sleeping) for _ in range(options.rounds)]
         result["request -> act ms"] = 1000 * statistics.median(a for a, _ in acts)

@@ -26,7 +26,7 @@ def list_models(output: OutputOpt = Output.text) -> None:
     from brace.services import views
 
     with open_store() as store, store.read() as tx:
-        data = {"models": [views.model_json(tx, m) for m in tx.models()]}
+        data = {"models": views.models_json(tx, tx.models())}
     emit(data, lambda: render.models(data["models"]))
 
 

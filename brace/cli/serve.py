@@ -71,6 +71,15 @@ def server_command(
             f"[default: {LIVENESS_TIMEOUT:g}; {REMOTE_LIVENESS_TIMEOUT:g} with --backend ray].",
         ),
     ] = None,
+    start_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            envvar="BRACE_START_CONCURRENCY",
+            min=1,
+            help="Most replicas starting at once [default: the number of cores]; the others "
+            "wait their turn, deployments with requests held and production ones first.",
+        ),
+    ] = None,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(
@@ -167,5 +176,6 @@ def server_command(
         inference_key=inference_key,
         liveness=Liveness(timeout=liveness_timeout),
         cluster=cluster,
+        start_concurrency=start_concurrency,
     )
     run_server(brace_home(), host or DEFAULT_HOST, port or DEFAULT_PORT, options)

@@ -33,7 +33,6 @@ from brace.home import brace_home
 
 if TYPE_CHECKING:
     from brace.client import Address
-    from brace.store import Tx
 
 HostOpt = Annotated[
     str | None,
@@ -170,6 +169,7 @@ def status_command(
       brace status -o json
     """
     from brace import client
+    from brace.services import views
 
     where = _address(host, port)
     record = client.running(brace_home(), where)
@@ -185,7 +185,7 @@ def status_command(
     cluster = _cluster(brace_home())
     with open_store() as store, store.read() as tx:
         replicas = len(tx.replicas())
-        running = _running_deployments(tx)
+        running = views.running_deployments(tx)
 
     def text() -> None:
         line(f"brace server running at {where.url} (pid {record.pid}, {replicas} replicas)")
@@ -207,13 +207,7 @@ def status_command(
             "replicas": replicas,
             "deployments": running,
             "problems": problems,
-            "backend": cluster.get("backend"),
-            **(
-                {"cluster": cluster.get("address"), "connection": cluster.get("connection")}
-                if cluster.get("backend") == "ray"
-                else {}
-            ),
-            "nodes": cluster.get("nodes") or [],
+            **_cluster_json(cluster),
         },
         text,
     )
@@ -234,6 +228,14 @@ def _cluster_lines(cluster: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cluster_json(cluster: dict[str, Any]) -> dict[str, Any]:
+    """`brace status -o json`'s fields on where replicas run."""
+    found: dict[str, Any] = {"backend": cluster.get("backend")}
+    if cluster.get("backend") == "ray":
+        found |= {"cluster": cluster.get("address"), "connection": cluster.get("connection")}
+    return found | {"nodes": cluster.get("nodes") or []}
+
+
 def _cluster(home: Path) -> dict[str, Any]:
     """Where the server runs its replicas (`GET /brace/cluster`); empty if it cannot say."""
     from brace.apikey import api_key
@@ -244,23 +246,6 @@ def _cluster(home: Path) -> dict[str, Any]:
     except ServerError:
         return {}
     return answer if isinstance(answer, dict) else {}
-
-
-def _running_deployments(tx: Tx) -> list[dict[str, Any]]:
-    """`brace status`'s row of each deployment that is neither failed nor inactive."""
-    names = {m.id: m.name for m in tx.models()}
-    return [
-        {
-            "model": names.get(d.model_id, d.model_id),
-            "deployment": d.name,
-            "id": d.id,
-            "status": d.status.value,
-            "active_replica_count": d.active_replica_count,
-            "recommended_replicas": d.recommended_replicas,
-        }
-        for d in tx.deployments()
-        if not (d.status.failed or d.status.inactive)
-    ]
 
 
 class LogOutput(StrEnum):

@@ -8,8 +8,9 @@
   app        the internal app: the API, /metrics, /healthz and the console, on a Unix
              socket the gateway forwards to
   main       wires the wings together and runs them on one event loop
-  claim, paths, record, storeworker
-             one server per home, its files, its record, its store thread
+  claim, paths, record, storeworker, storewatch
+             one server per home, its files, its record, its store thread, the
+             signal that another connection committed to the store
 
 docs/architecture.md is the map: what flows between the wings and what may import what.
 """

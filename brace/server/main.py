@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -74,7 +74,8 @@ class ServerOptions:
     accepts in the Host header besides loopback and localhost, how long a request
     waits (seconds) for a deployment to start or wake before 504, and whether
     inference paths ask for the API key, as on Baseten (the management API always
-    does), and how long a ready replica may stop answering before it is replaced."""
+    does), how long a ready replica may stop answering before it is replaced, and how
+    many replicas may start at once (None: as many as there are cores)."""
 
     limits: Limits = field(default_factory=Limits)
     allowed_hosts: tuple[str, ...] = ()
@@ -83,6 +84,7 @@ class ServerOptions:
     liveness: Liveness = field(default_factory=Liveness)
     cluster: ClusterSettings | None = None
     """The `ray` backend's settings (None: the `local` backend)."""
+    start_concurrency: int | None = None
 
 
 async def serve(home: Path, host: str, port: int, options: ServerOptions = ServerOptions()) -> None:
@@ -206,7 +208,7 @@ def _wings(
         autoscaler=Autoscaler(gateway.load, time.monotonic, gateway.held),
         health=StepHealth(gateway.counters),
         wakeup=wakeup,
-        settings=ControllerSettings(liveness=options.liveness),
+        settings=_controller_settings(options),
     )
     return gateway, backend, controller
 
@@ -229,6 +231,13 @@ def cluster_view(backend: Backend, controller: Controller) -> dict[str, object]:
         "connection": backend.connection,
         "nodes": [local, *backend.node_views()],
     }
+
+
+def _controller_settings(options: ServerOptions) -> ControllerSettings:
+    settings = ControllerSettings(liveness=options.liveness)
+    if options.start_concurrency is None:
+        return settings
+    return replace(settings, start_concurrency=options.start_concurrency)
 
 
 def _clean_up(paths: ServerPaths, pid: int, *stores: StoreWorker) -> None:

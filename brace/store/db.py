@@ -187,10 +187,25 @@ def _apply_migrations(conn: sqlite3.Connection) -> None:
     # Another process may have migrated while we waited for the lock.
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        for statement in script.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        for statement in statements(script):
+            conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {number}")
+
+
+def statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one string each: split at semicolons,
+    but a trigger's body (BEGIN ... END;) stays whole (`sqlite3.complete_statement`)."""
+    found: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                found.append(pending)
+            pending = ""
+    if pending.strip(" \n;"):
+        found.append(pending)
+    return found
 
 
 def _initialize(conn: sqlite3.Connection) -> None:

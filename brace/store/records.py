@@ -9,7 +9,7 @@ a docstring: without one, `dataclass` computes a signature for it at import, and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from brace.store.statuses import (
@@ -47,7 +47,8 @@ class AutoscalingSettings:
     target_utilization_percentage: int = 70
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Its fields are numbers: no deep copy (asdict's) needed, at each deployment listed.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AutoscalingSettings:

@@ -10,6 +10,8 @@ import json
 import sqlite3
 from dataclasses import fields
 from enum import Enum
+from functools import lru_cache
+from typing import Any
 
 from brace.store.records import (
     AutoscalingSettings,
@@ -47,7 +49,19 @@ def model_from(row: sqlite3.Row) -> Model:
     return Model(id=row["id"], name=row["name"], created_at=row["created_at"])
 
 
+ROW_CACHE = 16_384
+"""Deployment rows whose record is kept: the server reads every row at each full read
+of the store, and records are frozen, so a row read again as it was is not converted
+again."""
+
+
 def deployment_from(row: sqlite3.Row) -> Deployment:
+    return _deployment_from(tuple(row.keys()), tuple(row))
+
+
+@lru_cache(maxsize=ROW_CACHE)
+def _deployment_from(names: tuple[str, ...], values: tuple[object, ...]) -> Deployment:
+    row: dict[str, Any] = dict(zip(names, values, strict=True))
     development = bool(row["is_development"])
     autoscaling, error = read_autoscaling(row["autoscaling"], development=development)
     return Deployment(

@@ -109,6 +109,54 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, deployment_id, resources)
     );
     """,
+    # The change log the server's controller follows (brace/server/control/mirror.py):
+    # every write to a deployment, a model, an environment or a promotion, whoever makes
+    # it (the CLI, the management API, the controller itself), appends the deployment's
+    # or the model's id, in the same transaction. The controller reads the rows past the
+    # last one it saw and rereads only what they name; it deletes the rows it has read.
+    """
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_id TEXT NOT NULL,
+        deployment_id TEXT
+    );
+    CREATE TRIGGER deployment_inserted AFTER INSERT ON deployments BEGIN
+        INSERT INTO changes (model_id, deployment_id) VALUES (NEW.model_id, NEW.id);
+    END;
+    CREATE TRIGGER deployment_updated AFTER UPDATE ON deployments BEGIN
+        INSERT INTO changes (model_id, deployment_id) VALUES (NEW.model_id, NEW.id);
+    END;
+    CREATE TRIGGER deployment_deleted AFTER DELETE ON deployments BEGIN
+        INSERT INTO changes (model_id, deployment_id) VALUES (OLD.model_id, OLD.id);
+    END;
+    CREATE TRIGGER model_inserted AFTER INSERT ON models BEGIN
+        INSERT INTO changes (model_id) VALUES (NEW.id);
+    END;
+    CREATE TRIGGER model_updated AFTER UPDATE ON models BEGIN
+        INSERT INTO changes (model_id) VALUES (NEW.id);
+    END;
+    CREATE TRIGGER model_deleted AFTER DELETE ON models BEGIN
+        INSERT INTO changes (model_id) VALUES (OLD.id);
+    END;
+    CREATE TRIGGER environment_inserted AFTER INSERT ON environments BEGIN
+        INSERT INTO changes (model_id) VALUES (NEW.model_id);
+    END;
+    CREATE TRIGGER environment_updated AFTER UPDATE ON environments BEGIN
+        INSERT INTO changes (model_id) VALUES (NEW.model_id);
+    END;
+    CREATE TRIGGER environment_deleted AFTER DELETE ON environments BEGIN
+        INSERT INTO changes (model_id) VALUES (OLD.model_id);
+    END;
+    CREATE TRIGGER promotion_inserted AFTER INSERT ON promotions BEGIN
+        INSERT INTO changes (model_id) VALUES (NEW.model_id);
+    END;
+    CREATE TRIGGER promotion_updated AFTER UPDATE ON promotions BEGIN
+        INSERT INTO changes (model_id) VALUES (NEW.model_id);
+    END;
+    CREATE TRIGGER promotion_deleted AFTER DELETE ON promotions BEGIN
+        INSERT INTO changes (model_id) VALUES (OLD.model_id);
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,8 @@ repairs it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from brace import jsontext
 from brace.errors import BraceError
 from brace.store.records import (
@@ -25,11 +27,30 @@ def _problem(error: Exception) -> str:
     return error.message if isinstance(error, BraceError) else str(error) or type(error).__name__
 
 
+SETTINGS_READ_CACHE = 4096
+"""Settings texts whose reading is kept (a server reads every deployment's at each
+full read of the store, and most are alike): the records are frozen, so one read
+serves every row with the same text."""
+
+
 def read_autoscaling(
     stored: object, *, development: bool = False
 ) -> tuple[AutoscalingSettings, str | None]:
     """The autoscaling settings stored as JSON text, and None; or the defaults and why
     the stored ones cannot be used."""
+    if isinstance(stored, str):
+        return _read_autoscaling_text(stored, development)
+    return _read_autoscaling(stored, development)
+
+
+@lru_cache(maxsize=SETTINGS_READ_CACHE)
+def _read_autoscaling_text(
+    stored: str, development: bool
+) -> tuple[AutoscalingSettings, str | None]:
+    return _read_autoscaling(stored, development)
+
+
+def _read_autoscaling(stored: object, development: bool) -> tuple[AutoscalingSettings, str | None]:
     defaults = DEVELOPMENT_AUTOSCALING if development else AutoscalingSettings()
     try:
         data = jsontext.parse(stored)  # type: ignore[arg-type]
@@ -43,6 +64,17 @@ def read_autoscaling(
 def read_promotion_settings(stored: object) -> tuple[PromotionSettings, str | None]:
     """The promotion settings stored as JSON text, and None; or the defaults and why
     the stored ones cannot be used."""
+    if isinstance(stored, str):
+        return _read_promotion_settings_text(stored)
+    return _read_promotion_settings(stored)
+
+
+@lru_cache(maxsize=SETTINGS_READ_CACHE)
+def _read_promotion_settings_text(stored: str) -> tuple[PromotionSettings, str | None]:
+    return _read_promotion_settings(stored)
+
+
+def _read_promotion_settings(stored: object) -> tuple[PromotionSettings, str | None]:
     try:
         data = jsontext.parse(stored)  # type: ignore[arg-type]
         if not isinstance(data, dict):

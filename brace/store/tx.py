@@ -105,6 +105,15 @@ class Tx:
             )
         return [deployment_from(row) for row in rows]
 
+    def deployment_counts(self) -> dict[str, tuple[int, str | None]]:
+        """Model id -> (its deployments, its development deployment's id or None), for
+        every model with a deployment (one query)."""
+        rows = self.conn.execute(
+            "SELECT model_id, COUNT(*), MAX(CASE WHEN is_development = 1 THEN id END) "
+            "FROM deployments GROUP BY model_id"
+        )
+        return {row[0]: (int(row[1]), row[2]) for row in rows}
+
     def deployments_named(self, name: str) -> list[Deployment]:
         rows = self.conn.execute("SELECT * FROM deployments WHERE name = ?", (name,))
         return [deployment_from(row) for row in rows]
@@ -142,6 +151,13 @@ class Tx:
             "SELECT * FROM environments WHERE model_id = ? AND name = ?", (model_id, name)
         ).fetchone()
         return environment_from(row) if row else None
+
+    def all_environments(self) -> list[Environment]:
+        """Every model's environments, each model's production first (one query)."""
+        rows = self.conn.execute(
+            "SELECT * FROM environments ORDER BY model_id, name != 'production', created_at, name"
+        )
+        return [environment_from(row) for row in rows]
 
     def environments(self, model_id: str) -> list[Environment]:
         rows = self.conn.execute(
@@ -218,3 +234,32 @@ class Tx:
 
     def delete_replica(self, replica_id: str) -> None:
         self.conn.execute("DELETE FROM replicas WHERE id = ?", (replica_id,))
+
+    # the change log (schema.py: written by triggers)
+
+    def last_change(self) -> int:
+        """The newest change's number (0: none yet)."""
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+        found = row.fetchone()
+        return int(found[0]) if found else 0
+
+    def changes_since(self, seq: int) -> list[Change]:
+        """The changes after number `seq`, oldest first."""
+        rows = self.conn.execute(
+            "SELECT seq, model_id, deployment_id FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        return [Change(row[0], row[1], row[2]) for row in rows]
+
+    def forget_changes(self, through: int) -> None:
+        """Delete the changes up to number `through` (read by the server already)."""
+        self.conn.execute("DELETE FROM changes WHERE seq <= ?", (through,))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write to the desired state: to a deployment (`deployment_id`), or to a
+    model, its environments or its promotions (`deployment_id` None)."""
+
+    seq: int
+    model_id: str
+    deployment_id: str | None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from brace.server.metrics.scrape import StoreView
 from brace.services import views
 from brace.services.promote import promote
 from brace.services.push import push
-from brace.store import Deployment, Model, Store
+from brace.store import Deployment, Model, Store, Tx
+from brace.store.db import new_id
 from tests.api_shapes import (
     AUTOSCALING_KEYS,
     DEPLOYMENT_KEYS,
@@ -149,3 +153,40 @@ def test_environment_json_during_a_promotion(
         "rolling_deploy": rolling,
         "pending_action": None,
     }
+
+
+def copies(store: Store, template: Deployment, count: int) -> None:
+    """`count` more models, each with a deployment like `template` (one transaction)."""
+    with store.transaction() as tx:
+        for number in range(count):
+            model = tx.insert_model(f"copy-{number}")
+            tx.insert_deployment(replace(template, id=new_id(), model_id=model.id))
+
+
+def statements(store: Store, read: Callable[[Tx], object]) -> int:
+    """How many SQL statements `read` runs."""
+    ran: list[str] = []
+    with store.read() as tx:
+        tx.conn.set_trace_callback(ran.append)
+        try:
+            read(tx)
+        finally:
+            tx.conn.set_trace_callback(None)
+    return len(ran)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda tx: views.models_json(tx, tx.models()), id="models"),
+        pytest.param(lambda tx: views.deployments_json(tx, tx.deployments()), id="deployments"),
+        pytest.param(StoreView.read, id="metrics"),
+    ],
+)
+def test_listing_reads_as_many_rows_in_as_many_queries_at_any_size(
+    store: Store, hello: tuple[Model, Deployment, Deployment], read: Callable[[Tx], object]
+) -> None:
+    _, _, production = hello
+    small = statements(store, read)
+    copies(store, production, 20)
+    assert statements(store, read) == small

@@ -74,7 +74,7 @@ async def list_models(request: Request) -> JSONResponse:
     def read(store: Store) -> dict[str, Any]:
         with store.read() as tx:
             found = [m for m in tx.models() if name is None or m.name == name]
-            return {"models": [views.model_json(tx, m) for m in found]}
+            return {"models": views.models_json(tx, found)}
 
     return JSONResponse(await _run(request, read))
 

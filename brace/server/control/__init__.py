@@ -1,14 +1,19 @@
 """The control loop and its decisions: replicas that match the store.
 
-The controller reads the desired state, observes its replicas, asks pure functions
-what to do, does it, writes what it saw and hands the gateway a routing table. In the
-order of a tick:
+The controller reads what changed in the store, observes its replicas, asks pure
+functions what to do for the deployments that need it, does it, writes what it saw
+and hands the gateway a routing table. In the order of a tick:
 
   controller         the loop: read, observe, decide, act, write, publish
   settings           the controller's settings in one record
   wakeup             what the gateway, the replicas and the fork servers call to have a
                      tick now
-  desired            the store's desired state as a tick reads it (pure)
+  reading            what a tick reads: the store's changes, or everything at a full
+                     read (the safety net)
+  mirror             the desired state kept between ticks, and the changes read into it
+  desired            the store's desired state as a full read reads it (pure)
+  attention          which deployments a tick decides for, and in which order their
+                     replicas start (pure)
   fleet              the loop's hands: runs and replicas, carrying out the decisions
   runs               what the loop remembers about a deployment between ticks
   replicas           the replica life cycle: spawn (through backends), probe, drain,
@@ -27,4 +32,6 @@ order of a tick:
                      observed gives the status from its replicas' states (pure)
   problems           a state or a log that cannot be written (a full disk)
   table              the routing table the gateway reads (pure)
+  publisher          hands the gateway a new table when what it routes on changed
+  writes             the tick's transaction and the stopping server's
 """

@@ -49,6 +49,8 @@ class _Scale:
     status_seen: DeploymentStatus | None = None
     samples: deque[tuple[float, float]] = field(default_factory=deque)
     """(clock reading, requests in flight) over the window."""
+    window: float = 60.0
+    """The deployment's `autoscaling_window` (seconds) at the last recommendation."""
     average: float = 0.0
     """The samples' average at the last recommendation."""
     arrivals: int = 0
@@ -66,9 +68,11 @@ class Autoscaler:
         self.held = held
         self._scales: dict[str, _Scale] = {}
         self._arrivals: dict[str, int] = {}
+        self._planned: set[str] = set()
+        self._demanded: set[str] = set()
 
     def sample(self) -> None:
-        """Record every deployment's load now."""
+        """Record every deployment's load now (those the gateway has seen requests for)."""
         now = self.clock()
         held = self.held()
         for deployment_id, (in_flight, arrivals) in self.load().items():
@@ -81,26 +85,52 @@ class Autoscaler:
                 # Asleep: only new requests and held ones wake it, not the last ones of
                 # replicas that are draining.
                 waiting = float(held.get(deployment_id, 0))
-                scale.samples.append((now, max(waiting, 1.0 if arrived else 0.0)))
+                value = max(waiting, 1.0 if arrived else 0.0)
+                if value:
+                    self._demanded.add(deployment_id)
             else:
-                scale.samples.append((now, max(float(in_flight), 1.0 if arrived else 0.0)))
+                value = max(float(in_flight), 1.0 if arrived else 0.0)
+            scale.samples.append((now, value))
+            # Between recommendations (a sleeping deployment gets none until demand
+            # comes) the window keeps only what a recommendation would look at.
+            while scale.samples[0][0] < now - scale.window:
+                scale.samples.popleft()
 
     def wake(self, deployment_id: str) -> None:
         """Demand from outside a request count: one request in flight, now."""
         scale = self._scales.get(deployment_id)
         if scale is not None:
             scale.samples.append((self.clock(), 1.0))
+            self._demanded.add(deployment_id)
+
+    def demand_pending(self) -> bool:
+        """Whether demand came for a sleeping deployment since the last `demanded()`."""
+        return bool(self._demanded)
+
+    def demanded(self) -> set[str]:
+        """The sleeping deployments that demand came for since the last call (a wake, a
+        new or held request): the controller decides for them at its next tick."""
+        demanded, self._demanded = self._demanded, set()
+        return demanded
+
+    def forget(self, deployment_ids: Iterable[str]) -> None:
+        """Drop what is kept for deployments that are gone (deleted)."""
+        for deployment_id in deployment_ids:
+            self._scales.pop(deployment_id, None)
+            self._planned.discard(deployment_id)
 
     def recommendations(
         self, deployments: Iterable[Deployment], awake: Callable[[Deployment], bool]
     ) -> dict[str, int]:
-        """Each deployment's recommended replica count (none for stopped ones).
+        """Each of `deployments`' recommended replica count (none for stopped ones);
+        what is kept for other deployments stays as it is.
 
         `awake(deployment)` says whether something keeps it awake now."""
         now = self.clock()
         known = {}
         for deployment in deployments:
             if stopped(deployment.status):
+                self._scales.pop(deployment.id, None)
                 continue
             scale = self._scales.get(deployment.id) or self._first_sight(deployment)
             settings = deployment.autoscaling
@@ -126,6 +156,7 @@ class Autoscaler:
                 # its traffic share) are not new ones either.
                 scale.arrivals = self.load().get(deployment.id, (0, scale.arrivals))[1]
             scale.status_seen = status
+            scale.window = settings.autoscaling_window
             window = scale.samples
             while window and window[0][0] < now - settings.autoscaling_window:
                 window.popleft()
@@ -143,7 +174,7 @@ class Autoscaler:
                 scale.slept_on_demand = False
             scale.current, scale.lower_since = sizing.replicas, sizing.lower_since
             known[deployment.id] = scale
-        self._scales = known
+        self._scales.update(known)
         return {deployment_id: scale.current for deployment_id, scale in known.items()}
 
     def _arrived(self, deployment_id: str, scale: _Scale) -> bool:
@@ -162,13 +193,16 @@ class Autoscaler:
         """A rolling promotion sets these deployments' replicas (deployment id ->
         count): the autoscaler goes on from there once it ends, with no scale-down
         delay under way."""
-        for known in self._scales.values():
-            known.planned = False
+        for deployment_id in self._planned - set(plans):
+            if (known := self._scales.get(deployment_id)) is not None:
+                known.planned = False
+        self._planned = set()
         for deployment_id, replicas in plans.items():
             scale = self._scales.get(deployment_id)
             if scale is not None:
                 scale.current, scale.lower_since, scale.planned = replicas, None, True
                 scale.slept_on_demand = False
+                self._planned.add(deployment_id)
 
     def _first_sight(self, deployment: Deployment) -> _Scale:
         """A deployment this server has not sized yet: a new one starts; one left asleep

@@ -1,12 +1,16 @@
 """The controller: a loop that makes the running replicas match the store, and reports.
 
-Each tick: read the store's desired state (`desired`); observe what the replicas did
-and apply the restart policy to each exit (`fleet`); decide every deployment's replica
-target (`targets`, with the rolling promotions' plans from `rolling_promotions` and
-the `autoscaler`'s recommendations); act on it (`fleet`, deciding with `changes`);
-write replica rows, reports and promotion steps in one transaction (`writes`); and
-publish a new routing table (`table`) when anything the gateway routes on changed.
-The decisions are those modules' pure functions; this module only runs the loop.
+Each tick: read what changed in the store (`mirror`: the rows its change log names,
+or everything at a periodic full read); observe what the replicas did and apply the
+restart policy to each exit (`fleet`); pick the deployments to decide for (`attention`:
+those something happened to, and those not settled); decide their replica targets
+(`targets`, with the rolling promotions' plans from `rolling_promotions` and the
+`autoscaler`'s recommendations); act on them (`fleet`, deciding with `changes`, and
+starting replicas at a bounded pace); write replica rows, reports and promotion steps
+in one transaction (`writes`); and publish a new routing table (`table`) when anything
+the gateway routes on changed. With nothing changed a tick reads one empty query and
+decides nothing. The decisions are those modules' pure functions; this module only
+runs the loop.
 
 The store is reached through `StoreWorker`, off the event loop: a CLI holding SQLite's
 write lock delays the next tick, never a predict. A write that fails (a full disk)
@@ -24,28 +28,32 @@ from datetime import datetime
 from brace.errors import StateError
 from brace.logs import DeploymentLog
 from brace.server.backends import supervisor
+from brace.server.control.attention import Seen, settled, start_order
 from brace.server.control.autoscaler import SAMPLE_INTERVAL, Autoscaler
-from brace.server.control.desired import Desired, environments_of, kept_awake
+from brace.server.control.desired import environments_of, kept_awake
 from brace.server.control.fleet import Fleet
 from brace.server.control.preparation import Preparation
 from brace.server.control.problems import WriteProblems
+from brace.server.control.publisher import Publisher
+from brace.server.control.reading import StoreReader
 from brace.server.control.replicas import Replicas, ReplicaState
+from brace.server.control.report import Report
 from brace.server.control.rolling_promotions import (
     Driven,
     StepHealth,
     drive,
-    rollout_line,
 )
 from brace.server.control.runs import Run
 from brace.server.control.settings import ControllerSettings
-from brace.server.control.table import build_table
-from brace.server.control.targets import ReplicaTarget, replica_targets
+from brace.server.control.targets import replica_targets
 from brace.server.control.wakeup import Wakeup
-from brace.server.control.writes import shutdown_write, tick_write
+from brace.server.control.writes import shutdown_write, write_tick
 from brace.server.gateway.routing import RoutingTable
 from brace.server.paths import ServerPaths
+from brace.server.storewatch import StoreWatch
 from brace.server.storeworker import StoreWorker
-from brace.store.db import utc_now
+from brace.store import Deployment, Promotion
+from brace.store.db import DB_FILE, utc_now
 
 
 class Controller:
@@ -87,10 +95,13 @@ class Controller:
             clock,
             self.log,
             wakeup,
+            settings.start_concurrency,
         )
-        self._table: RoutingTable | None = None
-        self._routed: Desired | None = None
-        """The desired state the last table was built from."""
+        self.reader = StoreReader(db, clock, settings.resync_interval)
+        self.mirror = self.reader.mirror
+        self.publisher = Publisher(publish)
+        self._attention: set[str] = set()
+        """Deployments the next tick decides for: not settled, or changed by the last write."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -110,26 +121,54 @@ class Controller:
     # the loop
 
     async def run(self, stop: asyncio.Event) -> None:
-        sampler = asyncio.ensure_future(self._sample(stop))
-        self._tasks.add(sampler)
-        sampler.add_done_callback(self._tasks.discard)
-        while not stop.is_set():
-            try:
-                await self.reconcile()
-            except (StateError, OSError) as error:
-                # The state file or a log cannot be written (a full disk): what runs
-                # keeps running and serving; the next tick tries again.
-                self.write_problems.cannot_write(error)
-            starting = any(
-                r.state in (ReplicaState.STARTING, ReplicaState.LOADING) for r in self.replicas
-            )
-            s = self.settings
-            await self.wakeup.wait(s.probe_interval if starting else s.poll_interval)
+        """Tick until `stop` is set: at once when woken (the store changed, a replica's
+        notice, demand), every `probe_interval` while a replica starts, every
+        `poll_interval` while a deployment is not settled, else at the next full read."""
+        for job in (self._sample(stop), self._wake_at(stop)):
+            task = asyncio.ensure_future(job)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        watch = StoreWatch(self.db.home / DB_FILE, self.settings.poll_interval, self._changed)
+        watch.start()
+        self.reader.watched = True
+        try:
+            while not stop.is_set():
+                try:
+                    await self.reconcile()
+                except (StateError, OSError) as error:
+                    # The state file or a log cannot be written (a full disk): what runs
+                    # keeps running and serving; the next tick tries again.
+                    self.write_problems.cannot_write(error)
+                await self.wakeup.wait(self._next_tick())
+        finally:
+            self.reader.watched = False
+            watch.stop()
+
+    def _next_tick(self) -> float:
+        """Seconds until the next tick unless woken."""
+        s = self.settings
+        if any(r.state in (ReplicaState.STARTING, ReplicaState.LOADING) for r in self.replicas):
+            return s.probe_interval
+        busy = self._attention or self.mirror.promotions or self.fleet.writes
+        if busy or next(iter(self.replicas), None) is not None:
+            return s.poll_interval
+        return max(s.poll_interval, self.reader.seconds_to_resync())
+
+    def _changed(self) -> None:
+        """The store changed (`StoreWatch`): read what at the next tick, now."""
+        self.reader.changed()
+        self.wakeup()
+
+    async def _wake_at(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wakeup()
 
     async def _sample(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._take_wakes()
             self.autoscaler.sample()
+            if self.autoscaler.demand_pending():
+                self.wakeup()
             await asyncio.sleep(SAMPLE_INTERVAL)
 
     def _take_wakes(self) -> None:
@@ -139,56 +178,71 @@ class Controller:
     async def reconcile(self) -> None:
         """One tick: read, observe, decide, act, write, publish."""
         exits = self.replicas.reap()
-        if self._routed is not None:
-            # A ready replica that died leaves the gateway's table now, not after this
-            # tick's read and write (a request sent to it meanwhile would fail).
-            self._publish(self._routed)
-        desired = await self.db.read(Desired.read)
-        self.fleet.sync_runs(desired.deployments)
+        # A ready replica that died leaves the gateway's table now, not after this
+        # tick's read and write (a request sent to it meanwhile would fail).
+        self._publish(False)
+        touched, forget = await self.reader.read()
+        if forget is not None:  # the change log holds only what was not read yet
+            self.fleet.writes.append(forget)
+        self.fleet.drain_strays(self.mirror.deployments)
         exits += await self.fleet.observe(self.settings.liveness)
+        self._take_wakes()
+        wanted = touched | self._attention | self.autoscaler.demanded()
+        wanted |= {e.replica.deployment_id for e in exits} | self.mirror.in_promotions()
+        known = self.mirror.deployments
+        deployments = sorted((known[i] for i in wanted if i in known), key=_store_order)
+        self.fleet.sync_runs(deployments, wanted - known.keys())
+        self.autoscaler.forget(wanted - known.keys())
         for exited in exits:
             self.fleet.on_exit(exited)
-        self._take_wakes()
-        recommendations = self.autoscaler.recommendations(
-            desired.deployments, kept_awake(self.wall())
-        )
-        driven = self._drive_rollouts(desired, recommendations)
+        recommendations = self.autoscaler.recommendations(deployments, kept_awake(self.wall()))
+        view = self.mirror.view(deployments, {d.model_id for d in deployments})
+        driven = self._drive_rollouts(view.promotions, recommendations)
         plans = {k: v for d in driven for k, v in d.plans().items()}
         self.autoscaler.hold(plans)
         targets = replica_targets(
-            desired.deployments,
-            {d.id: self.fleet.observed(d) for d in desired.deployments},
-            plans,
-            recommendations,
+            deployments, {d.id: self.fleet.observed(d) for d in deployments}, plans, recommendations
         )
-        environments = environments_of(desired)
-        for deployment in desired.deployments:
+        environments = environments_of(view)
+        self.fleet.open_starts()
+        for deployment in start_order(deployments, environments, self.autoscaler.held()):
             self.fleet.apply(deployment, targets[deployment.id], environments.get(deployment.id))
         self.replicas.update_environments(environments)
+        reports = [self.fleet.report(d, targets[d.id].replicas) for d in deployments]
         try:
-            routed = await self._write(desired, targets, driven)
+            changed = await write_tick(
+                self.db, self.fleet, self.mirror, [r for r in reports if r.changes()], driven
+            )
         except (StateError, OSError) as error:
             self.write_problems.cannot_write(error)
-            routed = desired  # routes as stored; the same decisions are made again
+            changed = set()  # the same decisions are made again
         else:
             self.write_problems.written()
-        self._routed = routed
-        self._publish(routed)
+        self._attention = changed | {
+            d.id for d, r in zip(deployments, reports, strict=True) if not self._settled(d, r)
+        }
+        for deployment_id in wanted:  # a deleted one's run is forgotten: no failure
+            self.publisher.failure(deployment_id, self.fleet.failure(deployment_id))
+        self._publish(bool(touched or changed))
 
-    def _publish(self, routed: Desired) -> None:
-        """Give the gateway the routing table of `routed` and the replicas as they are
-        now, if it changed."""
-        table = build_table(
-            routed.models,
-            routed.deployments,
-            routed.environments,
-            routed.promotions,
-            self.fleet.upstreams(routed.deployments),
-            self.fleet.failures(),
+    def _settled(self, deployment: Deployment, report: Report) -> bool:
+        return settled(
+            Seen(
+                replicas=len(self.replicas.of(deployment.id)),
+                wanted=report.recommended,
+                preparing=self.fleet.preparing(deployment.id),
+                unreported=report.changes(),
+                promoted=deployment.model_id in self.mirror.promotions,
+            )
         )
-        if table != self._table:
-            self._table = table
-            self.publish(table)
+
+    def _publish(self, changed: bool) -> None:
+        """A new routing table for the gateway if the store (`changed`) or the ready
+        replicas changed."""
+        with_replicas = {r.deployment_id for r in self.replicas}
+        known = [d for i in with_replicas if (d := self.mirror.deployments.get(i))]
+        self.publisher.upstreams(self.fleet.upstreams(known), with_replicas)
+        self.publisher.update(self.mirror, changed)
 
     async def settle(self) -> None:
         """Wait for the work under way (model directories being read, environments
@@ -217,41 +271,16 @@ class Controller:
         except StateError as error:
             self.write_problems.cannot_write(error)
 
-    # writing
-
-    async def _write(
-        self, desired: Desired, targets: Mapping[str, ReplicaTarget], driven: list[Driven]
-    ) -> Desired:
-        """Write replica rows, statuses and promotion steps in one transaction, if any;
-        the desired state as it is after a promotion step (the gateway routes on it)."""
-        reports = [
-            r
-            for d in desired.deployments
-            if (r := self.fleet.report(d, targets[d.id].replicas)).changes()
-        ]
-        if not (reports or self.fleet.writes or desired.promotions):
-            return desired
-        pending, self.fleet.writes = self.fleet.writes, []
-        write = tick_write(pending, reports, desired, driven, self._last_log_lines)
-        try:
-            written, after = await self.db.write(write)
-        except BaseException:
-            self.fleet.writes = pending + self.fleet.writes  # written again at the next tick
-            raise
-        for report in written:
-            if report.status is not report.deployment.status:
-                self.log(report.deployment.id).write(f"status {report.status.value}")
-        for rollout in driven:
-            if (line := rollout_line(rollout)) is not None:
-                self.log(rollout.promotion.candidate_id).write(line)
-        return after
-
-    def _drive_rollouts(self, desired: Desired, recommendations: Mapping[str, int]) -> list[Driven]:
-        self.health.forget(p.id for p in desired.promotions)
+    def _drive_rollouts(
+        self, promotions: list[Promotion], recommendations: Mapping[str, int]
+    ) -> list[Driven]:
+        self.health.forget(p.id for ps in self.mirror.promotions.values() for p in ps)
+        if not promotions:
+            return []
         return drive(
-            desired.promotions,
-            {d.id: d for d in desired.deployments},
-            {(e.model_id, e.name): e for e in desired.environments},
+            promotions,
+            self.mirror.deployments,
+            self.mirror.environments_by_name(p.model_id for p in promotions),
             self.fleet.side,
             recommendations,
             self.wall().timestamp(),
@@ -265,6 +294,6 @@ class Controller:
     def log(self, deployment_id: str) -> DeploymentLog:
         return self.write_problems.log(self.paths.deployment_log(deployment_id))
 
-    def _last_log_lines(self, deployment_id: str) -> str:
-        lines = self.log(deployment_id).tail(8)
-        return "Last log lines:\n" + "\n".join(lines) if lines else ""
+
+def _store_order(deployment: Deployment) -> tuple[str, str]:
+    return (deployment.created_at, deployment.id)

@@ -26,7 +26,7 @@ class Desired:
         return cls(
             models,
             tx.deployments(),
-            [e for m in models for e in tx.environments(m.id)],
+            tx.all_environments(),
             tx.active_promotions(),
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -45,9 +45,11 @@ class Fleet:
         clock: Callable[[], float],
         log: Callable[[str], DeploymentLog],
         wakeup: Callable[[], None],
+        start_concurrency: int = 1,
     ) -> None:
         """`drain_timeout`: seconds; `log(deployment id)`: its log; `wakeup()`: have a
-        tick now (a revision's preparation moved on)."""
+        tick now (a revision's preparation moved on); `start_concurrency`: at most this
+        many replicas starting (not ready yet) at once."""
         self.replicas = replicas
         self.preparation = preparation
         self.policy = policy
@@ -60,15 +62,19 @@ class Fleet:
         self.writes: list[Callable[[Tx], object]] = []
         """Replica rows to record in the next tick's transaction."""
         self.tasks: set[asyncio.Task[None]] = set()
+        self.start_concurrency = start_concurrency
+        self._start_slots = 0
 
-    def sync_runs(self, deployments: list[Deployment]) -> None:
-        """Start a new run for a new revision or an activation; forget deleted
-        deployments and drain their replicas."""
-        known = {d.id: d for d in deployments}
-        for deployment_id in [i for i in self.runs if i not in known]:
-            del self.runs[deployment_id]
+    def drain_strays(self, known: Mapping[str, Deployment]) -> None:
+        """Drain the replicas of deployments no longer `known` (deleted)."""
         for replica in strays(self.replicas, known):
             self.replicas.drain(replica, self.clock() + self.drain_timeout)
+
+    def sync_runs(self, deployments: Iterable[Deployment], gone: Iterable[str]) -> None:
+        """Start a new run for a new revision or an activation of `deployments`; forget
+        the deleted deployments (`gone`)."""
+        for deployment_id in gone:
+            self.runs.pop(deployment_id, None)
         for deployment in deployments:
             run = self.runs.get(deployment.id)
             if run is None or run.outdated_by(deployment):
@@ -105,9 +111,22 @@ class Fleet:
         """Each deployment's ready replicas, for the routing table."""
         return {d.id: upstreams_of(d, self.replicas.of(d.id)) for d in deployments}
 
-    def failures(self) -> dict[str, str]:
-        """Why each deployment given up on cannot run, by deployment id."""
-        return {i: r.state.reason for i, r in self.runs.items() if isinstance(r.state, GaveUp)}
+    def failure(self, deployment_id: str) -> str | None:
+        """Why the deployment cannot run, if it was given up on."""
+        run = self.runs.get(deployment_id)
+        return run.state.reason if run is not None and isinstance(run.state, GaveUp) else None
+
+    def preparing(self, deployment_id: str) -> bool:
+        run = self.runs.get(deployment_id)
+        return run is not None and isinstance(run.state, Preparing)
+
+    def open_starts(self) -> None:
+        """Count the replicas starting now: what is left of `start_concurrency` is how
+        many `apply` may start until the next call."""
+        starting = sum(
+            r.state in (ReplicaState.STARTING, ReplicaState.LOADING) for r in self.replicas
+        )
+        self._start_slots = max(0, self.start_concurrency - starting)
 
     def counts(self, deployment: Deployment) -> ReplicaCounts:
         return replica_counts(deployment, self.replicas.of(deployment.id))
@@ -147,8 +166,9 @@ class Fleet:
             run.state = Preparing()
             self._spawn_task(self._prepare(deployment, run))
         elif isinstance(run.state, Runnable) and self.clock() >= run.history.next_start:
-            for _ in range(changes.missing):
+            for _ in range(min(changes.missing, self._start_slots)):
                 self._start(deployment, run.state, environment)
+                self._start_slots -= 1
 
     async def _prepare(self, deployment: Deployment, run: Run) -> None:
         def building() -> None:

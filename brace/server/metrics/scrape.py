@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from brace.server.gateway.counters import Snapshot
-from brace.services.lookup import PRODUCTION
 from brace.store import Deployment, Promotion, Tx
 
 LOCAL_NODE = "local"
@@ -34,11 +33,10 @@ class StoreView:
         models = tx.models()
         promotions = tx.active_promotions()
         environments = {p.candidate_id: p.environment for p in promotions}
-        for model in models:
-            ordered = sorted(tx.environments(model.id), key=lambda e: e.name != PRODUCTION)
-            for environment in reversed(ordered):  # the first one listed wins
-                if environment.current_deployment_id is not None:
-                    environments[environment.current_deployment_id] = environment.name
+        # Each model's production first: the first one listed wins.
+        for environment in reversed(tx.all_environments()):
+            if environment.current_deployment_id is not None:
+                environments[environment.current_deployment_id] = environment.name
         return cls(tx.deployments(), {m.id: m.name for m in models}, environments, promotions)
 
 
