@@ -6,8 +6,12 @@ The real server is exercised in tests/integration.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
+import pytest
+
+from brace.errors import ExitCode
 from tests.cli.conftest import data, expect_error, expect_json_error, ok
 from tests.conftest import Cli
 
@@ -70,3 +74,14 @@ def test_the_ray_backend_needs_an_address(cli: Cli) -> None:
     assert result.exit_code == 2
     assert "--backend ray needs the cluster's address" in result.stderr
     assert "--address HOST:PORT" in result.stderr
+
+
+def test_the_ray_backend_without_ray_installed(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused before anything starts, with the command that installs it."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees without Ray
+    expect_error(
+        cli("server", "--backend", "ray", "--address", "127.0.0.1:6379"),
+        ExitCode.SERVER,
+        "--backend ray needs Ray, which is not installed",
+        "Install it with `pip install 'brace[ray]'` (docs/scale-out.md).",
+    )
