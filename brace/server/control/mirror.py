@@ -87,6 +87,8 @@ class Mirror:
 
     def __init__(self) -> None:
         self.seq = 0
+        self.loaded = False
+        """Whether a full read filled it: before that it knows nothing, not "no models"."""
         self.models: dict[str, Model] = {}
         self.deployments: dict[str, Deployment] = {}
         """By id, in the store's order (oldest first) and new ones after."""
@@ -102,6 +104,7 @@ class Mirror:
         row, environments or promotions do, or that came or went."""
         desired = snapshot.desired
         before = (self.models, self.deployments, self.environments, self.promotions)
+        self.loaded = True
         self.seq = max(self.seq, snapshot.seq)
         self.models = {m.id: m for m in desired.models}
         self.deployments = {d.id: d for d in desired.deployments}

@@ -49,8 +49,10 @@ class Publisher:
 
     def update(self, mirror: Mirror, changed: bool) -> None:
         """Publish a new table if the store (`changed`) or anything given since the
-        last one changed."""
-        if not (changed or self._changed):
+        last one changed. Nothing before the mirror's first full read: a table built
+        from an empty mirror would answer 404 for every model the gateway is holding
+        requests for until its first table."""
+        if not mirror.loaded or not (changed or self._changed):
             return
         self._changed = False
         desired = mirror.desired()

@@ -188,6 +188,19 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(scenario())  # type: ignore[arg-type]
 
 
+def test_no_table_before_the_store_is_read(rig: Rig, make_truss: MakeTruss) -> None:
+    """The gateway holds requests until its first table: that table already has every
+    model (one from the empty desired state before the first read would answer 404)."""
+    deployment = push(rig.store, make_truss("hello")).deployment
+
+    async def scenario() -> None:
+        await rig.tick()
+        assert rig.tables
+        assert all(deployment.id in table.deployments for table in rig.tables)
+
+    run(scenario)
+
+
 def test_start_load_ready(rig: Rig, make_truss: MakeTruss) -> None:
     deployment = push(rig.store, make_truss("hello")).deployment
 
