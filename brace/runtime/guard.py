@@ -5,8 +5,11 @@ can reach it. Its server then hands it a per-server secret in `BRACE_REPLICA_SEC
 (taken out of the environment before any user code runs); every request must carry it
 in the `x-brace-replica-secret` header, which brace's gateway, probes and notices add
 (never the user's API key, which the replica never sees). A request without it is
-answered 403 before it reaches the model. Without the variable (a replica on a Unix
-socket or on loopback) the door is open, as before.
+answered 403 before it reaches the model; the model never sees the header (a model
+that reads its request's headers cannot learn the secret). The gateway adds its line
+after the client's headers, so a client's own `x-brace-replica-secret` header neither
+passes the door nor shuts it. Without the variable (a replica on a Unix socket or on
+loopback) the door is open, as before.
 """
 
 from __future__ import annotations
@@ -37,8 +40,12 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            given = next((v for k, v in scope["headers"] if k == _HEADER), b"")
-            if not hmac.compare_digest(given, self._secret):
+            headers = scope["headers"]
+            given = [v for k, v in headers if k == _HEADER]
+            if any(hmac.compare_digest(v, self._secret) for v in given):
+                others = [(k, v) for k, v in headers if k != _HEADER]
+                await self.app({**scope, "headers": others}, receive, send)
+            else:
                 await send(
                     {
                         "type": "http.response.start",
@@ -50,7 +57,7 @@ class Guard:
                     }
                 )
                 await send({"type": "http.response.body", "body": _REFUSED})
-                return
+            return
         await self.app(scope, receive, send)
 
 
