@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brace.runtime import guard
 from brace.server.backends.agent import NodeAgent, pack_model
 from brace.server.backends.base import Backend, Launch, ReplicaHandle
 from brace.server.backends.placement import Node, Placed, Refusal, place
@@ -48,8 +49,6 @@ REFRESH = 0.5
 AGENT_RETRY = 5.0
 """Seconds after an agent was lost on a node Ray still calls alive before another is
 put there."""
-GUARD_VARIABLE = "BRACE_REPLICA_SECRET"
-"""The replica's secret (`brace.runtime.guard`)."""
 
 
 @dataclass(frozen=True)
@@ -353,9 +352,9 @@ class RayBackend:
         if not ray.get(agent.has_model.remote(remote.snapshot)):
             ray.get(agent.put_model.remote(remote.snapshot, self._archive(handle.launch)))
         python = ray.get(agent.python_for.remote(list(remote.requirements)))
-        env = {**handle.launch.env, **secret_values(handle.launch), GUARD_VARIABLE: self.secret}
+        env = {**handle.launch.env, **secret_values(handle.launch), guard.ENV_VAR: self.secret}
         if handle.abandoned:
-            handle.end(-15)
+            handle.end(-signal.SIGTERM)
             return
         tag = f"{replica_id}@{state.node.address}"
         handle.remote_pid = ray.get(
@@ -380,7 +379,7 @@ class RayBackend:
             return
         if state is None or handle.remote_pid == 0:
             handle.abandoned = True
-            handle.end(-15)
+            handle.end(-signal.SIGTERM)
             return
         try:
             code = ray_module().get(

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from brace.deathsig import die_with_parent
 from brace.logs import open_for_append
+from brace.runtime.forkserver import MESSAGE_LIMIT
 from brace.server.backends import supervisor
 from brace.server.backends.forked import ForkedProcess
 
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("brace.server")
 
-MESSAGE_LIMIT = 1 << 20
-"""The largest message either side sends, in bytes (brace.runtime.forkserver)."""
 REPLY_TIMEOUT = 0.25
 """Seconds a launch waits (not on the event loop: a timer) for the fork server to say
 it forked (it takes milliseconds), before the launch goes to a new interpreter and the

@@ -25,8 +25,8 @@ from typing import Any
 
 from brace.deathsig import die_with_parent
 from brace.processes import RUNTIME_MODULE
+from brace.runtime.forkserver import MESSAGE_LIMIT
 
-MESSAGE_LIMIT = 1 << 20
 READY_TIMEOUT = 30.0
 """Seconds the fork server has to import brace, uvicorn and Starlette."""
 REPLY_TIMEOUT = 5.0
