@@ -16,11 +16,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from brace.errors import BraceError
-from brace.files import read_text_limited
 from brace.logs import DeploymentLog, open_for_append
 from brace.runtime.secrets import ENV_PREFIXES as SECRET_PREFIXES
-from brace.runtime.secrets import FILE_LIMIT, SECRETS_DIR
+from brace.runtime.secrets import Secrets
 from brace.server.backends.base import STOP_GRACE, Address, Launch
 
 LOST = -9
@@ -118,16 +116,17 @@ def apply_event(handle: RayHandle, kind: str, value: str) -> None:
 
 
 def secret_values(launch: Launch) -> dict[str, str]:
-    """The model's secrets saved in brace's home (`brace secrets set`), as the
-    variables the replica reads first (`BRACE_SECRET_<name>`): the node has no such
-    files. Only called once the backend allowed secrets to go to this cluster."""
+    """The model's secrets as the variables the replica reads first
+    (`BRACE_SECRET_<name>`), looked up as a replica here looks them up (its
+    environment, then the files `brace secrets set` saved in brace's home, which the
+    node does not have); a secret with no value is left out, so the replica says so
+    when the model asks for it. Only called once the backend allowed secrets to go to
+    this cluster."""
     assert launch.remote is not None
     home = launch.env.get("BRACE_HOME")
+    found = Secrets(dict.fromkeys(launch.remote.secrets), Path(home) if home else None, launch.env)
     values = {}
     for name in launch.remote.secrets:
-        variable = SECRET_PREFIXES[0] + name
-        path = Path(home) / SECRETS_DIR / name if home else None
-        if variable not in launch.env and path is not None and path.is_file():
-            with contextlib.suppress(OSError, BraceError):
-                values[variable] = read_text_limited(path, FILE_LIMIT)
+        with contextlib.suppress(KeyError):  # SecretNotFound
+            values[SECRET_PREFIXES[0] + name] = found[name]
     return values
