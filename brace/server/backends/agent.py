@@ -35,7 +35,6 @@ import sys
 import tarfile
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from brace.deathsig import die_with_parent
 from brace.processes import RUNTIME_MODULE
 from brace.runtime import notify
 from brace.server.backends.nodeforks import ForkServerGone, NodeForkServer
+from brace.server.backends.supervisor import kill_group
 
 Event = tuple[str, str, str]
 """(replica id, kind, value): kind `address` (host:port), `ready`, `log` (a line of its
@@ -51,6 +51,9 @@ output) or `exit` (its exit status, negative: the signal)."""
 
 EVENT_WAIT = 1.0
 """Seconds `events` waits for something new before it answers empty."""
+OUTPUT_GRACE = 1.0
+"""Seconds an ended replica's last output lines have to be relayed before its exit
+(a process it left behind may hold the output pipe open longer)."""
 
 
 @dataclass
@@ -63,6 +66,8 @@ class _Child:
     output: int
     popen: subprocess.Popen[bytes] | None = None
     forks: NodeForkServer | None = None
+    reader: threading.Thread | None = None
+    """The thread that relays its output (ends at the output pipe's end)."""
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Its exit status once it ended (None after `timeout` seconds)."""
@@ -181,9 +186,10 @@ class NodeAgent:
             os.close(written)
         assert isinstance(child, tuple)
         pid, popen, forks = child
-        self._children[replica_id] = _Child(pid, notices, output, popen, forks)
+        child = self._children[replica_id] = _Child(pid, notices, output, popen, forks)
+        child.reader = threading.Thread(target=self._output, args=(replica_id,), daemon=True)
+        child.reader.start()
         threading.Thread(target=self._watch, args=(replica_id,), daemon=True).start()
-        threading.Thread(target=self._output, args=(replica_id,), daemon=True).start()
         return int(pid)
 
     def _start(
@@ -227,17 +233,17 @@ class NodeAgent:
         child = self._children.get(replica_id)
         if child is None:
             return None
-        _signal_group(child.pid, signal.SIGTERM)
+        kill_group(child.pid, signal.SIGTERM)
         code = child.wait(grace)
         if code is None:
-            _signal_group(child.pid, signal.SIGKILL)
+            kill_group(child.pid, signal.SIGKILL)
             code = child.wait(5.0)
         return code
 
     def kill(self, replica_id: str) -> None:
         child = self._children.get(replica_id)
         if child is not None:
-            _signal_group(child.pid, signal.SIGKILL)
+            kill_group(child.pid, signal.SIGKILL)
 
     def stop_all(self, grace: float) -> None:
         for replica_id in list(self._children):
@@ -263,7 +269,8 @@ class NodeAgent:
                 elif line == notify.READY:
                     self._emit(replica_id, "ready")
         code = child.wait()
-        time.sleep(0.05)  # its last output lines first
+        if child.reader is not None:
+            child.reader.join(OUTPUT_GRACE)  # its last output lines before its end
         self._children.pop(replica_id, None)
         self._emit(replica_id, "exit", str(code))
 
@@ -280,8 +287,3 @@ def pack_model(directory: Path) -> bytes:
     with tarfile.open(fileobj=data, mode="w:gz") as tar:
         tar.add(directory, arcname=".")
     return data.getvalue()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)

@@ -49,7 +49,10 @@ def test_an_agent_starts_a_replica_that_reports_its_port_and_guards_it(tmp_path:
     seen: list[Event] = []
     agent.spawn("r1", "abc123", sys.executable, env, "r1@127.0.0.1")
     forked = agent._children["r1"].popen is None  # by the node's fork server
-    agent.spawn("r2", "abc123", "/usr/bin/env", env, "r2")  # another Python: not forked
+    other = tmp_path / "python"  # another Python (the same one behind a script): not forked
+    other.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    other.chmod(0o755)
+    agent.spawn("r2", "abc123", str(other), env, "r2")
     assert agent._children["r2"].popen is not None
     agent.stop("r2", grace=1)
     try:
